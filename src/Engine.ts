@@ -1,0 +1,52 @@
+/**
+ * Wiring shared by every command: configuration source, logging, and the store
+ * chosen by `store.url`.
+ */
+import { ConfigError, Effect, Layer, Logger } from "effect"
+import { ConfigFileError, configProvider, LogConfig, parseStoreUrl, StoreConfig } from "./config/Config.js"
+import type { Store } from "./store/Store.js"
+import { sqliteStoreLayer } from "./store/sqlite/SqliteStore.js"
+
+/** The store named by `store.url` (SQLite today). */
+export const StoreFromConfig: Layer.Layer<Store, ConfigError.ConfigError | ConfigFileError> = Layer.unwrapEffect(
+  Effect.gen(function* () {
+    const cfg = yield* StoreConfig
+    const url = yield* parseStoreUrl(cfg.url)
+    return sqliteStoreLayer({ filename: url.filename, synchronous: cfg.synchronous })
+  })
+)
+
+/** Logs go to stderr (stdout is for answers), as text or JSON lines, at the configured level. */
+export const LoggingFromConfig = Layer.unwrapEffect(
+  Effect.map(LogConfig, (cfg) =>
+    Layer.merge(
+      Logger.replace(Logger.defaultLogger, Logger.withConsoleError(cfg.format === "json" ? Logger.jsonLogger : Logger.logfmtLogger)),
+      Logger.minimumLogLevel(cfg.level)
+    )
+  )
+)
+
+/**
+ * Run `effect` with configuration from `file` (else SKYGGE_CONFIG, else the
+ * embedded default) under environment overrides.
+ */
+export const withConfig = <A, E, R>(file: string | undefined, effect: Effect.Effect<A, E, R>) =>
+  Effect.try({
+    try: () => configProvider(file ?? nonEmpty(process.env.SKYGGE_CONFIG)),
+    catch: (e) => (e instanceof ConfigFileError ? e : new ConfigFileError(String(e)))
+  }).pipe(
+    Effect.flatMap((provider) =>
+      effect.pipe(Effect.provide(LoggingFromConfig), Effect.withConfigProvider(provider))
+    )
+  )
+
+const nonEmpty = (s: string | undefined) => (s === undefined || s.length === 0 ? undefined : s)
+
+/** A one-line message for an error that stops a command. */
+export const describeError = (e: unknown): string => {
+  if (e instanceof ConfigFileError) return e.message
+  if (ConfigError.isConfigError(e)) return `configuration: ${String(e)}`
+  if (e instanceof Error) return e.message
+  if (typeof e === "object" && e !== null && "message" in e) return String((e as { message: unknown }).message)
+  return String(e)
+}

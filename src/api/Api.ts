@@ -1,0 +1,200 @@
+/**
+ * The as-of API, declared once: handlers, the OpenAPI document at
+ * `/docs/openapi.json` and the Swagger page at `/docs` all come from here.
+ * Parameter names follow Datafordeler's REST services.
+ */
+import {
+  HttpApi,
+  HttpApiEndpoint,
+  HttpApiGroup,
+  HttpApiMiddleware,
+  HttpApiSchema,
+  HttpApiSecurity,
+  OpenApi
+} from "@effect/platform"
+import { Schema } from "effect"
+
+/**
+ * An ISO 8601 instant in a query parameter. Declared as a string here (for the
+ * OpenAPI document) and parsed by the handler, which answers 400 naming the
+ * parameter and what is wrong with it.
+ */
+export const InstantParam = Schema.String.annotations({
+  identifier: "Instant",
+  description: "ISO 8601 instant, e.g. 2017-01-04T00:00:00Z or 2017-01-04 (an offset is honoured; none means UTC)"
+})
+
+const Bound = Schema.NullOr(Schema.String)
+
+export const RowSchema = Schema.Struct({
+  id: Schema.Number,
+  objectType: Schema.String,
+  objectId: Schema.String,
+  registreringFra: Schema.String,
+  registreringTil: Bound,
+  virkningFra: Bound,
+  virkningTil: Bound,
+  data: Schema.Unknown,
+  eventId: Schema.String,
+  storedAt: Schema.String
+}).annotations({ identifier: "Row", description: "A bitemporal row; open ends are null; storedAt is when this engine stored it" })
+
+export const SnapshotPage = Schema.Struct({
+  rows: Schema.Array(RowSchema),
+  /** Pass as `after` for the next page; null when this was the last one. */
+  next: Schema.NullOr(Schema.String)
+}).annotations({ identifier: "SnapshotPage" })
+
+export const History = Schema.Struct({
+  objectType: Schema.String,
+  objectId: Schema.String,
+  rows: Schema.Array(RowSchema)
+}).annotations({ identifier: "History" })
+
+export const IngestSummarySchema = Schema.Struct({
+  lines: Schema.Number,
+  applied: Schema.Number,
+  unchanged: Schema.Number,
+  duplicate: Schema.Number,
+  refused: Schema.Number,
+  refusals: Schema.Array(
+    Schema.Struct({
+      line: Schema.optional(Schema.Number),
+      eventId: Schema.optional(Schema.String),
+      field: Schema.optional(Schema.String),
+      reason: Schema.String
+    })
+  )
+}).annotations({ identifier: "IngestSummary" })
+
+export const RefusedSchema = Schema.Struct({
+  id: Schema.Number,
+  receivedAt: Schema.String,
+  source: Schema.String,
+  line: Schema.NullOr(Schema.Number),
+  eventId: Schema.NullOr(Schema.String),
+  objectType: Schema.NullOr(Schema.String),
+  objectId: Schema.NullOr(Schema.String),
+  field: Schema.NullOr(Schema.String),
+  reason: Schema.String,
+  input: Schema.NullOr(Schema.String)
+}).annotations({ identifier: "Refused" })
+
+export class NotFound extends Schema.TaggedError<NotFound>()("NotFound", { message: Schema.String }, HttpApiSchema.annotations({ status: 404 })) {}
+export class BadRequest extends Schema.TaggedError<BadRequest>()("BadRequest", { message: Schema.String }, HttpApiSchema.annotations({ status: 400 })) {}
+export class Unauthorized extends Schema.TaggedError<Unauthorized>()("Unauthorized", { message: Schema.String }, HttpApiSchema.annotations({ status: 401 })) {}
+export class Forbidden extends Schema.TaggedError<Forbidden>()("Forbidden", { message: Schema.String }, HttpApiSchema.annotations({ status: 403 })) {}
+
+/** Read scope: a read or a write token, when tokens are configured. */
+export class ReadAccess extends HttpApiMiddleware.Tag<ReadAccess>()("skygge/ReadAccess", {
+  failure: Schema.Union(Unauthorized, Forbidden),
+  security: { bearer: HttpApiSecurity.bearer }
+}) {}
+
+/** Write scope: a write token, when tokens are configured. */
+export class WriteAccess extends HttpApiMiddleware.Tag<WriteAccess>()("skygge/WriteAccess", {
+  failure: Schema.Union(Unauthorized, Forbidden),
+  security: { bearer: HttpApiSecurity.bearer }
+}) {}
+
+const ObjectPath = Schema.Struct({ objectType: Schema.String, objectId: Schema.String })
+const AsOfParams = Schema.Struct({
+  registreringstid: Schema.optional(InstantParam),
+  virkningstid: Schema.optional(InstantParam)
+})
+const Ndjson = HttpApiSchema.withEncoding(Schema.String, { kind: "Text", contentType: "application/x-ndjson" })
+
+export const ObjectsGroup = HttpApiGroup.make("objects")
+  .add(
+    HttpApiEndpoint.get("get", "/v1/objects/:objectType/:objectId")
+      .setPath(ObjectPath)
+      .setUrlParams(AsOfParams)
+      .addSuccess(RowSchema)
+      .addError(NotFound)
+      .annotate(OpenApi.Summary, "The row in force at registreringstid and virkningstid (each defaults to now)")
+  )
+  .add(
+    HttpApiEndpoint.get("history", "/v1/objects/:objectType/:objectId/history")
+      .setPath(ObjectPath)
+      .addSuccess(History)
+      .addError(NotFound)
+      .annotate(OpenApi.Summary, "Every row the object ever had, ordered by registreringFra, virkningFra")
+  )
+  .add(
+    HttpApiEndpoint.get("snapshot", "/v1/objects/:objectType")
+      .setPath(Schema.Struct({ objectType: Schema.String }))
+      .setUrlParams(
+        Schema.Struct({
+          registreringstid: Schema.optional(InstantParam),
+          virkningstid: Schema.optional(InstantParam),
+          limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.positive())),
+          after: Schema.optional(Schema.String)
+        })
+      )
+      .addSuccess(SnapshotPage)
+      .addSuccess(Ndjson)
+      .addError(BadRequest)
+      .annotate(
+        OpenApi.Description,
+        "Rows in force of every object of the type, keyset-paged by objectId (`after`). With `Accept: application/x-ndjson` the rows from `after` on are streamed, one per line (`limit` caps the count)."
+      )
+  )
+  .add(
+    HttpApiEndpoint.get("changes", "/v1/changes")
+      .setUrlParams(
+        Schema.Struct({
+          since: InstantParam,
+          until: Schema.optional(InstantParam),
+          objectType: Schema.optional(Schema.String)
+        })
+      )
+      .addSuccess(Ndjson)
+      .addError(BadRequest)
+      .annotate(
+        OpenApi.Description,
+        "Rows registered or closed in [since, until) (until defaults to now), streamed as NDJSON in order of change, each as it stood at `until` with `change` (registered|closed) and `changeAt`: the replacement for a deltafile."
+      )
+  )
+  .add(
+    HttpApiEndpoint.get("refused", "/v1/refused")
+      .setUrlParams(
+        Schema.Struct({
+          after: Schema.optional(Schema.NumberFromString.pipe(Schema.int())),
+          limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.positive()))
+        })
+      )
+      .addSuccess(Schema.Struct({ refused: Schema.Array(RefusedSchema), next: Schema.NullOr(Schema.Number) }))
+      .addError(BadRequest)
+      .annotate(OpenApi.Summary, "Refused inputs with their reasons, oldest first")
+  )
+  .middleware(ReadAccess)
+
+export const RegistrationsGroup = HttpApiGroup.make("registrations")
+  .add(
+    HttpApiEndpoint.post("register", "/v1/registrations")
+      .addSuccess(IngestSummarySchema)
+      .addError(IngestSummarySchema, { status: 422 })
+      .addError(BadRequest)
+      .annotate(
+        OpenApi.Description,
+        "Assert/retract operations: one JSON object, a JSON array, or an NDJSON body (Content-Type: application/x-ndjson). 200 when every operation was accepted; 422 when some were refused — the summary names them, and every other operation was still applied; 413 when the body is over api.maxBodyBytes (operations before the limit were applied)."
+      )
+  )
+  .middleware(WriteAccess)
+
+export const SystemGroup = HttpApiGroup.make("system")
+  .add(HttpApiEndpoint.get("health", "/health").addSuccess(Schema.Struct({ status: Schema.Literal("ok") })))
+  .add(HttpApiEndpoint.get("ready", "/ready").addSuccess(Schema.Struct({ status: Schema.Literal("ready"), rows: Schema.Number })))
+  .add(
+    HttpApiEndpoint.get("metrics", "/metrics")
+      .addSuccess(HttpApiSchema.withEncoding(Schema.String, { kind: "Text", contentType: "text/plain; version=0.0.4" }))
+      .annotate(OpenApi.Summary, "Prometheus metrics")
+  )
+
+export class SkyggeApi extends HttpApi.make("skygge")
+  .add(ObjectsGroup)
+  .add(RegistrationsGroup)
+  .add(SystemGroup)
+  .addError(BadRequest)
+  .annotate(OpenApi.Title, "skygge — bitemporal shadow register")
+  .annotate(OpenApi.Description, "As-of queries over a bitemporal copy of upstream registers. Intervals are half-open [fra, til); null is an open end.") {}

@@ -1,0 +1,223 @@
+/**
+ * Handlers of the as-of API. Reads go straight to the store; writes go through
+ * the same ingest path as `skygge import`. Large answers stream as NDJSON,
+ * page by page from the store, in constant memory.
+ */
+import { HttpApiBuilder, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { NodeHttpServerRequest } from "@effect/platform-node"
+import { Clock, Effect, Option, Stream } from "effect"
+import { fromEpochMillis, type Instant, parseInstant } from "../domain/Instant.js"
+import { ApiConfig, IngestConfig } from "../config/Config.js"
+import { emptySummary, type IngestSummary, ingestNdjson, ingestValues } from "../ingest/Ingest.js"
+import { type ChangeCursor, Store } from "../store/Store.js"
+import { BadRequest, NotFound, SkyggeApi } from "./Api.js"
+import { countSummary, Metrics } from "./Metrics.js"
+
+const PAGE = 1000
+const now = Effect.map(Clock.currentTimeMillis, fromEpochMillis)
+
+/** A query parameter as an instant: absent → `fallback`, malformed → 400 naming the parameter. */
+const instantParam = (name: string, value: string | undefined, fallback: Instant) => {
+  if (value === undefined) return Effect.succeed(fallback)
+  const parsed = parseInstant(value)
+  return typeof parsed === "string" ? Effect.succeed(parsed) : Effect.fail(new BadRequest({ message: `${name}: ${parsed.error}` }))
+}
+
+/** A stream of NDJSON text, one store page per chunk, until a short page. */
+const pagedNdjson = <C, A>(first: C, fetch: (cursor: C) => Effect.Effect<ReadonlyArray<A>>, cursorOf: (last: A) => C, cap = Infinity) =>
+  Stream.paginateEffect({ cursor: first, sent: 0 }, ({ cursor, sent }) =>
+    fetch(cursor).pipe(
+      Effect.map((rows) => {
+        const page = rows.slice(0, Math.max(0, cap - sent))
+        const text = page.map((row) => JSON.stringify(row)).join("\n") + (page.length > 0 ? "\n" : "")
+        const done = rows.length < PAGE || sent + page.length >= cap
+        return [text, done ? Option.none() : Option.some({ cursor: cursorOf(rows[rows.length - 1]!), sent: sent + page.length })] as const
+      })
+    )
+  ).pipe(Stream.filter((text) => text.length > 0), Stream.encodeText)
+
+const ndjsonResponse = (body: Stream.Stream<Uint8Array>) =>
+  HttpServerResponse.stream(body, { contentType: "application/x-ndjson", headers: { "cache-control": "no-store" } })
+
+export const ObjectsLive = HttpApiBuilder.group(SkyggeApi, "objects", (handlers) =>
+  Effect.gen(function* () {
+    const store = yield* Store
+    const api = yield* ApiConfig
+    const checkLimit = (limit: number | undefined, fallback: number) =>
+      limit === undefined
+        ? Effect.succeed(fallback)
+        : limit > api.maxPageSize
+          ? Effect.fail(new BadRequest({ message: `limit ${limit} is over the maximum page size ${api.maxPageSize}` }))
+          : Effect.succeed(limit)
+    return handlers
+      .handle("get", ({ path, urlParams }) =>
+        Effect.gen(function* () {
+          const at = yield* now
+          const registreringstid = yield* instantParam("registreringstid", urlParams.registreringstid, at)
+          const virkningstid = yield* instantParam("virkningstid", urlParams.virkningstid, at)
+          const row = yield* store.asOf({ ...path, registreringstid, virkningstid })
+          if (Option.isNone(row)) {
+            return yield* new NotFound({
+              message: `no row of ${path.objectType}/${path.objectId} in force at registreringstid ${registreringstid} and virkningstid ${virkningstid}`
+            })
+          }
+          return row.value
+        })
+      )
+      .handle("history", ({ path }) =>
+        Effect.gen(function* () {
+          const rows = yield* store.history(path.objectType, path.objectId)
+          if (rows.length === 0) return yield* new NotFound({ message: `no object ${path.objectType}/${path.objectId}` })
+          return { ...path, rows }
+        })
+      )
+      .handle("snapshot", ({ path, urlParams }) =>
+        Effect.gen(function* () {
+          const request = yield* HttpServerRequest.HttpServerRequest
+          const at = yield* now
+          const base = {
+            objectType: path.objectType,
+            registreringstid: yield* instantParam("registreringstid", urlParams.registreringstid, at),
+            virkningstid: yield* instantParam("virkningstid", urlParams.virkningstid, at)
+          }
+          if ((request.headers.accept ?? "").includes("application/x-ndjson")) {
+            const cap = urlParams.limit ?? Infinity
+            return ndjsonResponse(
+              pagedNdjson(urlParams.after ?? "", (after) => store.snapshot({ ...base, after, limit: PAGE }), (row) => row.objectId, cap)
+            )
+          }
+          const limit = yield* checkLimit(urlParams.limit, PAGE)
+          const rows = yield* store.snapshot({ ...base, limit: limit + 1, ...(urlParams.after === undefined ? {} : { after: urlParams.after }) })
+          const page = rows.slice(0, limit)
+          return { rows: page, next: rows.length > limit ? page[page.length - 1]!.objectId : null }
+        })
+      )
+      .handle("changes", ({ urlParams }) =>
+        Effect.gen(function* () {
+          const at = yield* now
+          const since = yield* instantParam("since", urlParams.since, at)
+          const until = yield* instantParam("until", urlParams.until, at)
+          if (since > until) return yield* new BadRequest({ message: `since ${since} is after until ${until}` })
+          const query = { since, until, ...(urlParams.objectType === undefined ? {} : { objectType: urlParams.objectType }) }
+          return ndjsonResponse(
+            pagedNdjson<ChangeCursor | undefined, { changeAt: Instant; id: number }>(
+              undefined,
+              (after) => store.changes({ ...query, limit: PAGE, ...(after === undefined ? {} : { after }) }),
+              (row) => ({ at: row.changeAt, id: row.id })
+            )
+          )
+        })
+      )
+      .handle("refused", ({ urlParams }) =>
+        Effect.gen(function* () {
+          const limit = yield* checkLimit(urlParams.limit, 100)
+          const refused = yield* store.refused(urlParams.after ?? 0, limit)
+          return { refused, next: refused.length === limit ? refused[refused.length - 1]!.id : null }
+        })
+      )
+  })
+)
+
+/** Chunks of a body, stopping (and saying so) once more than `max` bytes have come. */
+async function* limitBytes(body: AsyncIterable<Uint8Array>, max: number, state: { bytes: number; over: boolean }) {
+  for await (const chunk of body) {
+    if (state.bytes + chunk.length > max) {
+      state.over = true
+      return
+    }
+    state.bytes += chunk.length
+    yield chunk
+  }
+}
+
+const summaryResponse = (summary: IngestSummary, status?: number) =>
+  HttpServerResponse.unsafeJson(summary, { status: status ?? (summary.refused > 0 ? 422 : 200) })
+
+export const RegistrationsLive = HttpApiBuilder.group(SkyggeApi, "registrations", (handlers) =>
+  Effect.gen(function* () {
+    const store = yield* Store
+    const metrics = yield* Metrics
+    const api = yield* ApiConfig
+    const ingest = yield* IngestConfig
+    const SOURCE = "http"
+    const refuseWhole = (reason: string, raw: string, status: number) =>
+      Effect.gen(function* () {
+        yield* store.ingest(SOURCE, [{ input: { reason }, raw }])
+        const summary = emptySummary()
+        summary.refused = 1
+        summary.refusals.push({ reason })
+        yield* countSummary(metrics, summary)
+        return summaryResponse(summary, status)
+      })
+
+    return handlers.handleRaw("register", ({ request }) =>
+      Effect.gen(function* () {
+        const length = Number(request.headers["content-length"] ?? "0")
+        if (length > api.maxBodyBytes) {
+          return yield* refuseWhole(`request body of ${length} bytes is over api.maxBodyBytes (${api.maxBodyBytes}); nothing was read`, "", 413)
+        }
+        const incoming = NodeHttpServerRequest.toIncomingMessage(request)
+        const state = { bytes: 0, over: false }
+        const body = limitBytes(incoming, api.maxBodyBytes, state)
+        const contentType = (request.headers["content-type"] ?? "").toLowerCase()
+
+        if (contentType.startsWith("application/json")) {
+          const chunks: Array<Uint8Array> = []
+          for (;;) {
+            const next = yield* Effect.promise(() => body.next())
+            if (next.done) break
+            chunks.push(next.value)
+          }
+          const text = Buffer.concat(chunks).toString("utf8")
+          if (state.over) {
+            return yield* refuseWhole(`request body is over api.maxBodyBytes (${api.maxBodyBytes}); nothing was applied`, text.slice(0, 200), 413)
+          }
+          let json: unknown
+          try {
+            json = JSON.parse(text)
+          } catch (e) {
+            return yield* refuseWhole(`malformed JSON body: ${(e as Error).message}`, text, 400)
+          }
+          const summary = yield* ingestValues(Array.isArray(json) ? json : [json], {
+            source: SOURCE,
+            batchSize: ingest.batchSize,
+            timeZone: ingest.timeZone
+          })
+          yield* countSummary(metrics, summary)
+          return summaryResponse(summary)
+        }
+
+        // NDJSON: applied batch by batch while the body streams in.
+        const summary = yield* ingestNdjson(
+          { [Symbol.asyncIterator]: () => body },
+          { source: SOURCE, batchSize: ingest.batchSize, timeZone: ingest.timeZone, maxLineBytes: api.maxLineBytes, truncated: () => state.over }
+        ).pipe(Effect.orDie)
+        if (state.over) {
+          const reason = `request body is over api.maxBodyBytes (${api.maxBodyBytes}): reading stopped after ${summary.lines} operations, which were processed; the rest of the body was not read`
+          yield* store.ingest(SOURCE, [{ input: { reason }, raw: "" }])
+          summary.refused++
+          summary.refusals.push({ reason })
+          yield* countSummary(metrics, summary)
+          return summaryResponse(summary, 413)
+        }
+        yield* countSummary(metrics, summary)
+        return summaryResponse(summary)
+      })
+    )
+  })
+)
+
+export const SystemLive = HttpApiBuilder.group(SkyggeApi, "system", (handlers) =>
+  Effect.gen(function* () {
+    const store = yield* Store
+    const metrics = yield* Metrics
+    return handlers
+      .handle("health", () => Effect.succeed({ status: "ok" as const }))
+      .handle("ready", () => Effect.map(store.stats, (s) => ({ status: "ready" as const, rows: s.rows })))
+      .handle("metrics", () =>
+        Effect.map(store.stats, (stats) =>
+          HttpServerResponse.text(metrics.render(stats), { contentType: "text/plain; version=0.0.4; charset=utf-8" })
+        )
+      )
+  })
+)

@@ -1,0 +1,94 @@
+/**
+ * Prometheus metrics, kept in-process: request counts and latency by route
+ * class (never by concrete path — object ids can be personal data), ingest
+ * outcomes, and store gauges read at scrape time.
+ */
+import { Context, Effect, Layer } from "effect"
+import type { StoreStats } from "../store/Store.js"
+
+const BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+
+interface Histogram {
+  counts: Array<number>
+  sum: number
+  count: number
+}
+
+export interface MetricsShape {
+  readonly observeRequest: (route: string, status: number, seconds: number) => void
+  readonly countIngest: (outcome: string, n: number) => void
+  readonly render: (stats: StoreStats) => string
+}
+
+export class Metrics extends Context.Tag("skygge/Metrics")<Metrics, MetricsShape>() {
+  static readonly layer = Layer.sync(Metrics, () => makeMetrics())
+}
+
+/** Route class of a path, for labels: a fixed, small set. */
+export const routeOf = (path: string): string => {
+  if (path.startsWith("/v1/objects/")) {
+    const parts = path.split("?")[0]!.split("/").filter((p) => p.length > 0)
+    return parts.length === 3 ? "snapshot" : parts[parts.length - 1] === "history" && parts.length === 5 ? "history" : "get"
+  }
+  if (path.startsWith("/v1/changes")) return "changes"
+  if (path.startsWith("/v1/registrations")) return "registrations"
+  if (path.startsWith("/v1/refused")) return "refused"
+  if (path.startsWith("/health") || path.startsWith("/ready")) return "health"
+  if (path.startsWith("/metrics")) return "metrics"
+  if (path.startsWith("/docs")) return "docs"
+  return "other"
+}
+
+export const makeMetrics = (): MetricsShape => {
+  const requests = new Map<string, number>()
+  const latency = new Map<string, Histogram>()
+  const ingest = new Map<string, number>()
+  return {
+    observeRequest: (route, status, seconds) => {
+      const key = `route="${route}",status="${status}"`
+      requests.set(key, (requests.get(key) ?? 0) + 1)
+      let h = latency.get(route)
+      if (h === undefined) {
+        h = { counts: BUCKETS.map(() => 0), sum: 0, count: 0 }
+        latency.set(route, h)
+      }
+      for (let i = 0; i < BUCKETS.length; i++) if (seconds <= BUCKETS[i]!) h.counts[i]!++
+      h.sum += seconds
+      h.count++
+    },
+    countIngest: (outcome, n) => {
+      if (n > 0) ingest.set(outcome, (ingest.get(outcome) ?? 0) + n)
+    },
+    render: (stats) => {
+      const out: Array<string> = []
+      const gauge = (name: string, help: string, value: number) =>
+        out.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`, `${name} ${value}`)
+      gauge("skygge_rows", "Rows in the store, open and closed.", stats.rows)
+      gauge("skygge_current_rows", "Rows not yet closed (registreringTil open).", stats.currentRows)
+      gauge("skygge_objects", "Objects with at least one accepted operation.", stats.objects)
+      gauge("skygge_events", "Accepted operations in the event log.", stats.events)
+      gauge("skygge_refused", "Refused inputs recorded.", stats.refused)
+      out.push("# HELP skygge_ingest_operations_total Operations received by this process, by outcome.", "# TYPE skygge_ingest_operations_total counter")
+      for (const [outcome, n] of ingest) out.push(`skygge_ingest_operations_total{outcome="${outcome}"} ${n}`)
+      out.push("# HELP skygge_http_requests_total HTTP requests by route and status.", "# TYPE skygge_http_requests_total counter")
+      for (const [key, n] of requests) out.push(`skygge_http_requests_total{${key}} ${n}`)
+      out.push("# HELP skygge_http_request_duration_seconds HTTP request latency by route.", "# TYPE skygge_http_request_duration_seconds histogram")
+      for (const [route, h] of latency) {
+        BUCKETS.forEach((b, i) => out.push(`skygge_http_request_duration_seconds_bucket{route="${route}",le="${b}"} ${h.counts[i]}`))
+        out.push(`skygge_http_request_duration_seconds_bucket{route="${route}",le="+Inf"} ${h.count}`)
+        out.push(`skygge_http_request_duration_seconds_sum{route="${route}"} ${h.sum}`)
+        out.push(`skygge_http_request_duration_seconds_count{route="${route}"} ${h.count}`)
+      }
+      return out.join("\n") + "\n"
+    }
+  }
+}
+
+/** Record the outcome counts of a summary. */
+export const countSummary = (metrics: MetricsShape, s: { applied: number; unchanged: number; duplicate: number; refused: number }) =>
+  Effect.sync(() => {
+    metrics.countIngest("applied", s.applied)
+    metrics.countIngest("unchanged", s.unchanged)
+    metrics.countIngest("duplicate", s.duplicate)
+    metrics.countIngest("refused", s.refused)
+  })

@@ -1,0 +1,340 @@
+/**
+ * The `skygge` command line: `run` the engine, `import` NDJSON operations, and
+ * ask the local store the API's questions (`get`, `history`, `snapshot`,
+ * `changes`, `refused`). Answers go to stdout, logs and progress to stderr.
+ *
+ * Exit codes: 0 done; 1 error (message on stderr); 2 done, but some inputs were
+ * refused (see the summary or `skygge refused`); 3 not found (`get`, `history`).
+ */
+import { Args, Command, Options } from "@effect/cli"
+import { NodeContext, NodeRuntime } from "@effect/platform-node"
+import { Cause, Clock, Console, Data, Effect, Exit, Layer, Option } from "effect"
+import { createReadStream, statSync } from "node:fs"
+import { Metrics } from "../api/Metrics.js"
+import { ServerLive } from "../api/Server.js"
+import { ApiConfig, IngestConfig, StoreConfig } from "../config/Config.js"
+import { fromEpochMillis, type Instant, parseInstant } from "../domain/Instant.js"
+import { describeError, StoreFromConfig, withConfig } from "../Engine.js"
+import { type IngestSummary, ingestNdjson } from "../ingest/Ingest.js"
+import { type ChangeCursor, type ChangeRow, Store } from "../store/Store.js"
+import { formatCount, refusedLine, rowRecord, rowTable } from "./format.js"
+
+const PAGE = 1000
+const VERSION = "0.1.0"
+
+class CliError extends Data.TaggedError("CliError")<{ readonly message: string }> {}
+
+const configOption = Options.file("config").pipe(
+  Options.withDescription("configuration file (JSON); default: $SKYGGE_CONFIG, else the embedded config/default.json"),
+  Options.optional
+)
+const jsonOption = Options.boolean("json").pipe(Options.withDescription("machine-readable output (JSON; NDJSON for lists)"))
+const instantOption = (name: string, what: string) =>
+  Options.text(name).pipe(Options.withDescription(`${what} (ISO 8601; default now)`), Options.optional)
+
+const now = Effect.map(Clock.currentTimeMillis, fromEpochMillis)
+
+const instantOr = (value: Option.Option<string>, name: string) =>
+  Option.match(value, {
+    onNone: () => now,
+    onSome: (text) => {
+      const parsed = parseInstant(text)
+      return typeof parsed === "string" ? Effect.succeed(parsed) : Effect.fail(new CliError({ message: `--${name}: ${parsed.error}` }))
+    }
+  })
+
+/** Run a command body with its configuration and the store. */
+const withStore = <A, E>(config: Option.Option<string>, body: Effect.Effect<A, E, Store>) =>
+  withConfig(Option.getOrUndefined(config), Effect.provide(body, StoreFromConfig))
+
+const println = (text: string) => Effect.sync(() => process.stdout.write(text + "\n"))
+
+// ---- run -----------------------------------------------------------------
+
+const run = Command.make("run", { config: configOption }, ({ config }) =>
+  withConfig(
+    Option.getOrUndefined(config),
+    Effect.gen(function* () {
+      const store = yield* StoreConfig
+      const api = yield* ApiConfig
+      yield* Effect.logInfo(`skygge ${VERSION} starting: store ${store.url}, API on ${api.host}:${api.port}`)
+      return yield* Layer.launch(ServerLive.pipe(Layer.provide(Metrics.layer), Layer.provide(StoreFromConfig))).pipe(
+        // Finalizers have run by now: the server stopped accepting, the store is closed.
+        Effect.ensuring(Effect.logInfo("skygge stopped: server closed, store closed"))
+      )
+    })
+  )
+).pipe(Command.withDescription("Run the engine: the as-of API and every configured source, until SIGTERM/SIGINT"))
+
+// ---- import ----------------------------------------------------------------
+
+const importCommand = Command.make(
+  "import",
+  {
+    config: configOption,
+    json: jsonOption,
+    file: Args.text({ name: "FILE" }).pipe(Args.withDescription("NDJSON file of assert/retract operations, or - for stdin"))
+  },
+  ({ config, file, json }) =>
+    withStore(
+      config,
+      Effect.gen(function* () {
+        const ingest = yield* IngestConfig
+        const api = yield* ApiConfig
+        let size: number | undefined
+        if (file !== "-") {
+          try {
+            size = statSync(file).size
+          } catch (e) {
+            return yield* new CliError({ message: `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}` })
+          }
+        }
+        const progress = { bytes: 0 }
+        const bar = process.stderr.isTTY ? progressBar(size) : undefined
+        const summary = yield* ingestNdjson(file === "-" ? process.stdin : createReadStream(file, { highWaterMark: 1 << 20 }), {
+          source: `import:${file === "-" ? "stdin" : file}`,
+          batchSize: ingest.batchSize,
+          timeZone: ingest.timeZone,
+          maxLineBytes: api.maxLineBytes,
+          progress,
+          ...(bar ? { onBatch: (s: IngestSummary) => bar.update(progress.bytes, s) } : {})
+        }).pipe(Effect.mapError((e) => new CliError({ message: `reading ${file}: ${describeError(e)}` })))
+        bar?.done()
+        if (json) yield* println(JSON.stringify(summary))
+        else {
+          yield* println(
+            `${formatCount(summary.lines)} operations: ${formatCount(summary.applied)} applied, ${formatCount(summary.unchanged)} unchanged, ` +
+              `${formatCount(summary.duplicate)} duplicate, ${formatCount(summary.refused)} refused`
+          )
+          for (const r of summary.refusals) yield* println(`  line ${r.line ?? "?"}: ${r.reason}`)
+          if (summary.refused > summary.refusals.length) {
+            yield* println(`  … and ${formatCount(summary.refused - summary.refusals.length)} more (skygge refused)`)
+          }
+        }
+        if (summary.refused > 0) process.exitCode = 2
+      })
+    )
+).pipe(Command.withDescription("Import NDJSON assert/retract operations (streamed, one transaction per batch)"))
+
+/** A one-line progress bar on a terminal: bytes, rate, ETA, outcomes. */
+const progressBar = (total: number | undefined) => {
+  const start = Date.now()
+  let last = 0
+  const render = (bytes: number, s: IngestSummary) => {
+    const seconds = (Date.now() - start) / 1000
+    const rate = seconds > 0 ? s.lines / seconds : 0
+    const fraction = total ? Math.min(1, bytes / total) : 0
+    const width = 24
+    const filled = Math.round(fraction * width)
+    const eta = total && fraction > 0 ? Math.round(seconds / fraction - seconds) : undefined
+    const barText = total ? `[${"#".repeat(filled)}${".".repeat(width - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}% ` : ""
+    process.stderr.write(
+      `\r${barText}${formatCount(s.lines)} ops  ${formatCount(Math.round(rate))} ops/s${eta === undefined ? "" : `  ETA ${eta}s`}  ` +
+        `applied ${formatCount(s.applied)}  unchanged ${formatCount(s.unchanged)}  duplicate ${formatCount(s.duplicate)}  refused ${formatCount(s.refused)}\x1b[K`
+    )
+  }
+  return {
+    update: (bytes: number, s: IngestSummary) => {
+      const t = Date.now()
+      if (t - last >= 100) {
+        last = t
+        render(bytes, s)
+      }
+    },
+    done: () => process.stderr.write("\n")
+  }
+}
+
+// ---- get / history -------------------------------------------------------
+
+const objectArgs = {
+  objectType: Args.text({ name: "OBJECT_TYPE" }),
+  objectId: Args.text({ name: "OBJECT_ID" })
+}
+
+const notFound = (message: string) =>
+  Effect.sync(() => {
+    process.stderr.write(`skygge: ${message}\n`)
+    process.exitCode = 3
+  })
+
+const get = Command.make(
+  "get",
+  {
+    config: configOption,
+    json: jsonOption,
+    ...objectArgs,
+    registreringstid: instantOption("registreringstid", "registration time"),
+    virkningstid: instantOption("virkningstid", "validity time")
+  },
+  (o) =>
+    withStore(
+      o.config,
+      Effect.gen(function* () {
+        const store = yield* Store
+        const registreringstid = yield* instantOr(o.registreringstid, "registreringstid")
+        const virkningstid = yield* instantOr(o.virkningstid, "virkningstid")
+        const row = yield* store.asOf({ objectType: o.objectType, objectId: o.objectId, registreringstid, virkningstid })
+        if (Option.isNone(row)) {
+          return yield* notFound(
+            `no row of ${o.objectType}/${o.objectId} in force at registreringstid ${registreringstid} and virkningstid ${virkningstid}`
+          )
+        }
+        yield* println(o.json ? JSON.stringify(row.value) : rowRecord(row.value))
+      })
+    )
+).pipe(Command.withDescription("The row of an object in force at registreringstid and virkningstid"))
+
+const history = Command.make("history", { config: configOption, json: jsonOption, ...objectArgs }, (o) =>
+  withStore(
+    o.config,
+    Effect.gen(function* () {
+      const store = yield* Store
+      const rows = yield* store.history(o.objectType, o.objectId)
+      if (rows.length === 0) return yield* notFound(`no object ${o.objectType}/${o.objectId}`)
+      if (o.json) return yield* println(JSON.stringify({ objectType: o.objectType, objectId: o.objectId, rows }))
+      const table = rowTable({ objectColumn: false, changeColumn: false })
+      yield* println(table.header())
+      for (const row of rows) yield* println(table.line(row))
+    })
+  )
+).pipe(Command.withDescription("Every row an object ever had, ordered"))
+
+// ---- snapshot / changes ----------------------------------------------------
+
+/** Print pages as they come: NDJSON with --json, else a table. */
+const printPages = <C, R extends Parameters<ReturnType<typeof rowTable>["line"]>[0]>(
+  json: boolean,
+  table: ReturnType<typeof rowTable>,
+  first: C,
+  fetch: (cursor: C) => Effect.Effect<ReadonlyArray<R>>,
+  cursorOf: (row: R) => C,
+  cap: number
+) =>
+  Effect.gen(function* () {
+    if (!json) yield* println(table.header())
+    let cursor = first
+    let sent = 0
+    for (;;) {
+      const rows = yield* fetch(cursor)
+      const page = rows.slice(0, cap - sent)
+      if (page.length > 0) yield* println(page.map((row) => (json ? JSON.stringify(row) : table.line(row))).join("\n"))
+      sent += page.length
+      if (rows.length < PAGE || sent >= cap) return sent
+      cursor = cursorOf(rows[rows.length - 1]!)
+    }
+  })
+
+const snapshot = Command.make(
+  "snapshot",
+  {
+    config: configOption,
+    json: jsonOption,
+    objectType: Args.text({ name: "OBJECT_TYPE" }),
+    registreringstid: instantOption("registreringstid", "registration time"),
+    virkningstid: instantOption("virkningstid", "validity time"),
+    limit: Options.integer("limit").pipe(Options.withDescription("at most this many rows"), Options.optional),
+    after: Options.text("after").pipe(Options.withDescription("start after this objectId"), Options.optional)
+  },
+  (o) =>
+    withStore(
+      o.config,
+      Effect.gen(function* () {
+        const store = yield* Store
+        const registreringstid = yield* instantOr(o.registreringstid, "registreringstid")
+        const virkningstid = yield* instantOr(o.virkningstid, "virkningstid")
+        yield* printPages(
+          o.json,
+          rowTable({ objectColumn: true, changeColumn: false }),
+          Option.getOrElse(o.after, () => ""),
+          (after) => store.snapshot({ objectType: o.objectType, registreringstid, virkningstid, after, limit: PAGE }),
+          (row) => row.objectId,
+          Option.getOrElse(o.limit, () => Infinity)
+        )
+      })
+    )
+).pipe(Command.withDescription("Every object of a type as of registreringstid and virkningstid, ordered by objectId"))
+
+const changes = Command.make(
+  "changes",
+  {
+    config: configOption,
+    json: jsonOption,
+    since: Options.text("since").pipe(Options.withDescription("start of the window, inclusive (ISO 8601)")),
+    until: instantOption("until", "end of the window, exclusive"),
+    objectType: Options.text("type").pipe(Options.withDescription("only this object type"), Options.optional)
+  },
+  (o) =>
+    withStore(
+      o.config,
+      Effect.gen(function* () {
+        const store = yield* Store
+        const since = yield* instantOr(Option.some(o.since), "since")
+        const until = yield* instantOr(o.until, "until")
+        if (since > until) return yield* new CliError({ message: `--since ${since} is after --until ${until}` })
+        const query = { since, until, ...Option.match(o.objectType, { onNone: () => ({}), onSome: (objectType) => ({ objectType }) }) }
+        yield* printPages<ChangeCursor | undefined, ChangeRow>(
+          o.json,
+          rowTable({ objectColumn: true, changeColumn: true }),
+          undefined,
+          (after) => store.changes({ ...query, limit: PAGE, ...(after === undefined ? {} : { after }) }),
+          (row) => ({ at: row.changeAt, id: row.id }),
+          Infinity
+        )
+      })
+    )
+).pipe(Command.withDescription("Rows registered or closed in [since, until): the deltafile replacement"))
+
+const refused = Command.make(
+  "refused",
+  {
+    config: configOption,
+    json: jsonOption,
+    after: Options.integer("after").pipe(Options.withDescription("start after this refusal id"), Options.withDefault(0)),
+    limit: Options.integer("limit").pipe(Options.withDescription("at most this many"), Options.withDefault(100))
+  },
+  (o) =>
+    withStore(
+      o.config,
+      Effect.gen(function* () {
+        const store = yield* Store
+        const list = yield* store.refused(o.after, o.limit)
+        for (const r of list) yield* println(o.json ? JSON.stringify(r) : refusedLine(r))
+      })
+    )
+).pipe(Command.withDescription("Refused inputs with their reasons, oldest first"))
+
+// ---- the root --------------------------------------------------------------
+
+const skygge = Command.make("skygge").pipe(
+  Command.withDescription("Bitemporal shadow-register sync engine"),
+  Command.withSubcommands([run, importCommand, get, history, snapshot, changes, refused])
+)
+
+const cli = Command.run(skygge, { name: "skygge", version: VERSION })
+
+export const main = (argv: ReadonlyArray<string>) =>
+  cli(argv).pipe(
+    Effect.catchAllCause((cause) => {
+      if (Cause.isInterruptedOnly(cause)) return Effect.void
+      const failure = Cause.failureOption(cause)
+      // @effect/cli has already printed its own usage errors.
+      if (Option.isSome(failure) && typeof failure.value === "object" && failure.value !== null && "_tag" in failure.value && isCliValidation(failure.value._tag)) {
+        return Effect.sync(() => (process.exitCode = 1))
+      }
+      const message = Option.isSome(failure) ? describeError(failure.value) : Cause.pretty(cause)
+      return Console.error(`skygge: ${message}`).pipe(Effect.zipRight(Effect.sync(() => (process.exitCode = 1))))
+    }),
+    Effect.provide(NodeContext.layer)
+  )
+
+const isCliValidation = (tag: unknown) =>
+  typeof tag === "string" &&
+  ["CommandMismatch", "CorrectedFlag", "HelpRequested", "InvalidArgument", "InvalidValue", "MissingValue", "MissingFlag", "MultipleValuesDetected", "MissingSubcommand", "NoBuiltInMatch", "UnclusteredFlag"].includes(tag)
+
+export const runCli = () =>
+  NodeRuntime.runMain(main(process.argv), {
+    disableErrorReporting: true,
+    teardown: (exit, onExit) =>
+      onExit(Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause) ? 1 : typeof process.exitCode === "number" ? process.exitCode : 0)
+  })

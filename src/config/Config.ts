@@ -1,0 +1,133 @@
+/**
+ * Typed configuration. Values come from a JSON file (`--config FILE`,
+ * `SKYGGE_CONFIG=FILE`, or the embedded `config/default.json`), and every key
+ * can be overridden from the environment as `SKYGGE_<SECTION>_<KEY>`, e.g.
+ * `SKYGGE_STORE_URL`, `SKYGGE_API_PORT`, `SKYGGE_API_MAX_BODY_BYTES`.
+ */
+import { Config, ConfigProvider, Effect, LogLevel, Redacted } from "effect"
+import { readFileSync } from "node:fs"
+import { fileURLToPath } from "node:url"
+import { checkTimeZone } from "../domain/Instant.js"
+
+export const defaultConfigFile = fileURLToPath(new URL("../../config/default.json", import.meta.url))
+
+/** Every key the engine reads, by section: a key in a file that is not here is a mistake worth stopping for. */
+export const KNOWN_KEYS: Readonly<Record<string, ReadonlyArray<string>>> = {
+  store: ["url", "synchronous"],
+  api: ["host", "port", "readTokens", "writeTokens", "maxBodyBytes", "maxLineBytes", "maxPageSize"],
+  ingest: ["batchSize", "timeZone"],
+  log: ["level", "format"]
+}
+
+export class ConfigFileError extends Error {
+  override readonly name = "ConfigFileError"
+}
+
+/** Read and check a JSON configuration file. Throws ConfigFileError naming the file and the problem. */
+export const readConfigFile = (file: string): Record<string, unknown> => {
+  let text: string
+  try {
+    text = readFileSync(file, "utf8")
+  } catch (e) {
+    throw new ConfigFileError(`cannot read configuration file ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`)
+  }
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch (e) {
+    throw new ConfigFileError(`configuration file ${file} is not valid JSON: ${(e as Error).message}`)
+  }
+  if (json === null || typeof json !== "object" || Array.isArray(json)) {
+    throw new ConfigFileError(`configuration file ${file} must hold a JSON object of sections`)
+  }
+  for (const [section, body] of Object.entries(json)) {
+    if (section.startsWith("$") || section === "//") continue
+    const keys = KNOWN_KEYS[section]
+    if (keys === undefined) {
+      throw new ConfigFileError(`configuration file ${file}: unknown section '${section}' (known: ${Object.keys(KNOWN_KEYS).join(", ")})`)
+    }
+    if (body === null || typeof body !== "object" || Array.isArray(body)) {
+      throw new ConfigFileError(`configuration file ${file}: section '${section}' must be an object`)
+    }
+    for (const key of Object.keys(body)) {
+      if (key !== "//" && !keys.includes(key)) {
+        throw new ConfigFileError(`configuration file ${file}: unknown key '${section}.${key}' (known: ${keys.join(", ")})`)
+      }
+    }
+  }
+  return json as Record<string, unknown>
+}
+
+/** Environment first (`SKYGGE_SECTION_KEY`), then the file. */
+export const configProvider = (file: string | undefined): ConfigProvider.ConfigProvider => {
+  const json = readConfigFile(file ?? defaultConfigFile)
+  const env = ConfigProvider.fromEnv({ pathDelim: "_", seqDelim: "," }).pipe(
+    ConfigProvider.constantCase,
+    ConfigProvider.nested("SKYGGE")
+  )
+  return env.pipe(ConfigProvider.orElse(() => ConfigProvider.fromJson(json)))
+}
+
+const secrets = (name: string) =>
+  Config.array(Config.redacted(name)).pipe(
+    // An empty environment value means no tokens, not one empty token.
+    Config.map((list) => list.filter((token) => Redacted.value(token).length > 0)),
+    Config.withDefault([] as Array<Redacted.Redacted>)
+  )
+
+export const StoreConfig = Config.all({
+  url: Config.string("url").pipe(Config.withDefault("sqlite:./data/skygge.db")),
+  synchronous: Config.literal("FULL", "NORMAL", "OFF")("synchronous").pipe(Config.withDefault("FULL" as const))
+}).pipe(Config.nested("store"))
+export type StoreConfig = Config.Config.Success<typeof StoreConfig>
+
+export const ApiConfig = Config.all({
+  host: Config.string("host").pipe(Config.withDefault("127.0.0.1")),
+  port: Config.port("port").pipe(Config.withDefault(8080)),
+  /** Bearer tokens granting read access; entries may be `sha256:<hex>` of the token. */
+  readTokens: secrets("readTokens"),
+  /** Bearer tokens granting read and write access. */
+  writeTokens: secrets("writeTokens"),
+  maxBodyBytes: Config.integer("maxBodyBytes").pipe(Config.withDefault(64 * 1024 * 1024), Config.validate({ message: "must be positive", validation: (n) => n > 0 })),
+  maxLineBytes: Config.integer("maxLineBytes").pipe(Config.withDefault(1024 * 1024), Config.validate({ message: "must be positive", validation: (n) => n > 0 })),
+  maxPageSize: Config.integer("maxPageSize").pipe(Config.withDefault(10_000), Config.validate({ message: "must be positive", validation: (n) => n > 0 }))
+}).pipe(Config.nested("api"))
+export type ApiConfig = Config.Config.Success<typeof ApiConfig>
+
+export const IngestConfig = Config.all({
+  batchSize: Config.integer("batchSize").pipe(Config.withDefault(2000), Config.validate({ message: "must be between 1 and 100000", validation: (n) => n >= 1 && n <= 100_000 })),
+  /** Zone for timestamps that carry no offset. */
+  timeZone: Config.string("timeZone").pipe(
+    Config.withDefault("UTC"),
+    Config.validate({
+      message: "must be an IANA time zone such as UTC or Europe/Copenhagen",
+      validation: (zone) => {
+        try {
+          checkTimeZone(zone)
+          return true
+        } catch {
+          return false
+        }
+      }
+    })
+  )
+}).pipe(Config.nested("ingest"))
+export type IngestConfig = Config.Config.Success<typeof IngestConfig>
+
+export const LogConfig = Config.all({
+  level: Config.logLevel("level").pipe(Config.withDefault(LogLevel.Info)),
+  format: Config.literal("text", "json")("format").pipe(Config.withDefault("text" as const))
+}).pipe(Config.nested("log"))
+
+/** `sqlite:PATH` (relative to the working directory) or `sqlite::memory:`. */
+export const parseStoreUrl = (url: string): Effect.Effect<{ readonly dialect: "sqlite"; readonly filename: string }, ConfigFileError> => {
+  if (url.startsWith("sqlite:")) {
+    const filename = url.slice("sqlite:".length).replace(/^\/\/(?=\/)/, "")
+    if (filename.length === 0) return Effect.fail(new ConfigFileError("store.url 'sqlite:' needs a file path, e.g. sqlite:./data/skygge.db"))
+    return Effect.succeed({ dialect: "sqlite", filename })
+  }
+  if (url.startsWith("postgres://") || url.startsWith("postgresql://")) {
+    return Effect.fail(new ConfigFileError("store.url: the PostgreSQL store is not built yet; use sqlite:PATH"))
+  }
+  return Effect.fail(new ConfigFileError(`store.url '${url.replace(/\/\/[^@/]*@/, "//***@")}' is not understood: expected sqlite:PATH`))
+}

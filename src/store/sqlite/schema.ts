@@ -1,0 +1,85 @@
+/**
+ * The SQLite schema (drizzle): the source of truth for `drizzle/sqlite`
+ * migrations. Instants are canonical fixed-width UTC text (see domain/Instant),
+ * so every comparison and index below orders them correctly; NULL is an open end.
+ */
+import { sql } from "drizzle-orm"
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core"
+
+/** Every row the register ever held, append-only but for the one close of `registrering_til`. */
+export const rows = sqliteTable(
+  "rows",
+  {
+    id: integer("id").primaryKey(),
+    objectType: text("object_type").notNull(),
+    objectId: text("object_id").notNull(),
+    registreringFra: text("registrering_fra").notNull(),
+    registreringTil: text("registrering_til"),
+    virkningFra: text("virkning_fra"),
+    virkningTil: text("virkning_til"),
+    /** Canonical JSON text (keys sorted). */
+    data: text("data").notNull(),
+    /** The event that inserted this row. */
+    eventId: text("event_id").notNull(),
+    /** When this engine stored the row. */
+    storedAt: text("stored_at").notNull(),
+    /** When this engine closed the row (set with registrering_til). */
+    closedAt: text("closed_at")
+  },
+  (t) => [
+    // Point query, history, planning and snapshot: one object's rows; NULLs sort
+    // first, so the current rows (registrering_til IS NULL) are one seek.
+    index("rows_object_idx").on(t.objectType, t.objectId, t.registreringTil),
+    // Changes: rows registered in a window …
+    index("rows_registered_idx").on(t.registreringFra),
+    // … and rows closed in a window (partial: new rows, all open, cost it nothing).
+    index("rows_closed_idx").on(t.registreringTil).where(sql`registrering_til IS NOT NULL`)
+  ]
+)
+
+/** Accepted operations in arrival order: dedup by event id, and the log a replay reads. */
+export const events = sqliteTable(
+  "events",
+  {
+    seq: integer("seq").primaryKey(),
+    eventId: text("event_id").notNull(),
+    objectType: text("object_type").notNull(),
+    objectId: text("object_id").notNull(),
+    registreringstid: text("registreringstid").notNull(),
+    /** The operation as canonical JSON in the import format. */
+    operation: text("operation").notNull(),
+    /** applied | unchanged */
+    outcome: text("outcome").notNull(),
+    source: text("source").notNull(),
+    receivedAt: text("received_at").notNull()
+  },
+  (t) => [uniqueIndex("events_event_id_idx").on(t.eventId)]
+)
+
+/** Per object: the latest accepted registration, which no later operation may precede. */
+export const objects = sqliteTable(
+  "objects",
+  {
+    objectType: text("object_type").notNull(),
+    objectId: text("object_id").notNull(),
+    latestRegistrering: text("latest_registrering").notNull()
+  },
+  (t) => [primaryKey({ columns: [t.objectType, t.objectId] })]
+)
+
+/** Inputs that were refused, with the reason, so nothing disappears silently. */
+export const refused = sqliteTable("refused", {
+  id: integer("id").primaryKey(),
+  receivedAt: text("received_at").notNull(),
+  /** Where it came from, e.g. `import:ops.ndjson` or `http`. */
+  source: text("source").notNull(),
+  /** Line number within the source (NDJSON), when there is one. */
+  line: integer("line"),
+  eventId: text("event_id"),
+  objectType: text("object_type"),
+  objectId: text("object_id"),
+  field: text("field"),
+  reason: text("reason").notNull(),
+  /** The input as received (truncated to 16 KiB). */
+  input: text("input")
+})

@@ -1,0 +1,60 @@
+/** A real skygge API on 127.0.0.1:<ephemeral>, over a real SQLite file in a temp dir. */
+import { HttpServer } from "@effect/platform"
+import { NodeHttpServer } from "@effect/platform-node"
+import { ConfigProvider, Effect, Layer, ManagedRuntime } from "effect"
+import { mkdtempSync, rmSync } from "node:fs"
+import { createServer } from "node:http"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { Metrics } from "../../src/api/Metrics.js"
+import { HttpAppLive } from "../../src/api/Server.js"
+import { Store } from "../../src/store/Store.js"
+import { sqliteStoreLayer } from "../../src/store/sqlite/SqliteStore.js"
+
+export interface TestServer {
+  readonly baseUrl: string
+  readonly store: Store["Type"]
+  readonly dir: string
+  readonly close: () => Promise<void>
+}
+
+export const startServer = async (config: Record<string, string> = {}): Promise<TestServer> => {
+  const dir = mkdtempSync(join(tmpdir(), "skygge-http-"))
+  const storeLayer = sqliteStoreLayer({ filename: join(dir, "skygge.db"), synchronous: "NORMAL" })
+  const layer = HttpAppLive.pipe(
+    Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
+    Layer.provideMerge(Metrics.layer),
+    Layer.provideMerge(storeLayer),
+    Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(config)))))
+  )
+  const runtime = ManagedRuntime.make(layer)
+  const { address, store } = await runtime.runPromise(
+    Effect.all({ address: Effect.map(HttpServer.HttpServer, (s) => s.address), store: Store })
+  )
+  if (address._tag !== "TcpAddress") throw new Error("expected a TCP address")
+  return {
+    baseUrl: `http://127.0.0.1:${address.port}`,
+    store,
+    dir,
+    close: async () => {
+      await runtime.dispose()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }
+}
+
+/** NDJSON text of operations. */
+export const ndjson = (ops: ReadonlyArray<unknown>) => ops.map((op) => JSON.stringify(op)).join("\n") + "\n"
+
+export const postNdjson = (baseUrl: string, body: string, headers: Record<string, string> = {}) =>
+  fetch(`${baseUrl}/v1/registrations`, {
+    method: "POST",
+    headers: { "content-type": "application/x-ndjson", ...headers },
+    body
+  })
+
+export const parseNdjson = (text: string): Array<Record<string, unknown>> =>
+  text
+    .split("\n")
+    .filter((l) => l.length > 0)
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
