@@ -46,7 +46,12 @@ const nonEmpty = (s: string | undefined) => (s === undefined || s.length === 0 ?
 export const describeError = (e: unknown): string => {
   if (e instanceof ConfigFileError) return e.message
   if (ConfigError.isConfigError(e)) return `configuration: ${String(e)}`
-  if (e instanceof Error) return e.message
-  if (typeof e === "object" && e !== null && "message" in e) return String((e as { message: unknown }).message)
+  if (typeof e === "object" && e !== null) {
+    const { message, cause, _tag } = e as { message?: unknown; cause?: unknown; _tag?: unknown }
+    if (typeof message === "string" && message.length > 0) return message
+    // Platform errors (e.g. a server that cannot listen) carry their reason in `cause`.
+    if (cause !== undefined) return `${typeof _tag === "string" ? `${_tag}: ` : ""}${describeError(cause)}`
+    if (typeof _tag === "string") return _tag
+  }
   return String(e)
 }

@@ -335,6 +335,7 @@ const isCliValidation = (tag: unknown) =>
 export const runCli = () =>
   NodeRuntime.runMain(main(process.argv), {
     disableErrorReporting: true,
+    disablePrettyLogger: true,
     teardown: (exit, onExit) =>
       onExit(Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause) ? 1 : typeof process.exitCode === "number" ? process.exitCode : 0)
   })

@@ -58,19 +58,41 @@ export const readConfigFile = (file: string): Record<string, unknown> => {
   return json as Record<string, unknown>
 }
 
-/** Environment first (`SKYGGE_SECTION_KEY`), then the file. */
-export const configProvider = (file: string | undefined): ConfigProvider.ConfigProvider => {
-  const json = readConfigFile(file ?? defaultConfigFile)
-  const env = ConfigProvider.fromEnv({ pathDelim: "_", seqDelim: "," }).pipe(
-    ConfigProvider.constantCase,
-    ConfigProvider.nested("SKYGGE")
-  )
-  return env.pipe(ConfigProvider.orElse(() => ConfigProvider.fromJson(json)))
+/** `maxBodyBytes` → `MAX_BODY_BYTES`. */
+const constantCase = (key: string) => key.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase()
+
+/** The environment variable that overrides `section.key`. */
+export const envName = (section: string, key: string) => `SKYGGE_${constantCase(section)}_${constantCase(key)}`
+
+const LIST_KEYS = new Set(["api.readTokens", "api.writeTokens"])
+
+/**
+ * The file's values with `SKYGGE_<SECTION>_<KEY>` variables laid over them.
+ * Merged explicitly rather than chaining providers: a provider fallback would
+ * silently skip an environment value that fails to parse and use the file's.
+ */
+export const mergeEnvironment = (json: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<string, unknown> => {
+  const merged: Record<string, Record<string, unknown>> = {}
+  for (const [section, body] of Object.entries(json)) {
+    if (KNOWN_KEYS[section] !== undefined) merged[section] = { ...(body as Record<string, unknown>) }
+  }
+  for (const [section, keys] of Object.entries(KNOWN_KEYS)) {
+    for (const key of keys) {
+      const value = env[envName(section, key)]
+      if (value === undefined) continue
+      merged[section] ??= {}
+      merged[section][key] = LIST_KEYS.has(`${section}.${key}`) ? value.split(",").map((v) => v.trim()).filter((v) => v.length > 0) : value
+    }
+  }
+  return merged
 }
+
+/** Configuration from `file` (default: the embedded config/default.json) under environment overrides. */
+export const configProvider = (file: string | undefined, env: NodeJS.ProcessEnv = process.env): ConfigProvider.ConfigProvider =>
+  ConfigProvider.fromJson(mergeEnvironment(readConfigFile(file ?? defaultConfigFile), env))
 
 const secrets = (name: string) =>
   Config.array(Config.redacted(name)).pipe(
-    // An empty environment value means no tokens, not one empty token.
     Config.map((list) => list.filter((token) => Redacted.value(token).length > 0)),
     Config.withDefault([] as Array<Redacted.Redacted>)
   )

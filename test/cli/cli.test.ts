@@ -1,0 +1,178 @@
+/**
+ * The real `skygge` command, run as a child process the way scripts run it:
+ * exit codes, stdout/stderr, configuration from file and environment, and a
+ * `run` that serves and stops cleanly on SIGTERM.
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { createServer } from "node:net"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+
+const bin = fileURLToPath(new URL("../../bin/skygge.js", import.meta.url))
+const fixture = fileURLToPath(new URL("../fixtures/worked-examples.ndjson", import.meta.url))
+
+interface Result {
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+const skygge = (args: ReadonlyArray<string>, env: Record<string, string> = {}, cwd?: string): Promise<Result> =>
+  new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, ...env }, cwd })
+    let stdout = ""
+    let stderr = ""
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()))
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()))
+    child.on("error", reject)
+    child.on("close", (code) => resolve({ code, stdout, stderr }))
+  })
+
+const freePort = (): Promise<number> =>
+  new Promise((resolve) => {
+    const s = createServer()
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port
+      s.close(() => resolve(port))
+    })
+  })
+
+describe("skygge command", () => {
+  let dir: string
+  let env: Record<string, string>
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "skygge-cli-"))
+    env = { SKYGGE_STORE_URL: `sqlite:${join(dir, "cli.db")}` }
+  })
+  afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+  it("lists its commands in --help", async () => {
+    const r = await skygge(["--help"])
+    expect(r.code).toBe(0)
+    for (const command of ["run", "import", "get", "history", "snapshot", "changes", "refused"]) expect(r.stdout).toContain(command)
+  })
+
+  it("imports the DESIGN tables and answers get, history, snapshot and changes from the store", async () => {
+    const imported = await skygge(["import", fixture, "--json"], env)
+    expect(imported.code).toBe(0)
+    expect(JSON.parse(imported.stdout)).toMatchObject({ lines: 4, applied: 4, refused: 0 })
+
+    const again = await skygge(["import", fixture], env)
+    expect(again.code).toBe(0)
+    expect(again.stdout).toContain("4 operations: 0 applied, 0 unchanged, 4 duplicate, 0 refused")
+
+    const get = await skygge(["get", "vej", "yyyy", "--registreringstid", "2017-01-05", "--virkningstid", "2017-03-01", "--json"], env)
+    expect(get.code).toBe(0)
+    expect(JSON.parse(get.stdout)).toMatchObject({ data: { navn: "Åbakke" }, registreringFra: "2017-01-04T00:00:00.000000Z", virkningTil: null })
+
+    const before = await skygge(["get", "vej", "yyyy", "--registreringstid", "2017-01-03", "--virkningstid", "2017-03-01"], env)
+    expect(before.code).toBe(0)
+    expect(before.stdout).toMatch(/data\s+\{"navn":"Aabakke"\}/)
+
+    const history = await skygge(["history", "vej", "yyyy"], env)
+    expect(history.code).toBe(0)
+    const lines = history.stdout.trim().split("\n")
+    expect(lines[0]).toMatch(/^registreringFra\s+registreringTil\s+virkningFra\s+virkningTil\s+data$/)
+    expect(lines).toHaveLength(4)
+
+    const snapshot = await skygge(["snapshot", "vej", "--json"], env)
+    expect(snapshot.stdout.trim().split("\n").map((l) => (JSON.parse(l) as { objectId: string }).objectId)).toEqual(["xxxx", "yyyy"])
+
+    const changes = await skygge(["changes", "--since", "2017-01-01", "--until", "2017-02-01", "--json"], env)
+    const rows = changes.stdout.trim().split("\n").map((l) => JSON.parse(l) as { change: string })
+    expect(rows.map((r) => r.change)).toEqual(["closed", "registered", "registered"])
+  })
+
+  it("exits 3 when an object is not found, and 1 with a one-line message on bad input", async () => {
+    const missing = await skygge(["get", "vej", "nope"], env)
+    expect(missing.code).toBe(3)
+    expect(missing.stderr).toContain("no row of vej/nope")
+    const badTime = await skygge(["get", "vej", "yyyy", "--virkningstid", "2017-02-30"], env)
+    expect(badTime.code).toBe(1)
+    expect(badTime.stderr.trim()).toBe("skygge: --virkningstid: not a valid date and time: '2017-02-30'")
+    const noFile = await skygge(["import", join(dir, "absent.ndjson")], env)
+    expect(noFile.code).toBe(1)
+    expect(noFile.stderr).toContain("ENOENT")
+  })
+
+  it("exits 2 when lines were refused, lists them, and keeps the good ones", async () => {
+    const file = join(dir, "mixed.ndjson")
+    writeFileSync(
+      file,
+      [
+        '{"op":"assert","objectType":"m","objectId":"1","registreringstid":"2020-01-01T00:00:00Z","virkningFra":null,"virkningTil":null,"data":{"a":1},"eventId":"m1"}',
+        '{"op":"assert","objectType":"m","objectId":"2","registreringstid":"2020-01-01T00:00:00Z","virkningFra":null,"data":{"a":1},"eventId":"m2"}',
+        '{"op":"assert","objectType":"m","objectId":"1","registreringstid":"2019-01-01T00:00:00Z","virkningFra":null,"virkningTil":null,"data":{"a":2},"eventId":"m3"}'
+      ].join("\n")
+    )
+    const r = await skygge(["import", file], env)
+    expect(r.code).toBe(2)
+    expect(r.stdout).toContain("1 applied")
+    expect(r.stdout).toContain("line 2: missing field 'virkningTil' (use null for an open end)")
+    expect(r.stdout).toMatch(/line 3: stale registration/)
+    const refused = await skygge(["refused", "--json"], env)
+    const records = refused.stdout.trim().split("\n").map((l) => JSON.parse(l) as { line: number; source: string; field: string | null })
+    expect(records.map((x) => [x.line, x.field])).toEqual([
+      [2, "virkningTil"],
+      [3, null]
+    ])
+    expect(records[0]!.source).toBe(`import:${file}`)
+  })
+
+  it("reads --config, refuses unknown keys by name, and lets SKYGGE_* override the file", async () => {
+    const config = join(dir, "typo.json")
+    writeFileSync(config, JSON.stringify({ api: { prot: 9 } }))
+    const typo = await skygge(["snapshot", "vej", "--config", config])
+    expect(typo.code).toBe(1)
+    expect(typo.stderr).toContain("unknown key 'api.prot'")
+
+    const other = join(dir, "other.json")
+    writeFileSync(other, JSON.stringify({ store: { url: `sqlite:${join(dir, "other.db")}` } }))
+    const fromFile = await skygge(["snapshot", "vej", "--json", "--config", other])
+    expect(fromFile.code).toBe(0)
+    expect(fromFile.stdout).toBe("") // a fresh, empty store
+    expect(existsSync(join(dir, "other.db"))).toBe(true)
+    const overridden = await skygge(["snapshot", "vej", "--json"], { ...env, SKYGGE_CONFIG: other })
+    expect(overridden.stdout.trim().split("\n")).toHaveLength(2) // env store.url wins over the file
+
+    const badPort = await skygge(["run"], { ...env, SKYGGE_API_PORT: "not-a-port" })
+    expect(badPort.code).toBe(1)
+    expect(badPort.stderr).toMatch(/^skygge: configuration: .*port/i)
+  })
+
+  it("runs the engine on SKYGGE_STORE_URL and SKYGGE_API_PORT, serves, and stops cleanly on SIGTERM", async () => {
+    const port = await freePort()
+    const db = join(dir, "run", "engine.db")
+    const child: ChildProcess = spawn(process.execPath, [bin, "run"], {
+      env: { ...process.env, SKYGGE_STORE_URL: `sqlite:${db}`, SKYGGE_API_PORT: String(port) }
+    })
+    let stderr = ""
+    child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()))
+    const exited = new Promise<number | null>((resolve) => child.on("close", resolve))
+    try {
+      let health: Response | undefined
+      for (let i = 0; i < 100 && health === undefined; i++) {
+        health = await fetch(`http://127.0.0.1:${port}/health`).catch(() => undefined)
+        if (health === undefined) await new Promise((r) => setTimeout(r, 100))
+      }
+      expect(health?.status).toBe(200)
+      const post = await fetch(`http://127.0.0.1:${port}/v1/registrations`, {
+        method: "POST",
+        headers: { "content-type": "application/x-ndjson" },
+        body: readFileSync(fixture)
+      })
+      expect(post.status).toBe(200)
+      expect(existsSync(db)).toBe(true)
+    } finally {
+      child.kill("SIGTERM")
+    }
+    expect(await exited).toBe(0)
+    expect(stderr).toContain("skygge stopped")
+    // What the engine committed is there for the next process.
+    const history = await skygge(["history", "vej", "xxxx", "--json"], { SKYGGE_STORE_URL: `sqlite:${db}` })
+    expect((JSON.parse(history.stdout) as { rows: Array<unknown> }).rows).toHaveLength(2)
+  })
+})
