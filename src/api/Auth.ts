@@ -22,45 +22,29 @@ const matches = (digests: ReadonlyArray<Buffer>, token: Buffer): boolean => {
   return found
 }
 
-export const AuthLive = Layer.effect(
-  ReadAccess,
-  Effect.gen(function* () {
-    const cfg = yield* ApiConfig
+type Scope = "read" | "write"
+
+/** The bearer check for one scope. A write token also reads. */
+const checker = (scope: Scope) =>
+  Effect.map(ApiConfig, (cfg) => {
     const read = cfg.readTokens.map(configuredDigest)
     const write = cfg.writeTokens.map(configuredDigest)
     const open = read.length === 0 && write.length === 0
     return {
-      bearer: (token: Redacted.Redacted) => {
+      bearer: (token: Redacted.Redacted): Effect.Effect<void, Unauthorized | Forbidden> => {
         if (open) return Effect.void
         const value = Redacted.value(token)
-        if (value.length === 0) return Effect.fail(new Unauthorized({ message: "a bearer token is required (Authorization: Bearer …)" }))
+        if (value.length === 0) {
+          return Effect.fail(new Unauthorized({ message: `a bearer token${scope === "write" ? " with write scope" : ""} is required (Authorization: Bearer …)` }))
+        }
         const d = digest(value)
-        return matches(read, d) || matches(write, d) ? Effect.void : Effect.fail(new Unauthorized({ message: "the bearer token is not valid" }))
+        if (matches(write, d)) return Effect.void
+        if (matches(read, d)) {
+          return scope === "read" ? Effect.void : Effect.fail(new Forbidden({ message: "this token has read scope only; writing needs a write token" }))
+        }
+        return Effect.fail(new Unauthorized({ message: "the bearer token is not valid" }))
       }
     }
   })
-).pipe(
-  Layer.merge(
-    Layer.effect(
-      WriteAccess,
-      Effect.gen(function* () {
-        const cfg = yield* ApiConfig
-        const read = cfg.readTokens.map(configuredDigest)
-        const write = cfg.writeTokens.map(configuredDigest)
-        const open = read.length === 0 && write.length === 0
-        return {
-          bearer: (token: Redacted.Redacted) => {
-            if (open) return Effect.void
-            const value = Redacted.value(token)
-            if (value.length === 0) return Effect.fail(new Unauthorized({ message: "a bearer token with write scope is required (Authorization: Bearer …)" }))
-            const d = digest(value)
-            if (matches(write, d)) return Effect.void
-            return matches(read, d)
-              ? Effect.fail(new Forbidden({ message: "this token has read scope only; writing needs a write token" }))
-              : Effect.fail(new Unauthorized({ message: "the bearer token is not valid" }))
-          }
-        }
-      })
-    )
-  )
-)
+
+export const AuthLive = Layer.merge(Layer.effect(ReadAccess, checker("read")), Layer.effect(WriteAccess, checker("write")))
