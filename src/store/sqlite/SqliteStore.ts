@@ -11,7 +11,7 @@ import { mkdirSync } from "node:fs"
 import { dirname, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import { type Bound, fromEpochMillis, type Instant } from "../../domain/Instant.js"
-import { encodeOperation, isRefusal, type Operation } from "../../domain/Operation.js"
+import { encodeOperation, isRefusal, type Operation, type Refusal } from "../../domain/Operation.js"
 import { type CurrentRow, planOperation, staleReason } from "../../domain/Plan.js"
 import {
   type ChangeRow,
@@ -20,12 +20,14 @@ import {
   type Row,
   Store,
   type StoreShape,
+  type Submission,
   type SubmissionResult
 } from "../Store.js"
 
 export const sqliteMigrationsFolder = fileURLToPath(new URL("../../../drizzle/sqlite", import.meta.url))
 
 const MAX_RAW_INPUT = 16 * 1024
+const NO_ROWS: ReadonlyArray<CurrentRow> = []
 
 interface RowRecord {
   id: number
@@ -67,7 +69,8 @@ export const openSqlite = (options: SqliteOptions): Database.Database => {
   db.pragma("journal_mode = WAL")
   db.pragma(`synchronous = ${options.synchronous ?? "FULL"}`)
   db.pragma("busy_timeout = 10000")
-  db.pragma("cache_size = -65536")
+  db.pragma("cache_size = -262144") // 256 MiB of page cache
+  db.pragma("mmap_size = 1073741824") // reads of a hot store without a syscall per page
   db.pragma("temp_store = MEMORY")
   migrate(drizzle(db), { migrationsFolder: sqliteMigrationsFolder })
   return db
@@ -91,8 +94,9 @@ export const makeSqliteStore = (db: Database.Database): StoreShape => {
       `INSERT INTO rows (object_type, object_id, registrering_fra, virkning_fra, virkning_til, data, event_id, stored_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
     ),
+    // OR IGNORE: a conflict on event_id is how a duplicate is noticed, without a lookup per operation.
     insertEvent: db.prepare(
-      `INSERT INTO events (event_id, object_type, object_id, registreringstid, operation, outcome, source, received_at)
+      `INSERT OR IGNORE INTO events (event_id, object_type, object_id, registreringstid, operation, outcome, source, received_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
     ),
     upsertHead: db.prepare(
@@ -169,46 +173,71 @@ export const makeSqliteStore = (db: Database.Database): StoreShape => {
     refused: q.count("SELECT count(*) AS n FROM refused")
   }
 
+  const duplicateOrConflict = (op: Operation, encoded: string): SubmissionResult | string | undefined => {
+    const previous = q.event.get(op.eventId)
+    if (previous === undefined) return undefined
+    return previous.operation === encoded
+      ? { eventId: op.eventId, outcome: "duplicate" }
+      : `eventId '${op.eventId}' was already used for a different operation`
+  }
+
+  /**
+   * One operation: its result, or the reason it is refused. Dedup comes first
+   * in meaning (a repeat of an old event is a duplicate, not stale), but is
+   * checked by the event insert itself, so the common case costs no lookup.
+   */
   const applyOne = (op: Operation, source: string, now: Instant): SubmissionResult | string => {
     const encoded = encodeOperation(op)
-    const previous = q.event.get(op.eventId)
-    if (previous !== undefined) {
-      return previous.operation === encoded
-        ? { eventId: op.eventId, outcome: "duplicate" }
-        : `eventId '${op.eventId}' was already used for a different operation`
+    const latest = q.head.get(op.objectType, op.objectId)?.latest_registrering as Instant | undefined
+    const stale = staleReason(latest, op)
+    if (stale !== undefined) return duplicateOrConflict(op, encoded) ?? stale
+    // An object without a head has never had a row: no need to look for current ones.
+    const plan = planOperation(latest === undefined ? NO_ROWS : q.current.all(op.objectType, op.objectId), op)
+    const outcome = plan._tag === "Change" ? "applied" : "unchanged"
+    if (q.insertEvent.run(op.eventId, op.objectType, op.objectId, op.registreringstid, encoded, outcome, source, now).changes === 0) {
+      return duplicateOrConflict(op, encoded)!
     }
-    const stale = staleReason(q.head.get(op.objectType, op.objectId)?.latest_registrering as Instant | undefined, op)
-    if (stale !== undefined) return stale
-    const plan = planOperation(q.current.all(op.objectType, op.objectId), op)
     if (plan._tag === "Change") {
       for (const id of plan.close) q.close.run(op.registreringstid, now, id)
       for (const row of plan.insert) {
         q.insertRow.run(op.objectType, op.objectId, op.registreringstid, row.virkningFra, row.virkningTil, row.data, op.eventId, now)
       }
     }
-    const outcome = plan._tag === "Change" ? "applied" : "unchanged"
-    q.insertEvent.run(op.eventId, op.objectType, op.objectId, op.registreringstid, encoded, outcome, source, now)
     q.upsertHead.run(op.objectType, op.objectId, op.registreringstid)
     return { eventId: op.eventId, outcome }
   }
 
-  const ingestTx = db.transaction(
-    (source: string, batch: Parameters<StoreShape["ingest"]>[1], now: Instant): Array<SubmissionResult> =>
-      batch.map((item) => {
-        const line = item.line
-        const at = line === undefined ? {} : { line }
-        if (isRefusal(item.input)) {
-          const r = item.input
-          q.insertRefused.run(now, source, line ?? null, r.eventId ?? null, r.objectType ?? null, r.objectId ?? null, r.field ?? null, r.reason, item.raw?.slice(0, MAX_RAW_INPUT) ?? null)
-          return { ...at, ...(r.eventId === undefined ? {} : { eventId: r.eventId }), outcome: "refused", reason: r.reason, ...(r.field === undefined ? {} : { field: r.field }) }
-        }
-        const op = item.input
-        const result = applyOne(op, source, now)
-        if (typeof result !== "string") return { ...at, ...result }
-        q.insertRefused.run(now, source, line ?? null, op.eventId, op.objectType, op.objectId, null, result, item.raw?.slice(0, MAX_RAW_INPUT) ?? encodeOperation(op))
-        return { ...at, eventId: op.eventId, outcome: "refused", reason: result }
-      })
-  )
+  const recordRefusal = (now: Instant, source: string, item: Submission, r: Refusal) =>
+    q.insertRefused.run(now, source, item.line ?? null, r.eventId ?? null, r.objectType ?? null, r.objectId ?? null, r.field ?? null, r.reason, item.raw?.slice(0, MAX_RAW_INPUT) ?? null)
+
+  const ingestTx = db.transaction((source: string, batch: ReadonlyArray<Submission>, now: Instant): Array<SubmissionResult> => {
+    const results: Array<SubmissionResult> = new Array(batch.length)
+    for (let i = 0; i < batch.length; i++) {
+      const item = batch[i]!
+      const input = item.input
+      let result: SubmissionResult
+      if (isRefusal(input)) {
+        recordRefusal(now, source, item, input)
+        result = { outcome: "refused", reason: input.reason }
+        if (input.eventId !== undefined) (result as { eventId?: string }).eventId = input.eventId
+        if (input.field !== undefined) (result as { field?: string }).field = input.field
+      } else {
+        const applied = applyOne(input, source, now)
+        if (typeof applied === "string") {
+          recordRefusal(now, source, { ...item, raw: item.raw ?? encodeOperation(input) }, {
+            reason: applied,
+            eventId: input.eventId,
+            objectType: input.objectType,
+            objectId: input.objectId
+          })
+          result = { eventId: input.eventId, outcome: "refused", reason: applied }
+        } else result = applied
+      }
+      if (item.line !== undefined) (result as { line?: number }).line = item.line
+      results[i] = result
+    }
+    return results
+  })
 
   const now = Effect.map(Clock.currentTimeMillis, fromEpochMillis)
 
