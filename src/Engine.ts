@@ -4,11 +4,15 @@
  */
 import { ConfigError, Effect, Layer, Logger } from "effect"
 import { ConfigFileError, configProvider, LogConfig, parseStoreUrl, StoreConfig } from "./config/Config.js"
+import type { ActivationStore } from "./store/Activations.js"
+import type { CommitSignal, OutboxStore } from "./store/Outbox.js"
 import type { Store } from "./store/Store.js"
 import { sqliteStoreLayer } from "./store/sqlite/SqliteStore.js"
 
-/** The store named by `store.url` (SQLite today). */
-export const StoreFromConfig: Layer.Layer<Store, ConfigError.ConfigError | ConfigFileError> = Layer.unwrapEffect(
+export type StoreServices = Store | ActivationStore | OutboxStore | CommitSignal
+
+/** The store named by `store.url` (SQLite today), with its activations, outbox and commit signal. */
+export const StoreFromConfig: Layer.Layer<StoreServices, ConfigError.ConfigError | ConfigFileError> = Layer.unwrapEffect(
   Effect.gen(function* () {
     const cfg = yield* StoreConfig
     const url = yield* parseStoreUrl(cfg.url)

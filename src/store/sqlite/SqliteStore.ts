@@ -6,7 +6,7 @@
 import Database from "better-sqlite3"
 import { drizzle } from "drizzle-orm/better-sqlite3"
 import { migrate } from "drizzle-orm/better-sqlite3/migrator"
-import { Clock, Effect, Layer, Option } from "effect"
+import { Clock, Context, Effect, Layer, Option } from "effect"
 import { mkdirSync } from "node:fs"
 import { dirname, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -23,6 +23,9 @@ import {
   type Submission,
   type SubmissionResult
 } from "../Store.js"
+import { ActivationStore } from "../Activations.js"
+import { CommitSignal, type CommitSignalShape, OutboxStore } from "../Outbox.js"
+import { makeCommitSignal, makeDownstreamWrites, makeSqliteActivations, makeSqliteOutbox } from "./SqliteDownstream.js"
 
 export const sqliteMigrationsFolder = fileURLToPath(new URL("../../../drizzle/sqlite", import.meta.url))
 
@@ -79,7 +82,12 @@ export const openSqlite = (options: SqliteOptions): Database.Database => {
 const ROW_COLUMNS =
   "id, object_type, object_id, registrering_fra, registrering_til, virkning_fra, virkning_til, data, event_id, stored_at"
 
-export const makeSqliteStore = (db: Database.Database): StoreShape => {
+/**
+ * The store on an open database. `signal`, when given, is notified after every
+ * commit that applied a change (the activation scheduler and publishers wait on it).
+ */
+export const makeSqliteStore = (db: Database.Database, signal?: CommitSignalShape): StoreShape => {
+  const downstream = makeDownstreamWrites(db)
   const q = {
     event: db.prepare<[string], { operation: string }>("SELECT operation FROM events WHERE event_id = ?"),
     head: db.prepare<[string, string], { latest_registrering: string }>(
@@ -192,16 +200,24 @@ export const makeSqliteStore = (db: Database.Database): StoreShape => {
     const stale = staleReason(latest, op)
     if (stale !== undefined) return duplicateOrConflict(op, encoded) ?? stale
     // An object without a head has never had a row: no need to look for current ones.
-    const plan = planOperation(latest === undefined ? NO_ROWS : q.current.all(op.objectType, op.objectId), op)
+    const current = latest === undefined ? NO_ROWS : q.current.all(op.objectType, op.objectId)
+    const plan = planOperation(current, op)
     const outcome = plan._tag === "Change" ? "applied" : "unchanged"
     if (q.insertEvent.run(op.eventId, op.objectType, op.objectId, op.registreringstid, encoded, outcome, source, now).changes === 0) {
       return duplicateOrConflict(op, encoded)!
     }
     if (plan._tag === "Change") {
-      for (const id of plan.close) q.close.run(op.registreringstid, now, id)
-      for (const row of plan.insert) {
-        q.insertRow.run(op.objectType, op.objectId, op.registreringstid, row.virkningFra, row.virkningTil, row.data, op.eventId, now)
+      for (const id of plan.close) {
+        q.close.run(op.registreringstid, now, id)
+        downstream.rowClosed(id, now)
       }
+      for (const row of plan.insert) {
+        const rowId = q.insertRow.run(op.objectType, op.objectId, op.registreringstid, row.virkningFra, row.virkningTil, row.data, op.eventId, now).lastInsertRowid
+        downstream.rowInserted(rowId, op.objectType, op.objectId, row.virkningFra, row.virkningTil, now)
+      }
+      const remaining = current.length - plan.close.length + plan.insert.length
+      downstream.changeRecorded(current.length === 0 ? "created" : remaining === 0 ? "deleted" : "updated", op, now)
+      changed = true
     }
     q.upsertHead.run(op.objectType, op.objectId, op.registreringstid)
     return { eventId: op.eventId, outcome }
@@ -240,10 +256,17 @@ export const makeSqliteStore = (db: Database.Database): StoreShape => {
   })
 
   const now = Effect.map(Clock.currentTimeMillis, fromEpochMillis)
+  // Set by applyOne inside a transaction; read after the commit.
+  let changed = false
+  const ingestCommitted = (source: string, batch: ReadonlyArray<Submission>, at: Instant) =>
+    Effect.suspend(() => {
+      changed = false
+      const results = ingestTx.immediate(source, batch, at)
+      return changed && signal !== undefined ? Effect.as(signal.notify, results) : Effect.succeed(results)
+    })
 
   return {
-    ingest: (source, batch) =>
-      batch.length === 0 ? Effect.succeed([]) : Effect.flatMap(now, (at) => Effect.sync(() => ingestTx.immediate(source, batch, at))),
+    ingest: (source, batch) => (batch.length === 0 ? Effect.succeed([]) : Effect.flatMap(now, (at) => ingestCommitted(source, batch, at))),
     asOf: ({ objectType, objectId, registreringstid, virkningstid }) =>
       Effect.sync(() => {
         const r = q.asOf.get({ type: objectType, id: objectId, r: registreringstid, v: virkningstid })
@@ -340,14 +363,18 @@ const decodeRecorded = (text: string): Operation => {
 }
 
 /** A scoped store on a SQLite file: opened and migrated on acquire, closed on release. */
-export const sqliteStoreLayer = (options: SqliteOptions): Layer.Layer<Store> =>
-  Layer.scoped(
-    Store,
-    Effect.map(
-      Effect.acquireRelease(
+export const sqliteStoreLayer = (options: SqliteOptions): Layer.Layer<Store | ActivationStore | OutboxStore | CommitSignal> =>
+  Layer.scopedContext(
+    Effect.gen(function* () {
+      const db = yield* Effect.acquireRelease(
         Effect.sync(() => openSqlite(options)),
         (db) => Effect.sync(() => db.close())
-      ),
-      makeSqliteStore
-    )
+      )
+      const signal = yield* makeCommitSignal
+      return Context.make(Store, makeSqliteStore(db, signal)).pipe(
+        Context.add(ActivationStore, makeSqliteActivations(db, signal)),
+        Context.add(OutboxStore, makeSqliteOutbox(db)),
+        Context.add(CommitSignal, signal)
+      )
+    })
   )

@@ -83,3 +83,66 @@ export const refused = sqliteTable("refused", {
   /** The input as received (truncated to 16 KiB). */
   input: text("input")
 })
+
+/**
+ * A future virkning boundary of a stored row: when `at` comes, the engine says
+ * so downstream (upstream never does). Closing the row cancels it.
+ */
+export const activations = sqliteTable(
+  "activations",
+  {
+    id: integer("id").primaryKey(),
+    rowId: integer("row_id").notNull(),
+    objectType: text("object_type").notNull(),
+    objectId: text("object_id").notNull(),
+    /** started (the row's virkningFra) | ended (its virkningTil) */
+    kind: text("kind").notNull(),
+    at: text("at").notNull(),
+    /** pending | fired | skipped (no longer a real boundary when due) | cancelled (row closed first) */
+    status: text("status").notNull(),
+    createdAt: text("created_at").notNull(),
+    settledAt: text("settled_at"),
+    /** Fired later than `activations.lateAfterSeconds` after `at` (downtime). */
+    late: integer("late", { mode: "boolean" })
+  },
+  (t) => [
+    // The scheduler's next wait and the due batch: pending only, in time order.
+    index("activations_pending_idx").on(t.at, t.id).where(sql`status = 'pending'`),
+    // Cancelling on close, and the listing by window.
+    index("activations_row_idx").on(t.rowId).where(sql`status = 'pending'`),
+    index("activations_at_idx").on(t.at)
+  ]
+)
+
+/**
+ * What downstream is told, written in the transaction of the change (or the
+ * activation) itself. `seq` is the delivery order; `id` is stable for dedup.
+ */
+export const outbox = sqliteTable("outbox", {
+  // AUTOINCREMENT: a pruned-empty outbox must not hand out an old seq again (cursors would skip it).
+  seq: integer("seq").primaryKey({ autoIncrement: true }),
+  id: text("id").notNull(),
+  /** created | updated | deleted | validity-started | validity-ended */
+  type: text("type").notNull(),
+  objectType: text("object_type").notNull(),
+  objectId: text("object_id").notNull(),
+  /** The operation's registreringstid, or the row's registreringFra for an activation. */
+  registreringstid: text("registreringstid").notNull(),
+  virkningFra: text("virkning_fra"),
+  virkningTil: text("virkning_til"),
+  eventId: text("event_id"),
+  rowId: integer("row_id"),
+  /** The activation instant. */
+  at: text("at"),
+  late: integer("late", { mode: "boolean" }),
+  createdAt: text("created_at").notNull()
+})
+
+/** Per publisher (an AMQP exchange, a webhook URL): how far it has delivered, and its trouble. */
+export const outboxCursors = sqliteTable("outbox_cursors", {
+  publisher: text("publisher").primaryKey(),
+  deliveredSeq: integer("delivered_seq").notNull(),
+  attempts: integer("attempts").notNull().default(0),
+  lastError: text("last_error"),
+  updatedAt: text("updated_at").notNull()
+})

@@ -1,0 +1,64 @@
+/**
+ * Virkningstid activations, as the store holds them. A stored row whose
+ * virkningFra or virkningTil lies in the future (by the engine's clock when the
+ * row was stored) gets one pending activation per such boundary, written in the
+ * row's own transaction; closing the row cancels them. When one falls due the
+ * store settles it in one transaction: `fired` (with an outbox record) when the
+ * instant is still a real boundary of the object's current view, `skipped` when
+ * a neighbouring current row holds the same data across it.
+ */
+import { Context, type Effect, type Option } from "effect"
+import type { Bound, Instant } from "../domain/Instant.js"
+
+export type ActivationKind = "started" | "ended"
+export type ActivationStatus = "pending" | "fired" | "skipped" | "cancelled"
+export const ACTIVATION_STATUSES: ReadonlyArray<ActivationStatus> = ["pending", "fired", "skipped", "cancelled"]
+
+export interface Activation {
+  readonly id: number
+  readonly objectType: string
+  readonly objectId: string
+  readonly kind: ActivationKind
+  readonly at: Instant
+  readonly status: ActivationStatus
+  readonly late: boolean | null
+  readonly settledAt: Instant | null
+  /** The row it concerns. */
+  readonly rowId: number
+  readonly registreringFra: Instant
+  readonly virkningFra: Bound
+  readonly virkningTil: Bound
+}
+
+export interface ActivationQuery {
+  /** Activations at or after this instant (null: no lower bound). */
+  readonly from: Bound
+  /** Activations before this instant (null: no upper bound). */
+  readonly to: Bound
+  readonly objectType?: string
+  readonly status?: ActivationStatus
+  /** Keyset: after this (at, id). */
+  readonly after?: { readonly at: Instant; readonly id: number }
+  readonly limit: number
+}
+
+export interface SettledActivations {
+  readonly fired: number
+  readonly skipped: number
+  readonly late: number
+}
+
+export interface ActivationStoreShape {
+  /** The earliest pending activation's instant. */
+  readonly next: Effect.Effect<Option.Option<Instant>>
+  /**
+   * Settle every pending activation due at `now` (oldest first, in batches of
+   * one transaction): fired ones write their outbox record in that transaction.
+   * Fired later than `lateAfterMs` after its instant counts as late.
+   */
+  readonly settleDue: (now: Instant, lateAfterMs: number) => Effect.Effect<SettledActivations>
+  readonly list: (query: ActivationQuery) => Effect.Effect<ReadonlyArray<Activation>>
+  readonly pendingCount: Effect.Effect<number>
+}
+
+export class ActivationStore extends Context.Tag("skygge/ActivationStore")<ActivationStore, ActivationStoreShape>() {}

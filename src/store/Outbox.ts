@@ -1,0 +1,69 @@
+/**
+ * The transactional outbox, as the store holds it: every real change and every
+ * fired activation leaves one record, written in the same commit, in `seq`
+ * order. Each publisher (the AMQP exchange, each webhook URL) keeps its own
+ * cursor, so one that is down holds back only itself.
+ */
+import { Context, type Effect, type Queue, type Scope } from "effect"
+import type { Bound, Instant } from "../domain/Instant.js"
+
+export type OutboxType = "created" | "updated" | "deleted" | "validity-started" | "validity-ended"
+
+export interface OutboxRecord {
+  readonly seq: number
+  /** Stable across redeliveries: consumers dedup by it. */
+  readonly id: string
+  readonly type: OutboxType
+  readonly objectType: string
+  readonly objectId: string
+  /** The operation's registreringstid; for an activation, its row's registreringFra. */
+  readonly registreringstid: Instant
+  /** The portion changed; for an activation, its row's validity. */
+  readonly virkningFra: Bound
+  readonly virkningTil: Bound
+  readonly eventId: string | null
+  readonly rowId: number | null
+  /** The activation instant. */
+  readonly at: Instant | null
+  readonly late: boolean | null
+  readonly createdAt: Instant
+}
+
+export interface PublisherState {
+  readonly publisher: string
+  readonly deliveredSeq: number
+  /** Records after the cursor. */
+  readonly backlog: number
+  /** Failed attempts since the last delivery. */
+  readonly attempts: number
+  readonly lastError: string | null
+}
+
+export interface OutboxStoreShape {
+  readonly after: (seq: number, limit: number) => Effect.Effect<ReadonlyArray<OutboxRecord>>
+  /** The publisher's cursor; a new publisher starts before the oldest record still kept. */
+  readonly cursor: (publisher: string) => Effect.Effect<number>
+  readonly delivered: (publisher: string, seq: number) => Effect.Effect<void>
+  readonly failed: (publisher: string, error: string) => Effect.Effect<void>
+  readonly states: (publishers: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<PublisherState>>
+  /**
+   * Delete records created before `before` that every one of `publishers` has
+   * delivered (with no publisher, records older than `before`). Returns the count.
+   */
+  readonly prune: (publishers: ReadonlyArray<string>, before: Instant) => Effect.Effect<number>
+  readonly size: Effect.Effect<number>
+}
+
+export class OutboxStore extends Context.Tag("skygge/OutboxStore")<OutboxStore, OutboxStoreShape>() {}
+
+/**
+ * A wake-up after every commit that wrote something downstream should know
+ * of (rows, activations, outbox records). Waiters subscribe before they look,
+ * so a commit between looking and waiting is never missed.
+ */
+export interface CommitSignalShape {
+  readonly subscribe: Effect.Effect<Queue.Dequeue<void>, never, Scope.Scope>
+  readonly notify: Effect.Effect<void>
+}
+
+export class CommitSignal extends Context.Tag("skygge/CommitSignal")<CommitSignal, CommitSignalShape>() {}

@@ -1,0 +1,30 @@
+/** The store's services on a real SQLite file, built by hand so a test can close and reopen it (a restart). */
+import { Context, Effect } from "effect"
+import { ActivationStore, type ActivationStoreShape } from "../../src/store/Activations.js"
+import { CommitSignal, type CommitSignalShape, OutboxStore, type OutboxStoreShape } from "../../src/store/Outbox.js"
+import { Store, type StoreShape } from "../../src/store/Store.js"
+import { makeCommitSignal, makeSqliteActivations, makeSqliteOutbox } from "../../src/store/sqlite/SqliteDownstream.js"
+import { makeSqliteStore, openSqlite } from "../../src/store/sqlite/SqliteStore.js"
+
+export interface OpenStore {
+  readonly store: StoreShape
+  readonly activations: ActivationStoreShape
+  readonly outbox: OutboxStoreShape
+  readonly signal: CommitSignalShape
+  readonly context: Context.Context<Store | ActivationStore | OutboxStore | CommitSignal>
+  readonly close: () => void
+}
+
+export const openStore = (filename: string): OpenStore => {
+  const db = openSqlite({ filename, synchronous: "OFF" })
+  const signal = Effect.runSync(makeCommitSignal)
+  const store = makeSqliteStore(db, signal)
+  const activations = makeSqliteActivations(db, signal)
+  const outbox = makeSqliteOutbox(db)
+  const context = Context.make(Store, store).pipe(
+    Context.add(ActivationStore, activations),
+    Context.add(OutboxStore, outbox),
+    Context.add(CommitSignal, signal)
+  )
+  return { store, activations, outbox, signal, context, close: () => db.close() }
+}
