@@ -39,6 +39,21 @@ export const RowSchema = Schema.Struct({
   storedAt: Schema.String
 }).annotations({ identifier: "Row", description: "A bitemporal row; open ends are null; storedAt is when this engine stored it" })
 
+export const ActivationSchema = Schema.Struct({
+  id: Schema.Number,
+  objectType: Schema.String,
+  objectId: Schema.String,
+  kind: Schema.Literal("started", "ended"),
+  at: Schema.String,
+  status: Schema.Literal("pending", "fired", "skipped", "cancelled"),
+  late: Schema.NullOr(Schema.Boolean),
+  settledAt: Schema.NullOr(Schema.String),
+  rowId: Schema.Number,
+  registreringFra: Schema.String,
+  virkningFra: Bound,
+  virkningTil: Bound
+}).annotations({ identifier: "Activation", description: "A future virkning boundary of a row, and when it was settled" })
+
 export const SnapshotPage = Schema.Struct({
   rows: Schema.Array(RowSchema),
   /** Pass as `after` for the next page; null when this was the last one. */
@@ -153,6 +168,25 @@ export const ObjectsGroup = HttpApiGroup.make("objects")
       .annotate(
         OpenApi.Description,
         "Rows registered or closed in [since, until) (until defaults to now), streamed as NDJSON in order of change, each as it stood at `until` with `change` (registered|closed) and `changeAt`: the replacement for a deltafile."
+      )
+  )
+  .add(
+    HttpApiEndpoint.get("activations", "/v1/activations")
+      .setUrlParams(
+        Schema.Struct({
+          from: Schema.optional(InstantParam),
+          to: Schema.optional(InstantParam),
+          objectType: Schema.optional(Schema.String),
+          status: Schema.optional(Schema.Literal("pending", "fired", "skipped", "cancelled", "all")),
+          limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.positive())),
+          after: Schema.optional(Schema.String)
+        })
+      )
+      .addSuccess(Schema.Struct({ activations: Schema.Array(ActivationSchema), next: Schema.NullOr(Schema.String) }))
+      .addError(BadRequest)
+      .annotate(
+        OpenApi.Description,
+        "Virkningstid activations with `at` in [from, to) (both open by default), oldest first: by default the pending ones — what is due. `status=all` lists every one, with how it was settled (fired, skipped when no longer a real boundary, cancelled when its row was closed first). Page on with `after` = the previous page's `next`."
       )
   )
   .add(

@@ -9,7 +9,10 @@ import { Clock, Effect, Option, Stream } from "effect"
 import { fromEpochMillis, type Instant, parseInstant } from "../domain/Instant.js"
 import { ApiConfig, IngestConfig } from "../config/Config.js"
 import { emptySummary, type IngestSummary, ingestNdjson, ingestValues } from "../ingest/Ingest.js"
+import { ActivationStore } from "../store/Activations.js"
+import { OutboxStore } from "../store/Outbox.js"
 import { type ChangeCursor, Store } from "../store/Store.js"
+import { OutboxConfig, publisherNames } from "../outbox/OutboxConfig.js"
 import { BadRequest, NotFound, SkyggeApi } from "./Api.js"
 import { countSummary, Metrics } from "./Metrics.js"
 
@@ -36,12 +39,22 @@ const pagedNdjson = <C, A>(first: C, fetch: (cursor: C) => Effect.Effect<Readonl
     )
   ).pipe(Stream.filter((text) => text.length > 0), Stream.encodeText)
 
+/** `at~id`, as the activations listing hands out in `next`. */
+const activationCursor = (text: string) => {
+  const [at, id] = text.split("~")
+  const parsed = at === undefined ? undefined : parseInstant(at)
+  return typeof parsed === "string" && id !== undefined && /^\d+$/.test(id)
+    ? Effect.succeed({ at: parsed, id: Number(id) })
+    : Effect.fail(new BadRequest({ message: `after: expected the 'next' value of the previous page, got '${text.slice(0, 60)}'` }))
+}
+
 const ndjsonResponse = (body: Stream.Stream<Uint8Array>) =>
   HttpServerResponse.stream(body, { contentType: "application/x-ndjson", headers: { "cache-control": "no-store" } })
 
 export const ObjectsLive = HttpApiBuilder.group(SkyggeApi, "objects", (handlers) =>
   Effect.gen(function* () {
     const store = yield* Store
+    const activationStore = yield* ActivationStore
     const api = yield* ApiConfig
     const checkLimit = (limit: number | undefined, fallback: number) =>
       limit === undefined
@@ -106,6 +119,25 @@ export const ObjectsLive = HttpApiBuilder.group(SkyggeApi, "objects", (handlers)
               (row) => ({ at: row.changeAt, id: row.id })
             )
           )
+        })
+      )
+      .handle("activations", ({ urlParams }) =>
+        Effect.gen(function* () {
+          const limit = yield* checkLimit(urlParams.limit, 1000)
+          const from = urlParams.from === undefined ? null : yield* instantParam("from", urlParams.from, null as never)
+          const to = urlParams.to === undefined ? null : yield* instantParam("to", urlParams.to, null as never)
+          const after = urlParams.after === undefined ? undefined : yield* activationCursor(urlParams.after)
+          const status = urlParams.status ?? "pending"
+          const activations = yield* activationStore.list({
+            from,
+            to,
+            limit,
+            ...(urlParams.objectType === undefined ? {} : { objectType: urlParams.objectType }),
+            ...(status === "all" ? {} : { status }),
+            ...(after === undefined ? {} : { after })
+          })
+          const last = activations[activations.length - 1]
+          return { activations, next: activations.length === limit && last !== undefined ? `${last.at}~${last.id}` : null }
         })
       )
       .handle("refused", ({ urlParams }) =>
@@ -210,14 +242,19 @@ export const RegistrationsLive = HttpApiBuilder.group(SkyggeApi, "registrations"
 export const SystemLive = HttpApiBuilder.group(SkyggeApi, "system", (handlers) =>
   Effect.gen(function* () {
     const store = yield* Store
+    const activations = yield* ActivationStore
+    const outbox = yield* OutboxStore
+    const publishers = publisherNames(yield* OutboxConfig)
     const metrics = yield* Metrics
     return handlers
       .handle("health", () => Effect.succeed({ status: "ok" as const }))
       .handle("ready", () => Effect.map(store.stats, (s) => ({ status: "ready" as const, rows: s.rows })))
       .handle("metrics", () =>
-        Effect.map(store.stats, (stats) =>
-          HttpServerResponse.text(metrics.render(stats), { contentType: "text/plain; version=0.0.4; charset=utf-8" })
-        )
+        Effect.gen(function* () {
+          const stats = yield* store.stats
+          const downstream = { pendingActivations: yield* activations.pendingCount, outboxRecords: yield* outbox.size, publishers: yield* outbox.states(publishers) }
+          return HttpServerResponse.text(metrics.render(stats, downstream), { contentType: "text/plain; version=0.0.4; charset=utf-8" })
+        })
       )
   })
 )

@@ -4,7 +4,14 @@
  * outcomes, and store gauges read at scrape time.
  */
 import { Context, Effect, Layer } from "effect"
+import type { PublisherState } from "../store/Outbox.js"
 import type { StoreStats } from "../store/Store.js"
+
+export interface DownstreamStats {
+  readonly pendingActivations: number
+  readonly outboxRecords: number
+  readonly publishers: ReadonlyArray<PublisherState>
+}
 
 const BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
 
@@ -17,7 +24,7 @@ interface Histogram {
 export interface MetricsShape {
   readonly observeRequest: (route: string, status: number, seconds: number) => void
   readonly countIngest: (outcome: string, n: number) => void
-  readonly render: (stats: StoreStats) => string
+  readonly render: (stats: StoreStats, downstream?: DownstreamStats) => string
 }
 
 export class Metrics extends Context.Tag("skygge/Metrics")<Metrics, MetricsShape>() {
@@ -33,6 +40,7 @@ export const routeOf = (path: string): string => {
   if (path.startsWith("/v1/changes")) return "changes"
   if (path.startsWith("/v1/registrations")) return "registrations"
   if (path.startsWith("/v1/refused")) return "refused"
+  if (path.startsWith("/v1/activations")) return "activations"
   if (path.startsWith("/health") || path.startsWith("/ready")) return "health"
   if (path.startsWith("/metrics")) return "metrics"
   if (path.startsWith("/docs")) return "docs"
@@ -59,7 +67,7 @@ export const makeMetrics = (): MetricsShape => {
     countIngest: (outcome, n) => {
       if (n > 0) ingest.set(outcome, (ingest.get(outcome) ?? 0) + n)
     },
-    render: (stats) => {
+    render: (stats, downstream) => {
       const out: Array<string> = []
       const gauge = (name: string, help: string, value: number) =>
         out.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`, `${name} ${value}`)
@@ -68,6 +76,14 @@ export const makeMetrics = (): MetricsShape => {
       gauge("skygge_objects", "Objects with at least one accepted operation.", stats.objects)
       gauge("skygge_events", "Accepted operations in the event log.", stats.events)
       gauge("skygge_refused", "Refused inputs recorded.", stats.refused)
+      if (downstream !== undefined) {
+        gauge("skygge_activations_pending", "Virkningstid activations waiting for their instant.", downstream.pendingActivations)
+        gauge("skygge_outbox_records", "Records kept in the outbox (delivered ones until pruned).", downstream.outboxRecords)
+        out.push("# HELP skygge_outbox_backlog Outbox records a publisher has not yet delivered.", "# TYPE skygge_outbox_backlog gauge")
+        for (const p of downstream.publishers) out.push(`skygge_outbox_backlog{publisher="${p.publisher}"} ${p.backlog}`)
+        out.push("# HELP skygge_outbox_failed_attempts Failed delivery attempts since the publisher's last success.", "# TYPE skygge_outbox_failed_attempts gauge")
+        for (const p of downstream.publishers) out.push(`skygge_outbox_failed_attempts{publisher="${p.publisher}"} ${p.attempts}`)
+      }
       out.push("# HELP skygge_ingest_operations_total Operations received by this process, by outcome.", "# TYPE skygge_ingest_operations_total counter")
       for (const [outcome, n] of ingest) out.push(`skygge_ingest_operations_total{outcome="${outcome}"} ${n}`)
       out.push("# HELP skygge_http_requests_total HTTP requests by route and status.", "# TYPE skygge_http_requests_total counter")

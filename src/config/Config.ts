@@ -16,7 +16,12 @@ export const KNOWN_KEYS: Readonly<Record<string, ReadonlyArray<string>>> = {
   store: ["url", "synchronous"],
   api: ["host", "port", "readTokens", "writeTokens", "maxBodyBytes", "maxLineBytes", "maxPageSize"],
   ingest: ["batchSize", "timeZone"],
-  log: ["level", "format"]
+  log: ["level", "format"],
+  activations: ["enabled", "lateAfterSeconds", "pollSeconds"],
+  outbox: [
+    "source", "prefix", "subjectBaseUrl", "retentionHours", "batchSize", "maxBackoffSeconds", "deliveryTimeoutSeconds",
+    "amqpUrl", "amqpExchange", "amqpDeclareExchange", "webhookUrls", "webhookSecret"
+  ]
 }
 
 export class ConfigFileError extends Error {
@@ -64,7 +69,7 @@ const constantCase = (key: string) => key.replace(/([a-z0-9])([A-Z])/g, "$1_$2")
 /** The environment variable that overrides `section.key`. */
 export const envName = (section: string, key: string) => `SKYGGE_${constantCase(section)}_${constantCase(key)}`
 
-const LIST_KEYS = new Set(["api.readTokens", "api.writeTokens"])
+const LIST_KEYS = new Set(["api.readTokens", "api.writeTokens", "outbox.webhookUrls"])
 
 /**
  * The file's values with `SKYGGE_<SECTION>_<KEY>` variables laid over them.

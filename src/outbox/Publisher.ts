@@ -1,0 +1,79 @@
+/**
+ * One publisher's drain loop: read the outbox after its cursor in `seq` order,
+ * deliver, move the cursor; on failure keep the records and retry with capped,
+ * jittered backoff. At least once (a batch cut short is sent again from its
+ * first undelivered record), in order per object (in order, full stop).
+ */
+import { Data, Duration, Effect, Queue, Random } from "effect"
+import type { NotificationRecord } from "../domain/Notification.js"
+import { CommitSignal, OutboxStore } from "../store/Outbox.js"
+
+export class DeliveryError extends Data.TaggedError("DeliveryError")<{
+  readonly message: string
+  /** How many leading records of the batch were delivered before the failure. */
+  readonly delivered: number
+}> {}
+
+export interface Deliverer {
+  readonly name: string
+  readonly deliver: (records: ReadonlyArray<NotificationRecord>) => Effect.Effect<void, DeliveryError>
+}
+
+export interface PublisherOptions {
+  readonly batchSize: number
+  readonly baseDelayMs: number
+  readonly maxDelayMs: number
+  /** Longest idle sleep: records written by another process (a CLI import) are found within it. */
+  readonly pollMs: number
+  readonly deliveryTimeoutMs: number
+}
+
+/** Full jitter: uniform in [base, min(max, base·2^attempt)]. */
+export const backoffMs = (attempt: number, options: Pick<PublisherOptions, "baseDelayMs" | "maxDelayMs">) =>
+  Effect.map(Random.next, (r) => {
+    const cap = Math.min(options.maxDelayMs, options.baseDelayMs * 2 ** Math.min(attempt, 30))
+    return options.baseDelayMs + r * Math.max(0, cap - options.baseDelayMs)
+  })
+
+/** Runs until interrupted. */
+export const runPublisher = (deliverer: Deliverer, options: PublisherOptions) =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const outbox = yield* OutboxStore
+      const wake = yield* (yield* CommitSignal).subscribe
+      let cursor = yield* outbox.cursor(deliverer.name)
+      let attempt = 0
+      for (;;) {
+        const records = yield* outbox.after(cursor, options.batchSize)
+        if (records.length === 0) {
+          yield* Effect.race(Effect.sleep(Duration.millis(options.pollMs)), Queue.take(wake))
+          continue
+        }
+        const result = yield* deliverer.deliver(records).pipe(
+          Effect.timeoutFail({
+            duration: Duration.millis(options.deliveryTimeoutMs),
+            onTimeout: () => new DeliveryError({ message: `no answer within ${options.deliveryTimeoutMs} ms`, delivered: 0 })
+          }),
+          Effect.either
+        )
+        if (result._tag === "Right") {
+          cursor = records[records.length - 1]!.seq
+          yield* outbox.delivered(deliverer.name, cursor)
+          if (attempt > 0) yield* Effect.logInfo("outbox publisher recovered").pipe(Effect.annotateLogs({ publisher: deliverer.name, attempts: attempt }))
+          attempt = 0
+          continue
+        }
+        const error = result.left
+        if (error.delivered > 0) {
+          cursor = records[Math.min(error.delivered, records.length) - 1]!.seq
+          yield* outbox.delivered(deliverer.name, cursor)
+        }
+        yield* outbox.failed(deliverer.name, error.message)
+        const delay = yield* backoffMs(attempt++, options)
+        yield* Effect.logWarning("outbox delivery failed; will retry").pipe(
+          Effect.annotateLogs({ publisher: deliverer.name, attempt, retryInMs: Math.round(delay), error: error.message })
+        )
+        yield* Effect.sleep(Duration.millis(delay))
+      }
+    })
+  )
