@@ -18,6 +18,7 @@ import { ApiConfig, IngestConfig, StoreConfig } from "../config/Config.js"
 import { fromEpochMillis, type Instant, parseInstant } from "../domain/Instant.js"
 import { describeError, StoreFromConfig, withConfig } from "../Engine.js"
 import { type IngestSummary, ingestNdjson } from "../ingest/Ingest.js"
+import { ActivationStore } from "../store/Activations.js"
 import { type ChangeCursor, type ChangeRow, Store } from "../store/Store.js"
 import { formatCount, refusedLine, rowRecord, rowTable } from "./format.js"
 
@@ -307,11 +308,49 @@ const refused = Command.make(
     )
 ).pipe(Command.withDescription("Refused inputs with their reasons, oldest first"))
 
+const activations = Command.make(
+  "activations",
+  {
+    config: configOption,
+    json: jsonOption,
+    from: Options.text("from").pipe(Options.withDescription("at or after this instant (ISO 8601; default: no bound)"), Options.optional),
+    to: Options.text("to").pipe(Options.withDescription("before this instant (ISO 8601; default: no bound)"), Options.optional),
+    objectType: Options.text("type").pipe(Options.withDescription("only this object type"), Options.optional),
+    status: Options.choice("status", ["pending", "fired", "skipped", "cancelled", "all"]).pipe(
+      Options.withDescription("which ones (default pending: what is due)"),
+      Options.withDefault("pending" as const)
+    ),
+    limit: Options.integer("limit").pipe(Options.withDescription("at most this many"), Options.withDefault(1000))
+  },
+  (o) =>
+    withConfig(
+      Option.getOrUndefined(o.config),
+      Effect.gen(function* () {
+        const store = yield* ActivationStore
+        const bound = (value: Option.Option<string>, name: string) => (Option.isNone(value) ? Effect.succeed(null) : instantOr(value, name))
+        const list = yield* store.list({
+          from: yield* bound(o.from, "from"),
+          to: yield* bound(o.to, "to"),
+          limit: o.limit,
+          ...(Option.isSome(o.objectType) ? { objectType: o.objectType.value } : {}),
+          ...(o.status === "all" ? {} : { status: o.status })
+        })
+        for (const a of list) {
+          yield* println(
+            o.json
+              ? JSON.stringify(a)
+              : [a.at, a.kind.padEnd(7), a.status.padEnd(9), a.late ? "late" : "    ", `${a.objectType}/${a.objectId}`, `row ${a.rowId}`].join("  ")
+          )
+        }
+      }).pipe(Effect.provide(StoreFromConfig))
+    )
+).pipe(Command.withDescription("Virkningstid activations: pending ones (what is due) by default, oldest first"))
+
 // ---- the root --------------------------------------------------------------
 
 const skygge = Command.make("skygge").pipe(
   Command.withDescription("Bitemporal shadow-register sync engine"),
-  Command.withSubcommands([run, importCommand, get, history, snapshot, changes, refused])
+  Command.withSubcommands([run, importCommand, get, history, snapshot, changes, refused, activations])
 )
 
 const cli = Command.run(skygge, { name: "skygge", version: VERSION })

@@ -1,0 +1,26 @@
+/** The configuration contract: every key the engine reads is shown in config/example.json and documented in README. */
+import { readFileSync } from "node:fs"
+import { fileURLToPath } from "node:url"
+import { describe, expect, it } from "vitest"
+import { KNOWN_KEYS, mergeEnvironment, readConfigFile } from "../../src/config/Config.js"
+
+const root = (path: string) => fileURLToPath(new URL(`../../${path}`, import.meta.url))
+
+describe("configuration", () => {
+  it("shows every key in config/example.json, which itself passes the checks", () => {
+    const example = readConfigFile(root("config/example.json")) as Record<string, Record<string, unknown>>
+    const missing = Object.entries(KNOWN_KEYS).flatMap(([section, keys]) => keys.filter((k) => !(k in (example[section] ?? {}))).map((k) => `${section}.${k}`))
+    expect(missing).toEqual([])
+  })
+
+  it("documents every key in the README's configuration table", () => {
+    const readme = readFileSync(root("README.md"), "utf8")
+    const undocumented = Object.entries(KNOWN_KEYS).flatMap(([section, keys]) => keys.map((k) => `${section}.${k}`)).filter((key) => !readme.includes(`| \`${key}\``))
+    expect(undocumented).toEqual([])
+  })
+
+  it("reads list keys from the environment as comma-separated values", () => {
+    const merged = mergeEnvironment({}, { SKYGGE_OUTBOX_WEBHOOK_URLS: "http://a/hook, http://b/hook", SKYGGE_ACTIVATIONS_LATE_AFTER_SECONDS: "5" })
+    expect(merged).toEqual({ outbox: { webhookUrls: ["http://a/hook", "http://b/hook"] }, activations: { lateAfterSeconds: "5" } })
+  })
+})
