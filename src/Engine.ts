@@ -3,13 +3,14 @@
  * chosen by `store.url`.
  */
 import { ConfigError, Effect, Layer, Logger } from "effect"
-import { ConfigFileError, configProvider, LogConfig, parseStoreUrl, StoreConfig } from "./config/Config.js"
+import { ConfigFileError, configProvider, ConfigSources, configSources, LogConfig, parseStoreUrl, StoreConfig } from "./config/Config.js"
 import type { ActivationStore } from "./store/Activations.js"
 import type { CommitSignal, OutboxStore } from "./store/Outbox.js"
 import type { Store } from "./store/Store.js"
+import type { WorkQueue } from "./store/WorkQueue.js"
 import { sqliteStoreLayer } from "./store/sqlite/SqliteStore.js"
 
-export type StoreServices = Store | ActivationStore | OutboxStore | CommitSignal
+export type StoreServices = Store | ActivationStore | OutboxStore | CommitSignal | WorkQueue
 
 /** The store named by `store.url` (SQLite today), with its activations, outbox and commit signal. */
 export const StoreFromConfig: Layer.Layer<StoreServices, ConfigError.ConfigError | ConfigFileError> = Layer.unwrapEffect(
@@ -36,11 +37,14 @@ export const LoggingFromConfig = Layer.unwrapEffect(
  */
 export const withConfig = <A, E, R>(file: string | undefined, effect: Effect.Effect<A, E, R>) =>
   Effect.try({
-    try: () => configProvider(file ?? nonEmpty(process.env.SKYGGE_CONFIG)),
+    try: () => {
+      const chosen = file ?? nonEmpty(process.env.SKYGGE_CONFIG)
+      return { provider: configProvider(chosen), sources: configSources(chosen) }
+    },
     catch: (e) => (e instanceof ConfigFileError ? e : new ConfigFileError(String(e)))
   }).pipe(
-    Effect.flatMap((provider) =>
-      effect.pipe(Effect.provide(LoggingFromConfig), Effect.withConfigProvider(provider))
+    Effect.flatMap(({ provider, sources }) =>
+      effect.pipe(Effect.provide(LoggingFromConfig), Effect.provideService(ConfigSources, sources), Effect.withConfigProvider(provider))
     )
   )
 

@@ -14,6 +14,7 @@ import { Metrics } from "../api/Metrics.js"
 import { ServerLive } from "../api/Server.js"
 import { OutboxLive } from "../outbox/OutboxLive.js"
 import { ActivationSchedulerLive } from "../schedule/ActivationScheduler.js"
+import { IntarkSourcesLive } from "../sources/intark/IntarkSourceLive.js"
 import { ApiConfig, IngestConfig, StoreConfig } from "../config/Config.js"
 import { fromEpochMillis, type Instant, parseInstant } from "../domain/Instant.js"
 import { describeError, StoreFromConfig, withConfig } from "../Engine.js"
@@ -61,7 +62,7 @@ const run = Command.make("run", { config: configOption }, ({ config }) =>
       const store = yield* StoreConfig
       const api = yield* ApiConfig
       yield* Effect.logInfo(`skygge ${VERSION} starting: store ${store.url}, API on ${api.host}:${api.port}`)
-      const engine = Layer.mergeAll(ServerLive.pipe(Layer.provide(Metrics.layer)), ActivationSchedulerLive, OutboxLive)
+      const engine = Layer.mergeAll(ServerLive.pipe(Layer.provide(Metrics.layer)), ActivationSchedulerLive, OutboxLive, IntarkSourcesLive)
       return yield* Layer.launch(engine.pipe(Layer.provide(StoreFromConfig))).pipe(
         // Finalizers have run by now: the server stopped accepting, the store is closed.
         Effect.ensuring(Effect.logInfo("skygge stopped: server closed, store closed"))

@@ -4,7 +4,7 @@
  * can be overridden from the environment as `SKYGGE_<SECTION>_<KEY>`, e.g.
  * `SKYGGE_STORE_URL`, `SKYGGE_API_PORT`, `SKYGGE_API_MAX_BODY_BYTES`.
  */
-import { Config, ConfigProvider, Effect, LogLevel, Redacted } from "effect"
+import { Config, ConfigProvider, Context, Effect, LogLevel, Redacted } from "effect"
 import { readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { checkTimeZone } from "../domain/Instant.js"
@@ -47,6 +47,11 @@ export const readConfigFile = (file: string): Record<string, unknown> => {
   }
   for (const [section, body] of Object.entries(json)) {
     if (section.startsWith("$") || section === "//") continue
+    if (section === "sources") {
+      // A list of source definitions, each checked by its own schema when the engine starts it.
+      if (!Array.isArray(body)) throw new ConfigFileError(`configuration file ${file}: 'sources' must be a list`)
+      continue
+    }
     const keys = KNOWN_KEYS[section]
     if (keys === undefined) {
       throw new ConfigFileError(`configuration file ${file}: unknown section '${section}' (known: ${Object.keys(KNOWN_KEYS).join(", ")})`)
@@ -95,6 +100,18 @@ export const mergeEnvironment = (json: Record<string, unknown>, env: NodeJS.Proc
 /** Configuration from `file` (default: the embedded config/default.json) under environment overrides. */
 export const configProvider = (file: string | undefined, env: NodeJS.ProcessEnv = process.env): ConfigProvider.ConfigProvider =>
   ConfigProvider.fromJson(mergeEnvironment(readConfigFile(file ?? defaultConfigFile), env))
+
+/**
+ * The `sources` list of the configuration file, undecoded: each source kind
+ * decodes its own entries with its schema. (Lists of nested objects do not fit
+ * the `SKYGGE_<SECTION>_<KEY>` scheme; secrets in them name environment variables.)
+ */
+export class ConfigSources extends Context.Tag("skygge/ConfigSources")<ConfigSources, ReadonlyArray<unknown>>() {}
+
+export const configSources = (file: string | undefined): ReadonlyArray<unknown> => {
+  const json = readConfigFile(file ?? defaultConfigFile)
+  return Array.isArray(json.sources) ? json.sources : []
+}
 
 const secrets = (name: string) =>
   Config.array(Config.redacted(name)).pipe(

@@ -30,13 +30,13 @@ export interface HintRefusal {
 
 /** A configured mapping for other formats: dotted paths into the message. */
 export interface HintMapping {
-  readonly resource?: string
+  readonly resource?: string | undefined
   /** A fixed resource, when the message does not name one. */
-  readonly resourceValue?: string
+  readonly resourceValue?: string | undefined
   readonly id: string
-  readonly operation?: string
-  readonly messageId?: string
-  readonly issuedAt?: string
+  readonly operation?: string | undefined
+  readonly messageId?: string | undefined
+  readonly issuedAt?: string | undefined
 }
 
 export interface DecodeOptions {

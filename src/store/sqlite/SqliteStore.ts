@@ -25,6 +25,8 @@ import {
 } from "../Store.js"
 import { ActivationStore } from "../Activations.js"
 import { CommitSignal, type CommitSignalShape, OutboxStore } from "../Outbox.js"
+import { WorkQueue } from "../WorkQueue.js"
+import { makeSqliteWorkQueue } from "./SqliteWorkQueue.js"
 import { makeCommitSignal, makeDownstreamWrites, makeSqliteActivations, makeSqliteOutbox } from "./SqliteDownstream.js"
 
 export const sqliteMigrationsFolder = fileURLToPath(new URL("../../../drizzle/sqlite", import.meta.url))
@@ -363,7 +365,7 @@ const decodeRecorded = (text: string): Operation => {
 }
 
 /** A scoped store on a SQLite file: opened and migrated on acquire, closed on release. */
-export const sqliteStoreLayer = (options: SqliteOptions): Layer.Layer<Store | ActivationStore | OutboxStore | CommitSignal> =>
+export const sqliteStoreLayer = (options: SqliteOptions): Layer.Layer<Store | ActivationStore | OutboxStore | CommitSignal | WorkQueue> =>
   Layer.scopedContext(
     Effect.gen(function* () {
       const db = yield* Effect.acquireRelease(
@@ -374,7 +376,8 @@ export const sqliteStoreLayer = (options: SqliteOptions): Layer.Layer<Store | Ac
       return Context.make(Store, makeSqliteStore(db, signal)).pipe(
         Context.add(ActivationStore, makeSqliteActivations(db, signal)),
         Context.add(OutboxStore, makeSqliteOutbox(db)),
-        Context.add(CommitSignal, signal)
+        Context.add(CommitSignal, signal),
+        Context.add(WorkQueue, makeSqliteWorkQueue(db))
       )
     })
   )

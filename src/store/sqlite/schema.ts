@@ -146,3 +146,51 @@ export const outboxCursors = sqliteTable("outbox_cursors", {
   lastError: text("last_error"),
   updatedAt: text("updated_at").notNull()
 })
+
+/**
+ * The IntArk work queue: one entry per object a notification pointed at,
+ * waiting to be fetched. A burst of notifications for one object collapses
+ * into one entry; the entry survives a crash (acks come after it is written).
+ */
+export const workItems = sqliteTable(
+  "work_items",
+  {
+    source: text("source").notNull(),
+    resource: text("resource").notNull(),
+    objectId: text("object_id").notNull(),
+    /** Where to fetch, when the notification said (FS `sub`, an object URL). */
+    location: text("location"),
+    /** The latest hint's operation (create|update|delete|unknown): a hint, not the truth. */
+    operation: text("operation").notNull(),
+    hints: integer("hints").notNull(),
+    firstHintAt: text("first_hint_at").notNull(),
+    lastHintAt: text("last_hint_at").notNull(),
+    /** The notification's own issued-at, kept as provenance. */
+    issuedAt: text("issued_at"),
+    validFrom: text("valid_from"),
+    /** pending | in_flight | abandoned */
+    state: text("state").notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    nextAttemptAt: text("next_attempt_at").notNull(),
+    lastError: text("last_error"),
+    /** A hint arrived while the fetch was in flight: fetch again after it. */
+    dirty: integer("dirty", { mode: "boolean" }).notNull().default(false),
+    /** A confirming re-fetch is scheduled (the API may lag its notifications). */
+    confirming: integer("confirming", { mode: "boolean" }).notNull().default(false)
+  },
+  (t) => [
+    primaryKey({ columns: [t.source, t.resource, t.objectId] }),
+    index("work_items_due_idx").on(t.source, t.state, t.nextAttemptAt)
+  ]
+)
+
+/** Message ids already recorded, per source: a redelivered or duplicated notification is dropped. */
+export const seenMessages = sqliteTable(
+  "seen_messages",
+  {
+    source: text("source").notNull(),
+    messageId: text("message_id").notNull(),
+    receivedAt: text("received_at").notNull()
+  },
+  (t) => [primaryKey({ columns: [t.source, t.messageId] }), index("seen_messages_received_idx").on(t.receivedAt)]
+)

@@ -1,0 +1,203 @@
+/**
+ * The IntArk fetchers: drain the work queue with a concurrency limit, fetch
+ * each object from the provider's API (one undici Pool per source, timeouts),
+ * and register what the API said — at the time it said it — in one store
+ * transaction per batch. Failures stay in the queue with their attempt count
+ * and a jittered backoff (429 honours Retry-After) until `maxAttempts`, then
+ * the item is abandoned, visible in metrics and revived by a resync.
+ */
+import { Clock, Duration, Effect, Queue, Random, Redacted } from "effect"
+import { Pool } from "undici"
+import { fromEpochMillis, type Instant, toEpochMillis } from "../../domain/Instant.js"
+import { type Operation, type Refusal } from "../../domain/Operation.js"
+import { deletionOperations, type ResourceRule, stateOperations } from "../../domain/ProviderState.js"
+import { Store, type Submission } from "../../store/Store.js"
+import { type Settlement, type WorkItem, WorkQueue } from "../../store/WorkQueue.js"
+import type { IntarkSource } from "./IntarkConfig.js"
+
+export type FetchResult =
+  | { readonly _tag: "State"; readonly body: unknown; readonly at: Instant }
+  | { readonly _tag: "Gone"; readonly at: Instant }
+  | { readonly _tag: "Failed"; readonly error: string; readonly retryAfterMs?: number }
+
+export interface FetcherOptions {
+  readonly source: IntarkSource
+  /** Authorization-type headers, already resolved from secrets. */
+  readonly authHeaders: Readonly<Record<string, Redacted.Redacted>>
+}
+
+/** The request path for an item: the resource's template, the notification's own pointer (under baseUrl only), or /{resource}/{id}. */
+export const requestPath = (source: IntarkSource, item: Pick<WorkItem, "resource" | "objectId" | "location">): string => {
+  const base = new URL(source.provider.baseUrl)
+  const prefix = base.pathname.replace(/\/+$/, "")
+  const template = source.resources[item.resource]?.path
+  if (template !== undefined) {
+    return prefix + template.replaceAll("{id}", encodeURIComponent(item.objectId)).replaceAll("{resource}", encodeURIComponent(item.resource))
+  }
+  const location = item.location
+  if (location !== null) {
+    if (!/^[a-z][a-z0-9+.-]*:/i.test(location)) return `${prefix}/${location.replace(/^\/+/, "")}`
+    // An absolute pointer is followed only into the provider we trust (never a URL a message made up).
+    try {
+      const u = new URL(location)
+      if (u.origin === base.origin && u.pathname.startsWith(`${prefix}/`)) return u.pathname + u.search
+    } catch {
+      // fall through to the default
+    }
+  }
+  return `${prefix}/${encodeURIComponent(item.resource)}/${encodeURIComponent(item.objectId)}`
+}
+
+const retryAfterMs = (value: string | string[] | undefined, nowMs: number): number | undefined => {
+  const v = Array.isArray(value) ? value[0] : value
+  if (v === undefined) return undefined
+  if (/^\d+$/.test(v.trim())) return Number(v.trim()) * 1000
+  const date = Date.parse(v)
+  return Number.isNaN(date) ? undefined : Math.max(0, date - nowMs)
+}
+
+export const makeFetcher = (options: FetcherOptions) =>
+  Effect.gen(function* () {
+    const { source } = options
+    const p = source.provider
+    const pool = yield* Effect.acquireRelease(
+      Effect.sync(() => new Pool(new URL(p.baseUrl).origin, { connections: p.concurrency, pipelining: 1, keepAliveTimeout: 30_000 })),
+      (pool) => Effect.promise(() => pool.close().catch(() => undefined))
+    )
+    const headers = (): Record<string, string> => {
+      const h: Record<string, string> = { accept: "application/json" }
+      for (const [k, v] of Object.entries(options.authHeaders)) h[k] = Redacted.value(v)
+      return h
+    }
+    const trustedGone = (status: number, header: string | string[] | undefined, body: string): boolean => {
+      if (status !== 404 && status !== 410) return false
+      const d = p.deletion
+      if (d.header === undefined && d.bodyIncludes === undefined) return false
+      const headerOk = d.header === undefined || (Array.isArray(header) ? header.includes(d.header.value) : header === d.header.value)
+      const bodyOk = d.bodyIncludes === undefined || body.includes(d.bodyIncludes)
+      return headerOk && bodyOk
+    }
+
+    const fetchOne = (item: WorkItem): Effect.Effect<FetchResult> =>
+      Effect.tryPromise({
+        try: async (signal) => {
+          const res = await pool.request({
+            path: requestPath(source, item),
+            method: "GET",
+            headers: headers(),
+            signal,
+            headersTimeout: p.timeoutSeconds * 1000,
+            bodyTimeout: p.timeoutSeconds * 1000
+          })
+          const text = await res.body.text()
+          return { status: res.statusCode, text, headers: res.headers }
+        },
+        catch: (e) => (e as Error).message ?? String(e)
+      }).pipe(
+        Effect.timeoutFail({ duration: Duration.seconds(p.timeoutSeconds + 1), onTimeout: () => "timed out" }),
+        Effect.flatMap(({ status, text, headers: h }) =>
+          Effect.map(Clock.currentTimeMillis, (nowMs): FetchResult => {
+            // The registration time: when the API said it.
+            const at = fromEpochMillis(nowMs)
+            if (status === 200) {
+              try {
+                return { _tag: "State", body: JSON.parse(text) as unknown, at }
+              } catch {
+                return { _tag: "Failed", error: "HTTP 200 with a body that is not JSON" }
+              }
+            }
+            const deletionHeader = p.deletion.header === undefined ? undefined : h[p.deletion.header.name.toLowerCase()]
+            if (trustedGone(status, deletionHeader, text)) return { _tag: "Gone", at }
+            const after = status === 429 ? retryAfterMs(h["retry-after"], nowMs) : undefined
+            // Only the status: a body may carry personal data.
+            const error = status === 404 || status === 410 ? `HTTP ${status} not proven to come from the provider (kept, retried)` : `HTTP ${status}`
+            return after === undefined ? { _tag: "Failed", error } : { _tag: "Failed", error, retryAfterMs: after }
+          })
+        ),
+        Effect.catchAll((error) => Effect.succeed<FetchResult>({ _tag: "Failed", error: `network: ${error}` }))
+      )
+    return { fetchOne }
+  })
+
+/** The operations for one fetch result, or a refusal (provider data the store cannot take). */
+const operationsFor = (source: IntarkSource, item: WorkItem, result: FetchResult & { _tag: "State" | "Gone" }): ReadonlyArray<Operation> | Refusal => {
+  const settings = source.resources[item.resource] ?? {}
+  const rule: ResourceRule = {
+    objectType: settings.objectType ?? `${source.name}.${item.resource}`,
+    timeZone: source.timeZone,
+    ...(settings.validFrom !== undefined ? { validFrom: settings.validFrom } : {}),
+    ...(settings.validTo !== undefined ? { validTo: settings.validTo } : {})
+  }
+  const eventId = `intark:${source.name}:${item.resource}:${item.objectId}:${result.at}`
+  return result._tag === "State" ? stateOperations(rule, item.objectId, result.body, result.at, eventId) : deletionOperations(rule, item.objectId, result.at, eventId)
+}
+
+const backoffMs = (attempt: number, maxMs: number) => Effect.map(Random.next, (r) => Math.min(maxMs, 1000 * 2 ** Math.min(attempt, 20)) * (0.5 + r / 2))
+
+/** Drain the source's work queue until interrupted. */
+export const runFetcher = (options: FetcherOptions) =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const { source } = options
+      const p = source.provider
+      const workQueue = yield* WorkQueue
+      const store = yield* Store
+      const { fetchOne } = yield* makeFetcher(options)
+      const wake = yield* workQueue.queued
+      const recovered = yield* workQueue.recover(source.name)
+      if (recovered > 0) yield* Effect.logInfo("intark: fetches interrupted by the last stop are queued again").pipe(Effect.annotateLogs({ source: source.name, items: recovered }))
+      for (;;) {
+        const items = yield* workQueue.claim(source.name, p.concurrency * 8)
+        if (items.length === 0) {
+          const nowMs = yield* Clock.currentTimeMillis
+          const next = yield* workQueue.nextDue(source.name)
+          const waitMs = next === null ? 1000 : Math.max(1, Math.min(1000, toEpochMillis(next) - nowMs + 1))
+          yield* Effect.race(Effect.sleep(Duration.millis(waitMs)), Queue.take(wake))
+          continue
+        }
+        const results = yield* Effect.forEach(items, fetchOne, { concurrency: p.concurrency })
+        // One transaction for the whole batch's registrations.
+        const submissions: Array<Submission> = []
+        const ranges: Array<[number, number]> = []
+        const refusedAt: Array<string | undefined> = []
+        items.forEach((item, i) => {
+          const result = results[i]!
+          const start = submissions.length
+          if (result._tag !== "Failed") {
+            const ops = operationsFor(source, item, result)
+            if ("reason" in ops) {
+              submissions.push({ input: { ...ops, objectId: item.objectId }, raw: JSON.stringify({ source: source.name, resource: item.resource, id: item.objectId }) })
+              refusedAt[i] = ops.reason
+            } else for (const op of ops) submissions.push({ input: op })
+          }
+          ranges.push([start, submissions.length])
+        })
+        const outcomes = yield* store.ingest(`intark:${source.name}`, submissions)
+        const nowMs = yield* Clock.currentTimeMillis
+        const settlements: Array<readonly [WorkItem, Settlement]> = []
+        let failed = 0, abandoned = 0
+        for (const [i, item] of items.entries()) {
+          const result = results[i]!
+          if (result._tag === "Failed") {
+            failed++
+            if (item.attempts + 1 >= p.maxAttempts) {
+              abandoned++
+              settlements.push([item, { _tag: "Abandon", error: result.error }])
+            } else {
+              const delay = result.retryAfterMs ?? (yield* backoffMs(item.attempts, p.maxBackoffSeconds * 1000))
+              settlements.push([item, { _tag: "Retry", at: fromEpochMillis(nowMs + delay), error: result.error }])
+            }
+            continue
+          }
+          const [from, to] = ranges[i]!
+          const own = outcomes.slice(from, to)
+          const changed = own.some((o) => o.outcome === "applied")
+          // The API can lag its notifications: a hint of change that found none gets one more look later.
+          const confirm = !changed && refusedAt[i] === undefined && item.operation !== "unknown" && p.confirmAfterSeconds > 0
+          settlements.push([item, confirm ? { _tag: "Confirm", at: fromEpochMillis(nowMs + p.confirmAfterSeconds * 1000) } : { _tag: "Done" }])
+        }
+        yield* workQueue.settle(settlements)
+        if (failed > 0) yield* Effect.logWarning("intark fetches failed; retrying later").pipe(Effect.annotateLogs({ source: source.name, failed, abandoned }))
+      }
+    })
+  )

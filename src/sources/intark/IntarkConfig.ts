@@ -1,0 +1,112 @@
+/**
+ * One IntArk source in the `sources` list: a broker and queue to consume, the
+ * notification format, and the provider API to fetch from. Decoded with Schema;
+ * a mistake stops the start with the path of the bad field. Secrets are given
+ * as `{"env": "NAME"}` (read from the environment) or inline strings.
+ */
+import { Effect, ParseResult, Redacted, Schema } from "effect"
+import { ConfigFileError } from "../../config/Config.js"
+
+const Secret = Schema.Union(Schema.String, Schema.Struct({ env: Schema.String }))
+type Secret = typeof Secret.Type
+
+const Positive = Schema.Number.pipe(Schema.int(), Schema.positive())
+
+export const AmqpSettings = Schema.Struct({
+  /** amqp:// or amqps:// host, port and vhost; credentials preferably in username/password. */
+  url: Schema.String,
+  username: Schema.optional(Schema.String),
+  password: Schema.optional(Secret),
+  /** TLS (amqps): CA bundle, client certificate and key (PEM file paths), SNI name. */
+  ca: Schema.optional(Schema.String),
+  cert: Schema.optional(Schema.String),
+  key: Schema.optional(Schema.String),
+  passphrase: Schema.optional(Secret),
+  servername: Schema.optional(Schema.String),
+  heartbeatSeconds: Schema.optionalWith(Positive, { default: () => 30 }),
+  prefetch: Schema.optionalWith(Positive, { default: () => 500 }),
+  queue: Schema.String,
+  /** Declare our own durable queue and bind it; false: only check a queue someone else made. */
+  declare: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+  quorum: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+  exchange: Schema.optional(Schema.String),
+  bindings: Schema.optionalWith(Schema.Array(Schema.String), { default: () => [] }),
+  /** Poison is published here with its reason (header x-skygge-reason); without one it is rejected (the queue's own DLX, if any). */
+  deadLetterExchange: Schema.optional(Schema.String),
+  reconnectMaxSeconds: Schema.optionalWith(Positive, { default: () => 30 })
+})
+
+const Auth = Schema.Union(
+  Schema.Struct({ type: Schema.Literal("bearer"), token: Secret }),
+  Schema.Struct({ type: Schema.Literal("basic"), username: Schema.String, password: Secret }),
+  Schema.Struct({ type: Schema.Literal("header"), name: Schema.String, value: Secret })
+)
+
+export const ProviderSettings = Schema.Struct({
+  baseUrl: Schema.String,
+  auth: Schema.optional(Auth),
+  concurrency: Schema.optionalWith(Positive, { default: () => 8 }),
+  timeoutSeconds: Schema.optionalWith(Positive, { default: () => 20 }),
+  maxAttempts: Schema.optionalWith(Positive, { default: () => 10 }),
+  maxBackoffSeconds: Schema.optionalWith(Positive, { default: () => 300 }),
+  /** After a fetch that changed nothing although the hint said it would, fetch once more this much later (0: never). */
+  confirmAfterSeconds: Schema.optionalWith(Schema.Number.pipe(Schema.nonNegative()), { default: () => 60 }),
+  /** How a 404/410 proves it comes from the provider itself; without either, no 404 deletes anything. */
+  deletion: Schema.optionalWith(
+    Schema.Struct({
+      header: Schema.optional(Schema.Struct({ name: Schema.String, value: Schema.String })),
+      bodyIncludes: Schema.optional(Schema.String)
+    }),
+    { default: () => ({}) }
+  )
+})
+
+export const ResourceSettings = Schema.Struct({
+  objectType: Schema.optional(Schema.String),
+  /** Path template under baseUrl, e.g. `/personer/{id}`; default: the notification's `sub`, else `/{resource}/{id}`. */
+  path: Schema.optional(Schema.String),
+  validFrom: Schema.optional(Schema.String),
+  validTo: Schema.optional(Schema.String)
+})
+
+export const IntarkSourceSchema = Schema.Struct({
+  kind: Schema.Literal("intark"),
+  name: Schema.String.pipe(Schema.pattern(/^[a-z0-9][a-z0-9_-]*$/i, { message: () => "a source name is letters, digits, '-' and '_'" })),
+  format: Schema.optionalWith(Schema.Literal("auto", "fs", "cloudevents", "greg", "scim-event", "scim-notify", "dfo", "mapped"), { default: () => "auto" as const }),
+  mapping: Schema.optional(
+    Schema.Struct({
+      resource: Schema.optional(Schema.String),
+      resourceValue: Schema.optional(Schema.String),
+      id: Schema.String,
+      operation: Schema.optional(Schema.String),
+      messageId: Schema.optional(Schema.String),
+      issuedAt: Schema.optional(Schema.String)
+    })
+  ),
+  /** Zone of dates without an offset in the provider's data. */
+  timeZone: Schema.optionalWith(Schema.String, { default: () => "Europe/Oslo" }),
+  amqp: AmqpSettings,
+  provider: ProviderSettings,
+  /** Resources this source registers; a notification for any other is refused. */
+  resources: Schema.Record({ key: Schema.String, value: ResourceSettings })
+})
+export type IntarkSource = typeof IntarkSourceSchema.Type
+
+/** The IntArk entries of the `sources` list, decoded; the error names the entry and the field. */
+export const decodeIntarkSources = (sources: ReadonlyArray<unknown>): Effect.Effect<ReadonlyArray<IntarkSource>, ConfigFileError> =>
+  Effect.forEach(
+    sources.flatMap((s, i) => (typeof s === "object" && s !== null && (s as { kind?: unknown }).kind === "intark" ? [[s, i] as const] : [])),
+    ([s, i]) =>
+      Schema.decodeUnknown(IntarkSourceSchema, { onExcessProperty: "error" })(s).pipe(
+        Effect.mapError((e) => new ConfigFileError(`sources[${i}] (intark): ${ParseResult.TreeFormatter.formatErrorSync(e)}`))
+      )
+  )
+
+/** A secret's value: inline, or from the named environment variable (which must be set). */
+export const resolveSecret = (secret: Secret, what: string, env: NodeJS.ProcessEnv = process.env): Effect.Effect<Redacted.Redacted, ConfigFileError> => {
+  if (typeof secret === "string") return Effect.succeed(Redacted.make(secret))
+  const value = env[secret.env]
+  return value === undefined || value.length === 0
+    ? Effect.fail(new ConfigFileError(`${what}: environment variable ${secret.env} is not set`))
+    : Effect.succeed(Redacted.make(value))
+}

@@ -1,0 +1,49 @@
+/** Every configured IntArk source as part of the engine: a consumer and a fetcher each, stopped with the layer. */
+import { Effect, Layer, Redacted } from "effect"
+import { ConfigSources } from "../../config/Config.js"
+import { runConsumer } from "./Consumer.js"
+import { runFetcher } from "./Fetcher.js"
+import { decodeIntarkSources, type IntarkSource, resolveSecret } from "./IntarkConfig.js"
+
+/** The provider's auth as request headers (values stay redacted until the request). */
+export const authHeaders = (source: IntarkSource) =>
+  Effect.gen(function* () {
+    const auth = source.provider.auth
+    const what = `sources '${source.name}' provider.auth`
+    if (auth === undefined) return {}
+    switch (auth.type) {
+      case "bearer":
+        return { authorization: Redacted.make(`Bearer ${Redacted.value(yield* resolveSecret(auth.token, what))}`) }
+      case "basic": {
+        const password = Redacted.value(yield* resolveSecret(auth.password, what))
+        return { authorization: Redacted.make(`Basic ${Buffer.from(`${auth.username}:${password}`).toString("base64")}`) }
+      }
+      case "header":
+        return { [auth.name.toLowerCase()]: yield* resolveSecret(auth.value, what) }
+    }
+  })
+
+/** Start one source's consumer and fetcher in the current scope. */
+export const startIntarkSource = (source: IntarkSource) =>
+  Effect.gen(function* () {
+    const what = `sources '${source.name}' amqp`
+    const password = source.amqp.password === undefined ? undefined : yield* resolveSecret(source.amqp.password, `${what}.password`)
+    const passphrase = source.amqp.passphrase === undefined ? undefined : yield* resolveSecret(source.amqp.passphrase, `${what}.passphrase`)
+    const headers = yield* authHeaders(source)
+    yield* Effect.forkScoped(
+      runConsumer({ source, ...(password ? { password } : {}), ...(passphrase ? { passphrase } : {}) }, Redacted.value).pipe(
+        Effect.tapErrorCause((cause) => Effect.logError(`intark consumer ${source.name} stopped`, cause))
+      )
+    )
+    yield* Effect.forkScoped(
+      runFetcher({ source, authHeaders: headers }).pipe(Effect.tapErrorCause((cause) => Effect.logError(`intark fetcher ${source.name} stopped`, cause)))
+    )
+    yield* Effect.logInfo("intark source started").pipe(Effect.annotateLogs({ source: source.name, queue: source.amqp.queue, provider: new URL(source.provider.baseUrl).origin }))
+  })
+
+export const IntarkSourcesLive = Layer.scopedDiscard(
+  Effect.gen(function* () {
+    const sources = yield* decodeIntarkSources(yield* ConfigSources)
+    for (const source of sources) yield* startIntarkSource(source)
+  })
+)

@@ -1,0 +1,60 @@
+/**
+ * The persisted work queue between an IntArk consumer and its fetchers.
+ * `record` is what a consumer calls before it acks: once it returns, the
+ * notifications are durable (as work, as a dropped duplicate, or as a refusal).
+ */
+import { Context, type Effect, type Queue, type Scope } from "effect"
+import type { ChangeHint } from "../domain/ChangeHint.js"
+import type { Instant } from "../domain/Instant.js"
+
+export type Received =
+  | { readonly _tag: "Hint"; readonly hint: ChangeHint }
+  | { readonly _tag: "Poison"; readonly reason: string; readonly raw: string; readonly routingKey: string }
+
+export type RecordOutcome = "queued" | "duplicate" | "refused"
+
+export interface WorkItem {
+  readonly source: string
+  readonly resource: string
+  readonly objectId: string
+  readonly location: string | null
+  readonly operation: ChangeHint["operation"]
+  readonly hints: number
+  readonly issuedAt: Instant | null
+  readonly validFrom: Instant | null
+  readonly attempts: number
+  readonly confirming: boolean
+  readonly lastError: string | null
+  readonly nextAttemptAt: Instant
+  readonly state: "pending" | "in_flight" | "abandoned"
+}
+
+export type WorkKey = Pick<WorkItem, "source" | "resource" | "objectId">
+
+/** How a fetch ended, for `settle`. */
+export type Settlement =
+  | { readonly _tag: "Done" }
+  /** Nothing changed although the hint said so: fetch once more at `at` (the API may lag). */
+  | { readonly _tag: "Confirm"; readonly at: Instant }
+  | { readonly _tag: "Retry"; readonly at: Instant; readonly error: string }
+  | { readonly _tag: "Abandon"; readonly error: string }
+
+export interface WorkQueueShape {
+  readonly record: (source: string, received: ReadonlyArray<Received>) => Effect.Effect<ReadonlyArray<RecordOutcome>>
+  /** Due pending items, now in flight (oldest due first). */
+  readonly claim: (source: string, limit: number) => Effect.Effect<ReadonlyArray<WorkItem>>
+  readonly settle: (settlements: ReadonlyArray<readonly [WorkItem, Settlement]>) => Effect.Effect<void>
+  /** In-flight items of a crashed run go back to pending; returns how many. */
+  readonly recover: (source: string) => Effect.Effect<number>
+  /** Abandoned items go back to pending (a resync, or an operator, retries them). */
+  readonly revive: (source: string) => Effect.Effect<number>
+  readonly nextDue: (source: string) => Effect.Effect<Instant | null>
+  readonly list: (source: string, state: WorkItem["state"], limit: number) => Effect.Effect<ReadonlyArray<WorkItem>>
+  readonly counts: Effect.Effect<ReadonlyArray<{ readonly source: string; readonly state: string; readonly n: number }>>
+  /** Forget message ids received before `before` (dedup needs only a window). */
+  readonly pruneSeen: (before: Instant) => Effect.Effect<number>
+  /** Wakes after every `record` that queued work (subscribe before looking). */
+  readonly queued: Effect.Effect<Queue.Dequeue<void>, never, Scope.Scope>
+}
+
+export class WorkQueue extends Context.Tag("skygge/WorkQueue")<WorkQueue, WorkQueueShape>() {}

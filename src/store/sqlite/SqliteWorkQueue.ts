@@ -1,0 +1,152 @@
+/** The work queue on SQLite: one IMMEDIATE transaction per recorded batch, per claim, per settle. */
+import type Database from "better-sqlite3"
+import { Clock, Effect, PubSub } from "effect"
+import { fromEpochMillis, type Instant } from "../../domain/Instant.js"
+import type { Received, RecordOutcome, WorkItem, WorkQueueShape } from "../WorkQueue.js"
+
+interface ItemRecord {
+  source: string
+  resource: string
+  object_id: string
+  location: string | null
+  operation: WorkItem["operation"]
+  hints: number
+  issued_at: string | null
+  valid_from: string | null
+  attempts: number
+  confirming: number
+  last_error: string | null
+  next_attempt_at: string
+  state: WorkItem["state"]
+}
+
+const toItem = (r: ItemRecord): WorkItem => ({
+  source: r.source,
+  resource: r.resource,
+  objectId: r.object_id,
+  location: r.location,
+  operation: r.operation,
+  hints: r.hints,
+  issuedAt: r.issued_at as Instant | null,
+  validFrom: r.valid_from as Instant | null,
+  attempts: r.attempts,
+  confirming: r.confirming === 1,
+  lastError: r.last_error,
+  nextAttemptAt: r.next_attempt_at as Instant,
+  state: r.state
+})
+
+const MAX_RAW = 16 * 1024
+
+export const makeSqliteWorkQueue = (db: Database.Database): WorkQueueShape => {
+  const wake = Effect.runSync(PubSub.sliding<void>(1))
+  const q = {
+    seen: db.prepare("INSERT OR IGNORE INTO seen_messages (source, message_id, received_at) VALUES (?, ?, ?)"),
+    // A new hint: queue the object, or fold into its entry — due now, fresh attempts, a revived abandon;
+    // an entry in flight is marked dirty so it is fetched again after the fetch in hand.
+    upsert: db.prepare(
+      `INSERT INTO work_items (source, resource, object_id, location, operation, hints, first_hint_at, last_hint_at, issued_at, valid_from, state, attempts, next_attempt_at)
+       VALUES (@source, @resource, @id, @location, @operation, 1, @now, @now, @issuedAt, @validFrom, 'pending', 0, @now)
+       ON CONFLICT (source, resource, object_id) DO UPDATE SET
+         location = coalesce(excluded.location, location), operation = excluded.operation, hints = hints + 1,
+         last_hint_at = excluded.last_hint_at, issued_at = coalesce(excluded.issued_at, issued_at), valid_from = coalesce(excluded.valid_from, valid_from),
+         dirty = CASE WHEN state = 'in_flight' THEN 1 ELSE dirty END,
+         state = CASE WHEN state = 'in_flight' THEN state ELSE 'pending' END,
+         attempts = CASE WHEN state = 'in_flight' THEN attempts ELSE 0 END,
+         confirming = CASE WHEN state = 'in_flight' THEN confirming ELSE 0 END,
+         next_attempt_at = CASE WHEN state = 'in_flight' THEN next_attempt_at ELSE excluded.next_attempt_at END`
+    ),
+    refuse: db.prepare(
+      "INSERT INTO refused (received_at, source, line, event_id, object_type, object_id, field, reason, input) VALUES (?, ?, NULL, NULL, NULL, NULL, ?, ?, ?)"
+    ),
+    due: db.prepare<[string, string, number], ItemRecord>(
+      "SELECT * FROM work_items WHERE source = ? AND state = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?"
+    ),
+    take: db.prepare("UPDATE work_items SET state = 'in_flight' WHERE source = ? AND resource = ? AND object_id = ?"),
+    get: db.prepare<[string, string, string], { dirty: number }>("SELECT dirty FROM work_items WHERE source = ? AND resource = ? AND object_id = ?"),
+    remove: db.prepare("DELETE FROM work_items WHERE source = ? AND resource = ? AND object_id = ?"),
+    again: db.prepare(
+      "UPDATE work_items SET state = 'pending', dirty = 0, confirming = 0, attempts = 0, last_error = NULL, next_attempt_at = ? WHERE source = ? AND resource = ? AND object_id = ?"
+    ),
+    confirm: db.prepare(
+      "UPDATE work_items SET state = 'pending', dirty = 0, confirming = 1, attempts = 0, last_error = NULL, next_attempt_at = ? WHERE source = ? AND resource = ? AND object_id = ?"
+    ),
+    retry: db.prepare(
+      "UPDATE work_items SET state = 'pending', dirty = 0, attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE source = ? AND resource = ? AND object_id = ?"
+    ),
+    abandon: db.prepare(
+      "UPDATE work_items SET state = 'abandoned', dirty = 0, attempts = attempts + 1, last_error = ? WHERE source = ? AND resource = ? AND object_id = ?"
+    ),
+    recover: db.prepare("UPDATE work_items SET state = 'pending' WHERE source = ? AND state = 'in_flight'"),
+    revive: db.prepare("UPDATE work_items SET state = 'pending', attempts = 0, next_attempt_at = ? WHERE source = ? AND state = 'abandoned'"),
+    nextDue: db.prepare<[string], { at: string }>("SELECT min(next_attempt_at) AS at FROM work_items WHERE source = ? AND state = 'pending'"),
+    list: db.prepare<[string, string, number], ItemRecord>("SELECT * FROM work_items WHERE source = ? AND state = ? ORDER BY next_attempt_at LIMIT ?"),
+    counts: db.prepare<[], { source: string; state: string; n: number }>("SELECT source, state, count(*) AS n FROM work_items GROUP BY source, state"),
+    pruneSeen: db.prepare("DELETE FROM seen_messages WHERE received_at < ?")
+  }
+  const now = Effect.map(Clock.currentTimeMillis, fromEpochMillis)
+
+  const recordTx = db.transaction((source: string, received: ReadonlyArray<Received>, at: Instant): Array<RecordOutcome> =>
+    received.map((r) => {
+      if (r._tag === "Poison") {
+        q.refuse.run(at, source, r.routingKey.slice(0, 255), r.reason, r.raw.slice(0, MAX_RAW))
+        return "refused"
+      }
+      const h = r.hint
+      if (h.messageId !== null && q.seen.run(source, h.messageId, at).changes === 0) return "duplicate"
+      q.upsert.run({ source, resource: h.resource, id: h.id, location: h.location, operation: h.operation, now: at, issuedAt: h.issuedAt, validFrom: h.validFrom })
+      return "queued"
+    })
+  )
+
+  const claimTx = db.transaction((source: string, at: Instant, limit: number) => {
+    const items = q.due.all(source, at, limit)
+    for (const i of items) q.take.run(i.source, i.resource, i.object_id)
+    return items.map((i) => toItem({ ...i, state: "in_flight" }))
+  })
+
+  const settleTx = db.transaction((settlements: Parameters<WorkQueueShape["settle"]>[0], at: Instant) => {
+    for (const [item, s] of settlements) {
+      const key = [item.source, item.resource, item.objectId] as const
+      const dirty = q.get.get(...key)?.dirty === 1
+      switch (s._tag) {
+        case "Done":
+          if (dirty) q.again.run(at, ...key)
+          else q.remove.run(...key)
+          break
+        case "Confirm":
+          // A newer hint wins over confirming an older one; a confirmation is never confirmed again.
+          if (dirty) q.again.run(at, ...key)
+          else if (item.confirming) q.remove.run(...key)
+          else q.confirm.run(s.at, ...key)
+          break
+        case "Retry":
+          q.retry.run(s.error.slice(0, 2000), dirty ? at : s.at, ...key)
+          break
+        case "Abandon":
+          if (dirty) q.again.run(at, ...key)
+          else q.abandon.run(s.error.slice(0, 2000), ...key)
+          break
+      }
+    }
+  })
+
+  return {
+    record: (source, received) =>
+      received.length === 0
+        ? Effect.succeed([])
+        : Effect.flatMap(now, (at) => {
+            const outcomes = recordTx.immediate(source, received, at)
+            return outcomes.includes("queued") ? Effect.as(PubSub.publish(wake, undefined), outcomes) : Effect.succeed(outcomes)
+          }),
+    claim: (source, limit) => Effect.map(now, (at) => claimTx.immediate(source, at, limit)),
+    settle: (settlements) => Effect.map(now, (at) => void settleTx.immediate(settlements, at)),
+    recover: (source) => Effect.sync(() => q.recover.run(source).changes),
+    revive: (source) => Effect.map(now, (at) => q.revive.run(at, source).changes),
+    nextDue: (source) => Effect.sync(() => (q.nextDue.get(source)?.at ?? null) as Instant | null),
+    list: (source, state, limit) => Effect.sync(() => q.list.all(source, state, limit).map(toItem)),
+    counts: Effect.sync(() => q.counts.all()),
+    pruneSeen: (before) => Effect.sync(() => q.pruneSeen.run(before).changes),
+    queued: PubSub.subscribe(wake)
+  }
+}
