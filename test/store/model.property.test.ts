@@ -1,0 +1,260 @@
+/**
+ * Model-based properties of the one write path. The model knows nothing of
+ * rows: it keeps, per object, the accepted operations in arrival order and
+ * answers a point question by replaying those registered at or before the
+ * registration instant onto a grid of validity days. Every row-level trick in
+ * the store (splitting, closing, open ends, equal instants) must agree with it.
+ */
+import { Effect, Option } from "effect"
+import fc from "fast-check"
+import { describe, expect, it } from "vitest"
+import { type Bound, fromEpochMillis, type Instant } from "../../src/domain/Instant.js"
+import { canonicalJson, type Operation } from "../../src/domain/Operation.js"
+import type { Outcome, Row, StoreShape } from "../../src/store/Store.js"
+import { makeSqliteStore, openSqlite } from "../../src/store/sqlite/SqliteStore.js"
+
+const DAY = 86_400_000
+const BASE = Date.UTC(2020, 0, 1)
+/** Validity boundaries are whole days 0..MAX_DAY; cells −1 and MAX_DAY stand for the open ends. */
+const MAX_DAY = 12
+const OBJECTS = ["a", "b", "c"] as const
+const REG_STEPS = 8
+
+const vDay = (day: number): Instant => fromEpochMillis(BASE + day * DAY)
+const rAt = (step: number): Instant => fromEpochMillis(BASE + step * 3_600_000)
+
+interface OpSpec {
+  readonly kind: "assert" | "retract"
+  readonly object: number
+  readonly reg: number
+  readonly from: number | null
+  readonly to: number | null
+  readonly value: number
+  /** fresh: a new event id; repeat: resend an earlier operation; reuse: an earlier id with this new content. */
+  readonly id: { readonly _tag: "fresh" } | { readonly _tag: "repeat" | "reuse"; readonly of: number }
+}
+
+const bounds = fc
+  .tuple(fc.option(fc.integer({ min: 0, max: MAX_DAY }), { freq: 4 }), fc.option(fc.integer({ min: 0, max: MAX_DAY }), { freq: 4 }))
+  .filter(([f, t]) => f === null || t === null || f < t)
+
+const opSpec: fc.Arbitrary<OpSpec> = fc.record({
+  kind: fc.constantFrom("assert", "assert", "retract") as fc.Arbitrary<"assert" | "retract">,
+  object: fc.integer({ min: 0, max: OBJECTS.length - 1 }),
+  reg: fc.integer({ min: 0, max: REG_STEPS - 1 }),
+  span: bounds,
+  value: fc.integer({ min: 0, max: 2 }),
+  id: fc.oneof(
+    { weight: 8, arbitrary: fc.constant({ _tag: "fresh" as const }) },
+    { weight: 1, arbitrary: fc.nat().map((of) => ({ _tag: "repeat" as const, of })) },
+    { weight: 1, arbitrary: fc.nat().map((of) => ({ _tag: "reuse" as const, of })) }
+  )
+}).map(({ span, ...rest }) => ({ ...rest, from: span[0], to: span[1] }))
+
+/** Registrations mostly move forward per object, sometimes back (stale), sometimes repeat an instant. */
+const stream = fc.array(opSpec, { minLength: 1, maxLength: 40 })
+
+const toOperations = (specs: ReadonlyArray<OpSpec>): Array<Operation> => {
+  const out: Array<Operation> = []
+  specs.forEach((spec, i) => {
+    if (spec.id._tag === "repeat" && out.length > 0) {
+      out.push(out[spec.id.of % out.length]!)
+      return
+    }
+    const eventId = spec.id._tag === "reuse" && out.length > 0 ? out[spec.id.of % out.length]!.eventId : `e-${i}`
+    const base = {
+      objectType: "thing",
+      objectId: OBJECTS[spec.object]!,
+      registreringstid: rAt(spec.reg),
+      virkningFra: spec.from === null ? null : vDay(spec.from),
+      virkningTil: spec.to === null ? null : vDay(spec.to),
+      eventId
+    }
+    out.push(spec.kind === "assert" ? { op: "assert", ...base, data: canonicalJson({ v: spec.value }) } : { op: "retract", ...base })
+  })
+  return out
+}
+
+// ---- The model ---------------------------------------------------------------
+
+const CELLS = Array.from({ length: MAX_DAY + 2 }, (_, i) => i - 1) // −1 … MAX_DAY
+const cellOf = (b: Bound, open: number): number => (b === null ? open : (Date.parse(b) - BASE) / DAY)
+const cellsOf = (op: Operation) => CELLS.filter((c) => c >= cellOf(op.virkningFra, -1) && c < cellOf(op.virkningTil, MAX_DAY + 1))
+
+class Model {
+  private readonly byId = new Map<string, string>()
+  private readonly latest = new Map<string, Instant>()
+  /** Accepted operations per object, in arrival order. */
+  readonly accepted = new Map<string, Array<Operation>>()
+
+  private key = (op: Operation) => JSON.stringify([op.op, op.objectType, op.objectId, op.registreringstid, op.virkningFra, op.virkningTil, op.op === "assert" ? op.data : null])
+
+  apply(op: Operation): Outcome {
+    const known = this.byId.get(op.eventId)
+    if (known !== undefined) return known === this.key(op) ? "duplicate" : "refused"
+    const latest = this.latest.get(op.objectId)
+    if (latest !== undefined && op.registreringstid < latest) return "refused"
+    const before = this.cells(op.objectId, op.registreringstid)
+    const unchanged = cellsOf(op).every((c) => before.get(c) === (op.op === "assert" ? op.data : undefined))
+    this.byId.set(op.eventId, this.key(op))
+    this.latest.set(op.objectId, op.registreringstid)
+    const list = this.accepted.get(op.objectId) ?? []
+    list.push(op)
+    this.accepted.set(op.objectId, list)
+    return unchanged ? "unchanged" : "applied"
+  }
+
+  /** The object's validity cells as the register knew them at registration instant r. */
+  cells(objectId: string, r: Instant): Map<number, string> {
+    const cells = new Map<number, string>()
+    for (const op of this.accepted.get(objectId) ?? []) {
+      if (op.registreringstid > r) continue
+      for (const c of cellsOf(op)) {
+        if (op.op === "assert") cells.set(c, op.data)
+        else cells.delete(c)
+      }
+    }
+    return cells
+  }
+}
+
+// ---- Helpers -------------------------------------------------------------------
+
+const openMemoryStore = () => {
+  const db = openSqlite({ filename: ":memory:" })
+  return { store: makeSqliteStore(db), close: () => db.close() }
+}
+
+const ingestAll = (store: StoreShape, ops: ReadonlyArray<Operation>) =>
+  Effect.runSync(store.ingest("property", ops.map((input) => ({ input })))).map((r) => r.outcome)
+
+/** Registration instants worth asking at: each step, and just before and after it. */
+const regPoints = Array.from({ length: REG_STEPS + 1 }, (_, s) => [rAt(s), fromEpochMillis(BASE + s * 3_600_000 - 1), fromEpochMillis(BASE + s * 3_600_000 + 1)]).flat()
+/** Validity instants: one inside each cell, and each boundary itself. */
+const virkPoints = [...CELLS.map((c) => fromEpochMillis(BASE + c * DAY + DAY / 2)), ...CELLS.filter((c) => c >= 0).map(vDay)]
+const cellAt = (v: Instant) => Math.floor((Date.parse(v) - BASE) / DAY)
+
+const answer = (store: StoreShape, objectId: string, r: Instant, v: Instant): string =>
+  Option.match(Effect.runSync(store.asOf({ objectType: "thing", objectId, registreringstid: r, virkningstid: v })), {
+    onNone: () => "-",
+    onSome: (row) => canonicalJson(row.data)
+  })
+
+const rowsOf = (store: StoreShape) =>
+  OBJECTS.flatMap((o) => Effect.runSync(store.history("thing", o)))
+    .map((row: Row) => JSON.stringify([row.objectId, row.registreringFra, row.registreringTil, row.virkningFra, row.virkningTil, canonicalJson(row.data), row.eventId]))
+    .sort()
+
+const overlap = (aF: Bound, aT: Bound, bF: Bound, bT: Bound) => (aF === null || bT === null || aF < bT) && (bF === null || aT === null || bF < aT)
+
+const RUNS = Number(process.env.SKYGGE_PROPERTY_RUNS ?? 300)
+
+describe("the store agrees with a row-free model", () => {
+  it("outcomes and every point answer match the model", () => {
+    fc.assert(
+      fc.property(stream, (specs) => {
+        const ops = toOperations(specs)
+        const model = new Model()
+        const expected = ops.map((op) => model.apply(op))
+        const { store, close } = openMemoryStore()
+        try {
+          expect(ingestAll(store, ops)).toEqual(expected)
+          for (const objectId of OBJECTS) {
+            for (const r of regPoints) {
+              const cells = model.cells(objectId, r)
+              for (const v of virkPoints) {
+                const want = cells.get(cellAt(v)) ?? "-"
+                const got = answer(store, objectId, r, v)
+                if (got !== want) expect({ objectId, r, v, got }).toEqual({ objectId, r, v, got: want })
+              }
+            }
+          }
+        } finally {
+          close()
+        }
+      }),
+      { numRuns: RUNS }
+    )
+  })
+
+  it("answers about the past never change once later registrations arrive", () => {
+    fc.assert(
+      fc.property(stream, fc.nat(), (specs, cut) => {
+        const ops = toOperations(specs)
+        const split = cut % (ops.length + 1)
+        const { store, close } = openMemoryStore()
+        try {
+          ingestAll(store, ops.slice(0, split))
+          // Only instants strictly before each object's latest registration are settled.
+          const settled = OBJECTS.flatMap((objectId) => {
+            const latest = Effect.runSync(store.history("thing", objectId)).reduce<Instant | undefined>(
+              (acc, row) => (acc === undefined || row.registreringFra > acc ? row.registreringFra : acc),
+              undefined
+            )
+            return latest === undefined ? [] : regPoints.filter((r) => r < latest).flatMap((r) => virkPoints.map((v) => ({ objectId, r, v })))
+          })
+          const before = settled.map((q) => answer(store, q.objectId, q.r, q.v))
+          ingestAll(store, ops.slice(split))
+          expect(settled.map((q) => answer(store, q.objectId, q.r, q.v))).toEqual(before)
+        } finally {
+          close()
+        }
+      }),
+      { numRuns: RUNS }
+    )
+  })
+
+  it("no two visible rows of an object hold the same instant pair", () => {
+    fc.assert(
+      fc.property(stream, (specs) => {
+        const { store, close } = openMemoryStore()
+        try {
+          ingestAll(store, toOperations(specs))
+          for (const objectId of OBJECTS) {
+            // Rows closed at their own registration instant are visible to no query.
+            const rows = Effect.runSync(store.history("thing", objectId)).filter((row) => row.registreringTil === null || row.registreringFra < row.registreringTil)
+            for (let i = 0; i < rows.length; i++) {
+              for (let j = i + 1; j < rows.length; j++) {
+                const a = rows[i]!, b = rows[j]!
+                const both = overlap(a.registreringFra, a.registreringTil, b.registreringFra, b.registreringTil) &&
+                  overlap(a.virkningFra, a.virkningTil, b.virkningFra, b.virkningTil)
+                if (both) expect({ a, b }).toBe("disjoint")
+              }
+            }
+          }
+        } finally {
+          close()
+        }
+      }),
+      { numRuns: RUNS }
+    )
+  })
+
+  it("replaying the recorded events into an empty store rebuilds the same rows; a second delivery changes nothing", () => {
+    fc.assert(
+      fc.property(stream, (specs) => {
+        const ops = toOperations(specs)
+        const first = openMemoryStore()
+        const replica = openMemoryStore()
+        try {
+          ingestAll(first.store, ops)
+          const rows = rowsOf(first.store)
+          const again = ingestAll(first.store, ops)
+          // Every accepted event repeats as a duplicate; refused ones are refused again.
+          expect(again.every((o) => o === "duplicate" || o === "refused")).toBe(true)
+          expect(rowsOf(first.store)).toEqual(rows)
+
+          const events = Effect.runSync(first.store.events(0, 10_000))
+          expect(events.map((e) => e.outcome)).not.toContain("refused")
+          const replayed = ingestAll(replica.store, events.map((e) => e.operation))
+          expect(replayed).toEqual(events.map((e) => e.outcome))
+          expect(rowsOf(replica.store)).toEqual(rows)
+        } finally {
+          first.close()
+          replica.close()
+        }
+      }),
+      { numRuns: RUNS }
+    )
+  })
+})
