@@ -17,7 +17,7 @@ export const StoreFromConfig: Layer.Layer<StoreServices, ConfigError.ConfigError
   Effect.gen(function* () {
     const cfg = yield* StoreConfig
     const url = yield* parseStoreUrl(cfg.url)
-    return sqliteStoreLayer({ filename: url.filename, synchronous: cfg.synchronous })
+    return sqliteStoreLayer({ filename: url.filename, synchronous: cfg.synchronous, cacheMiB: cfg.cacheMiB, mmapMiB: cfg.mmapMiB })
   })
 )
 

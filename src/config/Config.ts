@@ -13,7 +13,7 @@ export const defaultConfigFile = fileURLToPath(new URL("../../config/default.jso
 
 /** Every key the engine reads, by section: a key in a file that is not here is a mistake worth stopping for. */
 export const KNOWN_KEYS: Readonly<Record<string, ReadonlyArray<string>>> = {
-  store: ["url", "synchronous"],
+  store: ["url", "synchronous", "cacheMiB", "mmapMiB"],
   api: ["host", "port", "readTokens", "writeTokens", "maxBodyBytes", "maxLineBytes", "maxPageSize"],
   ingest: ["batchSize", "timeZone"],
   log: ["level", "format"],
@@ -121,7 +121,9 @@ const secrets = (name: string) =>
 
 export const StoreConfig = Config.all({
   url: Config.string("url").pipe(Config.withDefault("sqlite:./data/skygge.db")),
-  synchronous: Config.literal("FULL", "NORMAL", "OFF")("synchronous").pipe(Config.withDefault("FULL" as const))
+  synchronous: Config.literal("FULL", "NORMAL", "OFF")("synchronous").pipe(Config.withDefault("FULL" as const)),
+  cacheMiB: Config.integer("cacheMiB").pipe(Config.withDefault(64), Config.validate({ message: "must be between 1 and 65536", validation: (n) => n >= 1 && n <= 65_536 })),
+  mmapMiB: Config.integer("mmapMiB").pipe(Config.withDefault(0), Config.validate({ message: "must be between 0 and 1048576", validation: (n) => n >= 0 && n <= 1_048_576 }))
 }).pipe(Config.nested("store"))
 export type StoreConfig = Config.Config.Success<typeof StoreConfig>
 

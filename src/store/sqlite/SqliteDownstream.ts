@@ -13,8 +13,11 @@ import type { CommitSignalShape, OutboxRecord, OutboxStoreShape, OutboxType } fr
 
 /** Statements the ingest transaction calls; each is one prepared statement. */
 export interface DownstreamWrites {
-  /** A row was closed: its pending activations will never come. */
-  readonly rowClosed: (rowId: number | bigint, now: Instant) => void
+  /**
+   * A row was closed: its pending activations will never come. Only a row with
+   * a boundary after its storing time ever held one, so others cost no statement.
+   */
+  readonly rowClosed: (row: { readonly id: number; readonly virkningFra: Bound; readonly virkningTil: Bound; readonly storedAt: string }, now: Instant) => void
   /** A row was inserted: hold an activation for each of its future boundaries. */
   readonly rowInserted: (rowId: number | bigint, objectType: string, objectId: string, fra: Bound, til: Bound, now: Instant) => void
   readonly changeRecorded: (
@@ -34,7 +37,9 @@ export const makeDownstreamWrites = (db: Database.Database): DownstreamWrites =>
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
   )
   return {
-    rowClosed: (rowId, now) => cancel.run(now, rowId),
+    rowClosed: (row, now) => {
+      if ((row.virkningFra !== null && row.virkningFra > row.storedAt) || (row.virkningTil !== null && row.virkningTil > row.storedAt)) cancel.run(now, row.id)
+    },
     rowInserted: (rowId, objectType, objectId, fra, til, now) => {
       if (fra !== null && fra > now) hold.run(rowId, objectType, objectId, "started", fra, now)
       if (til !== null && til > now) hold.run(rowId, objectType, objectId, "ended", til, now)

@@ -32,7 +32,11 @@ import { makeCommitSignal, makeDownstreamWrites, makeSqliteActivations, makeSqli
 export const sqliteMigrationsFolder = fileURLToPath(new URL("../../../drizzle/sqlite", import.meta.url))
 
 const MAX_RAW_INPUT = 16 * 1024
-const NO_ROWS: ReadonlyArray<CurrentRow> = []
+/** A current row as planning sees it, plus when it was stored (for its activations). */
+interface StoredCurrentRow extends CurrentRow {
+  readonly storedAt: string
+}
+const NO_ROWS: ReadonlyArray<StoredCurrentRow> = []
 
 interface RowRecord {
   id: number
@@ -65,6 +69,10 @@ export interface SqliteOptions {
   readonly filename: string
   /** `FULL` (default) survives power loss after commit; `NORMAL` only a process crash. */
   readonly synchronous?: "FULL" | "NORMAL" | "OFF"
+  /** Page cache per connection (default 64 MiB): bounds the memory of any import, however large the file. */
+  readonly cacheMiB?: number
+  /** Memory-mapped reads (default 0, off). Mapped pages count as resident memory of the process. */
+  readonly mmapMiB?: number
 }
 
 /** Open (creating the folder and file if need be), tune and migrate a SQLite database. */
@@ -74,8 +82,8 @@ export const openSqlite = (options: SqliteOptions): Database.Database => {
   db.pragma("journal_mode = WAL")
   db.pragma(`synchronous = ${options.synchronous ?? "FULL"}`)
   db.pragma("busy_timeout = 10000")
-  db.pragma("cache_size = -262144") // 256 MiB of page cache
-  db.pragma("mmap_size = 1073741824") // reads of a hot store without a syscall per page
+  db.pragma(`cache_size = -${(options.cacheMiB ?? 64) * 1024}`)
+  db.pragma(`mmap_size = ${(options.mmapMiB ?? 0) * 1024 * 1024}`)
   db.pragma("temp_store = MEMORY")
   migrate(drizzle(db), { migrationsFolder: sqliteMigrationsFolder })
   return db
@@ -95,8 +103,8 @@ export const makeSqliteStore = (db: Database.Database, signal?: CommitSignalShap
     head: db.prepare<[string, string], { latest_registrering: string }>(
       "SELECT latest_registrering FROM objects WHERE object_type = ? AND object_id = ?"
     ),
-    current: db.prepare<[string, string], CurrentRow>(
-      `SELECT id, virkning_fra AS virkningFra, virkning_til AS virkningTil, data FROM rows
+    current: db.prepare<[string, string], StoredCurrentRow>(
+      `SELECT id, virkning_fra AS virkningFra, virkning_til AS virkningTil, data, stored_at AS storedAt FROM rows
        WHERE object_type = ? AND object_id = ? AND registrering_til IS NULL`
     ),
     close: db.prepare<[string, string, number]>("UPDATE rows SET registrering_til = ?, closed_at = ? WHERE id = ?"),
@@ -211,7 +219,7 @@ export const makeSqliteStore = (db: Database.Database, signal?: CommitSignalShap
     if (plan._tag === "Change") {
       for (const id of plan.close) {
         q.close.run(op.registreringstid, now, id)
-        downstream.rowClosed(id, now)
+        downstream.rowClosed(current.find((row) => row.id === id)!, now)
       }
       for (const row of plan.insert) {
         const rowId = q.insertRow.run(op.objectType, op.objectId, op.registreringstid, row.virkningFra, row.virkningTil, row.data, op.eventId, now).lastInsertRowid

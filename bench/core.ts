@@ -1,0 +1,262 @@
+/**
+ * The core's benchmark (`npm run bench`). Every figure is printed beside a
+ * reference measured in the same run on the same machine, as a ratio:
+ *
+ *   (a) raw better-sqlite3: N rows into a table of the store's row shape and
+ *       indexes, one prepared statement, one transaction — the local limit;
+ *   (b) the engine importing an NDJSON file of N assert operations (decode,
+ *       plan, dedup, rows, heads, outbox) in its configured batches;
+ *   (c) as-of point query latency on the resulting store (≥ 1M rows at the
+ *       default N): the bare SQL statement, the store service in-process, and
+ *       `GET /v1/objects/…` against a real `skygge run` over loopback;
+ *   (d) peak RSS of `skygge import` child processes for a file of N/10 and of N lines.
+ *
+ * SKYGGE_BENCH_N sets N (default 800,000 operations → ~1.2M rows).
+ * Targets are printed as PASS/MISS; the run always exits 0 (it measures, it does not gate).
+ */
+import Database from "better-sqlite3"
+import { Effect, Option } from "effect"
+import { spawn } from "node:child_process"
+import { createReadStream, createWriteStream, mkdirSync, rmSync } from "node:fs"
+import { createServer } from "node:net"
+import { join, resolve } from "node:path"
+import { performance } from "node:perf_hooks"
+import { once } from "node:events"
+import { request } from "undici"
+import { fromEpochMillis, type Instant } from "../src/domain/Instant.js"
+import { ingestNdjson } from "../src/ingest/Ingest.js"
+import { Store } from "../src/store/Store.js"
+import { makeSqliteStore, openSqlite } from "../src/store/sqlite/SqliteStore.js"
+
+const N = Number(process.env.SKYGGE_BENCH_N ?? 800_000)
+const QUERIES = 20_000
+const HTTP_QUERIES = 5_000
+const dir = resolve(".bench", `core-${process.pid}`)
+const root = resolve(import.meta.dirname, "..")
+
+const BASE = Date.UTC(2015, 0, 1)
+const DAY = 86_400_000
+
+// ---- Workload --------------------------------------------------------------------
+// Half the operations create an object; the other half re-register one of those
+// objects later with new data from a later validity day, which closes a row and
+// inserts two (the part before keeps the old data). Rows ≈ 1.5 × N.
+const objects = Math.ceil(N / 2)
+const objectId = (i: number) => `obj-${String(i).padStart(8, "0")}`
+const operationLine = (k: number): string => {
+  const i = k % objects
+  const second = k >= objects
+  const reg = fromEpochMillis(BASE + (second ? 400 : 1) * DAY + i * 1000)
+  const fra = fromEpochMillis(BASE + (second ? 200 : 0) * DAY)
+  return JSON.stringify({
+    op: "assert",
+    objectType: "adresse",
+    objectId: objectId(i),
+    registreringstid: reg,
+    virkningFra: fra,
+    virkningTil: null,
+    data: { vejnavn: second ? `Nyvej ${i}` : `Gammelvej ${i}`, husnr: String(i % 300), postnr: 1000 + (i % 8000), status: "gældende" },
+    eventId: `ev-${k}`
+  })
+}
+
+const writeFile = async (path: string, lines: number) => {
+  const out = createWriteStream(path)
+  let chunk: Array<string> = []
+  for (let k = 0; k < lines; k++) {
+    chunk.push(operationLine(k))
+    if (chunk.length === 5000) {
+      if (!out.write(chunk.join("\n") + "\n")) await once(out, "drain")
+      chunk = []
+    }
+  }
+  out.end(chunk.length > 0 ? chunk.join("\n") + "\n" : "")
+  await once(out, "finish")
+}
+
+// ---- Helpers ---------------------------------------------------------------------
+const fmt = (n: number, digits = 0) => n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits })
+const percentile = (sorted: ReadonlyArray<number>, p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!
+const verdict = (ok: boolean) => (ok ? "PASS" : "MISS")
+const results: Array<string> = []
+const report = (line: string) => {
+  results.push(line)
+  console.log(line)
+}
+
+const freePort = async (): Promise<number> => {
+  const server = createServer()
+  server.listen(0, "127.0.0.1")
+  await once(server, "listening")
+  const port = (server.address() as { port: number }).port
+  server.close()
+  return port
+}
+
+const skygge = (args: ReadonlyArray<string>, env: Record<string, string>, nodeArgs: ReadonlyArray<string> = []) =>
+  spawn(process.execPath, [...nodeArgs, join(root, "bin/skygge.js"), ...args], {
+    cwd: dir,
+    env: { ...process.env, ...env, SKYGGE_LOG_LEVEL: "Warn" },
+    stdio: ["ignore", "pipe", "pipe"]
+  })
+
+// Printed by the child at exit: its own peak resident set (KiB on Linux).
+const PEAK_RSS_HOOK = `data:text/javascript,process.on("exit",()=>process.stderr.write("peak-rss-kib="+process.resourceUsage().maxRSS+"\\n"))`
+
+const importPeakRss = async (file: string, db: string): Promise<number> => {
+  const child = skygge(["import", file], { SKYGGE_STORE_URL: `sqlite:${db}`, SKYGGE_STORE_SYNCHRONOUS: "NORMAL" }, ["--import", PEAK_RSS_HOOK])
+  let stderr = ""
+  child.stderr.on("data", (d) => (stderr += String(d)))
+  child.stdout.resume()
+  const [code] = (await once(child, "exit")) as [number]
+  const match = /peak-rss-kib=(\d+)/.exec(stderr)
+  if (code !== 0 || match === null) throw new Error(`skygge import exited ${code}: ${stderr.slice(-2000)}`)
+  return Number(match[1]) / 1024
+}
+
+// ---- Main ------------------------------------------------------------------------
+const main = async () => {
+  rmSync(dir, { recursive: true, force: true })
+  mkdirSync(dir, { recursive: true })
+  console.log(`skygge core benchmark — N = ${fmt(N)} operations, node ${process.version}, ${new Date().toISOString()}`)
+  const file = join(dir, "ops.ndjson")
+  await writeFile(file, N)
+
+  // (a) Raw insert: the store's row shape and indexes, nothing else.
+  const rawDb = new Database(join(dir, "raw.db"))
+  rawDb.pragma("journal_mode = WAL")
+  rawDb.pragma("synchronous = NORMAL")
+  rawDb.pragma("cache_size = -262144")
+  rawDb.exec(`CREATE TABLE rows (id integer PRIMARY KEY, object_type text NOT NULL, object_id text NOT NULL,
+    registrering_fra text NOT NULL, registrering_til text, virkning_fra text, virkning_til text, data text NOT NULL,
+    event_id text NOT NULL, stored_at text NOT NULL, closed_at text);
+    CREATE INDEX rows_object_idx ON rows (object_type, object_id, registrering_til);
+    CREATE INDEX rows_registered_idx ON rows (registrering_fra);`)
+  const insert = rawDb.prepare("INSERT INTO rows (object_type, object_id, registrering_fra, virkning_fra, data, event_id, stored_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
+  const now = fromEpochMillis(Date.now())
+  const rawStart = performance.now()
+  rawDb.transaction(() => {
+    for (let k = 0; k < N; k++) {
+      const i = k % objects
+      insert.run("adresse", objectId(i), fromEpochMillis(BASE + i * 1000), fromEpochMillis(BASE), `{"husnr":"${i % 300}","vejnavn":"Gammelvej ${i}"}`, `ev-${k}`, now)
+    }
+  })()
+  const rawRate = N / ((performance.now() - rawStart) / 1000)
+  report(`(a) raw better-sqlite3 insert, one transaction   ${fmt(rawRate).padStart(10)} rows/s`)
+
+  // (b) The engine's import path, in-process (what `skygge import` runs).
+  const dbFile = join(dir, "skygge.db")
+  const db = openSqlite({ filename: dbFile, synchronous: "NORMAL" })
+  const store = makeSqliteStore(db)
+  const importStart = performance.now()
+  const summary = await Effect.runPromise(
+    ingestNdjson(createReadStream(file), { source: "bench", batchSize: 2000, maxLineBytes: 1 << 20, timeZone: "UTC" }).pipe(Effect.provideService(Store, store))
+  )
+  const importSeconds = (performance.now() - importStart) / 1000
+  const importRate = N / importSeconds
+  if (summary.applied !== N) throw new Error(`expected ${N} applied, got ${JSON.stringify({ ...summary, refusals: summary.refusals.slice(0, 3) })}`)
+  const stats = Effect.runSync(store.stats)
+  const ratio = importRate / rawRate
+  report(
+    `(b) engine import of N asserts                    ${fmt(importRate).padStart(10)} ops/s   ratio to (a) ${fmt(ratio, 2)}   ` +
+      `(${fmt(importSeconds, 1)} s, ${fmt(stats.rows)} rows)   target ≥ 50,000 ops/s and ≥ 0.30: ${verdict(importRate >= 50_000 && ratio >= 0.3)}`
+  )
+
+  // (c) Point queries at random objects and instants.
+  const pick = (q: number) => {
+    const i = (q * 7919) % objects
+    const r = fromEpochMillis(BASE + ((q % 3) * 300 + 1) * DAY + i * 1000)
+    const v = fromEpochMillis(BASE + (q % 400) * DAY)
+    return { objectId: objectId(i), r, v }
+  }
+  // The store's own statement, run bare: the reference for the service's overhead.
+  const bare = db.prepare(
+    `SELECT id, object_type, object_id, registrering_fra, registrering_til, virkning_fra, virkning_til, data, event_id, stored_at FROM rows
+     WHERE object_type = ? AND object_id = ?
+       AND registrering_fra <= ? AND (registrering_til IS NULL OR registrering_til > ?)
+       AND (virkning_fra IS NULL OR virkning_fra <= ?) AND (virkning_til IS NULL OR virkning_til > ?)
+     ORDER BY registrering_fra DESC, id DESC LIMIT 1`
+  )
+  const time = (fn: (q: number) => void, count: number) => {
+    const samples: Array<number> = []
+    for (let q = 0; q < count; q++) {
+      const t = performance.now()
+      fn(q)
+      samples.push(performance.now() - t)
+    }
+    return samples.sort((a, b) => a - b)
+  }
+  let found = 0
+  const bareTimes = time((q) => {
+    const { objectId: id, r, v } = pick(q)
+    if (bare.get("adresse", id, r, r, v, v) !== undefined) found++
+  }, QUERIES)
+  const storeTimes = time((q) => {
+    const { objectId: id, r, v } = pick(q)
+    if (Option.isSome(Effect.runSync(store.asOf({ objectType: "adresse", objectId: id, registreringstid: r as Instant, virkningstid: v as Instant })))) found++
+  }, QUERIES)
+  db.close()
+  const bp99 = percentile(bareTimes, 0.99), sp99 = percentile(storeTimes, 0.99)
+  report(`(c) point query, bare SQL statement               p50 ${fmt(percentile(bareTimes, 0.5) * 1000).padStart(5)} µs   p99 ${fmt(bp99 * 1000).padStart(5)} µs`)
+  report(
+    `    point query, store in-process                 p50 ${fmt(percentile(storeTimes, 0.5) * 1000).padStart(5)} µs   p99 ${fmt(sp99 * 1000).padStart(5)} µs` +
+      `   p99 ratio to bare ${fmt(sp99 / bp99, 1)}   target p99 < 1 ms: ${verdict(sp99 < 1)}`
+  )
+
+  const port = await freePort()
+  const server = skygge(["run"], { SKYGGE_STORE_URL: `sqlite:${dbFile}`, SKYGGE_API_PORT: String(port), SKYGGE_API_HOST: "127.0.0.1" })
+  let serverErr = ""
+  server.stderr.on("data", (d) => (serverErr += String(d)))
+  server.stdout.resume()
+  let exited = false
+  server.on("exit", () => (exited = true))
+  const base = `http://127.0.0.1:${port}`
+  try {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const res = await request(`${base}/health`)
+        await res.body.dump()
+        if (res.statusCode === 200) break
+      } catch {
+        if (exited || attempt > 300) throw new Error(`skygge run did not answer: ${serverErr.slice(-2000)}`)
+        await new Promise((r) => setTimeout(r, 100))
+      }
+    }
+    const httpTimes: Array<number> = []
+    for (let q = 0; q < HTTP_QUERIES; q++) {
+      const { objectId: id, r, v } = pick(q)
+      const t = performance.now()
+      const res = await request(`${base}/v1/objects/adresse/${id}?registreringstid=${r}&virkningstid=${v}`)
+      await res.body.text()
+      httpTimes.push(performance.now() - t)
+      if (res.statusCode === 200) found++
+    }
+    httpTimes.sort((a, b) => a - b)
+    const hp99 = percentile(httpTimes, 0.99)
+    report(
+      `    point query, GET over loopback HTTP           p50 ${fmt(percentile(httpTimes, 0.5) * 1000).padStart(5)} µs   p99 ${fmt(hp99 * 1000).padStart(5)} µs` +
+        `   p99 ratio to in-process ${fmt(hp99 / sp99, 1)}`
+    )
+  } finally {
+    server.kill("SIGTERM")
+    await once(server, "exit")
+  }
+  if (found === 0) throw new Error("no query found a row: the workload and the queries disagree")
+
+  // (d) Peak RSS of the import command for a small and a large file.
+  const small = join(dir, "small.ndjson")
+  await writeFile(small, Math.ceil(N / 10))
+  const rssSmall = await importPeakRss(small, join(dir, "rss-small.db"))
+  const rssLarge = await importPeakRss(file, join(dir, "rss-large.db"))
+  report(
+    `(d) peak RSS of skygge import, N/10 lines        ${fmt(rssSmall).padStart(6)} MiB\n` +
+      `    peak RSS of skygge import, N lines           ${fmt(rssLarge).padStart(6)} MiB   ratio ${fmt(rssLarge / rssSmall, 2)}   target flat (≤ 1.5): ${verdict(rssLarge / rssSmall <= 1.5)}`
+  )
+  rmSync(dir, { recursive: true, force: true })
+}
+
+main().catch((e) => {
+  console.error(e)
+  rmSync(dir, { recursive: true, force: true })
+  process.exitCode = 1
+})
