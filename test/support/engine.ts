@@ -5,13 +5,16 @@ import { CommitSignal, type CommitSignalShape, OutboxStore, type OutboxStoreShap
 import { Store, type StoreShape } from "../../src/store/Store.js"
 import { makeCommitSignal, makeSqliteActivations, makeSqliteOutbox } from "../../src/store/sqlite/SqliteDownstream.js"
 import { makeSqliteStore, openSqlite } from "../../src/store/sqlite/SqliteStore.js"
+import { makeSqliteWorkQueue } from "../../src/store/sqlite/SqliteWorkQueue.js"
+import { WorkQueue, type WorkQueueShape } from "../../src/store/WorkQueue.js"
 
 export interface OpenStore {
   readonly store: StoreShape
   readonly activations: ActivationStoreShape
   readonly outbox: OutboxStoreShape
   readonly signal: CommitSignalShape
-  readonly context: Context.Context<Store | ActivationStore | OutboxStore | CommitSignal>
+  readonly workQueue: WorkQueueShape
+  readonly context: Context.Context<Store | ActivationStore | OutboxStore | CommitSignal | WorkQueue>
   readonly close: () => void
 }
 
@@ -21,10 +24,12 @@ export const openStore = (filename: string): OpenStore => {
   const store = makeSqliteStore(db, signal)
   const activations = makeSqliteActivations(db, signal)
   const outbox = makeSqliteOutbox(db)
+  const workQueue = makeSqliteWorkQueue(db)
   const context = Context.make(Store, store).pipe(
     Context.add(ActivationStore, activations),
     Context.add(OutboxStore, outbox),
-    Context.add(CommitSignal, signal)
+    Context.add(CommitSignal, signal),
+    Context.add(WorkQueue, workQueue)
   )
-  return { store, activations, outbox, signal, context, close: () => db.close() }
+  return { store, activations, outbox, signal, workQueue, context, close: () => db.close() }
 }

@@ -46,6 +46,12 @@ const withHeartbeat = (url: string, seconds: number) => (/[?&]heartbeat=/.test(u
 /** Declare and bind our own queue, or only check that the given one exists. */
 const topology = async (ch: Channel, source: IntarkSource) => {
   const a = source.amqp
+  // A missing dead-letter exchange would close the channel at the first poison message: say so at the start.
+  if (a.deadLetterExchange !== undefined) {
+    await ch.checkExchange(a.deadLetterExchange).catch((e: Error) => {
+      throw new Error(`dead-letter exchange '${a.deadLetterExchange}' does not exist (${e.message})`)
+    })
+  }
   if (!a.declare) {
     await ch.checkQueue(a.queue)
     return
@@ -82,8 +88,8 @@ const session = (options: ConsumerOptions, reveal: (r: Redacted.Redacted) => str
       )
       yield* Effect.logInfo("intark consumer connected").pipe(Effect.annotateLogs({ source: source.name, queue: source.amqp.queue }))
       const deadLetter = source.amqp.deadLetterExchange
-      const process = Effect.gen(function* () {
-        const batch = Chunk.toReadonlyArray(yield* Queue.takeBetween(inbox, 1, options.batchSize ?? 500))
+      // Waiting for messages can be interrupted; recording and acking a batch cannot (half an ack round is a redelivery).
+      const handle = (batch: ReadonlyArray<ConsumeMessage>) => Effect.gen(function* () {
         const received: Array<Received> = []
         for (const msg of batch) {
           const hint = decodeNotification(msg.content, msg.fields.routingKey, { format: source.format, ...(source.mapping ? { mapping: source.mapping } : {}) })
@@ -108,7 +114,11 @@ const session = (options: ConsumerOptions, reveal: (r: Redacted.Redacted) => str
         })
         if (poison > 0) yield* Effect.logWarning("poison notifications refused and dead-lettered").pipe(Effect.annotateLogs({ source: source.name, count: poison }))
         void outcomes
-      }).pipe(Effect.uninterruptible, Effect.forever)
+      }).pipe(Effect.uninterruptible)
+      const process = Queue.takeBetween(inbox, 1, options.batchSize ?? 500).pipe(
+        Effect.flatMap((batch) => handle(Chunk.toReadonlyArray(batch))),
+        Effect.forever
+      )
       return yield* Effect.raceFirst(process, Deferred.await(ended))
     })
   )

@@ -192,8 +192,10 @@ export const runFetcher = (options: FetcherOptions) =>
           const [from, to] = ranges[i]!
           const own = outcomes.slice(from, to)
           const changed = own.some((o) => o.outcome === "applied")
-          // The API can lag its notifications: a hint of change that found none gets one more look later.
-          const confirm = !changed && refusedAt[i] === undefined && item.operation !== "unknown" && p.confirmAfterSeconds > 0
+          // The API can lag its notifications: a hint of change that found none, or a burst of hints
+          // (whose fetch may have seen an intermediate state), gets one more look later.
+          const burst = item.hints > 1
+          const confirm = (!changed || burst) && refusedAt[i] === undefined && item.operation !== "unknown" && p.confirmAfterSeconds > 0
           settlements.push([item, confirm ? { _tag: "Confirm", at: fromEpochMillis(nowMs + p.confirmAfterSeconds * 1000) } : { _tag: "Done" }])
         }
         yield* workQueue.settle(settlements)

@@ -1,0 +1,177 @@
+/**
+ * The IntArk source end to end on the real RabbitMQ (127.0.0.1:5672): the FS
+ * simulator publishes notifications and serves its API with faults; the
+ * engine consumes, queues, fetches and registers. After each stream the
+ * shadow's current state must equal the provider's, with no registration of
+ * any object going backwards. Each test uses its own exchange, queues and
+ * source name, and deletes them.
+ */
+import { Effect } from "effect"
+import { execFileSync } from "node:child_process"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { afterEach, beforeAll, describe, expect, it } from "vitest"
+import { driveRandomChanges, fsPerson, type FsSimulator, startFsSimulator } from "../../src/sources/intark/simulator/FsSimulator.js"
+import { type OpenStore, openStore } from "../support/engine.js"
+import {
+  brokerNames,
+  declareDeadLetter,
+  decodeSource,
+  deleteBrokerObjects,
+  fsSourceConfig,
+  registrationsNeverBackwards,
+  runSource,
+  waitConverged
+} from "../support/intark.js"
+import { connectRabbit, RABBIT_URL, startTcpProxy } from "../support/rabbit.js"
+
+const FAULTS = {
+  duplicateRate: 0.1,
+  reorderRate: 0.1,
+  apiLagMs: 600, // under the source's confirmAfterSeconds (1 s), as in production (60 s)
+  error5xxRate: 0.05,
+  rate429: 0.03,
+  retryAfterSeconds: 1,
+  slowRate: 0.05,
+  slowMs: 300,
+  gateway404Rate: 0.05
+}
+
+describe("IntArk source on the real broker, against the FS simulator", () => {
+  const cleanups: Array<() => Promise<void> | void> = []
+  let dir: string
+
+  beforeAll(async () => {
+    // Fails (never skips) with how to start the broker.
+    await (await connectRabbit()).close()
+  })
+  afterEach(async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup()
+    cleanups.length = 0
+  })
+
+  const setUp = async (options: { seed: number; faults?: Partial<typeof FAULTS>; viaProxy?: boolean }) => {
+    dir = mkdtempSync(join(tmpdir(), "skygge-intark-"))
+    const names = brokerNames()
+    await declareDeadLetter(names)
+    const sim: FsSimulator = await startFsSimulator({ amqpUrl: RABBIT_URL, exchange: names.exchange, seed: options.seed, faults: options.faults ?? FAULTS })
+    const engine: OpenStore = openStore(join(dir, "skygge.db"))
+    cleanups.push(async () => {
+      await sim.close()
+      engine.close()
+      await deleteBrokerObjects(names)
+      rmSync(dir, { recursive: true, force: true })
+    })
+    let url = RABBIT_URL
+    let proxy: Awaited<ReturnType<typeof startTcpProxy>> | undefined
+    if (options.viaProxy === true) {
+      const target = new URL(RABBIT_URL)
+      proxy = await startTcpProxy(Number(target.port || 5672), target.hostname)
+      url = `amqp://${target.username}:${target.password}@127.0.0.1:${proxy.port}`
+      cleanups.push(() => proxy!.close())
+    }
+    const source = decodeSource(fsSourceConfig(names, sim, url))
+    const stop = runSource(engine, source)
+    cleanups.push(stop)
+    // The consumer declares and binds its queue; wait for it before publishing.
+    const connection = await connectRabbit()
+    const ch = await connection.createChannel()
+    ch.on("error", () => undefined)
+    for (let i = 0; ; i++) {
+      const ok = await connection.createChannel().then((probe) => probe.checkQueue(names.queue).then(() => probe.close().then(() => true), () => false))
+      if (ok) break
+      if (i > 100) throw new Error("the consumer did not declare its queue")
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    cleanups.push(() => connection.close().catch(() => undefined))
+    return { names, sim, engine, source, proxy, connection }
+  }
+
+  it.each([11, 29])("random change streams with faults converge to the provider's state (seed %i)", async (seed) => {
+    const { sim, engine, source } = await setUp({ seed })
+    const touched = await driveRandomChanges(sim, { seed, changes: 250, persons: 60, roles: 90, pauseEvery: 25, pauseMs: 30 })
+    await waitConverged(engine, sim, source.name, touched)
+    registrationsNeverBackwards(engine)
+    // The faults really happened, so convergence means something.
+    const stats = sim.stats().byStatus
+    expect(stats[503] ?? 0).toBeGreaterThan(0)
+    expect(stats[429] ?? 0).toBeGreaterThan(0)
+    expect(stats[404] ?? 0).toBeGreaterThan(0)
+    // Something was deleted upstream and retracted here.
+    expect(touched.size).toBeGreaterThan(sim.finalState().size)
+  }, 120_000)
+
+  it("dead-letters poison with its reason while the queue keeps flowing", async () => {
+    const { names, sim, engine, source, connection } = await setUp({ seed: 5, faults: {} })
+    const origin = new URL(sim.baseUrl).origin
+    const poison = [
+      ["no.uio.fs.FS-prod.personer.update", "this is not JSON"],
+      ["no.uio.fs.FS-prod.personer.update", JSON.stringify({ hello: "world" })],
+      ["no.uio.fs.FS-prod.personer.update", JSON.stringify({ sub: "personer/", iss: "FS-prod", iat: "1", operation: "update", jti: "x-1" })],
+      ["no.uio.fs.FS-prod.personroller.create", JSON.stringify({ sub: "emner/12", iss: "FS-prod", iat: "1", operation: "create", jti: "x-2" })]
+    ] as const
+    const touched = new Set<string>()
+    for (let i = 0; i < 40; i++) {
+      const id = String(500 + i)
+      await sim.upsert("personer", id, fsPerson(origin, id, 1))
+      touched.add(`personer/${id}`)
+      if (i % 10 === 3) {
+        const [key, body] = poison[(i - 3) / 10]!
+        await sim.publishRaw(key, body)
+      }
+    }
+    await sim.flush()
+    await waitConverged(engine, sim, source.name, touched)
+
+    const ch = await connection.createChannel()
+    const dead: Array<{ reason: string; body: string }> = []
+    for (let i = 0; i < 100 && dead.length < poison.length; i++) {
+      const msg = await ch.get(names.deadLetterQueue, { noAck: true })
+      if (msg === false) await new Promise((r) => setTimeout(r, 100))
+      else dead.push({ reason: String(msg.properties.headers?.["x-skygge-reason"]), body: msg.content.toString() })
+    }
+    expect(dead.map((d) => d.body).sort()).toEqual(poison.map(([, body]) => body).sort())
+    for (const d of dead) expect(d.reason.length).toBeGreaterThan(5)
+    expect(dead.find((d) => d.body === "this is not JSON")?.reason).toMatch(/JSON/i)
+    expect(dead.find((d) => d.body.includes("emner"))?.reason).toMatch(/emner.*not configured/)
+    const refused = Effect.runSync(engine.store.refused(0, 100))
+    expect(refused.length).toBe(poison.length)
+  }, 60_000)
+
+  it("survives the connection being cut mid-stream (TCP proxy) and closed by the broker: nothing lost, nothing doubled", async () => {
+    const { sim, engine, source, proxy } = await setUp({ seed: 7, faults: { duplicateRate: 0.1, apiLagMs: 50 }, viaProxy: true })
+    const first = driveRandomChanges(sim, { seed: 7, changes: 300, persons: 80, roles: 40, pauseEvery: 20, pauseMs: 40 })
+    await new Promise((r) => setTimeout(r, 300))
+    expect(proxy!.cut()).toBeGreaterThan(0)
+    await new Promise((r) => setTimeout(r, 400))
+    proxy!.cut()
+    const touched = await first
+    // The broker itself closes our connection (as an operator or a node shutdown would).
+    const closed = await closeConnectionsNamed(`skygge ${source.name}`)
+    const more = await driveRandomChanges(sim, { seed: 8, changes: 100, persons: 80, roles: 40 })
+    for (const key of more) touched.add(key)
+    await waitConverged(engine, sim, source.name, touched)
+    registrationsNeverBackwards(engine)
+    expect(closed).toBeGreaterThan(0)
+    // Nothing doubled: a person's applied registrations never outnumber its changes upstream.
+    const applied = new Map<string, number>()
+    for (const e of Effect.runSync(engine.store.events(0, 1_000_000))) {
+      if (e.outcome === "applied" && e.operation.objectType === "fs.person") applied.set(e.operation.objectId, (applied.get(e.operation.objectId) ?? 0) + 1)
+    }
+    expect(applied.size).toBeGreaterThan(10)
+    for (const [id, n] of applied) expect(n, `personer/${id}`).toBeLessThanOrEqual(sim.changesOf(`personer/${id}`))
+  }, 120_000)
+})
+
+/** Close, from the broker's side, the connections with this client-given name (waiting up to 10 s for one); returns how many. */
+const closeConnectionsNamed = async (name: string): Promise<number> => {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const out = execFileSync("rabbitmqctl", ["list_connections", "-q", "--no-table-headers", "pid", "client_properties"], { encoding: "utf8" })
+    const pids = out.split("\n").filter((line) => line.includes(`{"connection_name","${name}"}`)).map((line) => line.split("\t")[0]!)
+    for (const pid of pids) execFileSync("rabbitmqctl", ["close_connection", pid, "closed by the skygge test"], { encoding: "utf8" })
+    if (pids.length > 0) return pids.length
+    await new Promise((r) => setTimeout(r, 200))
+  }
+  return 0
+}

@@ -1,0 +1,142 @@
+/** An IntArk source on the real broker against the FS simulator: names, config, running the engine, and comparing the shadow. */
+import { Effect, Exit, Fiber, Logger, LogLevel, Option, Schema } from "effect"
+import { randomBytes } from "node:crypto"
+import { expect } from "vitest"
+import { fromEpochMillis } from "../../src/domain/Instant.js"
+import { canonicalJson } from "../../src/domain/Operation.js"
+import { type IntarkSource, IntarkSourceSchema } from "../../src/sources/intark/IntarkConfig.js"
+import { startIntarkSource } from "../../src/sources/intark/IntarkSourceLive.js"
+import { type FsSimulator, ORIGIN_HEADER } from "../../src/sources/intark/simulator/FsSimulator.js"
+import type { OpenStore } from "./engine.js"
+import { connectRabbit } from "./rabbit.js"
+
+export const OBJECT_TYPES = { personer: "fs.person", personroller: "fs.personrolle" } as const
+
+/** Unique exchange and queue names for one test, and a dead-letter exchange with a queue to read it. */
+export const brokerNames = () => {
+  const tag = `skygge-test-${randomBytes(4).toString("hex")}`
+  return { source: tag.replace("skygge-test-", "fs-"), exchange: `${tag}-fs`, queue: `${tag}-q`, deadLetterExchange: `${tag}-dlx`, deadLetterQueue: `${tag}-dlq` }
+}
+
+export const declareDeadLetter = async (names: ReturnType<typeof brokerNames>) => {
+  const connection = await connectRabbit()
+  const ch = await connection.createChannel()
+  await ch.assertExchange(names.deadLetterExchange, "topic", { durable: true })
+  await ch.assertQueue(names.deadLetterQueue, { durable: true })
+  await ch.bindQueue(names.deadLetterQueue, names.deadLetterExchange, "#")
+  await connection.close()
+}
+
+export const deleteBrokerObjects = async (names: ReturnType<typeof brokerNames>) => {
+  const connection = await connectRabbit()
+  const ch = await connection.createChannel()
+  await ch.deleteQueue(names.queue)
+  await ch.deleteQueue(names.deadLetterQueue)
+  await ch.deleteExchange(names.exchange)
+  await ch.deleteExchange(names.deadLetterExchange)
+  await connection.close()
+}
+
+/** A source config as a user would write it (decoded, so defaults apply). */
+export const fsSourceConfig = (names: ReturnType<typeof brokerNames>, sim: FsSimulator, amqpUrl: string, overrides: Record<string, unknown> = {}) => ({
+  kind: "intark",
+  name: names.source,
+  format: "fs",
+  amqp: {
+    url: amqpUrl,
+    queue: names.queue,
+    declare: true,
+    exchange: names.exchange,
+    bindings: ["no.uio.fs.FS-prod.personer.*", "no.uio.fs.FS-prod.personroller.*"],
+    deadLetterExchange: names.deadLetterExchange,
+    prefetch: 200,
+    heartbeatSeconds: 5,
+    reconnectMaxSeconds: 1
+  },
+  provider: {
+    baseUrl: sim.baseUrl,
+    concurrency: 8,
+    timeoutSeconds: 5,
+    maxAttempts: 100,
+    maxBackoffSeconds: 1,
+    confirmAfterSeconds: 1,
+    deletion: { header: { ...ORIGIN_HEADER } }
+  },
+  resources: {
+    personer: { objectType: OBJECT_TYPES.personer },
+    personroller: { objectType: OBJECT_TYPES.personroller, validFrom: "periode.fraDato", validTo: "periode.tilDato" }
+  },
+  ...overrides
+})
+
+export const decodeSource = (config: unknown): IntarkSource => Schema.decodeUnknownSync(IntarkSourceSchema)(config)
+
+const testLogLevel = process.env.SKYGGE_TEST_LOG === "1" ? LogLevel.Debug : LogLevel.Error
+
+/** Run one source in-process on the given store until the returned stop is called. */
+export const runSource = (engine: OpenStore, source: IntarkSource) => {
+  const fiber = Effect.runFork(
+    Effect.scoped(Effect.zipRight(startIntarkSource(source), Effect.never)).pipe(
+      Effect.provide(engine.context),
+      Logger.withMinimumLogLevel(testLogLevel)
+    )
+  )
+  return async () => {
+    const exit = await Effect.runPromise(Fiber.interrupt(fiber))
+    if (Exit.isFailure(exit) && !Exit.isInterrupted(exit)) throw new Error(`source failed: ${String(exit.cause)}`)
+  }
+}
+
+/**
+ * Differences between the shadow and the provider's final state (empty when equal). A person
+ * (no validity fields) is compared as of now on both axes — its earlier states stay in history
+ * with closed validity; a person role must be exactly one current row over its `periode`.
+ */
+export const shadowDiff = (engine: OpenStore, sim: FsSimulator, ids: Iterable<string>): Array<string> => {
+  const final = sim.finalState()
+  const now = fromEpochMillis(Date.now())
+  const diffs: Array<string> = []
+  for (const key of ids) {
+    const [resource, id] = key.split("/") as [keyof typeof OBJECT_TYPES, string]
+    const objectType = OBJECT_TYPES[resource]
+    const shown =
+      resource === "personer"
+        ? Option.toArray(Effect.runSync(engine.store.asOf({ objectType, objectId: id, registreringstid: now, virkningstid: now })))
+        : Effect.runSync(engine.store.history(objectType, id)).filter((row) => row.registreringTil === null)
+    const want = final.get(key)
+    if (want === undefined) {
+      if (shown.length > 0) diffs.push(`${key}: deleted upstream, ${shown.length} rows in force in the shadow`)
+    } else if (shown.length !== 1 || canonicalJson(shown[0]!.data) !== canonicalJson(want)) {
+      diffs.push(`${key}: shadow has ${shown.length} rows in force${shown.length > 0 ? ` (${canonicalJson(shown[0]!.data).slice(0, 80)}…)` : ""}`)
+    }
+  }
+  return diffs
+}
+
+/** Wait until no work is pending and the shadow equals the provider; then assert it (so a timeout shows the differences). */
+export const waitConverged = async (engine: OpenStore, sim: FsSimulator, source: string, ids: Iterable<string>, timeoutMs = 60_000) => {
+  const all = [...ids]
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const counts = Effect.runSync(engine.workQueue.counts).filter((c) => c.source === source && c.n > 0)
+    const open = counts.some((c) => c.state === "pending" || c.state === "in_flight")
+    if (!open && shadowDiff(engine, sim, all).length === 0) break
+    if (Date.now() > deadline) break
+    await new Promise((r) => setTimeout(r, 200))
+  }
+  expect(shadowDiff(engine, sim, all)).toEqual([])
+  expect(Effect.runSync(engine.workQueue.counts).filter((c) => c.source === source && c.state === "abandoned")).toEqual([])
+}
+
+/** Registrations of an object never go backwards: accepted events, in arrival order, per object. */
+export const registrationsNeverBackwards = (engine: OpenStore) => {
+  const latest = new Map<string, string>()
+  const backwards: Array<string> = []
+  for (const event of Effect.runSync(engine.store.events(0, 1_000_000))) {
+    const key = `${event.operation.objectType}/${event.operation.objectId}`
+    const previous = latest.get(key)
+    if (previous !== undefined && event.operation.registreringstid < previous) backwards.push(`${key}: ${event.operation.registreringstid} after ${previous}`)
+    latest.set(key, event.operation.registreringstid)
+  }
+  expect(backwards).toEqual([])
+}
