@@ -12,6 +12,7 @@ import { emptySummary, type IngestSummary, ingestNdjson, ingestValues } from "..
 import { ActivationStore } from "../store/Activations.js"
 import { OutboxStore } from "../store/Outbox.js"
 import { type ChangeCursor, Store } from "../store/Store.js"
+import { WorkQueue } from "../store/WorkQueue.js"
 import { OutboxConfig, publisherNames } from "../outbox/OutboxConfig.js"
 import { BadRequest, NotFound, SkyggeApi } from "./Api.js"
 import { countSummary, Metrics } from "./Metrics.js"
@@ -244,6 +245,7 @@ export const SystemLive = HttpApiBuilder.group(SkyggeApi, "system", (handlers) =
     const store = yield* Store
     const activations = yield* ActivationStore
     const outbox = yield* OutboxStore
+    const workQueue = yield* WorkQueue
     const publishers = publisherNames(yield* OutboxConfig)
     const metrics = yield* Metrics
     return handlers
@@ -252,7 +254,7 @@ export const SystemLive = HttpApiBuilder.group(SkyggeApi, "system", (handlers) =
       .handle("metrics", () =>
         Effect.gen(function* () {
           const stats = yield* store.stats
-          const downstream = { pendingActivations: yield* activations.pendingCount, outboxRecords: yield* outbox.size, publishers: yield* outbox.states(publishers) }
+          const downstream = { pendingActivations: yield* activations.pendingCount, outboxRecords: yield* outbox.size, publishers: yield* outbox.states(publishers), workItems: yield* workQueue.counts }
           return HttpServerResponse.text(metrics.render(stats, downstream), { contentType: "text/plain; version=0.0.4; charset=utf-8" })
         })
       )

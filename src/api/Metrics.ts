@@ -11,6 +11,8 @@ export interface DownstreamStats {
   readonly pendingActivations: number
   readonly outboxRecords: number
   readonly publishers: ReadonlyArray<PublisherState>
+  /** Work items of the notification sources, by source and state (pending, in_flight, abandoned). */
+  readonly workItems?: ReadonlyArray<{ readonly source: string; readonly state: string; readonly n: number }>
 }
 
 const BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
@@ -83,6 +85,8 @@ export const makeMetrics = (): MetricsShape => {
         for (const p of downstream.publishers) out.push(`skygge_outbox_backlog{publisher="${p.publisher}"} ${p.backlog}`)
         out.push("# HELP skygge_outbox_failed_attempts Failed delivery attempts since the publisher's last success.", "# TYPE skygge_outbox_failed_attempts gauge")
         for (const p of downstream.publishers) out.push(`skygge_outbox_failed_attempts{publisher="${p.publisher}"} ${p.attempts}`)
+        out.push("# HELP skygge_source_work_items Objects waiting to be fetched from a provider, by source and state (abandoned: gave up after maxAttempts; a resync retries them).", "# TYPE skygge_source_work_items gauge")
+        for (const w of downstream.workItems ?? []) out.push(`skygge_source_work_items{source="${w.source}",state="${w.state}"} ${w.n}`)
       }
       out.push("# HELP skygge_ingest_operations_total Operations received by this process, by outcome.", "# TYPE skygge_ingest_operations_total counter")
       for (const [outcome, n] of ingest) out.push(`skygge_ingest_operations_total{outcome="${outcome}"} ${n}`)

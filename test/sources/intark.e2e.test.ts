@@ -7,8 +7,10 @@
  * source name, and deletes them.
  */
 import { Effect } from "effect"
-import { execFileSync } from "node:child_process"
-import { mkdtempSync, rmSync } from "node:fs"
+import { type ChildProcess, execFileSync, spawn } from "node:child_process"
+import { once } from "node:events"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterEach, beforeAll, describe, expect, it } from "vitest"
@@ -75,15 +77,8 @@ describe("IntArk source on the real broker, against the FS simulator", () => {
     const stop = runSource(engine, source)
     cleanups.push(stop)
     // The consumer declares and binds its queue; wait for it before publishing.
+    await waitForQueue(names.queue)
     const connection = await connectRabbit()
-    const ch = await connection.createChannel()
-    ch.on("error", () => undefined)
-    for (let i = 0; ; i++) {
-      const ok = await connection.createChannel().then((probe) => probe.checkQueue(names.queue).then(() => probe.close().then(() => true), () => false))
-      if (ok) break
-      if (i > 100) throw new Error("the consumer did not declare its queue")
-      await new Promise((r) => setTimeout(r, 100))
-    }
     cleanups.push(() => connection.close().catch(() => undefined))
     return { names, sim, engine, source, proxy, connection }
   }
@@ -162,7 +157,94 @@ describe("IntArk source on the real broker, against the FS simulator", () => {
     expect(applied.size).toBeGreaterThan(10)
     for (const [id, n] of applied) expect(n, `personer/${id}`).toBeLessThanOrEqual(sim.changesOf(`personer/${id}`))
   }, 120_000)
+
+  it("loses nothing when the engine process is killed hard (SIGKILL) mid-stream and started again", async () => {
+    dir = mkdtempSync(join(tmpdir(), "skygge-intark-kill-"))
+    const names = brokerNames()
+    await declareDeadLetter(names)
+    const sim = await startFsSimulator({ amqpUrl: RABBIT_URL, exchange: names.exchange, seed: 13, faults: { ...FAULTS, slowRate: 0.2, slowMs: 200 } })
+    const dbFile = join(dir, "skygge.db")
+    const configFile = join(dir, "skygge.json")
+    const apiPort = await freePort()
+    writeFileSync(
+      configFile,
+      JSON.stringify({
+        store: { url: `sqlite:${dbFile}`, synchronous: "NORMAL" },
+        api: { host: "127.0.0.1", port: apiPort },
+        log: { level: "Error" },
+        sources: [fsSourceConfig(names, sim, RABBIT_URL)]
+      })
+    )
+    let child: ChildProcess | undefined
+    const engine = openStore(dbFile)
+    cleanups.push(async () => {
+      if (child !== undefined && child.exitCode === null) {
+        child.kill("SIGKILL")
+        await once(child, "exit")
+      }
+      await sim.close()
+      engine.close()
+      await deleteBrokerObjects(names)
+      rmSync(dir, { recursive: true, force: true })
+    })
+    const start = () => {
+      const p = spawn(process.execPath, ["bin/skygge.js", "run", "--config", configFile], { stdio: ["ignore", "ignore", "pipe"] })
+      let stderr = ""
+      p.stderr!.on("data", (d) => (stderr = (stderr + String(d)).slice(-4000)))
+      p.on("exit", (code, signal) => {
+        if (code !== null && code !== 0) console.error(`skygge run exited ${code}: ${stderr}`)
+        void signal
+      })
+      return p
+    }
+    child = start()
+    await waitForQueue(names.queue)
+    const first = driveRandomChanges(sim, { seed: 13, changes: 400, persons: 100, roles: 60, pauseEvery: 10, pauseMs: 15 })
+    // Kill it once it is busy: registrations committed, more in flight.
+    for (let i = 0; i < 200 && Effect.runSync(engine.store.stats).events < 40; i++) await new Promise((r) => setTimeout(r, 50))
+    expect(Effect.runSync(engine.store.stats).events).toBeGreaterThanOrEqual(40)
+    child.kill("SIGKILL")
+    await once(child, "exit")
+    const touched = await first
+    // Notifications published while it is down wait in the queue.
+    for (const key of await driveRandomChanges(sim, { seed: 14, changes: 100, persons: 100, roles: 60 })) touched.add(key)
+    child = start()
+    await waitConverged(engine, sim, names.source, touched, 90_000)
+    registrationsNeverBackwards(engine)
+    // The work queue is visible to monitoring: nothing pending or abandoned once converged.
+    const metrics = await (await fetch(`http://127.0.0.1:${apiPort}/metrics`)).text()
+    expect(metrics).toContain("# TYPE skygge_source_work_items gauge")
+    expect(metrics).not.toMatch(/skygge_source_work_items\{[^}]*state="(abandoned|pending)"\} [1-9]/)
+    expect(metrics).toMatch(/skygge_events [1-9]/)
+    child.kill("SIGTERM")
+    const [code] = (await once(child, "exit")) as [number | null]
+    expect(code).toBe(0)
+  }, 150_000)
 })
+
+const freePort = async (): Promise<number> => {
+  const server = createServer().listen(0, "127.0.0.1")
+  await once(server, "listening")
+  const port = (server.address() as { port: number }).port
+  await new Promise((r) => server.close(r))
+  return port
+}
+
+const waitForQueue = async (queue: string) => {
+  const connection = await connectRabbit()
+  try {
+    for (let i = 0; i < 300; i++) {
+      const ch = await connection.createChannel()
+      ch.on("error", () => undefined)
+      const ok = await ch.checkQueue(queue).then(() => true, () => false)
+      if (ok) return await ch.close()
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    throw new Error(`queue ${queue} was never declared`)
+  } finally {
+    await connection.close().catch(() => undefined)
+  }
+}
 
 /** Close, from the broker's side, the connections with this client-given name (waiting up to 10 s for one); returns how many. */
 const closeConnectionsNamed = async (name: string): Promise<number> => {
