@@ -94,7 +94,7 @@ const instantOf = (v: unknown, unit: "ms" | "s" | "iso"): Instant | null => {
 }
 
 /** The last two path segments of a URL or path: `…/accounts/1234` → [accounts, 1234]. */
-const resourceAndId = (ref: unknown): [string, string] | undefined => {
+export const resourceAndId = (ref: unknown): [string, string] | undefined => {
   if (typeof ref !== "string") return undefined
   let path = ref
   try {

@@ -123,6 +123,8 @@ export interface StoreShape {
   readonly events: (afterSeq: number, limit: number) => Effect.Effect<ReadonlyArray<RecordedEvent>>
   readonly refused: (afterId: number, limit: number) => Effect.Effect<ReadonlyArray<RefusedRecord>>
   readonly stats: Effect.Effect<StoreStats>
+  /** Has any object of this type ever been registered? (An empty shadow asks for a full load.) */
+  readonly hasObjects: (objectType: string) => Effect.Effect<boolean>
 }
 
 export class Store extends Context.Tag("skygge/Store")<Store, StoreShape>() {}

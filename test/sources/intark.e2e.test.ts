@@ -53,7 +53,14 @@ describe("IntArk source on the real broker, against the FS simulator", () => {
     cleanups.length = 0
   })
 
-  const setUp = async (options: { seed: number; faults?: Partial<typeof FAULTS>; viaProxy?: boolean }) => {
+  const setUp = async (options: {
+    seed: number
+    faults?: Partial<typeof FAULTS>
+    viaProxy?: boolean
+    /** Runs before the source starts (its queue does not exist yet: what is published now reaches nobody). */
+    before?: (sim: FsSimulator) => Promise<unknown>
+    overrides?: Record<string, unknown>
+  }) => {
     dir = mkdtempSync(join(tmpdir(), "skygge-intark-"))
     const names = brokerNames()
     await declareDeadLetter(names)
@@ -73,7 +80,8 @@ describe("IntArk source on the real broker, against the FS simulator", () => {
       url = `amqp://${target.username}:${target.password}@127.0.0.1:${proxy.port}`
       cleanups.push(() => proxy!.close())
     }
-    const source = decodeSource(fsSourceConfig(names, sim, url))
+    await options.before?.(sim)
+    const source = decodeSource(fsSourceConfig(names, sim, url, options.overrides))
     const stop = runSource(engine, source)
     cleanups.push(stop)
     // The consumer declares and binds its queue; wait for it before publishing.
@@ -157,6 +165,29 @@ describe("IntArk source on the real broker, against the FS simulator", () => {
     expect(applied.size).toBeGreaterThan(10)
     for (const [id, n] of applied) expect(n, `personer/${id}`).toBeLessThanOrEqual(sim.changesOf(`personer/${id}`))
   }, 120_000)
+
+  it("starts with a full load from the provider's list endpoint when the shadow is empty", async () => {
+    let existing = new Set<string>()
+    const { sim, engine, source } = await setUp({
+      seed: 17,
+      faults: { error5xxRate: 0.05, apiLagMs: 50 },
+      before: async (s) => {
+        existing = await driveRandomChanges(s, { seed: 17, changes: 120, persons: 50, roles: 40, deleteRate: 0 })
+        await new Promise((r) => setTimeout(r, 200)) // past the API's lag: the list shows them all
+      },
+      overrides: {
+        resources: {
+          personer: { objectType: "fs.person", list: "/personer" },
+          personroller: { objectType: "fs.personrolle", validFrom: "periode.fraDato", validTo: "periode.tilDato", list: "/personroller" }
+        }
+      }
+    })
+    expect(existing.size).toBeGreaterThan(50)
+    // And changes after the start still arrive as notifications.
+    for (const key of await driveRandomChanges(sim, { seed: 18, changes: 30, persons: 50, roles: 40 })) existing.add(key)
+    await waitConverged(engine, sim, source.name, existing)
+    registrationsNeverBackwards(engine)
+  }, 60_000)
 
   it("loses nothing when the engine process is killed hard (SIGKILL) mid-stream and started again", async () => {
     dir = mkdtempSync(join(tmpdir(), "skygge-intark-kill-"))

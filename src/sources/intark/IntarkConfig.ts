@@ -66,7 +66,11 @@ export const ResourceSettings = Schema.Struct({
   /** Path template under baseUrl, e.g. `/personer/{id}`; default: the notification's `sub`, else `/{resource}/{id}`. */
   path: Schema.optional(Schema.String),
   validFrom: Schema.optional(Schema.String),
-  validTo: Schema.optional(Schema.String)
+  validTo: Schema.optional(Schema.String),
+  /** List endpoint under baseUrl (e.g. `/personer?limit=1000`): when the shadow holds none of this resource, every listed object is queued (a full load). */
+  list: Schema.optional(Schema.String),
+  /** For list items without an href: the field holding the id. */
+  listIdField: Schema.optional(Schema.String)
 })
 
 export const IntarkSourceSchema = Schema.Struct({

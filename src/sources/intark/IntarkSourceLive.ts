@@ -3,6 +3,7 @@ import { Effect, Layer, Redacted } from "effect"
 import { ConfigSources } from "../../config/Config.js"
 import { runConsumer } from "./Consumer.js"
 import { runFetcher } from "./Fetcher.js"
+import { fullLoadIfEmpty } from "./FullLoad.js"
 import { decodeIntarkSources, type IntarkSource, resolveSecret } from "./IntarkConfig.js"
 
 /** The provider's auth as request headers (values stay redacted until the request). */
@@ -37,6 +38,11 @@ export const startIntarkSource = (source: IntarkSource) =>
     )
     yield* Effect.forkScoped(
       runFetcher({ source, authHeaders: headers }).pipe(Effect.tapErrorCause((cause) => Effect.logError(`intark fetcher ${source.name} stopped`, cause)))
+    )
+    yield* Effect.forkScoped(
+      fullLoadIfEmpty(source, headers).pipe(
+        Effect.catchAll((error) => Effect.logError("full load failed; it is tried again at the next start while the shadow is still empty").pipe(Effect.annotateLogs({ source: source.name, error })))
+      )
     )
     yield* Effect.logInfo("intark source started").pipe(Effect.annotateLogs({ source: source.name, queue: source.amqp.queue, provider: new URL(source.provider.baseUrl).origin }))
   })

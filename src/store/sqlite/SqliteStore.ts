@@ -103,6 +103,7 @@ export const makeSqliteStore = (db: Database.Database, signal?: CommitSignalShap
     head: db.prepare<[string, string], { latest_registrering: string }>(
       "SELECT latest_registrering FROM objects WHERE object_type = ? AND object_id = ?"
     ),
+    anyObject: db.prepare<[string], { one: number }>("SELECT 1 AS one FROM objects WHERE object_type = ? LIMIT 1"),
     current: db.prepare<[string, string], StoredCurrentRow>(
       `SELECT id, virkning_fra AS virkningFra, virkning_til AS virkningTil, data, stored_at AS storedAt FROM rows
        WHERE object_type = ? AND object_id = ? AND registrering_til IS NULL`
@@ -356,6 +357,7 @@ export const makeSqliteStore = (db: Database.Database, signal?: CommitSignalShap
           })
         )
       ),
+    hasObjects: (objectType) => Effect.sync(() => q.anyObject.get(objectType) !== undefined),
     stats: Effect.sync(() => ({
       rows: counts.rows.get()!.n,
       currentRows: counts.currentRows.get()!.n,

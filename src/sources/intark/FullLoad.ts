@@ -1,0 +1,84 @@
+/**
+ * A new subscription sees only notifications published after it began, so a
+ * source whose shadow holds nothing of a resource starts with a full load:
+ * every object on the provider's list endpoint is queued as work (as if a
+ * notification had named it) and fetched through the one fetch path. Without
+ * a list endpoint the engine says, loudly, that the shadow will only hold
+ * what changes from now on.
+ */
+import { Duration, Effect, Redacted, Schedule } from "effect"
+import { request } from "undici"
+import type { ChangeHint } from "../../domain/ChangeHint.js"
+import { listPage } from "../../domain/ProviderList.js"
+import { Store } from "../../store/Store.js"
+import { type Received, WorkQueue } from "../../store/WorkQueue.js"
+import type { IntarkSource } from "./IntarkConfig.js"
+
+const MAX_PAGES = 100_000
+
+const getJson = (url: string, headers: Record<string, string>, timeoutMs: number) =>
+  Effect.tryPromise({
+    try: async (signal) => {
+      const res = await request(url, { method: "GET", headers, signal, headersTimeout: timeoutMs, bodyTimeout: timeoutMs })
+      const text = await res.body.text()
+      if (res.statusCode !== 200) throw new Error(`HTTP ${res.statusCode}`)
+      return JSON.parse(text) as unknown
+    },
+    catch: (e) => (e as Error).message ?? String(e)
+  })
+
+/** Queue every listed object of each resource the shadow holds none of; returns how many were queued. */
+export const fullLoadIfEmpty = (source: IntarkSource, authHeaders: Readonly<Record<string, Redacted.Redacted>>) =>
+  Effect.gen(function* () {
+    const store = yield* Store
+    const workQueue = yield* WorkQueue
+    const base = new URL(source.provider.baseUrl)
+    const prefix = base.pathname.replace(/\/+$/, "")
+    const headers: Record<string, string> = { accept: "application/json" }
+    for (const [k, v] of Object.entries(authHeaders)) headers[k] = Redacted.value(v)
+    let total = 0
+    for (const [resource, settings] of Object.entries(source.resources)) {
+      const objectType = settings.objectType ?? `${source.name}.${resource}`
+      if (yield* store.hasObjects(objectType)) continue
+      const log = Effect.annotateLogs({ source: source.name, resource, objectType })
+      if (settings.list === undefined) {
+        yield* Effect.logWarning(
+          "the shadow holds nothing of this resource and no list endpoint is configured: it will only hold objects that change from now on (set resources.<resource>.list for a full load)"
+        ).pipe(log)
+        continue
+      }
+      let url: string | null = `${base.origin}${prefix}${settings.list.startsWith("/") ? "" : "/"}${settings.list}`
+      let queued = 0, unrecognised = 0, pages = 0
+      while (url !== null && pages++ < MAX_PAGES) {
+        const body = yield* getJson(url, headers, source.provider.timeoutSeconds * 1000).pipe(
+          Effect.retry({ times: Math.max(0, source.provider.maxAttempts - 1), schedule: backoff(source.provider.maxBackoffSeconds) })
+        )
+        const page = listPage(body, settings.listIdField)
+        const received: Array<Received> = page.objects.map((o) => ({
+          _tag: "Hint",
+          hint: {
+            format: source.format === "auto" ? "fs" : source.format,
+            resource,
+            id: o.id,
+            operation: "unknown",
+            messageId: null,
+            issuedAt: null,
+            location: o.location,
+            validFrom: null
+          } satisfies ChangeHint
+        }))
+        yield* workQueue.record(source.name, received)
+        queued += received.length
+        unrecognised += page.unrecognised
+        // Only pages of the same provider are followed.
+        url = page.next !== null && new URL(page.next, base).origin === base.origin ? new URL(page.next, base).href : null
+      }
+      total += queued
+      yield* Effect.logInfo("full load: every listed object queued for fetching").pipe(log, Effect.annotateLogs({ queued, unrecognised, pages }))
+    }
+    return total
+  })
+
+/** Exponential from half a second, capped, jittered. */
+const backoff = (maxSeconds: number) =>
+  Schedule.exponential(Duration.millis(500)).pipe(Schedule.union(Schedule.spaced(Duration.seconds(maxSeconds))), Schedule.jittered)
