@@ -2,7 +2,9 @@
 import { readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "vitest"
+import { Effect } from "effect"
 import { KNOWN_KEYS, mergeEnvironment, readConfigFile } from "../../src/config/Config.js"
+import { AmqpSettings, decodeIntarkSources, ProviderSettings, ResourceSettings } from "../../src/sources/intark/IntarkConfig.js"
 
 const root = (path: string) => fileURLToPath(new URL(`../../${path}`, import.meta.url))
 
@@ -22,5 +24,20 @@ describe("configuration", () => {
   it("reads list keys from the environment as comma-separated values", () => {
     const merged = mergeEnvironment({}, { SKYGGE_OUTBOX_WEBHOOK_URLS: "http://a/hook, http://b/hook", SKYGGE_ACTIVATIONS_LATE_AFTER_SECONDS: "5" })
     expect(merged).toEqual({ outbox: { webhookUrls: ["http://a/hook", "http://b/hook"] }, activations: { lateAfterSeconds: "5" } })
+  })
+
+  it("decodes the example's sources, and shows and documents every IntArk source setting", () => {
+    const example = readConfigFile(root("config/example.json")) as { sources: Array<Record<string, unknown>> }
+    const decoded = Effect.runSync(decodeIntarkSources(example.sources))
+    expect(decoded.map((s) => s.name)).toEqual(["fs-uio"])
+    const readme = readFileSync(root("README.md"), "utf8")
+    const text = JSON.stringify(example.sources)
+    const fields = [
+      ...Object.keys(AmqpSettings.fields).map((k) => `amqp.${k}`),
+      ...Object.keys(ProviderSettings.fields).map((k) => `provider.${k}`),
+      ...Object.keys(ResourceSettings.fields).map((k) => `resources.*.${k}`)
+    ]
+    expect(fields.filter((f) => !text.includes(`"${f.split(".").pop()}"`))).toEqual([])
+    expect(fields.filter((f) => !readme.includes(`\`${f}\``))).toEqual([])
   })
 })

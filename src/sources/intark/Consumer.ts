@@ -101,6 +101,7 @@ const session = (options: ConsumerOptions, reveal: (r: Redacted.Redacted) => str
         // Recorded durably first; only then acked (or dead-lettered).
         const outcomes = yield* workQueue.record(source.name, received)
         let poison = 0
+        const rejectSome = deadLetter === undefined && received.some((r) => r._tag === "Poison")
         batch.forEach((msg, i) => {
           const r = received[i]!
           if (r._tag === "Poison") {
@@ -108,10 +109,11 @@ const session = (options: ConsumerOptions, reveal: (r: Redacted.Redacted) => str
             if (deadLetter !== undefined) {
               const headers: Options.Publish["headers"] = { ...msg.properties.headers, "x-skygge-reason": r.reason, "x-skygge-source": source.name }
               channel.publish(deadLetter, msg.fields.routingKey, msg.content, { ...msg.properties, headers, persistent: true } as Options.Publish)
-              channel.ack(msg)
             } else channel.nack(msg, false, false)
-          } else channel.ack(msg)
+          } else if (rejectSome) channel.ack(msg)
         })
+        // Batches are handled in delivery order, so one ack with `multiple` settles this whole batch.
+        if (!rejectSome) channel.ack(batch[batch.length - 1]!, true)
         if (poison > 0) yield* Effect.logWarning("poison notifications refused and dead-lettered").pipe(Effect.annotateLogs({ source: source.name, count: poison }))
         void outcomes
       }).pipe(Effect.uninterruptible)

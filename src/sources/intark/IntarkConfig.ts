@@ -96,12 +96,19 @@ export const IntarkSourceSchema = Schema.Struct({
 })
 export type IntarkSource = typeof IntarkSourceSchema.Type
 
+/** `"//"` keys are comments, at any depth, as everywhere in the configuration file. */
+const withoutComments = (value: unknown): unknown => {
+  if (Array.isArray(value)) return value.map(withoutComments)
+  if (value === null || typeof value !== "object") return value
+  return Object.fromEntries(Object.entries(value).filter(([k]) => k !== "//").map(([k, v]) => [k, withoutComments(v)]))
+}
+
 /** The IntArk entries of the `sources` list, decoded; the error names the entry and the field. */
 export const decodeIntarkSources = (sources: ReadonlyArray<unknown>): Effect.Effect<ReadonlyArray<IntarkSource>, ConfigFileError> =>
   Effect.forEach(
     sources.flatMap((s, i) => (typeof s === "object" && s !== null && (s as { kind?: unknown }).kind === "intark" ? [[s, i] as const] : [])),
     ([s, i]) =>
-      Schema.decodeUnknown(IntarkSourceSchema, { onExcessProperty: "error" })(s).pipe(
+      Schema.decodeUnknown(IntarkSourceSchema, { onExcessProperty: "error" })(withoutComments(s)).pipe(
         Effect.mapError((e) => new ConfigFileError(`sources[${i}] (intark): ${ParseResult.TreeFormatter.formatErrorSync(e)}`))
       )
   )
