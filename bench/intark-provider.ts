@@ -45,7 +45,7 @@ const main = async () => {
   }
   await sim.flush()
   say({ published: M })
-  lines.once("close", () => void sim.close({ deleteExchange: true }).then(() => process.exit(0)))
+  lines.once("close", () => void sim.close({ deleteExchange: true }).then(() => { if (process.env.SKYGGE_BENCH_DEBUG) { const u = process.resourceUsage(); console.error(`  provider cpu: user ${Math.round(u.userCPUTime / 1000)} ms, system ${Math.round(u.systemCPUTime / 1000)} ms`) } process.exit(0) }))
 }
 
 main().catch((e) => {

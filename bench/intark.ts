@@ -148,6 +148,10 @@ const engineLoop = async (): Promise<number> => {
     await new Promise((r) => setTimeout(r, process.env.SKYGGE_BENCH_DEBUG ? 250 : 20))
   }
   const rate = M / ((performance.now() - start) / 1000)
+  if (process.env.SKYGGE_BENCH_DEBUG) {
+    const u = process.resourceUsage()
+    console.log(`  engine cpu: user ${Math.round(u.userCPUTime / 1000)} ms, system ${Math.round(u.systemCPUTime / 1000)} ms (whole process)`)
+  }
   await Effect.runPromise(Fiber.interrupt(fiber))
   const ch = await probe.createChannel()
   await ch.deleteQueue(queue)
@@ -161,7 +165,7 @@ const main = async () => {
   rmSync(dir, { recursive: true, force: true })
   mkdirSync(dir, { recursive: true })
   console.log(`skygge IntArk benchmark — M = ${fmt(M)} notifications, node ${process.version}, ${new Date().toISOString()}`)
-  const bare = await bareLoop()
+  const bare = process.env.SKYGGE_BENCH_SKIP_BARE ? 1 : await bareLoop()
   console.log(`bare amqplib publish → consume → ack                 ${fmt(bare).padStart(8)} notifications/s`)
   const engine = await engineLoop()
   const ratio = engine / bare

@@ -7,6 +7,7 @@
  * the item is abandoned, visible in metrics and revived by a resync.
  */
 import { Clock, Duration, Effect, Queue, Random, Redacted } from "effect"
+import { setMaxListeners } from "node:events"
 import { Pool } from "undici"
 import { fromEpochMillis, type Instant, toEpochMillis } from "../../domain/Instant.js"
 import { type Operation, type Refusal } from "../../domain/Operation.js"
@@ -78,45 +79,58 @@ export const makeFetcher = (options: FetcherOptions) =>
       return headerOk && bodyOk
     }
 
-    const fetchOne = (item: WorkItem): Effect.Effect<FetchResult> =>
-      Effect.tryPromise({
-        try: async (signal) => {
-          const res = await pool.request({
-            path: requestPath(source, item),
-            method: "GET",
-            headers: headers(),
-            signal,
-            headersTimeout: p.timeoutSeconds * 1000,
-            bodyTimeout: p.timeoutSeconds * 1000
-          })
-          const text = await res.body.text()
-          return { status: res.statusCode, text, headers: res.headers }
-        },
-        catch: (e) => (e as Error).message ?? String(e)
-      }).pipe(
-        Effect.timeoutFail({ duration: Duration.seconds(p.timeoutSeconds + 1), onTimeout: () => "timed out" }),
-        Effect.flatMap(({ status, text, headers: h }) =>
-          Effect.map(Clock.currentTimeMillis, (nowMs): FetchResult => {
-            // The registration time: when the API said it.
-            const at = fromEpochMillis(nowMs)
-            if (status === 200) {
-              try {
-                return { _tag: "State", body: JSON.parse(text) as unknown, at }
-              } catch {
-                return { _tag: "Failed", error: "HTTP 200 with a body that is not JSON" }
-              }
-            }
-            const deletionHeader = p.deletion.header === undefined ? undefined : h[p.deletion.header.name.toLowerCase()]
-            if (trustedGone(status, deletionHeader, text)) return { _tag: "Gone", at }
-            const after = status === 429 ? retryAfterMs(h["retry-after"], nowMs) : undefined
-            // Only the status: a body may carry personal data.
-            const error = status === 404 || status === 410 ? `HTTP ${status} not proven to come from the provider (kept, retried)` : `HTTP ${status}`
-            return after === undefined ? { _tag: "Failed", error } : { _tag: "Failed", error, retryAfterMs: after }
-          })
-        ),
-        Effect.catchAll((error) => Effect.succeed<FetchResult>({ _tag: "Failed", error: `network: ${error}` }))
-      )
-    return { fetchOne }
+    const clock = yield* Effect.clock
+    const requestHeaders = headers()
+    const timeoutMs = p.timeoutSeconds * 1000
+
+    const interpret = (status: number, text: string, h: Record<string, string | string[] | undefined>, nowMs: number): FetchResult => {
+      // The registration time: when the API said it.
+      const at = fromEpochMillis(nowMs)
+      if (status === 200) {
+        try {
+          return { _tag: "State", body: JSON.parse(text) as unknown, at }
+        } catch {
+          return { _tag: "Failed", error: "HTTP 200 with a body that is not JSON" }
+        }
+      }
+      const deletionHeader = p.deletion.header === undefined ? undefined : h[p.deletion.header.name.toLowerCase()]
+      if (trustedGone(status, deletionHeader, text)) return { _tag: "Gone", at }
+      const after = status === 429 ? retryAfterMs(h["retry-after"], nowMs) : undefined
+      // Only the status: a body may carry personal data.
+      const error = status === 404 || status === 410 ? `HTTP ${status} not proven to come from the provider (kept, retried)` : `HTTP ${status}`
+      return after === undefined ? { _tag: "Failed", error } : { _tag: "Failed", error, retryAfterMs: after }
+    }
+
+    const fetchPromise = async (item: WorkItem, signal: AbortSignal): Promise<FetchResult> => {
+      try {
+        const res = await pool.request({ path: requestPath(source, item), method: "GET", headers: requestHeaders, signal, headersTimeout: timeoutMs, bodyTimeout: timeoutMs })
+        const text = await res.body.text()
+        return interpret(res.statusCode, text, res.headers, clock.unsafeCurrentTimeMillis())
+      } catch (e) {
+        return { _tag: "Failed", error: `network: ${(e as Error).message ?? String(e)}` }
+      }
+    }
+
+    /**
+     * Fetch a batch, `concurrency` at a time. A plain promise pool rather than a
+     * fiber per request: this is the hot path, and interruption still aborts every request.
+     */
+    const fetchAll = (items: ReadonlyArray<WorkItem>): Effect.Effect<ReadonlyArray<FetchResult>> =>
+      Effect.promise(async (signal) => {
+        // Every request of the batch listens on this one signal (bounded by the batch size).
+        setMaxListeners(0, signal)
+        const results: Array<FetchResult> = new Array(items.length)
+        let next = 0
+        const worker = async () => {
+          while (next < items.length && !signal.aborted) {
+            const i = next++
+            results[i] = await fetchPromise(items[i]!, signal)
+          }
+        }
+        await Promise.all(Array.from({ length: Math.min(p.concurrency, items.length) }, worker))
+        return results
+      })
+    return { fetchAll }
   })
 
 /** The operations for one fetch result, or a refusal (provider data the store cannot take). */
@@ -142,7 +156,7 @@ export const runFetcher = (options: FetcherOptions) =>
       const p = source.provider
       const workQueue = yield* WorkQueue
       const store = yield* Store
-      const { fetchOne } = yield* makeFetcher(options)
+      const { fetchAll } = yield* makeFetcher(options)
       const wake = yield* workQueue.queued
       const recovered = yield* workQueue.recover(source.name)
       if (recovered > 0) yield* Effect.logInfo("intark: fetches interrupted by the last stop are queued again").pipe(Effect.annotateLogs({ source: source.name, items: recovered }))
@@ -155,7 +169,7 @@ export const runFetcher = (options: FetcherOptions) =>
           yield* Effect.race(Effect.sleep(Duration.millis(waitMs)), Queue.take(wake))
           continue
         }
-        const results = yield* Effect.forEach(items, fetchOne, { concurrency: p.concurrency })
+        const results = yield* fetchAll(items)
         // One transaction for the whole batch's registrations.
         const submissions: Array<Submission> = []
         const ranges: Array<[number, number]> = []
