@@ -166,6 +166,33 @@ describe("IntArk source on the real broker, against the FS simulator", () => {
     for (const [id, n] of applied) expect(n, `personer/${id}`).toBeLessThanOrEqual(sim.changesOf(`personer/${id}`))
   }, 120_000)
 
+  it("recovers when the broker closes the channel (dead-letter exchange deleted under it): says why, retries, loses nothing", async () => {
+    const { names, sim, engine, source, connection } = await setUp({ seed: 23, faults: {} })
+    const origin = new URL(sim.baseUrl).origin
+    const admin = await connection.createChannel()
+    await admin.deleteExchange(names.deadLetterExchange)
+    // Poison now makes the broker close the consumer's channel (404 on the dead-letter publish).
+    await sim.publishRaw("no.uio.fs.FS-prod.personer.update", "not json at all")
+    const touched = new Set<string>()
+    for (let i = 0; i < 30; i++) {
+      const id = String(700 + i)
+      await sim.upsert("personer", id, fsPerson(origin, id, 1))
+      touched.add(`personer/${id}`)
+    }
+    await sim.flush()
+    await new Promise((r) => setTimeout(r, 1500))
+    // Put the exchange back (bound to the dead-letter queue again): the consumer reconnects and drains.
+    await admin.assertExchange(names.deadLetterExchange, "topic", { durable: true })
+    await admin.bindQueue(names.deadLetterQueue, names.deadLetterExchange, "#")
+    await waitConverged(engine, sim, source.name, touched)
+    let dead: false | { content: Buffer } = false
+    for (let i = 0; i < 50 && dead === false; i++) {
+      dead = await admin.get(names.deadLetterQueue, { noAck: true })
+      if (dead === false) await new Promise((r) => setTimeout(r, 100))
+    }
+    expect(dead === false ? null : dead.content.toString()).toBe("not json at all")
+  }, 60_000)
+
   it("starts with a full load from the provider's list endpoint when the shadow is empty", async () => {
     let existing = new Set<string>()
     const { sim, engine, source } = await setUp({

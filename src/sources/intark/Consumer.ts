@@ -8,7 +8,7 @@
  * one after a jittered, capped backoff.
  */
 import amqp, { type Channel, type ChannelModel, type ConsumeMessage, type Options } from "amqplib"
-import { Chunk, Clock, Deferred, Duration, Effect, Queue, Random, type Redacted } from "effect"
+import { Cause, Chunk, Clock, Deferred, Duration, Effect, Queue, Random, type Redacted } from "effect"
 import { readFileSync } from "node:fs"
 import { decodeNotification, isHintRefusal } from "../../domain/ChangeHint.js"
 import { type Received, WorkQueue } from "../../store/WorkQueue.js"
@@ -71,11 +71,14 @@ const session = (options: ConsumerOptions, reveal: (r: Redacted.Redacted) => str
         (c) => Effect.promise(() => c.close().catch(() => undefined))
       )
       const ended = yield* Deferred.make<never, Error>()
-      const end = (why: string) => () => Deferred.unsafeDone(ended, Effect.fail(new SessionEnded(why)))
-      connection.on("error", () => undefined) // 'close' follows with the reason
+      // The broker's reason arrives as an 'error' just before 'close'; keep it for the log line.
+      let brokerReason = ""
+      const noteReason = (e: Error) => void (brokerReason = `: ${e.message}`)
+      const end = (why: string) => () => Deferred.unsafeDone(ended, Effect.fail(new SessionEnded(`${why}${brokerReason}`)))
+      connection.on("error", noteReason)
       connection.on("close", end("connection closed"))
       const channel = yield* Effect.tryPromise(() => connection.createChannel())
-      channel.on("error", () => undefined)
+      channel.on("error", noteReason)
       channel.on("close", end("channel closed"))
       yield* Effect.tryPromise(() => topology(channel, source))
       yield* Effect.tryPromise(() => channel.prefetch(source.amqp.prefetch))
@@ -144,7 +147,10 @@ export const runConsumer = (options: ConsumerOptions, reveal: (r: Redacted.Redac
   })
 
 /** The failure's message only (never the URL's credentials: amqplib messages do not carry them). */
-const errorText = (cause: unknown): string => {
-  const s = String((cause as { failure?: unknown })?.failure ?? cause)
+const errorText = (cause: Cause.Cause<unknown>): string => {
+  const error = Cause.squash(cause)
+  // Effect.tryPromise wraps a rejection as an UnknownException: the reason is the wrapped error's.
+  const inner = (error as { error?: unknown })?.error instanceof Error ? (error as { error: Error }).error : error
+  const s = inner instanceof Error ? inner.message : String(inner)
   return s.replace(/\/\/[^@/\s]*@/g, "//***@").slice(0, 300)
 }

@@ -142,7 +142,8 @@ const operationsFor = (source: IntarkSource, item: WorkItem, result: FetchResult
     ...(settings.validFrom !== undefined ? { validFrom: settings.validFrom } : {}),
     ...(settings.validTo !== undefined ? { validTo: settings.validTo } : {})
   }
-  const eventId = `intark:${source.name}:${item.resource}:${item.objectId}:${result.at}`
+  // Provenance in the event id (shown on every row): what was fetched when, and when the notification was issued.
+  const eventId = `intark:${source.name}:${item.resource}:${item.objectId}:${result.at}${item.issuedAt !== null ? `:iat=${item.issuedAt}` : ""}`
   return result._tag === "State" ? stateOperations(rule, item.objectId, result.body, result.at, eventId) : deletionOperations(rule, item.objectId, result.at, eventId)
 }
 
