@@ -143,7 +143,8 @@ export const ObjectsGroup = HttpApiGroup.make("objects")
           registreringstid: Schema.optional(InstantParam),
           virkningstid: Schema.optional(InstantParam),
           limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.positive())),
-          after: Schema.optional(Schema.String)
+          after: Schema.optional(Schema.String),
+          format: Schema.optional(Schema.Literal("json", "ndjson", "csv"))
         })
       )
       .addSuccess(SnapshotPage)
@@ -151,7 +152,7 @@ export const ObjectsGroup = HttpApiGroup.make("objects")
       .addError(BadRequest)
       .annotate(
         OpenApi.Description,
-        "Rows in force of every object of the type, keyset-paged by objectId (`after`). With `Accept: application/x-ndjson` the rows from `after` on are streamed, one per line (`limit` caps the count)."
+        "Rows in force of every object of the type, keyset-paged by objectId (`after`). With `Accept: application/x-ndjson` (or `format=ndjson`) the rows from `after` on are streamed, one per line; with `Accept: text/csv` (or `format=csv`) as a CSV file (`limit` caps the count)."
       )
   )
   .add(
@@ -160,14 +161,15 @@ export const ObjectsGroup = HttpApiGroup.make("objects")
         Schema.Struct({
           since: InstantParam,
           until: Schema.optional(InstantParam),
-          objectType: Schema.optional(Schema.String)
+          objectType: Schema.optional(Schema.String),
+          format: Schema.optional(Schema.Literal("ndjson", "csv"))
         })
       )
       .addSuccess(Ndjson)
       .addError(BadRequest)
       .annotate(
         OpenApi.Description,
-        "Rows registered or closed in [since, until) (until defaults to now), streamed as NDJSON in order of change, each as it stood at `until` with `change` (registered|closed) and `changeAt`: the replacement for a deltafile."
+        "Rows registered or closed in [since, until) (until defaults to now), streamed as NDJSON in order of change, each as it stood at `until` with `change` (registered|closed) and `changeAt`: the replacement for a deltafile. `format=csv` (or `Accept: text/csv`) gives the same as a CSV file with a header line."
       )
   )
   .add(

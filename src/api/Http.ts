@@ -11,9 +11,10 @@ import { ApiConfig, IngestConfig } from "../config/Config.js"
 import { emptySummary, type IngestSummary, ingestNdjson, ingestValues } from "../ingest/Ingest.js"
 import { ActivationStore } from "../store/Activations.js"
 import { OutboxStore } from "../store/Outbox.js"
-import { type ChangeCursor, Store } from "../store/Store.js"
+import { type ChangeCursor, type ChangeRow, Store } from "../store/Store.js"
 import { WorkQueue } from "../store/WorkQueue.js"
 import { OutboxConfig, publisherNames } from "../outbox/OutboxConfig.js"
+import { csvHeader, csvLine } from "../domain/Csv.js"
 import { BadRequest, NotFound, SkyggeApi } from "./Api.js"
 import { countSummary, Metrics } from "./Metrics.js"
 
@@ -27,13 +28,19 @@ const instantParam = (name: string, value: string | undefined, fallback: Instant
   return typeof parsed === "string" ? Effect.succeed(parsed) : Effect.fail(new BadRequest({ message: `${name}: ${parsed.error}` }))
 }
 
-/** A stream of NDJSON text, one store page per chunk, until a short page. */
-const pagedNdjson = <C, A>(first: C, fetch: (cursor: C) => Effect.Effect<ReadonlyArray<A>>, cursorOf: (last: A) => C, cap = Infinity) =>
+/** A stream of text lines (NDJSON by default), one store page per chunk, until a short page. */
+const pagedNdjson = <C, A>(
+  first: C,
+  fetch: (cursor: C) => Effect.Effect<ReadonlyArray<A>>,
+  cursorOf: (last: A) => C,
+  cap = Infinity,
+  line: (row: A) => string = (row) => JSON.stringify(row) + "\n"
+) =>
   Stream.paginateEffect({ cursor: first, sent: 0 }, ({ cursor, sent }) =>
     fetch(cursor).pipe(
       Effect.map((rows) => {
         const page = rows.slice(0, Math.max(0, cap - sent))
-        const text = page.map((row) => JSON.stringify(row)).join("\n") + (page.length > 0 ? "\n" : "")
+        const text = page.map(line).join("")
         const done = rows.length < PAGE || sent + page.length >= cap
         return [text, done ? Option.none() : Option.some({ cursor: cursorOf(rows[rows.length - 1]!), sent: sent + page.length })] as const
       })
@@ -51,6 +58,16 @@ const activationCursor = (text: string) => {
 
 const ndjsonResponse = (body: Stream.Stream<Uint8Array>) =>
   HttpServerResponse.stream(body, { contentType: "application/x-ndjson", headers: { "cache-control": "no-store" } })
+
+/** CSV (RFC 4180) with its header line first, as a download. */
+const csvResponse = (body: Stream.Stream<Uint8Array>, changes: boolean, filename: string) =>
+  HttpServerResponse.stream(Stream.concat(Stream.make(new TextEncoder().encode(csvHeader(changes))), body), {
+    contentType: "text/csv; charset=utf-8; header=present",
+    headers: { "cache-control": "no-store", "content-disposition": `attachment; filename="${filename.replace(/[^A-Za-z0-9._-]/g, "_")}"` }
+  })
+
+/** CSV when asked by `format=csv` or `Accept: text/csv`. */
+const wantsCsv = (format: string | undefined, accept: string | undefined) => format === "csv" || (format === undefined && (accept ?? "").includes("text/csv"))
 
 export const ObjectsLive = HttpApiBuilder.group(SkyggeApi, "objects", (handlers) =>
   Effect.gen(function* () {
@@ -94,7 +111,15 @@ export const ObjectsLive = HttpApiBuilder.group(SkyggeApi, "objects", (handlers)
             registreringstid: yield* instantParam("registreringstid", urlParams.registreringstid, at),
             virkningstid: yield* instantParam("virkningstid", urlParams.virkningstid, at)
           }
-          if ((request.headers.accept ?? "").includes("application/x-ndjson")) {
+          if (wantsCsv(urlParams.format, request.headers.accept)) {
+            const cap = urlParams.limit ?? Infinity
+            return csvResponse(
+              pagedNdjson(urlParams.after ?? "", (after) => store.snapshot({ ...base, after, limit: PAGE }), (row) => row.objectId, cap, (row) => csvLine(row, false)),
+              false,
+              `${path.objectType}-snapshot-${base.registreringstid}-${base.virkningstid}.csv`
+            )
+          }
+          if (urlParams.format === "ndjson" || (request.headers.accept ?? "").includes("application/x-ndjson")) {
             const cap = urlParams.limit ?? Infinity
             return ndjsonResponse(
               pagedNdjson(urlParams.after ?? "", (after) => store.snapshot({ ...base, after, limit: PAGE }), (row) => row.objectId, cap)
@@ -113,13 +138,13 @@ export const ObjectsLive = HttpApiBuilder.group(SkyggeApi, "objects", (handlers)
           const until = yield* instantParam("until", urlParams.until, at)
           if (since > until) return yield* new BadRequest({ message: `since ${since} is after until ${until}` })
           const query = { since, until, ...(urlParams.objectType === undefined ? {} : { objectType: urlParams.objectType }) }
-          return ndjsonResponse(
-            pagedNdjson<ChangeCursor | undefined, { changeAt: Instant; id: number }>(
-              undefined,
-              (after) => store.changes({ ...query, limit: PAGE, ...(after === undefined ? {} : { after }) }),
-              (row) => ({ at: row.changeAt, id: row.id })
-            )
-          )
+          const fetch = (after: ChangeCursor | undefined) => store.changes({ ...query, limit: PAGE, ...(after === undefined ? {} : { after }) })
+          const cursorOf = (row: { changeAt: Instant; id: number }) => ({ at: row.changeAt, id: row.id })
+          const request = yield* HttpServerRequest.HttpServerRequest
+          if (wantsCsv(urlParams.format, request.headers.accept)) {
+            return csvResponse(pagedNdjson(undefined, fetch, cursorOf, Infinity, (row) => csvLine(row, true)), true, `changes-${since}-${until}.csv`)
+          }
+          return ndjsonResponse(pagedNdjson<ChangeCursor | undefined, ChangeRow>(undefined, fetch, cursorOf))
         })
       )
       .handle("activations", ({ urlParams }) =>

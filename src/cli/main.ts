@@ -9,13 +9,14 @@
 import { Args, Command, Options } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Cause, Clock, Console, Data, Effect, Exit, Layer, Option } from "effect"
-import { createReadStream, statSync } from "node:fs"
+import { closeSync, createReadStream, openSync, renameSync, rmSync, statSync, writeSync } from "node:fs"
 import { Metrics } from "../api/Metrics.js"
 import { ServerLive } from "../api/Server.js"
 import { OutboxLive } from "../outbox/OutboxLive.js"
 import { ActivationSchedulerLive } from "../schedule/ActivationScheduler.js"
 import { IntarkSourcesLive } from "../sources/intark/IntarkSourceLive.js"
 import { ApiConfig, IngestConfig, StoreConfig } from "../config/Config.js"
+import { type CsvRow, csvHeader, csvLine } from "../domain/Csv.js"
 import { fromEpochMillis, type Instant, parseInstant } from "../domain/Instant.js"
 import { describeError, StoreFromConfig, withConfig } from "../Engine.js"
 import { type IngestSummary, ingestNdjson } from "../ingest/Ingest.js"
@@ -207,34 +208,72 @@ const history = Command.make("history", { config: configOption, json: jsonOption
 
 // ---- snapshot / changes ----------------------------------------------------
 
-/** Print pages as they come: NDJSON with --json, else a table. */
-const printPages = <C, R extends Parameters<ReturnType<typeof rowTable>["line"]>[0]>(
-  json: boolean,
+type ListFormat = "table" | "ndjson" | "csv"
+
+const formatOption = Options.choice("format", ["table", "ndjson", "csv"] as const).pipe(
+  Options.withDescription("table (default on a terminal), ndjson (same as --json) or csv (RFC 4180 with a header line)"),
+  Options.optional
+)
+const outputOption = Options.text("output").pipe(
+  Options.withDescription("write to this file instead of stdout (written as FILE.partial, renamed when complete)"),
+  Options.optional
+)
+
+const listFormat = (json: boolean, format: Option.Option<ListFormat>): ListFormat => Option.getOrElse(format, () => (json ? "ndjson" : "table"))
+
+/** Where listed rows go: stdout, or a file that appears under its name only once complete. */
+const listSink = (output: Option.Option<string>) =>
+  Option.match(output, {
+    onNone: () => Effect.succeed({ write: (text: string) => void process.stdout.write(text) }),
+    onSome: (file) =>
+      Effect.acquireRelease(
+        Effect.try({ try: () => ({ fd: openSync(`${file}.partial`, "w"), file }), catch: (e) => new CliError({ message: `--output ${file}: ${(e as Error).message}` }) }),
+        ({ fd }, exit) =>
+          Effect.sync(() => {
+            closeSync(fd)
+            if (Exit.isSuccess(exit)) renameSync(`${file}.partial`, file)
+            else rmSync(`${file}.partial`, { force: true })
+          })
+      ).pipe(Effect.map(({ fd }) => ({ write: (text: string) => void writeSync(fd, text) })))
+  })
+
+/** Print pages as they come: a table, NDJSON or CSV, to stdout or a file. */
+const printPages = <C, R extends Parameters<ReturnType<typeof rowTable>["line"]>[0] & CsvRow>(
+  format: ListFormat,
+  output: Option.Option<string>,
   table: ReturnType<typeof rowTable>,
   first: C,
   fetch: (cursor: C) => Effect.Effect<ReadonlyArray<R>>,
   cursorOf: (row: R) => C,
   cap: number
 ) =>
-  Effect.gen(function* () {
-    if (!json) yield* println(table.header())
-    let cursor = first
-    let sent = 0
-    for (;;) {
-      const rows = yield* fetch(cursor)
-      const page = rows.slice(0, cap - sent)
-      if (page.length > 0) yield* println(page.map((row) => (json ? JSON.stringify(row) : table.line(row))).join("\n"))
-      sent += page.length
-      if (rows.length < PAGE || sent >= cap) return sent
-      cursor = cursorOf(rows[rows.length - 1]!)
-    }
-  })
+  Effect.scoped(
+    Effect.gen(function* () {
+      const sink = yield* listSink(output)
+      const changes = table.header().startsWith("change")
+      const line = format === "ndjson" ? (row: R) => JSON.stringify(row) + "\n" : format === "csv" ? (row: R) => csvLine(row, changes) : (row: R) => table.line(row) + "\n"
+      if (format === "table") sink.write(table.header() + "\n")
+      if (format === "csv") sink.write(csvHeader(changes))
+      let cursor = first
+      let sent = 0
+      for (;;) {
+        const rows = yield* fetch(cursor)
+        const page = rows.slice(0, cap - sent)
+        if (page.length > 0) sink.write(page.map(line).join(""))
+        sent += page.length
+        if (rows.length < PAGE || sent >= cap) return sent
+        cursor = cursorOf(rows[rows.length - 1]!)
+      }
+    })
+  )
 
 const snapshot = Command.make(
   "snapshot",
   {
     config: configOption,
     json: jsonOption,
+    format: formatOption,
+    output: outputOption,
     objectType: Args.text({ name: "OBJECT_TYPE" }),
     registreringstid: instantOption("registreringstid", "registration time"),
     virkningstid: instantOption("virkningstid", "validity time"),
@@ -249,7 +288,8 @@ const snapshot = Command.make(
         const registreringstid = yield* instantOr(o.registreringstid, "registreringstid")
         const virkningstid = yield* instantOr(o.virkningstid, "virkningstid")
         yield* printPages(
-          o.json,
+          listFormat(o.json, o.format),
+          o.output,
           rowTable({ objectColumn: true, changeColumn: false }),
           Option.getOrElse(o.after, () => ""),
           (after) => store.snapshot({ objectType: o.objectType, registreringstid, virkningstid, after, limit: PAGE }),
@@ -265,6 +305,8 @@ const changes = Command.make(
   {
     config: configOption,
     json: jsonOption,
+    format: formatOption,
+    output: outputOption,
     since: Options.text("since").pipe(Options.withDescription("start of the window, inclusive (ISO 8601)")),
     until: instantOption("until", "end of the window, exclusive"),
     objectType: Options.text("type").pipe(Options.withDescription("only this object type"), Options.optional)
@@ -279,7 +321,8 @@ const changes = Command.make(
         if (since > until) return yield* new CliError({ message: `--since ${since} is after --until ${until}` })
         const query = { since, until, ...Option.match(o.objectType, { onNone: () => ({}), onSome: (objectType) => ({ objectType }) }) }
         yield* printPages<ChangeCursor | undefined, ChangeRow>(
-          o.json,
+          listFormat(o.json, o.format),
+          o.output,
           rowTable({ objectColumn: true, changeColumn: true }),
           undefined,
           (after) => store.changes({ ...query, limit: PAGE, ...(after === undefined ? {} : { after }) }),

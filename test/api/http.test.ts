@@ -135,6 +135,18 @@ describe("as-of API", () => {
     // … while a window covering the close shows it.
     const covering = parseNdjson(await (await fetch(`${server.baseUrl}/v1/changes?since=2018-01-01&until=2018-01-02`)).text())
     expect(covering.map((r) => r.change).sort()).toEqual(["closed", "registered"])
+
+    // The same window as a CSV download, by parameter or by Accept.
+    const csv = await fetch(`${server.baseUrl}/v1/changes?${window}&format=csv`)
+    expect(csv.headers.get("content-type")).toMatch(/^text\/csv/)
+    expect(csv.headers.get("content-disposition")).toMatch(/^attachment; filename="changes-2016-09-01/)
+    const lines = (await csv.text()).split("\r\n").filter((l) => l.length > 0)
+    expect(lines[0]!.startsWith("change,changeAt,objectType,objectId,")).toBe(true)
+    expect(lines.slice(1).map((l) => l.split(",").slice(0, 4).join(","))).toEqual(first.map((r) => `${r.change},${r.changeAt},vej,xxxx`))
+    const byAccept = await fetch(`${server.baseUrl}/v1/objects/vej?registreringstid=2018-06-01&virkningstid=2018-06-01`, { headers: { accept: "text/csv" } })
+    const snapshotLines = (await byAccept.text()).split("\r\n").filter((l) => l.length > 0)
+    expect(snapshotLines[0]).toBe("objectType,objectId,registreringFra,registreringTil,virkningFra,virkningTil,data,eventId,storedAt")
+    expect(snapshotLines.length).toBeGreaterThan(1)
   })
 
   it("refuses bad lines with a reason naming the field, records them, and still applies the good ones", async () => {

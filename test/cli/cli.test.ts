@@ -84,6 +84,19 @@ describe("skygge command", () => {
     const changes = await skygge(["changes", "--since", "2017-01-01", "--until", "2017-02-01", "--json"], env)
     const rows = changes.stdout.trim().split("\n").map((l) => JSON.parse(l) as { change: string })
     expect(rows.map((r) => r.change)).toEqual(["closed", "registered", "registered"])
+
+    // The deltafile a downstream still wants: CSV into a file that appears only when complete.
+    const file = join(dir, "delta.csv")
+    const csv = await skygge(["changes", "--since", "2017-01-01", "--until", "2017-02-01", "--format", "csv", "--output", file], env)
+    expect(csv.code).toBe(0)
+    expect(csv.stdout).toBe("")
+    expect(existsSync(`${file}.partial`)).toBe(false)
+    const csvLines = readFileSync(file, "utf8").split("\r\n")
+    expect(csvLines[0]).toBe("change,changeAt,objectType,objectId,registreringFra,registreringTil,virkningFra,virkningTil,data,eventId,storedAt")
+    expect(csvLines.slice(1, -1).map((l) => l.split(",")[0])).toEqual(["closed", "registered", "registered"])
+    expect(csvLines[csvLines.length - 1]).toBe("")
+    const snapshotCsv = await skygge(["snapshot", "vej", "--registreringstid", "2017-01-05", "--virkningstid", "2017-03-01", "--format", "csv"], env)
+    expect(snapshotCsv.stdout).toContain(`vej,yyyy,2017-01-04T00:00:00.000000Z,,2017-02-01T00:00:00.000000Z,,"{""navn"":""Åbakke""}"`)
   })
 
   it("exits 3 when an object is not found, and 1 with a one-line message on bad input", async () => {
