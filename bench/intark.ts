@@ -27,6 +27,8 @@ import { makeCommitSignal, makeSqliteActivations, makeSqliteOutbox } from "../sr
 import { makeSqliteStore, openSqlite } from "../src/store/sqlite/SqliteStore.js"
 import { makeSqliteWorkQueue } from "../src/store/sqlite/SqliteWorkQueue.js"
 import { WorkQueue } from "../src/store/WorkQueue.js"
+import { ResyncReports } from "../src/store/ResyncReports.js"
+import { makeSqliteResyncReports } from "../src/store/sqlite/SqliteResyncReports.js"
 import { IntarkSourceSchema } from "../src/sources/intark/IntarkConfig.js"
 import { startIntarkSource } from "../src/sources/intark/IntarkSourceLive.js"
 import { ORIGIN_HEADER } from "../src/sources/intark/simulator/FsSimulator.js"
@@ -116,7 +118,8 @@ const engineLoop = async (): Promise<number> => {
     Context.add(ActivationStore, makeSqliteActivations(db, signal)),
     Context.add(OutboxStore, makeSqliteOutbox(db)),
     Context.add(CommitSignal, signal),
-    Context.add(WorkQueue, makeSqliteWorkQueue(db))
+    Context.add(WorkQueue, makeSqliteWorkQueue(db)),
+    Context.add(ResyncReports, makeSqliteResyncReports(db))
   )
   const source = Schema.decodeUnknownSync(IntarkSourceSchema)({
     kind: "intark",

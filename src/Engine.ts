@@ -8,9 +8,10 @@ import type { ActivationStore } from "./store/Activations.js"
 import type { CommitSignal, OutboxStore } from "./store/Outbox.js"
 import type { Store } from "./store/Store.js"
 import type { WorkQueue } from "./store/WorkQueue.js"
+import type { ResyncReports } from "./store/ResyncReports.js"
 import { sqliteStoreLayer } from "./store/sqlite/SqliteStore.js"
 
-export type StoreServices = Store | ActivationStore | OutboxStore | CommitSignal | WorkQueue
+export type StoreServices = Store | ActivationStore | OutboxStore | CommitSignal | WorkQueue | ResyncReports
 
 /** The store named by `store.url` (SQLite today), with its activations, outbox and commit signal. */
 export const StoreFromConfig: Layer.Layer<StoreServices, ConfigError.ConfigError | ConfigFileError> = Layer.unwrapEffect(

@@ -11,6 +11,8 @@ export interface ListedObject {
   readonly id: string
   /** The item's own URL, when it has one (fetched instead of the template when it is under the provider's base URL). */
   readonly location: string | null
+  /** The list item itself (FS `fields=*` lists carry the whole entity). */
+  readonly item: unknown
 }
 
 export interface ListPage {
@@ -39,13 +41,13 @@ export const listPage = (body: unknown, idField?: string): ListPage => {
   for (const item of items) {
     const plain = idField !== undefined && item !== null && typeof item === "object" ? (item as Record<string, unknown>)[idField] : undefined
     if (typeof plain === "string" || typeof plain === "number") {
-      objects.push({ id: String(plain), location: null })
+      objects.push({ id: String(plain), location: null, item })
       continue
     }
     const href = hrefOf(item)
     const ref = href === undefined ? undefined : resourceAndId(href)
     if (ref === undefined) unrecognised++
-    else objects.push({ id: ref[1], location: href! })
+    else objects.push({ id: ref[1], location: href!, item })
   }
   const next = envelope?.next
   const nextHref: string | null = next !== null && typeof next === "object" ? (hrefOf(next) ?? null) : null

@@ -123,6 +123,8 @@ export interface StoreShape {
   readonly events: (afterSeq: number, limit: number) => Effect.Effect<ReadonlyArray<RecordedEvent>>
   readonly refused: (afterId: number, limit: number) => Effect.Effect<ReadonlyArray<RefusedRecord>>
   readonly stats: Effect.Effect<StoreStats>
+  /** Ids of every object of the type ever registered, in id order after `after` (for reconciliation). */
+  readonly objectIds: (objectType: string, after: string, limit: number) => Effect.Effect<ReadonlyArray<string>>
   /** Has any object of this type ever been registered? (An empty shadow asks for a full load.) */
   readonly hasObjects: (objectType: string) => Effect.Effect<boolean>
 }

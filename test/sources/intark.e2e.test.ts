@@ -24,8 +24,11 @@ import {
   fsSourceConfig,
   registrationsNeverBackwards,
   runSource,
+  shadowDiff,
   waitConverged
 } from "../support/intark.js"
+import { resyncSource } from "../../src/sources/intark/Resync.js"
+import type { ResyncReport } from "../../src/store/ResyncReports.js"
 import { connectRabbit, RABBIT_URL, startTcpProxy } from "../support/rabbit.js"
 
 const FAULTS = {
@@ -215,6 +218,43 @@ describe("IntArk source on the real broker, against the FS simulator", () => {
     await waitConverged(engine, sim, source.name, existing)
     registrationsNeverBackwards(engine)
   }, 60_000)
+
+  it("resync repairs drift — missing, stale and deleted-upstream objects — and a second run finds nothing", async () => {
+    const withLists = {
+      resources: {
+        personer: { objectType: "fs.person", list: "/personer" },
+        personroller: { objectType: "fs.personrolle", validFrom: "periode.fraDato", validTo: "periode.tilDato", list: "/personroller" }
+      }
+    }
+    const { sim, engine, source } = await setUp({ seed: 31, faults: { error5xxRate: 0.05 }, overrides: withLists })
+    const touched = await driveRandomChanges(sim, { seed: 31, changes: 80, persons: 30, roles: 20, deleteRate: 0 })
+    await waitConverged(engine, sim, source.name, touched)
+
+    // Notifications get lost: new objects, changed ones and deletions the shadow never hears of.
+    sim.setFaults({ dropRate: 1 })
+    for (const key of await driveRandomChanges(sim, { seed: 32, changes: 60, persons: 40, roles: 20, deleteRate: 0.3 })) touched.add(key)
+    const resync = (dryRun: boolean) => Effect.runPromise(resyncSource(source, {}, { dryRun }).pipe(Effect.provide(engine.context)))
+    const total = (reports: ReadonlyArray<ResyncReport>, k: "missing" | "changed" | "extra" | "repaired") => reports.reduce((n, r) => n + r[k], 0)
+
+    const dry = await resync(true)
+    expect(dry.map((r) => r.error)).toEqual([null, null])
+    expect(total(dry, "missing")).toBeGreaterThan(0)
+    expect(total(dry, "changed")).toBeGreaterThan(0)
+    expect(total(dry, "extra")).toBeGreaterThan(0)
+    expect(total(dry, "repaired")).toBe(0)
+    expect(shadowDiff(engine, sim, touched).length).toBeGreaterThan(0) // a dry run repairs nothing
+
+    const repair = await resync(false)
+    expect(total(repair, "repaired")).toBe(total(dry, "missing") + total(dry, "changed") + total(dry, "extra"))
+    await waitConverged(engine, sim, source.name, touched)
+    registrationsNeverBackwards(engine)
+
+    const second = await resync(false)
+    expect(second.map((r) => [r.missing, r.changed, r.extra, r.repaired])).toEqual([[0, 0, 0, 0], [0, 0, 0, 0]])
+    // Every run is on record, newest first.
+    const kept = Effect.runSync(engine.reports.list({ source: source.name, limit: 10 }))
+    expect(kept.map((r) => r.dryRun)).toEqual([false, false, false, false, true, true])
+  }, 90_000)
 
   it("loses nothing when the engine process is killed hard (SIGKILL) mid-stream and started again", async () => {
     dir = mkdtempSync(join(tmpdir(), "skygge-intark-kill-"))

@@ -7,6 +7,8 @@ import { makeCommitSignal, makeSqliteActivations, makeSqliteOutbox } from "../..
 import { makeSqliteStore, openSqlite } from "../../src/store/sqlite/SqliteStore.js"
 import { makeSqliteWorkQueue } from "../../src/store/sqlite/SqliteWorkQueue.js"
 import { WorkQueue, type WorkQueueShape } from "../../src/store/WorkQueue.js"
+import { ResyncReports, type ResyncReportsShape } from "../../src/store/ResyncReports.js"
+import { makeSqliteResyncReports } from "../../src/store/sqlite/SqliteResyncReports.js"
 
 export interface OpenStore {
   readonly store: StoreShape
@@ -14,7 +16,8 @@ export interface OpenStore {
   readonly outbox: OutboxStoreShape
   readonly signal: CommitSignalShape
   readonly workQueue: WorkQueueShape
-  readonly context: Context.Context<Store | ActivationStore | OutboxStore | CommitSignal | WorkQueue>
+  readonly reports: ResyncReportsShape
+  readonly context: Context.Context<Store | ActivationStore | OutboxStore | CommitSignal | WorkQueue | ResyncReports>
   readonly close: () => void
 }
 
@@ -25,11 +28,13 @@ export const openStore = (filename: string): OpenStore => {
   const activations = makeSqliteActivations(db, signal)
   const outbox = makeSqliteOutbox(db)
   const workQueue = makeSqliteWorkQueue(db)
+  const reports = makeSqliteResyncReports(db)
   const context = Context.make(Store, store).pipe(
     Context.add(ActivationStore, activations),
     Context.add(OutboxStore, outbox),
     Context.add(CommitSignal, signal),
-    Context.add(WorkQueue, workQueue)
+    Context.add(WorkQueue, workQueue),
+    Context.add(ResyncReports, reports)
   )
-  return { store, activations, outbox, signal, workQueue, context, close: () => db.close() }
+  return { store, activations, outbox, signal, workQueue, reports, context, close: () => db.close() }
 }

@@ -9,7 +9,7 @@
 import { Duration, Effect, Redacted, Schedule } from "effect"
 import { request } from "undici"
 import type { ChangeHint } from "../../domain/ChangeHint.js"
-import { listPage } from "../../domain/ProviderList.js"
+import { type ListPage, listPage } from "../../domain/ProviderList.js"
 import { Store } from "../../store/Store.js"
 import { type Received, WorkQueue } from "../../store/WorkQueue.js"
 import type { IntarkSource } from "./IntarkConfig.js"
@@ -27,15 +27,62 @@ const getJson = (url: string, headers: Record<string, string>, timeoutMs: number
     catch: (e) => (e as Error).message ?? String(e)
   })
 
+/** The request headers for a source's provider (auth resolved from secrets). */
+export const providerHeaders = (authHeaders: Readonly<Record<string, Redacted.Redacted>>): Record<string, string> => {
+  const headers: Record<string, string> = { accept: "application/json" }
+  for (const [k, v] of Object.entries(authHeaders)) headers[k] = Redacted.value(v)
+  return headers
+}
+
+/**
+ * Walk a resource's list endpoint page by page (retrying each page with backoff), handing each page
+ * to `onPage`. Only pages on the provider's own origin are followed. Fails with the last error.
+ */
+export const forEachListPage = <E, R>(
+  source: IntarkSource,
+  list: string,
+  idField: string | undefined,
+  headers: Record<string, string>,
+  onPage: (page: ListPage) => Effect.Effect<void, E, R>
+) =>
+  Effect.gen(function* () {
+    const base = new URL(source.provider.baseUrl)
+    const prefix = base.pathname.replace(/\/+$/, "")
+    let url: string | null = `${base.origin}${prefix}${list.startsWith("/") ? "" : "/"}${list}`
+    let pages = 0, unrecognised = 0
+    while (url !== null && pages++ < MAX_PAGES) {
+      const body = yield* getJson(url, headers, source.provider.timeoutSeconds * 1000).pipe(
+        Effect.retry({ times: Math.max(0, source.provider.maxAttempts - 1), schedule: backoff(source.provider.maxBackoffSeconds) })
+      )
+      const page = listPage(body, idField)
+      unrecognised += page.unrecognised
+      yield* onPage(page)
+      url = page.next !== null && new URL(page.next, base).origin === base.origin ? new URL(page.next, base).href : null
+    }
+    return { pages, unrecognised }
+  })
+
+/** A work-queue hint for an object found by listing (no notification: operation unknown). */
+export const listedHint = (source: IntarkSource, resource: string, id: string, location: string | null): Received => ({
+  _tag: "Hint",
+  hint: {
+    format: source.format === "auto" ? "fs" : source.format,
+    resource,
+    id,
+    operation: "unknown",
+    messageId: null,
+    issuedAt: null,
+    location,
+    validFrom: null
+  } satisfies ChangeHint
+})
+
 /** Queue every listed object of each resource the shadow holds none of; returns how many were queued. */
 export const fullLoadIfEmpty = (source: IntarkSource, authHeaders: Readonly<Record<string, Redacted.Redacted>>) =>
   Effect.gen(function* () {
     const store = yield* Store
     const workQueue = yield* WorkQueue
-    const base = new URL(source.provider.baseUrl)
-    const prefix = base.pathname.replace(/\/+$/, "")
-    const headers: Record<string, string> = { accept: "application/json" }
-    for (const [k, v] of Object.entries(authHeaders)) headers[k] = Redacted.value(v)
+    const headers = providerHeaders(authHeaders)
     let total = 0
     for (const [resource, settings] of Object.entries(source.resources)) {
       const objectType = settings.objectType ?? `${source.name}.${resource}`
@@ -47,32 +94,11 @@ export const fullLoadIfEmpty = (source: IntarkSource, authHeaders: Readonly<Reco
         ).pipe(log)
         continue
       }
-      let url: string | null = `${base.origin}${prefix}${settings.list.startsWith("/") ? "" : "/"}${settings.list}`
-      let queued = 0, unrecognised = 0, pages = 0
-      while (url !== null && pages++ < MAX_PAGES) {
-        const body = yield* getJson(url, headers, source.provider.timeoutSeconds * 1000).pipe(
-          Effect.retry({ times: Math.max(0, source.provider.maxAttempts - 1), schedule: backoff(source.provider.maxBackoffSeconds) })
-        )
-        const page = listPage(body, settings.listIdField)
-        const received: Array<Received> = page.objects.map((o) => ({
-          _tag: "Hint",
-          hint: {
-            format: source.format === "auto" ? "fs" : source.format,
-            resource,
-            id: o.id,
-            operation: "unknown",
-            messageId: null,
-            issuedAt: null,
-            location: o.location,
-            validFrom: null
-          } satisfies ChangeHint
-        }))
-        yield* workQueue.record(source.name, received)
-        queued += received.length
-        unrecognised += page.unrecognised
-        // Only pages of the same provider are followed.
-        url = page.next !== null && new URL(page.next, base).origin === base.origin ? new URL(page.next, base).href : null
-      }
+      let queued = 0
+      const { pages, unrecognised } = yield* forEachListPage(source, settings.list, settings.listIdField, headers, (page) => {
+        queued += page.objects.length
+        return workQueue.record(source.name, page.objects.map((o) => listedHint(source, resource, o.id, o.location)))
+      })
       total += queued
       yield* Effect.logInfo("full load: every listed object queued for fetching").pipe(log, Effect.annotateLogs({ queued, unrecognised, pages }))
     }

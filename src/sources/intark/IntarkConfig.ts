@@ -4,7 +4,7 @@
  * a mistake stops the start with the path of the bad field. Secrets are given
  * as `{"env": "NAME"}` (read from the environment) or inline strings.
  */
-import { Effect, ParseResult, Redacted, Schema } from "effect"
+import { Cron, Effect, Either, ParseResult, Redacted, Schema } from "effect"
 import { ConfigFileError } from "../../config/Config.js"
 
 const Secret = Schema.Union(Schema.String, Schema.Struct({ env: Schema.String }))
@@ -73,6 +73,19 @@ export const ResourceSettings = Schema.Struct({
   listIdField: Schema.optional(Schema.String)
 })
 
+const CronExpression = Schema.String.pipe(
+  Schema.filter((expr) => Either.match(Cron.parse(expr), { onLeft: (e) => `not a cron expression: ${e.message}`, onRight: () => true }))
+)
+
+export const ResyncSettings = Schema.Struct({
+  /** Cron expression (minute hour day month weekday, or with seconds first), e.g. `30 3 * * *`. */
+  cron: CronExpression,
+  /** Zone the schedule is read in (default: the source's timeZone). */
+  timeZone: Schema.optional(Schema.String),
+  /** Only measure and report the drift. */
+  dryRun: Schema.optionalWith(Schema.Boolean, { default: () => false })
+})
+
 export const IntarkSourceSchema = Schema.Struct({
   kind: Schema.Literal("intark"),
   name: Schema.String.pipe(Schema.pattern(/^[a-z0-9][a-z0-9_-]*$/i, { message: () => "a source name is letters, digits, '-' and '_'" })),
@@ -92,7 +105,9 @@ export const IntarkSourceSchema = Schema.Struct({
   amqp: AmqpSettings,
   provider: ProviderSettings,
   /** Resources this source registers; a notification for any other is refused. */
-  resources: Schema.Record({ key: Schema.String, value: ResourceSettings })
+  resources: Schema.Record({ key: Schema.String, value: ResourceSettings }),
+  /** Scheduled reconciliation against the provider's list endpoints. */
+  resync: Schema.optional(ResyncSettings)
 })
 export type IntarkSource = typeof IntarkSourceSchema.Type
 

@@ -4,6 +4,7 @@ import { ConfigSources } from "../../config/Config.js"
 import { runConsumer } from "./Consumer.js"
 import { runFetcher } from "./Fetcher.js"
 import { fullLoadIfEmpty } from "./FullLoad.js"
+import { runResyncSchedule } from "./Resync.js"
 import { decodeIntarkSources, type IntarkSource, resolveSecret } from "./IntarkConfig.js"
 
 /** The provider's auth as request headers (values stay redacted until the request). */
@@ -44,6 +45,7 @@ export const startIntarkSource = (source: IntarkSource) =>
         Effect.catchAll((error) => Effect.logError("full load failed; it is tried again at the next start while the shadow is still empty").pipe(Effect.annotateLogs({ source: source.name, error })))
       )
     )
+    if (source.resync !== undefined) yield* Effect.forkScoped(runResyncSchedule(source, headers))
     yield* Effect.logInfo("intark source started").pipe(Effect.annotateLogs({ source: source.name, queue: source.amqp.queue, provider: new URL(source.provider.baseUrl).origin }))
   })
 

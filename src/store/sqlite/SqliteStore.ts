@@ -27,6 +27,8 @@ import { ActivationStore } from "../Activations.js"
 import { CommitSignal, type CommitSignalShape, OutboxStore } from "../Outbox.js"
 import { WorkQueue } from "../WorkQueue.js"
 import { makeSqliteWorkQueue } from "./SqliteWorkQueue.js"
+import { ResyncReports } from "../ResyncReports.js"
+import { makeSqliteResyncReports } from "./SqliteResyncReports.js"
 import { makeCommitSignal, makeDownstreamWrites, makeSqliteActivations, makeSqliteOutbox } from "./SqliteDownstream.js"
 
 export const sqliteMigrationsFolder = fileURLToPath(new URL("../../../drizzle/sqlite", import.meta.url))
@@ -102,6 +104,9 @@ export const makeSqliteStore = (db: Database.Database, signal?: CommitSignalShap
     event: db.prepare<[string], { operation: string }>("SELECT operation FROM events WHERE event_id = ?"),
     head: db.prepare<[string, string], { latest_registrering: string }>(
       "SELECT latest_registrering FROM objects WHERE object_type = ? AND object_id = ?"
+    ),
+    objectIds: db.prepare<[string, string, number], { object_id: string }>(
+      "SELECT object_id FROM objects WHERE object_type = ? AND object_id > ? ORDER BY object_id LIMIT ?"
     ),
     anyObject: db.prepare<[string], { one: number }>("SELECT 1 AS one FROM objects WHERE object_type = ? LIMIT 1"),
     current: db.prepare<[string, string], StoredCurrentRow>(
@@ -357,6 +362,7 @@ export const makeSqliteStore = (db: Database.Database, signal?: CommitSignalShap
           })
         )
       ),
+    objectIds: (objectType, after, limit) => Effect.sync(() => q.objectIds.all(objectType, after, limit).map((r) => r.object_id)),
     hasObjects: (objectType) => Effect.sync(() => q.anyObject.get(objectType) !== undefined),
     stats: Effect.sync(() => ({
       rows: counts.rows.get()!.n,
@@ -375,7 +381,7 @@ const decodeRecorded = (text: string): Operation => {
 }
 
 /** A scoped store on a SQLite file: opened and migrated on acquire, closed on release. */
-export const sqliteStoreLayer = (options: SqliteOptions): Layer.Layer<Store | ActivationStore | OutboxStore | CommitSignal | WorkQueue> =>
+export const sqliteStoreLayer = (options: SqliteOptions): Layer.Layer<Store | ActivationStore | OutboxStore | CommitSignal | WorkQueue | ResyncReports> =>
   Layer.scopedContext(
     Effect.gen(function* () {
       const db = yield* Effect.acquireRelease(
@@ -387,7 +393,8 @@ export const sqliteStoreLayer = (options: SqliteOptions): Layer.Layer<Store | Ac
         Context.add(ActivationStore, makeSqliteActivations(db, signal)),
         Context.add(OutboxStore, makeSqliteOutbox(db)),
         Context.add(CommitSignal, signal),
-        Context.add(WorkQueue, makeSqliteWorkQueue(db))
+        Context.add(WorkQueue, makeSqliteWorkQueue(db)),
+        Context.add(ResyncReports, makeSqliteResyncReports(db))
       )
     })
   )

@@ -194,3 +194,28 @@ export const seenMessages = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.source, t.messageId] }), index("seen_messages_received_idx").on(t.receivedAt)]
 )
+
+/** One reconciliation run of a source's resource against its upstream: what was checked, what drifted, what was done. */
+export const resyncReports = sqliteTable(
+  "resync_reports",
+  {
+    id: integer("id").primaryKey(),
+    source: text("source").notNull(),
+    resource: text("resource").notNull(),
+    objectType: text("object_type").notNull(),
+    startedAt: text("started_at").notNull(),
+    finishedAt: text("finished_at").notNull(),
+    dryRun: integer("dry_run", { mode: "boolean" }).notNull(),
+    checked: integer("checked").notNull(),
+    missing: integer("missing").notNull(),
+    changed: integer("changed").notNull(),
+    extra: integer("extra").notNull(),
+    /** Objects queued for the fetch path to repair (missing + changed + extra, unless a dry run). */
+    repaired: integer("repaired").notNull(),
+    /** Abandoned work items given another chance. */
+    revived: integer("revived").notNull(),
+    /** Why the run stopped short, if it did (then nothing was repaired). */
+    error: text("error")
+  },
+  (t) => [index("resync_reports_source_idx").on(t.source, t.id)]
+)

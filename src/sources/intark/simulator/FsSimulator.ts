@@ -13,6 +13,8 @@ import { randomUUID } from "node:crypto"
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 
 export interface SimulatorFaults {
+  /** Chance a notification is never published (lost: only a resync finds the change). */
+  readonly dropRate: number
   /** Chance a notification is published twice (same jti). */
   readonly duplicateRate: number
   /** Chance a notification is held back and published after the next one. */
@@ -29,7 +31,7 @@ export interface SimulatorFaults {
 }
 
 export const NO_FAULTS: SimulatorFaults = {
-  duplicateRate: 0, reorderRate: 0, apiLagMs: 0, error5xxRate: 0, rate429: 0, retryAfterSeconds: 1, slowRate: 0, slowMs: 0, gateway404Rate: 0
+  dropRate: 0, duplicateRate: 0, reorderRate: 0, apiLagMs: 0, error5xxRate: 0, rate429: 0, retryAfterSeconds: 1, slowRate: 0, slowMs: 0, gateway404Rate: 0
 }
 
 export interface FsSimulatorOptions {
@@ -189,6 +191,7 @@ export const startFsSimulator = async (options: FsSimulatorOptions): Promise<FsS
       JSON.stringify({ sub: `${resource}/${id}`, iss: `FS-${environment}`, iat: String(Date.now()), operation, jti: randomUUID(), [idField(resource)]: id })
     )
     const key = routingKey(resource, operation)
+    if (faults.dropRate > 0 && random() < faults.dropRate) return
     const copies = random() < faults.duplicateRate ? 2 : 1
     if (random() < faults.reorderRate) {
       held.push([key, body])
