@@ -119,6 +119,23 @@ const AsOfParams = Schema.Struct({
 })
 const Ndjson = HttpApiSchema.withEncoding(Schema.String, { kind: "Text", contentType: "application/x-ndjson" })
 
+const ResyncReportSchema = Schema.Struct({
+  id: Schema.optional(Schema.Number),
+  source: Schema.String,
+  resource: Schema.String,
+  objectType: Schema.String,
+  startedAt: Schema.String,
+  finishedAt: Schema.String,
+  dryRun: Schema.Boolean,
+  checked: Schema.Number,
+  missing: Schema.Number,
+  changed: Schema.Number,
+  extra: Schema.Number,
+  repaired: Schema.Number,
+  revived: Schema.Number,
+  error: Schema.NullOr(Schema.String)
+})
+
 export const ObjectsGroup = HttpApiGroup.make("objects")
   .add(
     HttpApiEndpoint.get("get", "/v1/objects/:objectType/:objectId")
@@ -202,6 +219,21 @@ export const ObjectsGroup = HttpApiGroup.make("objects")
       .addSuccess(Schema.Struct({ refused: Schema.Array(RefusedSchema), next: Schema.NullOr(Schema.Number) }))
       .addError(BadRequest)
       .annotate(OpenApi.Summary, "Refused inputs with their reasons, oldest first")
+  )
+  .add(
+    HttpApiEndpoint.get("resyncReports", "/v1/resync-reports")
+      .setUrlParams(
+        Schema.Struct({
+          source: Schema.optional(Schema.String),
+          limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.positive()))
+        })
+      )
+      .addSuccess(Schema.Struct({ reports: Schema.Array(ResyncReportSchema) }))
+      .addError(BadRequest)
+      .annotate(
+        OpenApi.Description,
+        "Reconciliation runs, newest first: per source and resource, how many objects were checked, missing, changed and extra, how many were queued for repair (0 in a dry run), abandoned items revived, and why a run stopped short."
+      )
   )
   .middleware(ReadAccess)
 

@@ -13,6 +13,7 @@ import { ActivationStore } from "../store/Activations.js"
 import { OutboxStore } from "../store/Outbox.js"
 import { type ChangeCursor, type ChangeRow, Store } from "../store/Store.js"
 import { WorkQueue } from "../store/WorkQueue.js"
+import { ResyncReports } from "../store/ResyncReports.js"
 import { OutboxConfig, publisherNames } from "../outbox/OutboxConfig.js"
 import { csvHeader, csvLine } from "../domain/Csv.js"
 import { BadRequest, NotFound, SkyggeApi } from "./Api.js"
@@ -73,6 +74,7 @@ export const ObjectsLive = HttpApiBuilder.group(SkyggeApi, "objects", (handlers)
   Effect.gen(function* () {
     const store = yield* Store
     const activationStore = yield* ActivationStore
+    const resyncReports = yield* ResyncReports
     const api = yield* ApiConfig
     const checkLimit = (limit: number | undefined, fallback: number) =>
       limit === undefined
@@ -145,6 +147,13 @@ export const ObjectsLive = HttpApiBuilder.group(SkyggeApi, "objects", (handlers)
             return csvResponse(pagedNdjson(undefined, fetch, cursorOf, Infinity, (row) => csvLine(row, true)), true, `changes-${since}-${until}.csv`)
           }
           return ndjsonResponse(pagedNdjson<ChangeCursor | undefined, ChangeRow>(undefined, fetch, cursorOf))
+        })
+      )
+      .handle("resyncReports", ({ urlParams }) =>
+        Effect.gen(function* () {
+          const limit = yield* checkLimit(urlParams.limit, 100)
+          const reports = yield* resyncReports.list({ limit, ...(urlParams.source === undefined ? {} : { source: urlParams.source }) })
+          return { reports }
         })
       )
       .handle("activations", ({ urlParams }) =>

@@ -2,6 +2,8 @@
  * The as-of API on a real server (127.0.0.1, ephemeral port) over a real
  * SQLite file: the DESIGN.md tables, the MariaDB oracle, errors, streams, auth.
  */
+import { Effect } from "effect"
+import { ResyncReports } from "../../src/store/ResyncReports.js"
 import { createHash } from "node:crypto"
 import { readFileSync } from "node:fs"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -216,6 +218,16 @@ describe("as-of API", () => {
       expect.arrayContaining(["/v1/objects/{objectType}/{objectId}", "/v1/objects/{objectType}/{objectId}/history", "/v1/objects/{objectType}", "/v1/changes", "/v1/registrations"])
     )
     expect((await fetch(`${server.baseUrl}/docs`)).status).toBe(200)
+  })
+
+  it("lists resync reports newest first, filtered by source, with a bounded limit", async () => {
+    const base = { resource: "personer", objectType: "fs.person", startedAt: d("2026-01-01"), finishedAt: d("2026-01-01"), dryRun: false, checked: 3, missing: 1, changed: 1, extra: 0, repaired: 2, revived: 0, error: null }
+    await server.run(Effect.flatMap(ResyncReports, (r) => Effect.all([r.record({ ...base, source: "a" }), r.record({ ...base, source: "b" }), r.record({ ...base, source: "a", dryRun: true })])))
+    const all = (await (await fetch(`${server.baseUrl}/v1/resync-reports`)).json()) as { reports: Array<{ source: string; dryRun: boolean }> }
+    expect(all.reports.map((r) => [r.source, r.dryRun])).toEqual([["a", true], ["b", false], ["a", false]])
+    const onlyA = (await (await fetch(`${server.baseUrl}/v1/resync-reports?source=a&limit=1`)).json()) as { reports: Array<{ source: string }> }
+    expect(onlyA.reports).toHaveLength(1)
+    expect((await fetch(`${server.baseUrl}/v1/resync-reports?limit=999999`)).status).toBe(400)
   })
 })
 

@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "vitest"
 import { Effect } from "effect"
 import { KNOWN_KEYS, mergeEnvironment, readConfigFile } from "../../src/config/Config.js"
-import { AmqpSettings, decodeIntarkSources, ProviderSettings, ResourceSettings } from "../../src/sources/intark/IntarkConfig.js"
+import { AmqpSettings, decodeIntarkSources, ProviderSettings, ResourceSettings, ResyncSettings } from "../../src/sources/intark/IntarkConfig.js"
 
 const root = (path: string) => fileURLToPath(new URL(`../../${path}`, import.meta.url))
 
@@ -30,12 +30,16 @@ describe("configuration", () => {
     const example = readConfigFile(root("config/example.json")) as { sources: Array<Record<string, unknown>> }
     const decoded = Effect.runSync(decodeIntarkSources(example.sources))
     expect(decoded.map((s) => s.name)).toEqual(["fs-uio"])
+    // A bad cron expression stops the start, naming it.
+    const badCron = Effect.runSync(Effect.flip(decodeIntarkSources([{ ...example.sources[0], resync: { cron: "every night" } }])))
+    expect(badCron.message).toMatch(/not a cron expression/)
     const readme = readFileSync(root("README.md"), "utf8")
     const text = JSON.stringify(example.sources)
     const fields = [
       ...Object.keys(AmqpSettings.fields).map((k) => `amqp.${k}`),
       ...Object.keys(ProviderSettings.fields).map((k) => `provider.${k}`),
-      ...Object.keys(ResourceSettings.fields).map((k) => `resources.*.${k}`)
+      ...Object.keys(ResourceSettings.fields).map((k) => `resources.*.${k}`),
+      ...Object.keys(ResyncSettings.fields).map((k) => `resync.${k}`)
     ]
     expect(fields.filter((f) => !text.includes(`"${f.split(".").pop()}"`))).toEqual([])
     expect(fields.filter((f) => !readme.includes(`\`${f}\``))).toEqual([])

@@ -256,6 +256,52 @@ describe("IntArk source on the real broker, against the FS simulator", () => {
     expect(kept.map((r) => r.dryRun)).toEqual([false, false, false, false, true, true])
   }, 90_000)
 
+  it("skygge resync from the command line: --dry-run reports the drift, a run repairs it, resync-reports lists both", async () => {
+    dir = mkdtempSync(join(tmpdir(), "skygge-resync-cli-"))
+    const names = brokerNames()
+    const sim = await startFsSimulator({ amqpUrl: RABBIT_URL, exchange: names.exchange, seed: 41 })
+    cleanups.push(async () => {
+      await sim.close({ deleteExchange: true })
+      rmSync(dir, { recursive: true, force: true })
+    })
+    // Nobody listens yet: the shadow misses all of it.
+    const touched = await driveRandomChanges(sim, { seed: 41, changes: 40, persons: 20, roles: 10, deleteRate: 0 })
+    const dbFile = join(dir, "skygge.db")
+    const configFile = join(dir, "skygge.json")
+    const config = fsSourceConfig(names, sim, RABBIT_URL, {
+      resources: {
+        personer: { objectType: "fs.person", list: "/personer" },
+        personroller: { objectType: "fs.personrolle", validFrom: "periode.fraDato", validTo: "periode.tilDato", list: "/personroller" }
+      }
+    })
+    writeFileSync(configFile, JSON.stringify({ store: { url: `sqlite:${dbFile}` }, log: { level: "Error" }, sources: [config] }))
+    const cli = (args: ReadonlyArray<string>) =>
+      new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+        const p = spawn(process.execPath, ["bin/skygge.js", ...args, "--config", configFile])
+        let stdout = "", stderr = ""
+        p.stdout.on("data", (d) => (stdout += String(d)))
+        p.stderr.on("data", (d) => (stderr += String(d)))
+        p.on("close", (code) => resolve({ code, stdout, stderr }))
+      })
+    const parse = (out: string) => out.trim().split("\n").map((l) => JSON.parse(l) as ResyncReport)
+
+    const dry = await cli(["resync", "--dry-run", "--json"])
+    expect(dry.code, dry.stderr).toBe(0)
+    expect(parse(dry.stdout).reduce((n, r) => n + r.missing, 0)).toBe(sim.finalState().size)
+    const repair = await cli(["resync", "--json"])
+    expect(repair.code, repair.stderr).toBe(0)
+    expect(parse(repair.stdout).every((r) => r.repaired === r.missing && r.error === null)).toBe(true)
+
+    const engine = openStore(dbFile)
+    cleanups.push(() => engine.close())
+    expect(shadowDiff(engine, sim, touched)).toEqual([])
+    const listed = await cli(["resync-reports", "--json"])
+    expect(parse(listed.stdout).map((r) => r.dryRun)).toEqual([false, false, true, true])
+    const unknown = await cli(["resync", "--source", "nope"])
+    expect(unknown.code).toBe(1)
+    expect(unknown.stderr).toContain("no source named 'nope'")
+  }, 90_000)
+
   it("loses nothing when the engine process is killed hard (SIGKILL) mid-stream and started again", async () => {
     dir = mkdtempSync(join(tmpdir(), "skygge-intark-kill-"))
     const names = brokerNames()

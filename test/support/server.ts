@@ -10,11 +10,14 @@ import { Metrics } from "../../src/api/Metrics.js"
 import { HttpAppLive } from "../../src/api/Server.js"
 import { Store } from "../../src/store/Store.js"
 import { sqliteStoreLayer } from "../../src/store/sqlite/SqliteStore.js"
+import type { StoreServices } from "../../src/Engine.js"
 
 export interface TestServer {
   readonly baseUrl: string
   readonly store: Store["Type"]
   readonly dir: string
+  /** Run an effect against the server's own services (to set up state a test needs). */
+  readonly run: <A>(effect: Effect.Effect<A, never, StoreServices>) => Promise<A>
   readonly close: () => Promise<void>
 }
 
@@ -36,6 +39,7 @@ export const startServer = async (config: Record<string, string> = {}): Promise<
     baseUrl: `http://127.0.0.1:${address.port}`,
     store,
     dir,
+    run: (effect) => runtime.runPromise(effect),
     close: async () => {
       await runtime.dispose()
       rmSync(dir, { recursive: true, force: true })
