@@ -25,6 +25,7 @@ import { WorkQueue } from "../store/WorkQueue.js"
 import { type CsvRow, csvHeader, csvLine } from "../domain/Csv.js"
 import { fromEpochMillis, type Instant, parseInstant } from "../domain/Instant.js"
 import { describeError, StoreFromConfig, withConfig } from "../Engine.js"
+import { type ExtractSummary, ingestExtract } from "../ingest/Extract.js"
 import { type IngestSummary, ingestNdjson } from "../ingest/Ingest.js"
 import { ActivationStore } from "../store/Activations.js"
 import { type ChangeCursor, type ChangeRow, Store } from "../store/Store.js"
@@ -102,7 +103,7 @@ const importCommand = Command.make(
           }
         }
         const progress = { bytes: 0 }
-        const bar = process.stderr.isTTY ? progressBar(size) : undefined
+        const bar = progressBar(size)
         const summary = yield* ingestNdjson(file === "-" ? process.stdin : createReadStream(file, { highWaterMark: 1 << 20 }), {
           source: `import:${file === "-" ? "stdin" : file}`,
           batchSize: ingest.batchSize,
@@ -128,34 +129,107 @@ const importCommand = Command.make(
     )
 ).pipe(Command.withDescription("Import NDJSON assert/retract operations (streamed, one transaction per batch)"))
 
-/** A one-line progress bar on a terminal: bytes, rate, ETA, outcomes. */
-const progressBar = (total: number | undefined) => {
+/**
+ * Progress of a bulk load on stderr: a one-line bar on a terminal (bytes, rate, ETA, outcomes),
+ * otherwise a plain line every few seconds (for logs of scheduled jobs).
+ */
+const progressBar = (total: number | undefined, noun = "ops", count: (s: IngestSummary) => number = (s) => s.lines) => {
   const start = Date.now()
+  const tty = process.stderr.isTTY === true
   let last = 0
   const render = (bytes: number, s: IngestSummary) => {
     const seconds = (Date.now() - start) / 1000
-    const rate = seconds > 0 ? s.lines / seconds : 0
+    const n = count(s)
+    const rate = seconds > 0 ? n / seconds : 0
     const fraction = total ? Math.min(1, bytes / total) : 0
+    const eta = total && fraction > 0 ? Math.round(seconds / fraction - seconds) : undefined
+    const outcomes = `applied ${formatCount(s.applied)}  unchanged ${formatCount(s.unchanged)}  duplicate ${formatCount(s.duplicate)}  refused ${formatCount(s.refused)}`
+    if (!tty) {
+      const of = total ? ` of ${formatCount(Math.round(total / 1048576))} MiB (${(fraction * 100).toFixed(0)}%)` : ""
+      process.stderr.write(`progress: ${formatCount(n)} ${noun}, ${formatCount(Math.round(bytes / 1048576))} MiB${of}, ${formatCount(Math.round(rate))} ${noun}/s${eta === undefined ? "" : `, ETA ${eta}s`}; ${outcomes}\n`)
+      return
+    }
     const width = 24
     const filled = Math.round(fraction * width)
-    const eta = total && fraction > 0 ? Math.round(seconds / fraction - seconds) : undefined
     const barText = total ? `[${"#".repeat(filled)}${".".repeat(width - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}% ` : ""
-    process.stderr.write(
-      `\r${barText}${formatCount(s.lines)} ops  ${formatCount(Math.round(rate))} ops/s${eta === undefined ? "" : `  ETA ${eta}s`}  ` +
-        `applied ${formatCount(s.applied)}  unchanged ${formatCount(s.unchanged)}  duplicate ${formatCount(s.duplicate)}  refused ${formatCount(s.refused)}\x1b[K`
-    )
+    process.stderr.write(`\r${barText}${formatCount(n)} ${noun}  ${formatCount(Math.round(rate))} ${noun}/s${eta === undefined ? "" : `  ETA ${eta}s`}  ${outcomes}\x1b[K`)
   }
   return {
     update: (bytes: number, s: IngestSummary) => {
       const t = Date.now()
-      if (t - last >= 100) {
+      if (t - last >= (tty ? 100 : 5000)) {
         last = t
         render(bytes, s)
       }
     },
-    done: () => process.stderr.write("\n")
+    done: () => {
+      if (tty) process.stderr.write("\n")
+    }
   }
 }
+
+// ---- import-extract ------------------------------------------------------------
+
+const importExtract = Command.make(
+  "import-extract",
+  {
+    config: configOption,
+    json: jsonOption,
+    file: Args.text({ name: "FILE" }).pipe(Args.withDescription("a dump of current state: NDJSON, CSV (header line) or a JSON array; - for stdin (NDJSON or CSV)")),
+    objectType: Options.text("type").pipe(Options.withDescription("object type to register the records as")),
+    idField: Options.text("id-field").pipe(Options.withDescription("dotted path of each record's id (a CSV column name)")),
+    format: Options.choice("format", ["ndjson", "csv", "json"] as const).pipe(Options.withDescription("default: by the file's extension (.csv, .json, else NDJSON)"), Options.optional),
+    registreringstid: instantOption("registreringstid", "registration time of the dump's state"),
+    validFrom: Options.text("valid-from").pipe(Options.withDescription("dotted path of each record's validity start (else: from the registration time on)"), Options.optional),
+    validTo: Options.text("valid-to").pipe(Options.withDescription("dotted path of each record's validity end (9999-12-31 is open)"), Options.optional),
+    full: Options.boolean("full").pipe(Options.withDescription("the dump is the whole population: retract objects of the type it lacks"))
+  },
+  (o) =>
+    withStore(
+      o.config,
+      Effect.gen(function* () {
+        const ingest = yield* IngestConfig
+        const api = yield* ApiConfig
+        let size: number | undefined
+        if (o.file !== "-") {
+          try {
+            size = statSync(o.file).size
+          } catch (e) {
+            return yield* new CliError({ message: `cannot read ${o.file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}` })
+          }
+        }
+        const format = Option.getOrElse(o.format, () => (/\.csv$/i.test(o.file) ? "csv" : /\.json$/i.test(o.file) ? "json" : "ndjson") as "ndjson" | "csv" | "json")
+        const progress = { bytes: 0 }
+        const bar = progressBar(size, "records", (s) => (s as ExtractSummary).records)
+        const summary = yield* ingestExtract(o.file === "-" ? process.stdin : createReadStream(o.file, { highWaterMark: 1 << 20 }), o.file === "-" ? undefined : o.file, {
+          objectType: o.objectType,
+          idField: o.idField,
+          registreringstid: yield* instantOr(o.registreringstid, "registreringstid"),
+          format,
+          timeZone: ingest.timeZone,
+          full: o.full,
+          source: `extract:${o.file === "-" ? "stdin" : o.file}`,
+          batchSize: ingest.batchSize,
+          maxRecordBytes: api.maxLineBytes,
+          progress,
+          onBatch: (s) => bar.update(progress.bytes, s),
+          ...(Option.isSome(o.validFrom) ? { validFrom: o.validFrom.value } : {}),
+          ...(Option.isSome(o.validTo) ? { validTo: o.validTo.value } : {})
+        }).pipe(Effect.mapError((e) => new CliError({ message: `reading ${o.file}: ${describeError(e)}` })))
+        bar.done()
+        if (o.json) yield* println(JSON.stringify(summary))
+        else {
+          yield* println(
+            `${formatCount(summary.records)} records: ${formatCount(summary.applied)} operations applied, ${formatCount(summary.unchanged)} unchanged, ` +
+              `${formatCount(summary.duplicate)} duplicate, ${formatCount(summary.refused)} refused` +
+              (o.full ? `; ${formatCount(summary.retracted)} objects missing from the dump retracted` : "")
+          )
+          for (const r of summary.refusals) yield* println(`  line ${r.line ?? "?"}: ${r.reason}`)
+        }
+        if (summary.refused > 0) process.exitCode = 2
+      })
+    )
+).pipe(Command.withDescription("Load a dump of a provider's current state (NDJSON, CSV, JSON) as the objects' state at one registration time"))
 
 // ---- get / history -------------------------------------------------------
 
@@ -491,7 +565,7 @@ const resyncReports = Command.make(
 
 const skygge = Command.make("skygge").pipe(
   Command.withDescription("Bitemporal shadow-register sync engine"),
-  Command.withSubcommands([run, importCommand, get, history, snapshot, changes, refused, activations, resync, resyncReports])
+  Command.withSubcommands([run, importCommand, importExtract, get, history, snapshot, changes, refused, activations, resync, resyncReports])
 )
 
 const cli = Command.run(skygge, { name: "skygge", version: VERSION })

@@ -99,6 +99,17 @@ describe("skygge command", () => {
     expect(snapshotCsv.stdout).toContain(`vej,yyyy,2017-01-04T00:00:00.000000Z,,2017-02-01T00:00:00.000000Z,,"{""navn"":""Åbakke""}"`)
   })
 
+  it("loads a CSV dump with import-extract, reporting records, outcomes and refusals", async () => {
+    const file = join(dir, "ansatte.csv")
+    writeFileSync(file, 'ansattnummer,navn\r\n1,"Nordmann, Ola"\r\n2,Kari\r\n,no id\r\n')
+    const own = { SKYGGE_STORE_URL: `sqlite:${join(dir, "extract.db")}` } // its refusal must not show in other tests' lists
+    const r = await skygge(["import-extract", file, "--type", "hr.ansatt", "--id-field", "ansattnummer", "--registreringstid", "2026-01-01", "--json"], own)
+    expect(r.code).toBe(2) // done, one record refused
+    expect(JSON.parse(r.stdout)).toMatchObject({ records: 3, applied: 2, refused: 1, retracted: 0 })
+    const got = await skygge(["get", "hr.ansatt", "1", "--json"], own)
+    expect(JSON.parse(got.stdout)).toMatchObject({ data: { ansattnummer: "1", navn: "Nordmann, Ola" }, registreringFra: "2026-01-01T00:00:00.000000Z" })
+  })
+
   it("exits 3 when an object is not found, and 1 with a one-line message on bad input", async () => {
     const missing = await skygge(["get", "vej", "nope"], env)
     expect(missing.code).toBe(3)

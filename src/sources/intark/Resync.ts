@@ -11,6 +11,7 @@ import { Clock, Cron, Duration, Effect, Either, Option, type Redacted } from "ef
 import { drift, fingerprint, itemFingerprint } from "../../domain/Drift.js"
 import { fromEpochMillis } from "../../domain/Instant.js"
 import { type ResyncReport, ResyncReports } from "../../store/ResyncReports.js"
+import { presentState } from "../../store/Present.js"
 import { Store } from "../../store/Store.js"
 import { WorkQueue } from "../../store/WorkQueue.js"
 import { forEachListPage, listedHint, providerHeaders } from "./FullLoad.js"
@@ -22,19 +23,11 @@ const QUEUE_CHUNK = 1000
 
 /** The shadow's present content of an object, as a fingerprint; none when the shadow holds nothing now. */
 const shadowFingerprint = (objectType: string, objectId: string, hasValidity: boolean) =>
-  Effect.gen(function* () {
-    const store = yield* Store
-    const at = yield* now
-    if (!hasValidity) {
-      // Without validity fields the state holds from its registration on: what is in force now.
-      const row = yield* store.asOf({ objectType, objectId, registreringstid: at, virkningstid: at })
-      return Option.map(row, (r) => fingerprint(r.data))
-    }
-    // With validity fields the object is one current row over its period (which need not include now).
-    const current = (yield* store.history(objectType, objectId)).filter((r) => r.registreringTil === null)
-    if (current.length === 0) return Option.none()
-    return Option.some(current.length === 1 ? fingerprint(current[0]!.data) : `inconsistent:${current.length}`)
-  })
+  Effect.flatMap(now, (at) =>
+    Effect.map(presentState(objectType, objectId, hasValidity, at), (present) =>
+      Option.map(present, (p) => ("data" in p ? fingerprint(p.data) : `inconsistent:${p.inconsistent}`))
+    )
+  )
 
 export interface ResyncOptions {
   readonly dryRun: boolean
