@@ -1,0 +1,181 @@
+/**
+ * Mirror planning for a bitemporal upstream (Datafordeler): store its rows as
+ * they are. A row is known by its identity (registreringFra, virkningFra and
+ * any configured extra fields such as MAT's `status`). For each upstream row:
+ *
+ *   unknown identity                           → insert it
+ *   known, same content, ours open, theirs     → the one allowed change: close ours
+ *     closed (registreringTil set)                at their registreringTil
+ *   known, same content, same registreringTil  → nothing
+ *   anything else (content or a closed         → an anomaly (a history rewrite): recorded,
+ *     registreringTil changed, a reopen)          ours kept — never silently obeyed
+ *
+ * With the object's complete history in hand, a row we hold that upstream no
+ * longer has is an anomaly too. After the plan, rows whose registration and
+ * validity intervals both overlap are reported as an overlap anomaly (real DAR
+ * data has some); they are stored anyway, as upstream has them.
+ */
+import { type Bound, type Instant, parseInstant } from "./Instant.js"
+import { getPath } from "./ChangeHint.js"
+import { canonicalJson } from "./Operation.js"
+
+/** Where a register's rows keep the object id and the four instants, and what identifies a row. */
+export interface RowShape {
+  readonly id: string
+  readonly registreringFra: string
+  readonly registreringTil: string
+  readonly virkningFra: string
+  readonly virkningTil: string
+  /** Fields besides the two start instants that identify a row (MAT adds `status`). */
+  readonly identity: ReadonlyArray<string>
+  /** Fields that change when upstream closes a row (update stamps, event ids): not part of its content. */
+  readonly volatile: ReadonlyArray<string>
+}
+
+/** Datafordeler's naming. */
+export const DATAFORDELER_SHAPE: RowShape = {
+  id: "id_lokalId",
+  registreringFra: "registreringFra",
+  registreringTil: "registreringTil",
+  virkningFra: "virkningFra",
+  virkningTil: "virkningTil",
+  identity: [],
+  volatile: ["datafordelerOpdateringstid", "datafordelerRowVersion", "datafordelerRowId"]
+}
+
+export interface MirrorRow {
+  readonly objectId: string
+  readonly registreringFra: Instant
+  readonly registreringTil: Bound
+  readonly virkningFra: Bound
+  readonly virkningTil: Bound
+  /** Canonical JSON of the row without its instants and volatile fields. */
+  readonly data: string
+  /** Identity within the object: registreringFra, virkningFra and the extra identity fields. */
+  readonly key: string
+}
+
+export interface StoredMirrorRow extends MirrorRow {
+  readonly id: number
+}
+
+export type AnomalyKind = "rewrite" | "reopen" | "missing-upstream" | "overlap" | "duplicate-identity" | "invalid-close"
+
+export interface Anomaly {
+  readonly kind: AnomalyKind
+  readonly detail: string
+}
+
+export interface MirrorPlan {
+  readonly insert: ReadonlyArray<MirrorRow>
+  readonly close: ReadonlyArray<{ readonly id: number; readonly at: Instant }>
+  readonly unchanged: number
+  readonly anomalies: ReadonlyArray<Anomaly>
+}
+
+const rowKey = (registreringFra: Instant, virkningFra: Bound, extras: ReadonlyArray<unknown>) =>
+  JSON.stringify([registreringFra, virkningFra, ...extras])
+
+/** The key of a stored row (its extra identity fields are read from its data). */
+export const storedKey = (row: { registreringFra: Instant; virkningFra: Bound; data: string }, shape: RowShape): string => {
+  const data = shape.identity.length === 0 ? undefined : (JSON.parse(row.data) as unknown)
+  return rowKey(row.registreringFra, row.virkningFra, shape.identity.map((f) => getPath(data, f) ?? null))
+}
+
+/**
+ * One upstream row, decoded. Absent or null end instants are open (REST omits them on current rows).
+ * Instants are parsed exactly, in `timeZone` when they carry no offset.
+ */
+export const decodeMirrorRow = (raw: unknown, shape: RowShape, timeZone: string): MirrorRow | { readonly reason: string; readonly field?: string } => {
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) return { reason: "a row must be a JSON object" }
+  const record = raw as Record<string, unknown>
+  const id = getPath(record, shape.id)
+  if (!((typeof id === "string" && id.length > 0) || typeof id === "number")) return { reason: `row without an id at '${shape.id}'`, field: shape.id }
+  const instantAt = (path: string, required: boolean): Bound | { reason: string; field: string } => {
+    const v = getPath(record, path)
+    if (v === undefined || v === null || v === "") return required ? { reason: `row without '${path}'`, field: path } : null
+    if (typeof v !== "string") return { reason: `'${path}' is not a timestamp string`, field: path }
+    const parsed = parseInstant(v, timeZone)
+    return typeof parsed === "string" ? parsed : { reason: `'${path}': ${parsed.error}`, field: path }
+  }
+  const rf = instantAt(shape.registreringFra, true), rt = instantAt(shape.registreringTil, false)
+  const vf = instantAt(shape.virkningFra, false), vt = instantAt(shape.virkningTil, false)
+  for (const b of [rf, rt, vf, vt]) if (b !== null && typeof b === "object") return b
+  const registreringFra = rf as Instant, registreringTil = rt as Bound, virkningFra = vf as Bound, virkningTil = vt as Bound
+  if (registreringTil !== null && registreringTil < registreringFra) return { reason: `registreringTil ${registreringTil} is before registreringFra ${registreringFra}`, field: shape.registreringTil }
+  if (virkningFra !== null && virkningTil !== null && virkningTil < virkningFra) return { reason: `virkningTil ${virkningTil} is before virkningFra ${virkningFra}`, field: shape.virkningTil }
+  const content: Record<string, unknown> = {}
+  const skip = new Set([shape.registreringFra, shape.registreringTil, shape.virkningFra, shape.virkningTil, ...shape.volatile])
+  for (const [k, v] of Object.entries(record)) if (!skip.has(k)) content[k] = v
+  return {
+    objectId: String(id),
+    registreringFra,
+    registreringTil,
+    virkningFra,
+    virkningTil,
+    data: canonicalJson(content),
+    key: rowKey(registreringFra, virkningFra, shape.identity.map((f) => getPath(record, f) ?? null))
+  }
+}
+
+const overlaps = (aF: Bound, aT: Bound, bF: Bound, bT: Bound) => (aF === null || bT === null || aF < bT) && (bF === null || aT === null || bF < aT)
+
+const describe = (r: MirrorRow) => `row registreringFra ${r.registreringFra}, virkningFra ${r.virkningFra ?? "open"}`
+
+export const planMirror = (stored: ReadonlyArray<StoredMirrorRow>, upstream: ReadonlyArray<MirrorRow>, complete: boolean): MirrorPlan => {
+  const byKey = new Map(stored.map((s) => [s.key, s]))
+  const insert: Array<MirrorRow> = []
+  const close: Array<{ id: number; at: Instant }> = []
+  const anomalies: Array<Anomaly> = []
+  const seen = new Map<string, MirrorRow>()
+  let unchanged = 0
+  for (const u of upstream) {
+    const twin = seen.get(u.key)
+    if (twin !== undefined) {
+      if (twin.data !== u.data || twin.registreringTil !== u.registreringTil || twin.virkningTil !== u.virkningTil) {
+        anomalies.push({ kind: "duplicate-identity", detail: `${describe(u)} appears twice upstream with different content; the first is used` })
+      }
+      continue
+    }
+    seen.set(u.key, u)
+    const s = byKey.get(u.key)
+    if (s === undefined) {
+      insert.push(u)
+      continue
+    }
+    const sameContent = s.data === u.data && s.virkningTil === u.virkningTil
+    if (!sameContent) {
+      anomalies.push({ kind: "rewrite", detail: `${describe(u)}: upstream changed the row's content; ours is kept` })
+    } else if (s.registreringTil === u.registreringTil) {
+      unchanged++
+    } else if (s.registreringTil === null) {
+      if (u.registreringTil! < s.registreringFra) anomalies.push({ kind: "invalid-close", detail: `${describe(u)}: closed at ${u.registreringTil}, before it began` })
+      else close.push({ id: s.id, at: u.registreringTil! })
+    } else if (u.registreringTil === null) {
+      anomalies.push({ kind: "reopen", detail: `${describe(u)}: upstream reopened a row closed at ${s.registreringTil}; ours stays closed` })
+    } else {
+      anomalies.push({ kind: "rewrite", detail: `${describe(u)}: upstream moved its registreringTil from ${s.registreringTil} to ${u.registreringTil}; ours is kept` })
+    }
+  }
+  if (complete) {
+    for (const s of stored) if (!seen.has(s.key)) anomalies.push({ kind: "missing-upstream", detail: `${describe(s)}: no longer upstream; ours is kept` })
+  }
+  // Overlaps that this plan brings about (earlier ones were reported when they arose).
+  const closedAt = new Map(close.map((c) => [c.id, c.at]))
+  const after: Array<MirrorRow & { readonly fresh: boolean }> = [
+    ...stored.map((s) => ({ ...s, registreringTil: closedAt.get(s.id) ?? s.registreringTil, fresh: closedAt.has(s.id) })),
+    ...insert.map((r) => ({ ...r, fresh: true }))
+  ]
+  for (let i = 0; i < after.length; i++) {
+    for (let j = i + 1; j < after.length; j++) {
+      const a = after[i]!, b = after[j]!
+      if (!a.fresh && !b.fresh) continue
+      // A row closed at its own start is visible to no query.
+      if (a.registreringTil === a.registreringFra || b.registreringTil === b.registreringFra) continue
+      if (overlaps(a.registreringFra, a.registreringTil, b.registreringFra, b.registreringTil) && overlaps(a.virkningFra, a.virkningTil, b.virkningFra, b.virkningTil)) {
+        anomalies.push({ kind: "overlap", detail: `${describe(a)} and ${describe(b)} hold the same instants` })
+      }
+    }
+  }
+  return { insert, close, unchanged, anomalies }
+}

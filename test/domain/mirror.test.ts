@@ -1,0 +1,130 @@
+/**
+ * Mirror planning against real DAR histories (DAWA's DAR 1.0 rows) and the
+ * rewrite cases. The register's evolution is replayed: at every registration
+ * instant T the upstream shows the rows it knew at T (a row closed later is
+ * still open then), and each view is mirrored in turn into an in-memory copy.
+ */
+import { readFileSync } from "node:fs"
+import { describe, expect, it } from "vitest"
+import { type Instant, instant } from "../../src/domain/Instant.js"
+import { DATAFORDELER_SHAPE, decodeMirrorRow, type MirrorRow, planMirror, type RowShape, type StoredMirrorRow } from "../../src/domain/Mirror.js"
+
+const DAWA_SHAPE: RowShape = {
+  id: "id",
+  registreringFra: "registreringfra",
+  registreringTil: "registreringtil",
+  virkningFra: "virkningfra",
+  virkningTil: "virkningtil",
+  identity: [],
+  volatile: ["eventopdater"]
+}
+
+const sample = (name: string) =>
+  readFileSync(new URL(`../fixtures/datafordeler/${name}`, import.meta.url), "utf8")
+    .split("\n")
+    .filter((l) => l.length > 0)
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+
+const decode = (raw: unknown, shape = DAWA_SHAPE): MirrorRow => {
+  const row = decodeMirrorRow(raw, shape, "UTC")
+  if ("reason" in row) throw new Error(row.reason)
+  return row
+}
+
+/** A store of one object's rows, applying plans as the SQL layer does. */
+const copy = () => {
+  const rows: Array<StoredMirrorRow> = []
+  let next = 1
+  return {
+    rows,
+    mirror: (upstream: ReadonlyArray<MirrorRow>, complete = true) => {
+      const plan = planMirror(rows, upstream, complete)
+      for (const c of plan.close) {
+        const i = rows.findIndex((r) => r.id === c.id)
+        rows[i] = { ...rows[i]!, registreringTil: c.at }
+      }
+      for (const r of plan.insert) rows.push({ ...r, id: next++ })
+      return plan
+    }
+  }
+}
+
+const strip = (r: MirrorRow) => ({ rf: r.registreringFra, rt: r.registreringTil, vf: r.virkningFra, vt: r.virkningTil, data: r.data })
+const byStart = (a: { rf: string; vf: string | null }, b: { rf: string; vf: string | null }) => (a.rf + (a.vf ?? "")).localeCompare(b.rf + (b.vf ?? ""))
+
+describe("mirror planning on real DAR histories", () => {
+  for (const file of ["Postnummer.ndjson", "Adresse_multirow_subset.ndjson", "DARKommuneinddeling.ndjson", "SupplerendeBynavn.ndjson"]) {
+    it(`${file}: replaying the register instant by instant ends equal to it, with only inserts and closes`, () => {
+      const rows = sample(file)
+      const byObject = new Map<string, Array<Record<string, unknown>>>()
+      for (const r of rows) byObject.set(String(r.id), [...(byObject.get(String(r.id)) ?? []), r])
+      let closes = 0
+      for (const [, history] of byObject) {
+        const instants = [...new Set(history.flatMap((r) => [r.registreringfra, r.registreringtil]).filter((t): t is string => typeof t === "string"))].sort()
+        const mirror = copy()
+        for (const t of instants) {
+          const T = instant(t)
+          // What upstream showed at T: rows registered by then, closes after T not yet made.
+          const view = history
+            .map((r) => decode(r))
+            .filter((r) => r.registreringFra <= T)
+            .map((r) => (r.registreringTil !== null && r.registreringTil > T ? { ...r, registreringTil: null } : r))
+          const plan = mirror.mirror(view)
+          expect(plan.anomalies.filter((a) => a.kind !== "overlap")).toEqual([])
+          closes += plan.close.length
+        }
+        expect(mirror.rows.map(strip).sort(byStart)).toEqual(history.map((r) => strip(decode(r))).sort(byStart))
+        // Mirroring the same view again changes nothing.
+        const again = mirror.mirror(history.map((r) => decode(r)))
+        expect(again.insert.length + again.close.length).toBe(0)
+      }
+      if (file !== "SupplerendeBynavn.ndjson") expect(closes).toBeGreaterThan(0)
+    })
+  }
+})
+
+describe("mirror anomalies: recorded, never obeyed", () => {
+  const row = (over: Partial<Record<string, unknown>> = {}) => ({
+    id_lokalId: "a",
+    registreringFra: "2020-01-01T00:00:00Z",
+    virkningFra: "2020-01-01T00:00:00Z",
+    navn: "Åbakke",
+    datafordelerOpdateringstid: "2020-01-01T00:00:01Z",
+    ...over
+  })
+  const d = (raw: Record<string, unknown>) => decode(raw, DATAFORDELER_SHAPE)
+
+  it("a changed row content, a moved or reopened close, and a row gone from a complete history", () => {
+    const m = copy()
+    m.mirror([d(row()), d(row({ registreringFra: "2021-01-01T00:00:00Z", virkningFra: "2021-01-01T00:00:00Z", navn: "B" }))])
+    expect(m.mirror([d(row({ navn: "Aabakke" }))], false).anomalies.map((a) => a.kind)).toEqual(["rewrite"])
+    expect(m.rows[0]!.data).toContain("Åbakke")
+    // The allowed close; a volatile stamp changing with it is not a rewrite.
+    const closed = m.mirror([d(row({ registreringTil: "2021-01-01T00:00:00Z", datafordelerOpdateringstid: "2021-01-01T00:00:01Z" }))], false)
+    expect(closed.close).toEqual([{ id: 1, at: instant("2021-01-01T00:00:00Z") }])
+    expect(m.mirror([d(row({ registreringTil: "2022-01-01T00:00:00Z" }))], false).anomalies.map((a) => a.kind)).toEqual(["rewrite"])
+    expect(m.mirror([d(row())], false).anomalies.map((a) => a.kind)).toEqual(["reopen"])
+    expect(m.rows[0]!.registreringTil).toBe(instant("2021-01-01T00:00:00Z"))
+    expect(m.mirror([d(row({ registreringTil: "2021-01-01T00:00:00Z" }))], true).anomalies.map((a) => a.kind)).toEqual(["missing-upstream"])
+  })
+
+  it("overlaps are reported (and stored, as upstream has them); duplicates and closes before the start too", () => {
+    const m = copy()
+    const plan = m.mirror([d(row()), d(row({ registreringFra: "2020-06-01T00:00:00Z", virkningFra: "2020-03-01T00:00:00Z", navn: "X" }))])
+    expect(plan.anomalies.map((a) => a.kind)).toEqual(["overlap"])
+    expect(m.rows).toHaveLength(2)
+    expect(m.mirror([d(row({ virkningFra: "2019-01-01T00:00:00Z" })), d(row({ virkningFra: "2019-01-01T00:00:00Z", navn: "Y" }))], false).anomalies.map((a) => a.kind)).toContain("duplicate-identity")
+    const n = copy()
+    n.mirror([d(row())])
+    expect(decodeMirrorRow(row({ registreringTil: "2019-01-01T00:00:00Z" }), DATAFORDELER_SHAPE, "UTC")).toMatchObject({ field: "registreringTil" })
+  })
+
+  it("decodes REST rows exactly: omitted ends are open, local offsets, 7 digits truncated, placeholder dates", () => {
+    const rest = JSON.parse(readFileSync(new URL("../fixtures/datafordeler/postnummer.json", import.meta.url), "utf8")) as Array<unknown>
+    const r = d(rest[0] as Record<string, unknown>)
+    expect([r.registreringFra, r.registreringTil, r.virkningTil]).toEqual([instant("2023-03-24T18:36:14.484899Z"), null, null])
+    expect(JSON.parse(r.data)).not.toHaveProperty("datafordelerOpdateringstid")
+    expect(d(row({ registreringFra: "2020-01-01T00:00:00.1234567+02:00" })).registreringFra).toBe("2019-12-31T22:00:00.123456Z" as Instant)
+    expect(d(row({ virkningFra: "1753-01-01T00:00:00Z" })).virkningFra).toBe("1753-01-01T00:00:00.000000Z")
+  })
+})
