@@ -77,9 +77,9 @@ const rowKey = (registreringFra: Instant, virkningFra: Bound, extras: ReadonlyAr
   JSON.stringify([registreringFra, virkningFra, ...extras])
 
 /** The key of a stored row (its extra identity fields are read from its data). */
-export const storedKey = (row: { registreringFra: Instant; virkningFra: Bound; data: string }, shape: RowShape): string => {
-  const data = shape.identity.length === 0 ? undefined : (JSON.parse(row.data) as unknown)
-  return rowKey(row.registreringFra, row.virkningFra, shape.identity.map((f) => getPath(data, f) ?? null))
+export const storedKey = (row: { registreringFra: Instant; virkningFra: Bound; data: string }, identity: ReadonlyArray<string>): string => {
+  const data = identity.length === 0 ? undefined : (JSON.parse(row.data) as unknown)
+  return rowKey(row.registreringFra, row.virkningFra, identity.map((f) => getPath(data, f) ?? null))
 }
 
 /**
@@ -122,7 +122,7 @@ const overlaps = (aF: Bound, aT: Bound, bF: Bound, bT: Bound) => (aF === null ||
 
 const describe = (r: MirrorRow) => `row registreringFra ${r.registreringFra}, virkningFra ${r.virkningFra ?? "open"}`
 
-export const planMirror = (stored: ReadonlyArray<StoredMirrorRow>, upstream: ReadonlyArray<MirrorRow>, complete: boolean): MirrorPlan => {
+export const planMirror = (stored: ReadonlyArray<StoredMirrorRow>, upstream: ReadonlyArray<MirrorRow>, complete: boolean, checkOverlaps = true): MirrorPlan => {
   const byKey = new Map(stored.map((s) => [s.key, s]))
   const insert: Array<MirrorRow> = []
   const close: Array<{ id: number; at: Instant }> = []
@@ -160,6 +160,7 @@ export const planMirror = (stored: ReadonlyArray<StoredMirrorRow>, upstream: Rea
   if (complete) {
     for (const s of stored) if (!seen.has(s.key)) anomalies.push({ kind: "missing-upstream", detail: `${describe(s)}: no longer upstream; ours is kept` })
   }
+  if (!checkOverlaps) return { insert, close, unchanged, anomalies }
   // Overlaps that this plan brings about (earlier ones were reported when they arose).
   const closedAt = new Map(close.map((c) => [c.id, c.at]))
   const after: Array<MirrorRow & { readonly fresh: boolean }> = [

@@ -9,6 +9,8 @@ import { makeSqliteWorkQueue } from "../../src/store/sqlite/SqliteWorkQueue.js"
 import { WorkQueue, type WorkQueueShape } from "../../src/store/WorkQueue.js"
 import { ResyncReports, type ResyncReportsShape } from "../../src/store/ResyncReports.js"
 import { makeSqliteResyncReports } from "../../src/store/sqlite/SqliteResyncReports.js"
+import { MirrorStore, type MirrorStoreShape } from "../../src/store/Mirror.js"
+import { makeSqliteMirror } from "../../src/store/sqlite/SqliteMirror.js"
 
 export interface OpenStore {
   readonly store: StoreShape
@@ -17,7 +19,8 @@ export interface OpenStore {
   readonly signal: CommitSignalShape
   readonly workQueue: WorkQueueShape
   readonly reports: ResyncReportsShape
-  readonly context: Context.Context<Store | ActivationStore | OutboxStore | CommitSignal | WorkQueue | ResyncReports>
+  readonly mirror: MirrorStoreShape
+  readonly context: Context.Context<Store | ActivationStore | OutboxStore | CommitSignal | WorkQueue | ResyncReports | MirrorStore>
   readonly close: () => void
 }
 
@@ -29,12 +32,14 @@ export const openStore = (filename: string): OpenStore => {
   const outbox = makeSqliteOutbox(db)
   const workQueue = makeSqliteWorkQueue(db)
   const reports = makeSqliteResyncReports(db)
+  const mirror = makeSqliteMirror(db, signal)
   const context = Context.make(Store, store).pipe(
     Context.add(ActivationStore, activations),
     Context.add(OutboxStore, outbox),
     Context.add(CommitSignal, signal),
     Context.add(WorkQueue, workQueue),
-    Context.add(ResyncReports, reports)
+    Context.add(ResyncReports, reports),
+    Context.add(MirrorStore, mirror)
   )
-  return { store, activations, outbox, signal, workQueue, reports, context, close: () => db.close() }
+  return { store, activations, outbox, signal, workQueue, reports, mirror, context, close: () => db.close() }
 }

@@ -29,6 +29,8 @@ import { WorkQueue } from "../WorkQueue.js"
 import { makeSqliteWorkQueue } from "./SqliteWorkQueue.js"
 import { ResyncReports } from "../ResyncReports.js"
 import { makeSqliteResyncReports } from "./SqliteResyncReports.js"
+import { MirrorStore } from "../Mirror.js"
+import { makeSqliteMirror } from "./SqliteMirror.js"
 import { makeCommitSignal, makeDownstreamWrites, makeSqliteActivations, makeSqliteOutbox } from "./SqliteDownstream.js"
 
 export const sqliteMigrationsFolder = fileURLToPath(new URL("../../../drizzle/sqlite", import.meta.url))
@@ -381,7 +383,7 @@ const decodeRecorded = (text: string): Operation => {
 }
 
 /** A scoped store on a SQLite file: opened and migrated on acquire, closed on release. */
-export const sqliteStoreLayer = (options: SqliteOptions): Layer.Layer<Store | ActivationStore | OutboxStore | CommitSignal | WorkQueue | ResyncReports> =>
+export const sqliteStoreLayer = (options: SqliteOptions): Layer.Layer<Store | ActivationStore | OutboxStore | CommitSignal | WorkQueue | ResyncReports | MirrorStore> =>
   Layer.scopedContext(
     Effect.gen(function* () {
       const db = yield* Effect.acquireRelease(
@@ -394,7 +396,8 @@ export const sqliteStoreLayer = (options: SqliteOptions): Layer.Layer<Store | Ac
         Context.add(OutboxStore, makeSqliteOutbox(db)),
         Context.add(CommitSignal, signal),
         Context.add(WorkQueue, makeSqliteWorkQueue(db)),
-        Context.add(ResyncReports, makeSqliteResyncReports(db))
+        Context.add(ResyncReports, makeSqliteResyncReports(db)),
+        Context.add(MirrorStore, makeSqliteMirror(db, signal))
       )
     })
   )

@@ -219,3 +219,19 @@ export const resyncReports = sqliteTable(
   },
   (t) => [index("resync_reports_source_idx").on(t.source, t.id)]
 )
+
+/** What a mirrored upstream did that the mirror would not obey (history rewrites, overlaps, …): recorded, never applied. */
+export const anomalies = sqliteTable(
+  "anomalies",
+  {
+    id: integer("id").primaryKey(),
+    detectedAt: text("detected_at").notNull(),
+    source: text("source").notNull(),
+    objectType: text("object_type").notNull(),
+    objectId: text("object_id").notNull(),
+    /** rewrite | reopen | missing-upstream | overlap | duplicate-identity | invalid-close */
+    kind: text("kind").notNull(),
+    detail: text("detail").notNull()
+  },
+  (t) => [index("anomalies_object_idx").on(t.objectType, t.objectId)]
+)

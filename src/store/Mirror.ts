@@ -1,0 +1,48 @@
+/**
+ * The mirror write path (bitemporal upstreams): rows stored as upstream has
+ * them, planned by domain/Mirror, applied in one transaction per batch with
+ * their activations and outbox records, and what upstream did that the mirror
+ * will not obey recorded as anomalies.
+ */
+import { Context, type Effect } from "effect"
+import type { AnomalyKind, MirrorRow } from "../domain/Mirror.js"
+
+export interface MirrorItem {
+  readonly objectType: string
+  readonly objectId: string
+  readonly rows: ReadonlyArray<MirrorRow>
+  /** The rows are the object's whole history (a row we hold that they lack is an anomaly). */
+  readonly complete: boolean
+  /** Extra identity fields of the register (read from stored rows' data). */
+  readonly identity: ReadonlyArray<string>
+  /** Check for overlapping rows (off while loading a file whose rows of one object may be far apart). */
+  readonly checkOverlaps: boolean
+}
+
+export interface MirrorResult {
+  readonly objectType: string
+  readonly objectId: string
+  readonly inserted: number
+  readonly closed: number
+  readonly unchanged: number
+  readonly anomalies: number
+}
+
+export interface AnomalyRecord {
+  readonly id: number
+  readonly detectedAt: string
+  readonly source: string
+  readonly objectType: string
+  readonly objectId: string
+  readonly kind: AnomalyKind
+  readonly detail: string
+}
+
+export interface MirrorStoreShape {
+  /** Apply a batch in one transaction; `eventId` is stamped on the rows it inserts. */
+  readonly mirror: (source: string, eventId: string, items: ReadonlyArray<MirrorItem>) => Effect.Effect<ReadonlyArray<MirrorResult>>
+  readonly anomalies: (query: { readonly after: number; readonly limit: number; readonly objectType?: string }) => Effect.Effect<ReadonlyArray<AnomalyRecord>>
+  readonly anomalyCount: Effect.Effect<number>
+}
+
+export class MirrorStore extends Context.Tag("skygge/MirrorStore")<MirrorStore, MirrorStoreShape>() {}
