@@ -119,6 +119,16 @@ const AsOfParams = Schema.Struct({
 })
 const Ndjson = HttpApiSchema.withEncoding(Schema.String, { kind: "Text", contentType: "application/x-ndjson" })
 
+const AnomalySchema = Schema.Struct({
+  id: Schema.Number,
+  detectedAt: Schema.String,
+  source: Schema.String,
+  objectType: Schema.String,
+  objectId: Schema.String,
+  kind: Schema.String,
+  detail: Schema.String
+})
+
 const ResyncReportSchema = Schema.Struct({
   id: Schema.optional(Schema.Number),
   source: Schema.String,
@@ -219,6 +229,22 @@ export const ObjectsGroup = HttpApiGroup.make("objects")
       .addSuccess(Schema.Struct({ refused: Schema.Array(RefusedSchema), next: Schema.NullOr(Schema.Number) }))
       .addError(BadRequest)
       .annotate(OpenApi.Summary, "Refused inputs with their reasons, oldest first")
+  )
+  .add(
+    HttpApiEndpoint.get("anomalies", "/v1/anomalies")
+      .setUrlParams(
+        Schema.Struct({
+          after: Schema.optional(Schema.NumberFromString.pipe(Schema.int())),
+          limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.positive())),
+          objectType: Schema.optional(Schema.String)
+        })
+      )
+      .addSuccess(Schema.Struct({ anomalies: Schema.Array(AnomalySchema), next: Schema.NullOr(Schema.Number) }))
+      .addError(BadRequest)
+      .annotate(
+        OpenApi.Description,
+        "What a mirrored (bitemporal) upstream did that the mirror would not obey — rewrites of stored rows, reopened or moved closes, rows gone from a complete history, duplicate identities, overlapping rows — oldest first; page on with `after` = `next`."
+      )
   )
   .add(
     HttpApiEndpoint.get("resyncReports", "/v1/resync-reports")

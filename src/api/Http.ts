@@ -14,6 +14,7 @@ import { OutboxStore } from "../store/Outbox.js"
 import { type ChangeCursor, type ChangeRow, Store } from "../store/Store.js"
 import { WorkQueue } from "../store/WorkQueue.js"
 import { ResyncReports } from "../store/ResyncReports.js"
+import { MirrorStore } from "../store/Mirror.js"
 import { OutboxConfig, publisherNames } from "../outbox/OutboxConfig.js"
 import { csvHeader, csvLine } from "../domain/Csv.js"
 import { BadRequest, NotFound, SkyggeApi } from "./Api.js"
@@ -75,6 +76,7 @@ export const ObjectsLive = HttpApiBuilder.group(SkyggeApi, "objects", (handlers)
     const store = yield* Store
     const activationStore = yield* ActivationStore
     const resyncReports = yield* ResyncReports
+    const mirrorStore = yield* MirrorStore
     const api = yield* ApiConfig
     const checkLimit = (limit: number | undefined, fallback: number) =>
       limit === undefined
@@ -147,6 +149,13 @@ export const ObjectsLive = HttpApiBuilder.group(SkyggeApi, "objects", (handlers)
             return csvResponse(pagedNdjson(undefined, fetch, cursorOf, Infinity, (row) => csvLine(row, true)), true, `changes-${since}-${until}.csv`)
           }
           return ndjsonResponse(pagedNdjson<ChangeCursor | undefined, ChangeRow>(undefined, fetch, cursorOf))
+        })
+      )
+      .handle("anomalies", ({ urlParams }) =>
+        Effect.gen(function* () {
+          const limit = yield* checkLimit(urlParams.limit, 1000)
+          const list = yield* mirrorStore.anomalies({ after: urlParams.after ?? 0, limit, ...(urlParams.objectType === undefined ? {} : { objectType: urlParams.objectType }) })
+          return { anomalies: list, next: list.length === limit ? list[list.length - 1]!.id : null }
         })
       )
       .handle("resyncReports", ({ urlParams }) =>
@@ -280,6 +289,7 @@ export const SystemLive = HttpApiBuilder.group(SkyggeApi, "system", (handlers) =
     const activations = yield* ActivationStore
     const outbox = yield* OutboxStore
     const workQueue = yield* WorkQueue
+    const mirrorAnomalies = yield* MirrorStore
     const publishers = publisherNames(yield* OutboxConfig)
     const metrics = yield* Metrics
     return handlers
@@ -288,7 +298,7 @@ export const SystemLive = HttpApiBuilder.group(SkyggeApi, "system", (handlers) =
       .handle("metrics", () =>
         Effect.gen(function* () {
           const stats = yield* store.stats
-          const downstream = { pendingActivations: yield* activations.pendingCount, outboxRecords: yield* outbox.size, publishers: yield* outbox.states(publishers), workItems: yield* workQueue.counts }
+          const downstream = { pendingActivations: yield* activations.pendingCount, outboxRecords: yield* outbox.size, publishers: yield* outbox.states(publishers), workItems: yield* workQueue.counts, anomalies: yield* mirrorAnomalies.anomalyCount }
           return HttpServerResponse.text(metrics.render(stats, downstream), { contentType: "text/plain; version=0.0.4; charset=utf-8" })
         })
       )

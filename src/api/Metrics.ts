@@ -13,6 +13,8 @@ export interface DownstreamStats {
   readonly publishers: ReadonlyArray<PublisherState>
   /** Work items of the notification sources, by source and state (pending, in_flight, abandoned). */
   readonly workItems?: ReadonlyArray<{ readonly source: string; readonly state: string; readonly n: number }>
+  /** Anomalies recorded by the mirror (upstream history rewrites and the like). */
+  readonly anomalies?: number
 }
 
 const BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
@@ -87,6 +89,7 @@ export const makeMetrics = (): MetricsShape => {
         for (const p of downstream.publishers) out.push(`skygge_outbox_failed_attempts{publisher="${p.publisher}"} ${p.attempts}`)
         out.push("# HELP skygge_source_work_items Objects waiting to be fetched from a provider, by source and state (abandoned: gave up after maxAttempts; a resync retries them).", "# TYPE skygge_source_work_items gauge")
         for (const w of downstream.workItems ?? []) out.push(`skygge_source_work_items{source="${w.source}",state="${w.state}"} ${w.n}`)
+        if (downstream.anomalies !== undefined) gauge("skygge_anomalies", "Upstream history rewrites and other anomalies the mirror recorded instead of obeying.", downstream.anomalies)
       }
       out.push("# HELP skygge_ingest_operations_total Operations received by this process, by outcome.", "# TYPE skygge_ingest_operations_total counter")
       for (const [outcome, n] of ingest) out.push(`skygge_ingest_operations_total{outcome="${outcome}"} ${n}`)

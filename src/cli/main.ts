@@ -22,6 +22,7 @@ import { authHeaders } from "../sources/intark/IntarkSourceLive.js"
 import { resyncSource } from "../sources/intark/Resync.js"
 import { type ResyncReport, ResyncReports } from "../store/ResyncReports.js"
 import { WorkQueue } from "../store/WorkQueue.js"
+import { MirrorStore } from "../store/Mirror.js"
 import { type CsvRow, csvHeader, csvLine } from "../domain/Csv.js"
 import { fromEpochMillis, type Instant, parseInstant } from "../domain/Instant.js"
 import { describeError, StoreFromConfig, withConfig } from "../Engine.js"
@@ -470,6 +471,30 @@ const activations = Command.make(
     )
 ).pipe(Command.withDescription("Virkningstid activations: pending ones (what is due) by default, oldest first"))
 
+// ---- anomalies ---------------------------------------------------------------
+
+const anomalies = Command.make(
+  "anomalies",
+  {
+    config: configOption,
+    json: jsonOption,
+    after: Options.integer("after").pipe(Options.withDescription("start after this anomaly id"), Options.withDefault(0)),
+    limit: Options.integer("limit").pipe(Options.withDescription("at most this many"), Options.withDefault(100)),
+    objectType: Options.text("type").pipe(Options.withDescription("only this object type"), Options.optional)
+  },
+  (o) =>
+    withConfig(
+      Option.getOrUndefined(o.config),
+      Effect.gen(function* () {
+        const mirror = yield* MirrorStore
+        const list = yield* mirror.anomalies({ after: o.after, limit: o.limit, ...(Option.isSome(o.objectType) ? { objectType: o.objectType.value } : {}) })
+        for (const a of list) {
+          yield* println(o.json ? JSON.stringify(a) : [String(a.id).padStart(6), a.detectedAt, a.kind.padEnd(18), `${a.objectType}/${a.objectId}`, a.detail].join("  "))
+        }
+      }).pipe(Effect.provide(StoreFromConfig))
+    )
+).pipe(Command.withDescription("What mirrored upstreams did that skygge recorded instead of obeying (history rewrites, overlaps, …), oldest first"))
+
 // ---- resync ------------------------------------------------------------------
 
 const reportLine = (r: ResyncReport) =>
@@ -565,7 +590,7 @@ const resyncReports = Command.make(
 
 const skygge = Command.make("skygge").pipe(
   Command.withDescription("Bitemporal shadow-register sync engine"),
-  Command.withSubcommands([run, importCommand, importExtract, get, history, snapshot, changes, refused, activations, resync, resyncReports])
+  Command.withSubcommands([run, importCommand, importExtract, get, history, snapshot, changes, refused, activations, anomalies, resync, resyncReports])
 )
 
 const cli = Command.run(skygge, { name: "skygge", version: VERSION })

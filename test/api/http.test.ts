@@ -4,6 +4,8 @@
  */
 import { Effect } from "effect"
 import { ResyncReports } from "../../src/store/ResyncReports.js"
+import { MirrorStore } from "../../src/store/Mirror.js"
+import { DATAFORDELER_SHAPE, decodeMirrorRow } from "../../src/domain/Mirror.js"
 import { createHash } from "node:crypto"
 import { readFileSync } from "node:fs"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -218,6 +220,23 @@ describe("as-of API", () => {
       expect.arrayContaining(["/v1/objects/{objectType}/{objectId}", "/v1/objects/{objectType}/{objectId}/history", "/v1/objects/{objectType}", "/v1/changes", "/v1/registrations"])
     )
     expect((await fetch(`${server.baseUrl}/docs`)).status).toBe(200)
+  })
+
+  it("lists the mirror's anomalies, pages them, filters by type, and counts them in /metrics", async () => {
+    const row = (navn: string) => {
+      const r = decodeMirrorRow({ id_lokalId: "v9", registreringFra: "2020-01-01T00:00:00Z", virkningFra: "2020-01-01T00:00:00Z", navn }, DATAFORDELER_SHAPE, "UTC")
+      if ("reason" in r) throw new Error(r.reason)
+      return r
+    }
+    const item = (navn: string) => ({ objectType: "dar.vej", objectId: "v9", rows: [row(navn)], complete: true, identity: [], checkOverlaps: true })
+    await server.run(Effect.flatMap(MirrorStore, (m) => Effect.all([m.mirror("http-test", "e1", [item("A")]), m.mirror("http-test", "e2", [item("B")]), m.mirror("http-test", "e3", [item("C")])])))
+    const first = (await (await fetch(`${server.baseUrl}/v1/anomalies?limit=1`)).json()) as { anomalies: Array<{ kind: string; objectId: string }>; next: number }
+    expect(first.anomalies).toMatchObject([{ kind: "rewrite", objectId: "v9" }])
+    const rest = (await (await fetch(`${server.baseUrl}/v1/anomalies?after=${first.next}&objectType=dar.vej`)).json()) as { anomalies: Array<unknown>; next: number | null }
+    expect(rest.anomalies).toHaveLength(1)
+    expect(rest.next).toBeNull()
+    expect(await (await fetch(`${server.baseUrl}/metrics`)).text()).toMatch(/^skygge_anomalies 2$/m)
+    expect((await fetch(`${server.baseUrl}/v1/anomalies?after=x`)).status).toBe(400)
   })
 
   it("lists resync reports newest first, filtered by source, with a bounded limit", async () => {
