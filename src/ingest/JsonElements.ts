@@ -1,0 +1,135 @@
+/**
+ * The elements of the arrays in a JSON document, streamed: a top-level array
+ * `[{…}, {…}]`, or an object of arrays as Datafordeler's file downloads are
+ * (`{"AdresseList": [{…}, …], "HusnummerList": [{…}, …]}`). Each element's
+ * text is cut out and parsed on its own, so a file of gigabytes is read in
+ * constant memory. Other values of the object are skipped. An element over
+ * `maxElementBytes` is reported, not kept.
+ */
+export type JsonElement =
+  | { readonly _tag: "Element"; readonly list: string | null; readonly index: number; readonly value: unknown }
+  | { readonly _tag: "Bad"; readonly list: string | null; readonly index: number; readonly reason: string }
+
+export async function* jsonElements(
+  chunks: AsyncIterable<Uint8Array>,
+  options: { readonly maxElementBytes: number; readonly progress?: { bytes: number } }
+): AsyncGenerator<JsonElement> {
+  const decoder = new TextDecoder("utf-8")
+  // Where we are: depth 0 outside everything; the document's own container is depth 1.
+  let depth = 0
+  let rootIsArray: boolean | undefined
+  let inString = false, escaped = false
+  let key = "" // the last string seen at depth 1 (a key of the root object)
+  let keyText: Array<string> | undefined
+  let list: string | null = null // the array being read, when inside one
+  let listDepth = -1
+  let element: Array<string> | undefined, elementSize = 0, tooLong = false
+  let index = 0
+
+  const finishElement = function* (): Generator<JsonElement> {
+    if (element === undefined) return
+    const text = element.join("")
+    element = undefined
+    const i = index++
+    if (tooLong) {
+      tooLong = false
+      yield { _tag: "Bad", list, index: i, reason: `element is over ${options.maxElementBytes} bytes` }
+      return
+    }
+    try {
+      yield { _tag: "Element", list, index: i, value: JSON.parse(text) as unknown }
+    } catch (e) {
+      yield { _tag: "Bad", list, index: i, reason: `malformed JSON: ${(e as Error).message}` }
+    }
+  }
+
+  const consume = function* (text: string): Generator<JsonElement> {
+    let start = element !== undefined ? 0 : -1 // where the current element's text starts in this chunk
+    const keep = (end: number) => {
+      if (element === undefined || start < 0) return
+      const part = text.slice(start, end)
+      elementSize += part.length
+      if (elementSize > options.maxElementBytes) {
+        tooLong = true
+        element.length = 0
+      } else if (!tooLong) element.push(part)
+    }
+    for (let i = 0; i < text.length; i++) {
+      const c = text[i]!
+      if (inString) {
+        if (escaped) escaped = false
+        else if (c === "\\") escaped = true
+        else if (c === '"') {
+          inString = false
+          if (keyText !== undefined) {
+            key = JSON.parse(`"${keyText.join("") + text.slice(keyStart, i)}"`) as string
+            keyText = undefined
+          }
+        }
+        continue
+      }
+      // A scalar in a list (a string, a number, true, …) is not a row: reported once, skipped to its end.
+      if (listDepth > 0 && depth === listDepth && element === undefined && c !== "{" && c !== "[" && c !== "]") {
+        if (c === ",") scalar = false
+        else if (!scalar && !/\s/.test(c)) {
+          scalar = true
+          yield { _tag: "Bad", list, index: index++, reason: "element is not an object" }
+        }
+      }
+      if (c === '"') {
+        inString = true
+        if (depth === 1 && rootIsArray === false && element === undefined) {
+          keyText = []
+          keyStart = i + 1
+        }
+        continue
+      }
+      if (c === "{" || c === "[") {
+        if (depth === 0) rootIsArray = c === "["
+        depth++
+        // An array directly under the root (or the root array itself) holds the elements.
+        if (c === "[" && list === null && listDepth < 0 && ((depth === 1 && rootIsArray) || (depth === 2 && rootIsArray === false))) {
+          listDepth = depth
+          list = depth === 1 ? null : key
+          continue
+        }
+        if (listDepth > 0 && depth === listDepth + 1 && element === undefined) {
+          element = []
+          elementSize = 0
+          start = i
+        }
+        continue
+      }
+      if (c === "}" || c === "]") {
+        if (listDepth > 0 && depth === listDepth + 1 && element !== undefined) {
+          keep(i + 1)
+          start = -1
+          yield* finishElement()
+          depth--
+          continue
+        }
+        if (depth === listDepth) {
+          listDepth = -1
+          list = null
+          scalar = false
+        }
+        depth--
+        continue
+      }
+    }
+    if (keyText !== undefined) {
+      keyText.push(text.slice(keyStart))
+      keyStart = 0
+    }
+    keep(text.length)
+  }
+
+  let keyStart = 0
+  let scalar = false
+  for await (const chunk of chunks) {
+    if (options.progress) options.progress.bytes += chunk.byteLength
+    yield* consume(decoder.decode(chunk, { stream: true }))
+  }
+  yield* consume(decoder.decode())
+  if (depth !== 0 || inString) yield { _tag: "Bad", list, index, reason: "the document ends before it is complete" }
+}

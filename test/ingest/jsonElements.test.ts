@@ -1,0 +1,59 @@
+import fc from "fast-check"
+import { describe, expect, it } from "vitest"
+import { type JsonElement, jsonElements } from "../../src/ingest/JsonElements.js"
+
+async function* chunked(bytes: Uint8Array, cuts: ReadonlyArray<number>) {
+  let at = 0
+  for (const cut of [...cuts].sort((a, b) => a - b)) {
+    if (cut > at && cut < bytes.length) {
+      yield bytes.subarray(at, cut)
+      at = cut
+    }
+  }
+  yield bytes.subarray(at)
+}
+
+const read = async (text: string, cuts: ReadonlyArray<number> = [], maxElementBytes = 1 << 20) => {
+  const out: Array<JsonElement> = []
+  for await (const e of jsonElements(chunked(new TextEncoder().encode(text), cuts), { maxElementBytes })) out.push(e)
+  return out
+}
+
+const row = fc.dictionary(fc.string({ maxLength: 6 }), fc.jsonValue({ maxDepth: 3 }), { maxKeys: 5 })
+
+describe("streamed JSON array elements", () => {
+  it("cuts out every element of a root array or of a root object's arrays, however the bytes are split", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.tuple(fc.string({ maxLength: 8 }), fc.array(row, { maxLength: 4 })), { maxLength: 4 }),
+        fc.jsonValue({ maxDepth: 2 }),
+        fc.array(fc.nat({ max: 600 }), { maxLength: 8 }),
+        fc.boolean(),
+        async (lists, other, cuts, pretty) => {
+          const unique = [...new Map(lists.map(([k, v]) => [`${k}List`, v])).entries()]
+          const doc = { ...Object.fromEntries(unique), "other ": other }
+          const text = JSON.stringify(doc, null, pretty ? 2 : undefined)
+          const got = await read(text, cuts)
+          // Arrays among `other` nested deeper are not lists; a top-level array value of "other " is.
+          const expected = Object.entries(doc).flatMap(([k, v]) =>
+            Array.isArray(v) ? v.map((value) => (value !== null && typeof value === "object" ? { list: k, value } : { list: k, bad: true })) : []
+          )
+          expect(got.map((e) => (e._tag === "Element" ? { list: e.list, value: e.value } : { list: e.list, bad: true }))).toEqual(expected)
+          const root = await read(JSON.stringify(lists.flatMap(([, v]) => v)), cuts)
+          expect(root.map((e) => (e._tag === "Element" ? e.value : e))).toEqual(lists.flatMap(([, v]) => v))
+        }
+      ),
+      { numRuns: 300 }
+    )
+  })
+
+  it("reports an over-long element, a malformed one and a truncated document, and keeps going", async () => {
+    const got = await read(`{"AList":[{"a":1},{"b":"${"x".repeat(100)}"},{"c":3}]`, [], 50)
+    expect(got).toEqual([
+      { _tag: "Element", list: "AList", index: 0, value: { a: 1 } },
+      { _tag: "Bad", list: "AList", index: 1, reason: "element is over 50 bytes" },
+      { _tag: "Element", list: "AList", index: 2, value: { c: 3 } },
+      { _tag: "Bad", list: null, index: 3, reason: "the document ends before it is complete" }
+    ])
+  })
+})
