@@ -2,17 +2,8 @@ import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { csvField } from "../../src/domain/Csv.js"
 import { type CsvRecord, csvRecords } from "../../src/ingest/CsvRecords.js"
+import { chunked } from "../support/chunks.js"
 
-async function* chunked(bytes: Uint8Array, cuts: ReadonlyArray<number>) {
-  let at = 0
-  for (const cut of [...cuts].sort((a, b) => a - b)) {
-    if (cut > at && cut < bytes.length) {
-      yield bytes.subarray(at, cut)
-      at = cut
-    }
-  }
-  yield bytes.subarray(at)
-}
 
 const read = async (text: string, cuts: ReadonlyArray<number> = [], maxRecordBytes = 1 << 20) => {
   const out: Array<CsvRecord> = []
