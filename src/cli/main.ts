@@ -25,8 +25,10 @@ import { WorkQueue } from "../store/WorkQueue.js"
 import { MirrorStore } from "../store/Mirror.js"
 import { type CsvRow, csvHeader, csvLine } from "../domain/Csv.js"
 import { fromEpochMillis, type Instant, parseInstant } from "../domain/Instant.js"
-import { describeError, StoreFromConfig, withConfig } from "../Engine.js"
+import { describeError, StoreFromConfig, type StoreServices, withConfig } from "../Engine.js"
 import { type ExtractSummary, ingestExtract } from "../ingest/Extract.js"
+import { ingestMirrorExtract } from "../ingest/MirrorExtract.js"
+import { DATAFORDELER_SHAPE } from "../domain/Mirror.js"
 import { type IngestSummary, ingestNdjson } from "../ingest/Ingest.js"
 import { ActivationStore } from "../store/Activations.js"
 import { type ChangeCursor, type ChangeRow, Store } from "../store/Store.js"
@@ -57,7 +59,7 @@ const instantOr = (value: Option.Option<string>, name: string) =>
   })
 
 /** Run a command body with its configuration and the store. */
-const withStore = <A, E>(config: Option.Option<string>, body: Effect.Effect<A, E, Store>) =>
+const withStore = <A, E>(config: Option.Option<string>, body: Effect.Effect<A, E, StoreServices>) =>
   withConfig(Option.getOrUndefined(config), Effect.provide(body, StoreFromConfig))
 
 const println = (text: string) => Effect.sync(() => process.stdout.write(text + "\n"))
@@ -171,6 +173,45 @@ const progressBar = (total: number | undefined, noun = "ops", count: (s: IngestS
 
 // ---- import-extract ------------------------------------------------------------
 
+/** `import-extract --mirror`: a register's bitemporal rows through the mirror path. */
+const importMirrorExtract = (
+  o: { readonly file: string; readonly objectType: string; readonly idField: Option.Option<string>; readonly entity: ReadonlyArray<string>; readonly identity: ReadonlyArray<string>; readonly json: boolean },
+  ingest: { readonly batchSize: number; readonly timeZone: string },
+  api: { readonly maxLineBytes: number }
+) =>
+  Effect.gen(function* () {
+    if (o.file === "-") return yield* new CliError({ message: "--mirror reads a file (zip, JSON or NDJSON), not stdin" })
+    const progress = { bytes: 0 }
+    let total: number | undefined
+    try {
+      total = statSync(o.file).size
+    } catch (e) {
+      return yield* new CliError({ message: `cannot read ${o.file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}` })
+    }
+    const bar = progressBar(/\.zip$/i.test(o.file) ? undefined : total, "rows")
+    const summary = yield* ingestMirrorExtract(o.file, {
+      objectType: o.objectType,
+      shape: { ...DATAFORDELER_SHAPE, id: Option.getOrElse(o.idField, () => DATAFORDELER_SHAPE.id), identity: o.identity },
+      timeZone: ingest.timeZone,
+      source: `extract:${o.file}`,
+      batchSize: ingest.batchSize,
+      maxRecordBytes: api.maxLineBytes,
+      progress,
+      onBatch: (s) => bar.update(progress.bytes, { lines: s.rows, applied: s.inserted + s.closed, unchanged: s.unchanged, duplicate: 0, refused: s.refused, refusals: [] }),
+      ...(o.entity.length > 0 ? { entities: o.entity } : {})
+    }).pipe(Effect.mapError((e) => new CliError({ message: `reading ${o.file}: ${describeError(e)}` })))
+    bar.done()
+    if (o.json) yield* println(JSON.stringify(summary))
+    else {
+      yield* println(
+        `${formatCount(summary.rows)} rows: ${formatCount(summary.inserted)} inserted, ${formatCount(summary.closed)} closed, ${formatCount(summary.unchanged)} unchanged, ` +
+          `${formatCount(summary.anomalies)} anomalies (skygge anomalies), ${formatCount(summary.refused)} refused`
+      )
+      for (const r of summary.refusals) yield* println(`  ${r.reason}`)
+    }
+    if (summary.refused > 0) process.exitCode = 2
+  })
+
 const importExtract = Command.make(
   "import-extract",
   {
@@ -178,7 +219,10 @@ const importExtract = Command.make(
     json: jsonOption,
     file: Args.text({ name: "FILE" }).pipe(Args.withDescription("a dump of current state: NDJSON, CSV (header line) or a JSON array; - for stdin (NDJSON or CSV)")),
     objectType: Options.text("type").pipe(Options.withDescription("object type to register the records as")),
-    idField: Options.text("id-field").pipe(Options.withDescription("dotted path of each record's id (a CSV column name)")),
+    idField: Options.text("id-field").pipe(Options.withDescription("dotted path of each record's id (a CSV column name); with --mirror default id_lokalId"), Options.optional),
+    mirror: Options.boolean("mirror").pipe(Options.withDescription("the file holds bitemporal rows (a Datafordeler file download: zip, JSON entity lists or NDJSON): store them as the register has them")),
+    entity: Options.text("entity").pipe(Options.withDescription("with --mirror: only this entity list (e.g. AdresseList); repeatable"), Options.repeated),
+    identity: Options.text("identity").pipe(Options.withDescription("with --mirror: an extra field identifying a row besides its two start instants (MAT: status); repeatable"), Options.repeated),
     format: Options.choice("format", ["ndjson", "csv", "json"] as const).pipe(Options.withDescription("default: by the file's extension (.csv, .json, else NDJSON)"), Options.optional),
     registreringstid: instantOption("registreringstid", "registration time of the dump's state"),
     validFrom: Options.text("valid-from").pipe(Options.withDescription("dotted path of each record's validity start (else: from the registration time on)"), Options.optional),
@@ -191,6 +235,8 @@ const importExtract = Command.make(
       Effect.gen(function* () {
         const ingest = yield* IngestConfig
         const api = yield* ApiConfig
+        if (o.mirror) return yield* importMirrorExtract(o, ingest, api)
+        if (Option.isNone(o.idField)) return yield* new CliError({ message: "--id-field is required (the path of each record's id)" })
         let size: number | undefined
         if (o.file !== "-") {
           try {
@@ -204,7 +250,7 @@ const importExtract = Command.make(
         const bar = progressBar(size, "records", (s) => (s as ExtractSummary).records)
         const summary = yield* ingestExtract(o.file === "-" ? process.stdin : createReadStream(o.file, { highWaterMark: 1 << 20 }), o.file === "-" ? undefined : o.file, {
           objectType: o.objectType,
-          idField: o.idField,
+          idField: o.idField.value,
           registreringstid: yield* instantOr(o.registreringstid, "registreringstid"),
           format,
           timeZone: ingest.timeZone,

@@ -1,0 +1,107 @@
+/**
+ * A Datafordeler-style file download (a zip of JSON entity lists) through the
+ * mirror path, built from real DAR histories renamed to Datafordeler's field
+ * names: the store ends equal to the file row for row; loading it again
+ * changes nothing; a daily delta applies its closes; bad rows are refused by
+ * name while the rest applies. Also through the real `skygge import-extract --mirror`.
+ */
+import { Effect } from "effect"
+import { execFileSync, spawnSync } from "node:child_process"
+import { mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { instant } from "../../src/domain/Instant.js"
+import { DATAFORDELER_SHAPE } from "../../src/domain/Mirror.js"
+import { ingestMirrorExtract } from "../../src/ingest/MirrorExtract.js"
+import { type OpenStore, openStore } from "../support/engine.js"
+
+const dawa = (name: string) =>
+  readFileSync(new URL(`../fixtures/datafordeler/${name}`, import.meta.url), "utf8")
+    .split("\n")
+    .filter((l) => l.length > 0)
+    .map((l) => {
+      const { id, registreringfra, registreringtil, virkningfra, virkningtil, eventopdater: _drop, ...rest } = JSON.parse(l) as Record<string, unknown>
+      // Datafordeler's names; current rows omit their open ends, as the REST and file services do.
+      return {
+        id_lokalId: id,
+        registreringFra: registreringfra,
+        ...(registreringtil === null ? {} : { registreringTil: registreringtil }),
+        virkningFra: virkningfra,
+        ...(virkningtil === null ? {} : { virkningTil: virkningtil }),
+        ...rest
+      }
+    })
+
+const zip = (file: string, doc: unknown) => {
+  const script = "import sys, zipfile\nwith zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_DEFLATED) as z: z.writestr('DAR_Totaludtraek_1.json', sys.stdin.read())"
+  execFileSync("python3", ["-c", script, file], { input: JSON.stringify(doc) })
+}
+
+describe("register file extracts through the mirror path", () => {
+  let dir: string
+  let engine: OpenStore
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "skygge-mirror-extract-"))
+    engine = openStore(join(dir, "skygge.db"))
+  })
+  afterAll(() => {
+    engine.close()
+    rmSync(dir, { recursive: true, force: true })
+  })
+  const load = (file: string) =>
+    Effect.runPromise(
+      ingestMirrorExtract(file, { objectType: "dar", shape: DATAFORDELER_SHAPE, timeZone: "Europe/Copenhagen", source: "test", batchSize: 7, maxRecordBytes: 1 << 20 }).pipe(
+        Effect.provide(engine.context)
+      )
+    )
+
+  it("a total extract loads row for row, loads again as unchanged, and a delta applies its closes", async () => {
+    const adresser = dawa("Adresse_multirow_subset.ndjson")
+    const postnumre = dawa("Postnummer.ndjson")
+    // The weekly total as of before the closes: closed rows still open, rows registered later absent.
+    const cut = "2018-06-01T00:00:00Z"
+    const asOf = (rows: Array<Record<string, unknown>>) =>
+      rows
+        .filter((r) => String(r.registreringFra) <= cut)
+        .map(({ registreringTil, ...r }) => (registreringTil !== undefined && String(registreringTil) > cut ? r : { ...r, ...(registreringTil === undefined ? {} : { registreringTil }) }))
+    const total = join(dir, "total.zip")
+    zip(total, { AdresseList: asOf(adresser), PostnummerList: [...asOf(postnumre), { navn: "uden id", registreringFra: "2018-01-01T00:00:00Z" }], Metadata: { note: "skipped" } })
+    const first = await load(total)
+    expect(first).toMatchObject({ inserted: asOf(adresser).length + asOf(postnumre).length, closed: 0, refused: 1, anomalies: 0 })
+    expect(first.refusals[0]!.reason).toMatch(/^PostnummerList\[\d+\]: row without an id at 'id_lokalId'/)
+
+    const again = await load(total)
+    expect(again).toMatchObject({ inserted: 0, closed: 0, unchanged: first.inserted })
+
+    // The delta since: every row registered or closed after the cut, with its current ends.
+    const delta = join(dir, "delta.zip")
+    const changed = (rows: Array<Record<string, unknown>>) => rows.filter((r) => String(r.registreringFra) > cut || (r.registreringTil !== undefined && String(r.registreringTil) > cut))
+    zip(delta, { AdresseList: changed(adresser), PostnummerList: changed(postnumre) })
+    const applied = await load(delta)
+    expect(applied.closed).toBeGreaterThan(0)
+    expect(applied.anomalies).toBe(0)
+
+    const exact = (t: unknown) => (t === undefined ? null : instant(String(t)))
+    for (const [type, rows] of [["dar.adresse", adresser], ["dar.postnummer", postnumre]] as const) {
+      for (const id of new Set(rows.map((r) => String(r.id_lokalId)))) {
+        const stored = Effect.runSync(engine.store.history(type, id)).map((r) => JSON.stringify([r.registreringFra, r.registreringTil, r.virkningFra, r.virkningTil])).sort()
+        const want = rows.filter((r) => r.id_lokalId === id).map((r) => JSON.stringify([exact(r.registreringFra), exact(r.registreringTil), exact(r.virkningFra), exact(r.virkningTil)])).sort()
+        expect(stored).toEqual(want)
+      }
+    }
+  })
+
+  it("runs as skygge import-extract --mirror on a zip", () => {
+    const file = join(dir, "cli.zip")
+    zip(file, { PostnummerList: dawa("Postnummer.ndjson") })
+    const bin = fileURLToPath(new URL("../../bin/skygge.js", import.meta.url))
+    const r = spawnSync(process.execPath, [bin, "import-extract", file, "--mirror", "--type", "dar", "--json"], {
+      env: { ...process.env, SKYGGE_STORE_URL: `sqlite:${join(dir, "cli.db")}` },
+      encoding: "utf8"
+    })
+    expect(r.status, r.stderr).toBe(0)
+    expect(JSON.parse(r.stdout)).toMatchObject({ rows: 60, inserted: 60, refused: 0 })
+  })
+})
