@@ -9,7 +9,9 @@
 import { Args, Command, Options } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Cause, Clock, Console, Data, Effect, Exit, Layer, Option } from "effect"
-import { closeSync, createReadStream, openSync, renameSync, rmSync, statSync, writeSync } from "node:fs"
+import { closeSync, createReadStream, mkdtempSync, openSync, renameSync, rmSync, statSync, writeSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { Metrics } from "../api/Metrics.js"
 import { ServerLive } from "../api/Server.js"
 import { OutboxLive } from "../outbox/OutboxLive.js"
@@ -28,6 +30,7 @@ import { fromEpochMillis, type Instant, parseInstant } from "../domain/Instant.j
 import { describeError, StoreFromConfig, type StoreServices, withConfig } from "../Engine.js"
 import { type ExtractSummary, ingestExtract } from "../ingest/Extract.js"
 import { ingestMirrorExtract } from "../ingest/MirrorExtract.js"
+import { downloadToFile, printableUrl } from "../ingest/Download.js"
 import { DATAFORDELER_SHAPE } from "../domain/Mirror.js"
 import { type IngestSummary, ingestNdjson } from "../ingest/Ingest.js"
 import { ActivationStore } from "../store/Activations.js"
@@ -173,6 +176,29 @@ const progressBar = (total: number | undefined, noun = "ops", count: (s: IngestS
 
 // ---- import-extract ------------------------------------------------------------
 
+/** A URL is downloaded first (into a temporary folder removed afterwards); a path is used as it is. */
+const localExtract = (file: string, apiKeyEnv: Option.Option<string>) =>
+  Effect.gen(function* () {
+    if (!/^https?:\/\//i.test(file)) return file
+    let apiKey: string | undefined
+    if (Option.isSome(apiKeyEnv)) {
+      apiKey = process.env[apiKeyEnv.value]
+      if (apiKey === undefined || apiKey.length === 0) return yield* new CliError({ message: `--api-key-env: environment variable ${apiKeyEnv.value} is not set` })
+    }
+    const dir = yield* Effect.acquireRelease(
+      Effect.sync(() => mkdtempSync(join(tmpdir(), "skygge-download-"))),
+      (d) => Effect.sync(() => rmSync(d, { recursive: true, force: true }))
+    )
+    const progress = { bytes: 0 }
+    const ticker = setInterval(() => process.stderr.write(`downloading ${printableUrl(file)}: ${formatCount(Math.round(progress.bytes / 1048576))} MiB\n`), 5000)
+    const local = yield* downloadToFile(file, { dir, timeoutSeconds: 600, progress, ...(apiKey !== undefined ? { apiKey } : {}) }).pipe(
+      Effect.ensuring(Effect.sync(() => clearInterval(ticker))),
+      Effect.mapError((e) => new CliError({ message: e.message }))
+    )
+    process.stderr.write(`downloaded ${printableUrl(file)}: ${formatCount(progress.bytes)} bytes\n`)
+    return local
+  })
+
 /** `import-extract --mirror`: a register's bitemporal rows through the mirror path. */
 const importMirrorExtract = (
   o: { readonly file: string; readonly objectType: string; readonly idField: Option.Option<string>; readonly entity: ReadonlyArray<string>; readonly identity: ReadonlyArray<string>; readonly json: boolean },
@@ -217,7 +243,10 @@ const importExtract = Command.make(
   {
     config: configOption,
     json: jsonOption,
-    file: Args.text({ name: "FILE" }).pipe(Args.withDescription("a dump of current state: NDJSON, CSV (header line) or a JSON array; - for stdin (NDJSON or CSV)")),
+    file: Args.text({ name: "FILE" }).pipe(
+      Args.withDescription("a dump of current state: NDJSON, CSV (header line) or a JSON array; - for stdin (NDJSON or CSV); or an https:// URL to download it from")
+    ),
+    apiKeyEnv: Options.text("api-key-env").pipe(Options.withDescription("with a URL: the environment variable holding the download service's API key (sent as apiKey)"), Options.optional),
     objectType: Options.text("type").pipe(Options.withDescription("object type to register the records as")),
     idField: Options.text("id-field").pipe(Options.withDescription("dotted path of each record's id (a CSV column name); with --mirror default id_lokalId"), Options.optional),
     mirror: Options.boolean("mirror").pipe(Options.withDescription("the file holds bitemporal rows (a Datafordeler file download: zip, JSON entity lists or NDJSON): store them as the register has them")),
@@ -229,12 +258,13 @@ const importExtract = Command.make(
     validTo: Options.text("valid-to").pipe(Options.withDescription("dotted path of each record's validity end (9999-12-31 is open)"), Options.optional),
     full: Options.boolean("full").pipe(Options.withDescription("the dump is the whole population: retract objects of the type it lacks"))
   },
-  (o) =>
+  (given) =>
     withStore(
-      o.config,
-      Effect.gen(function* () {
+      given.config,
+      Effect.scoped(Effect.gen(function* () {
         const ingest = yield* IngestConfig
         const api = yield* ApiConfig
+        const o = { ...given, file: yield* localExtract(given.file, given.apiKeyEnv) }
         if (o.mirror) return yield* importMirrorExtract(o, ingest, api)
         if (Option.isNone(o.idField)) return yield* new CliError({ message: "--id-field is required (the path of each record's id)" })
         let size: number | undefined
@@ -274,7 +304,7 @@ const importExtract = Command.make(
           for (const r of summary.refusals) yield* println(`  line ${r.line ?? "?"}: ${r.reason}`)
         }
         if (summary.refused > 0) process.exitCode = 2
-      })
+      }))
     )
 ).pipe(Command.withDescription("Load a dump of a provider's current state (NDJSON, CSV, JSON) as the objects' state at one registration time"))
 

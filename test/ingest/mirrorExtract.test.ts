@@ -6,7 +6,8 @@
  * name while the rest applies. Also through the real `skygge import-extract --mirror`.
  */
 import { Effect } from "effect"
-import { execFileSync, spawnSync } from "node:child_process"
+import { execFileSync, spawn, spawnSync } from "node:child_process"
+import { createServer } from "node:http"
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -103,5 +104,45 @@ describe("register file extracts through the mirror path", () => {
     })
     expect(r.status, r.stderr).toBe(0)
     expect(JSON.parse(r.stdout)).toMatchObject({ rows: 60, inserted: 60, refused: 0 })
+  })
+
+  it("downloads the extract from a download service first (following its redirect, the API key never shown)", async () => {
+    const file = join(dir, "served.zip")
+    zip(file, { PostnummerList: dawa("Postnummer.ndjson") })
+    const body = readFileSync(file)
+    const server = createServer((req, res) => {
+      const url = new URL(req.url ?? "/", "http://x")
+      if (url.pathname === "/FileDownloads/GetFile") {
+        if (url.searchParams.get("apiKey") !== "s3cret-key") return void res.writeHead(401).end("no")
+        return void res.writeHead(302, { location: "/blob/DAR_Totaludtraek.zip" }).end()
+      }
+      res.writeHead(200, { "content-type": "application/zip", "content-disposition": 'attachment; filename="DAR_Totaludtraek.zip"' }).end(body)
+    })
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r))
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/FileDownloads/GetFile?Register=DAR&type=current&format=JSON`
+    const bin = fileURLToPath(new URL("../../bin/skygge.js", import.meta.url))
+    const run = (env: Record<string, string>) =>
+      new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+        const p = spawn(process.execPath, [bin, "import-extract", url, "--mirror", "--type", "dar", "--api-key-env", "DAF_KEY", "--json"], {
+          env: { ...process.env, SKYGGE_STORE_URL: `sqlite:${join(dir, "download.db")}`, ...env }
+        })
+        let stdout = "", stderr = ""
+        p.stdout.on("data", (d) => (stdout += String(d)))
+        p.stderr.on("data", (d) => (stderr += String(d)))
+        p.on("close", (code) => resolve({ code, stdout, stderr }))
+      })
+    try {
+      const ok = await run({ DAF_KEY: "s3cret-key" })
+      expect(ok.code, ok.stderr).toBe(0)
+      expect(JSON.parse(ok.stdout)).toMatchObject({ rows: 60, inserted: 60 })
+      const denied = await run({ DAF_KEY: "wrong-key" })
+      expect(denied.code).toBe(1)
+      expect(denied.stderr).toContain(`HTTP 401 from http://127.0.0.1:${(server.address() as { port: number }).port}/FileDownloads/GetFile`)
+      expect(denied.stderr).not.toContain("wrong-key")
+      const unset = await run({ DAF_KEY: "" })
+      expect(unset.stderr).toContain("environment variable DAF_KEY is not set")
+    } finally {
+      server.close()
+    }
   })
 })
