@@ -6,7 +6,7 @@
  * any object going backwards. Each test uses its own exchange, queues and
  * source name, and deletes them.
  */
-import { Effect } from "effect"
+import { Effect, Fiber, TestClock, TestContext } from "effect"
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
 import { once } from "node:events"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
@@ -27,7 +27,7 @@ import {
   shadowDiff,
   waitConverged
 } from "../support/intark.js"
-import { resyncSource } from "../../src/sources/intark/Resync.js"
+import { resyncSource, runResyncSchedule } from "../../src/sources/intark/Resync.js"
 import type { ResyncReport } from "../../src/store/ResyncReports.js"
 import { connectRabbit, RABBIT_URL, startTcpProxy } from "../support/rabbit.js"
 
@@ -255,6 +255,44 @@ describe("IntArk source on the real broker, against the FS simulator", () => {
     const kept = Effect.runSync(engine.reports.list({ source: source.name, limit: 10 }))
     expect(kept.map((r) => r.dryRun)).toEqual([false, false, false, false, true, true])
   }, 90_000)
+
+  it("runs resync on its cron schedule, read in the configured time zone (TestClock)", async () => {
+    const { names, sim, engine } = await setUp({ seed: 51, faults: {} })
+    await driveRandomChanges(sim, { seed: 51, changes: 10, persons: 5, roles: 5, deleteRate: 0 })
+    const lists = {
+      resources: {
+        personer: { objectType: "fs.person", list: "/personer" },
+        personroller: { objectType: "fs.personrolle", validFrom: "periode.fraDato", validTo: "periode.tilDato", list: "/personroller" }
+      },
+      resync: { cron: "30 3 * * *", timeZone: "Europe/Oslo", dryRun: true }
+    }
+    const scheduled = decodeSource({ ...fsSourceConfig(names, sim, RABBIT_URL, lists), name: `${names.source}-cron` })
+    const reports = () => Effect.runSync(engine.reports.list({ source: scheduled.name, limit: 10 }))
+    const realWait = (ms: number) => Effect.promise(() => new Promise((r) => setTimeout(r, ms)))
+    const until = (n: number) =>
+      Effect.gen(function* () {
+        for (let i = 0; i < 100 && reports().length < n; i++) yield* realWait(50)
+      })
+    await Effect.runPromise(
+      Effect.gen(function* () {
+        yield* TestClock.setTime(Date.UTC(2026, 0, 15, 0, 0)) // 01:00 in Oslo (winter, +01:00)
+        const fiber = yield* Effect.fork(runResyncSchedule(scheduled, {}))
+        yield* TestClock.adjust("2 hours") // 03:00 in Oslo: not yet
+        yield* realWait(300)
+        expect(reports()).toHaveLength(0)
+        yield* TestClock.adjust("31 minutes") // past 03:30 in Oslo
+        yield* until(2)
+        expect(reports().map((r) => [r.resource, r.startedAt, r.dryRun])).toEqual([
+          ["personroller", "2026-01-15T02:30:00.000000Z", true],
+          ["personer", "2026-01-15T02:30:00.000000Z", true]
+        ])
+        yield* TestClock.adjust("1 day")
+        yield* until(4)
+        expect(reports().map((r) => r.startedAt).slice(0, 2)).toEqual(["2026-01-16T02:30:00.000000Z", "2026-01-16T02:30:00.000000Z"])
+        yield* Fiber.interrupt(fiber)
+      }).pipe(Effect.provide(engine.context), Effect.provide(TestContext.TestContext))
+    )
+  }, 60_000)
 
   it("skygge resync from the command line: --dry-run reports the drift, a run repairs it, resync-reports lists both", async () => {
     dir = mkdtempSync(join(tmpdir(), "skygge-resync-cli-"))
