@@ -10,9 +10,10 @@ import type { Store } from "./store/Store.js"
 import type { WorkQueue } from "./store/WorkQueue.js"
 import type { ResyncReports } from "./store/ResyncReports.js"
 import type { MirrorStore } from "./store/Mirror.js"
+import type { SourceCursors } from "./store/SourceCursors.js"
 import { sqliteStoreLayer } from "./store/sqlite/SqliteStore.js"
 
-export type StoreServices = Store | ActivationStore | OutboxStore | CommitSignal | WorkQueue | ResyncReports | MirrorStore
+export type StoreServices = Store | ActivationStore | OutboxStore | CommitSignal | WorkQueue | ResyncReports | MirrorStore | SourceCursors
 
 /** The store named by `store.url` (SQLite today), with its activations, outbox and commit signal. */
 export const StoreFromConfig: Layer.Layer<StoreServices, ConfigError.ConfigError | ConfigFileError> = Layer.unwrapEffect(

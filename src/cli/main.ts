@@ -17,6 +17,7 @@ import { ServerLive } from "../api/Server.js"
 import { OutboxLive } from "../outbox/OutboxLive.js"
 import { ActivationSchedulerLive } from "../schedule/ActivationScheduler.js"
 import { IntarkSourcesLive } from "../sources/intark/IntarkSourceLive.js"
+import { DafSourcesLive } from "../sources/datafordeler/DafSourceLive.js"
 import { ApiConfig, ConfigSources, IngestConfig, StoreConfig } from "../config/Config.js"
 import { runFetcher } from "../sources/intark/Fetcher.js"
 import { decodeIntarkSources } from "../sources/intark/IntarkConfig.js"
@@ -76,7 +77,7 @@ const run = Command.make("run", { config: configOption }, ({ config }) =>
       const store = yield* StoreConfig
       const api = yield* ApiConfig
       yield* Effect.logInfo(`skygge ${VERSION} starting: store ${store.url}, API on ${api.host}:${api.port}`)
-      const engine = Layer.mergeAll(ServerLive.pipe(Layer.provide(Metrics.layer)), ActivationSchedulerLive, OutboxLive, IntarkSourcesLive)
+      const engine = Layer.mergeAll(ServerLive.pipe(Layer.provide(Metrics.layer)), ActivationSchedulerLive, OutboxLive, IntarkSourcesLive, DafSourcesLive)
       return yield* Layer.launch(engine.pipe(Layer.provide(StoreFromConfig))).pipe(
         // Finalizers have run by now: the server stopped accepting, the store is closed.
         Effect.ensuring(Effect.logInfo("skygge stopped: server closed, store closed"))

@@ -50,6 +50,12 @@ export const readConfigFile = (file: string): Record<string, unknown> => {
     if (section === "sources") {
       // A list of source definitions, each checked by its own schema when the engine starts it.
       if (!Array.isArray(body)) throw new ConfigFileError(`configuration file ${file}: 'sources' must be a list`)
+      body.forEach((entry, i) => {
+        const kind = entry !== null && typeof entry === "object" ? (entry as { kind?: unknown }).kind : undefined
+        if (kind !== "intark" && kind !== "datafordeler") {
+          throw new ConfigFileError(`configuration file ${file}: sources[${i}] has kind ${JSON.stringify(kind)} (known: intark, datafordeler)`)
+        }
+      })
       continue
     }
     const keys = KNOWN_KEYS[section]

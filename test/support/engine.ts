@@ -11,6 +11,8 @@ import { ResyncReports, type ResyncReportsShape } from "../../src/store/ResyncRe
 import { makeSqliteResyncReports } from "../../src/store/sqlite/SqliteResyncReports.js"
 import { MirrorStore, type MirrorStoreShape } from "../../src/store/Mirror.js"
 import { makeSqliteMirror } from "../../src/store/sqlite/SqliteMirror.js"
+import { SourceCursors } from "../../src/store/SourceCursors.js"
+import { makeSqliteSourceCursors } from "../../src/store/sqlite/SqliteSourceCursors.js"
 
 export interface OpenStore {
   readonly store: StoreShape
@@ -20,7 +22,7 @@ export interface OpenStore {
   readonly workQueue: WorkQueueShape
   readonly reports: ResyncReportsShape
   readonly mirror: MirrorStoreShape
-  readonly context: Context.Context<Store | ActivationStore | OutboxStore | CommitSignal | WorkQueue | ResyncReports | MirrorStore>
+  readonly context: Context.Context<Store | ActivationStore | OutboxStore | CommitSignal | WorkQueue | ResyncReports | MirrorStore | SourceCursors>
   readonly close: () => void
 }
 
@@ -39,7 +41,8 @@ export const openStore = (filename: string): OpenStore => {
     Context.add(CommitSignal, signal),
     Context.add(WorkQueue, workQueue),
     Context.add(ResyncReports, reports),
-    Context.add(MirrorStore, mirror)
+    Context.add(MirrorStore, mirror),
+    Context.add(SourceCursors, makeSqliteSourceCursors(db))
   )
   return { store, activations, outbox, signal, workQueue, reports, mirror, context, close: () => db.close() }
 }

@@ -112,7 +112,7 @@ export const IntarkSourceSchema = Schema.Struct({
 export type IntarkSource = typeof IntarkSourceSchema.Type
 
 /** `"//"` keys are comments, at any depth, as everywhere in the configuration file. */
-const withoutComments = (value: unknown): unknown => {
+export const withoutComments = (value: unknown): unknown => {
   if (Array.isArray(value)) return value.map(withoutComments)
   if (value === null || typeof value !== "object") return value
   return Object.fromEntries(Object.entries(value).filter(([k]) => k !== "//").map(([k, v]) => [k, withoutComments(v)]))

@@ -31,6 +31,8 @@ import { ResyncReports } from "../ResyncReports.js"
 import { makeSqliteResyncReports } from "./SqliteResyncReports.js"
 import { MirrorStore } from "../Mirror.js"
 import { makeSqliteMirror } from "./SqliteMirror.js"
+import { SourceCursors } from "../SourceCursors.js"
+import { makeSqliteSourceCursors } from "./SqliteSourceCursors.js"
 import { makeCommitSignal, makeDownstreamWrites, makeSqliteActivations, makeSqliteOutbox } from "./SqliteDownstream.js"
 
 export const sqliteMigrationsFolder = fileURLToPath(new URL("../../../drizzle/sqlite", import.meta.url))
@@ -383,7 +385,7 @@ const decodeRecorded = (text: string): Operation => {
 }
 
 /** A scoped store on a SQLite file: opened and migrated on acquire, closed on release. */
-export const sqliteStoreLayer = (options: SqliteOptions): Layer.Layer<Store | ActivationStore | OutboxStore | CommitSignal | WorkQueue | ResyncReports | MirrorStore> =>
+export const sqliteStoreLayer = (options: SqliteOptions): Layer.Layer<Store | ActivationStore | OutboxStore | CommitSignal | WorkQueue | ResyncReports | MirrorStore | SourceCursors> =>
   Layer.scopedContext(
     Effect.gen(function* () {
       const db = yield* Effect.acquireRelease(
@@ -397,7 +399,8 @@ export const sqliteStoreLayer = (options: SqliteOptions): Layer.Layer<Store | Ac
         Context.add(CommitSignal, signal),
         Context.add(WorkQueue, makeSqliteWorkQueue(db)),
         Context.add(ResyncReports, makeSqliteResyncReports(db)),
-        Context.add(MirrorStore, makeSqliteMirror(db, signal))
+        Context.add(MirrorStore, makeSqliteMirror(db, signal)),
+        Context.add(SourceCursors, makeSqliteSourceCursors(db))
       )
     })
   )

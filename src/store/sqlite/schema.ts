@@ -235,3 +235,10 @@ export const anomalies = sqliteTable(
   },
   (t) => [index("anomalies_object_idx").on(t.objectType, t.objectId)]
 )
+
+/** Where each polling source has got to (Datafordeler PULL: the end of the last committed window). */
+export const sourceCursors = sqliteTable("source_cursors", {
+  source: text("source").primaryKey(),
+  cursor: text("cursor").notNull(),
+  updatedAt: text("updated_at").notNull()
+})

@@ -1,0 +1,188 @@
+/**
+ * A Datafordeler source on the legacy PULL service. Each round: the next
+ * window after the durable cursor (overlapping it, ending `lag` before now),
+ * every page of it (until a short page), the events deduplicated by envelope
+ * Id, one fetch per object of a configured entity (however many events it
+ * had), the rows mirrored with the object's whole history in hand, and only
+ * then the cursor moved to the window's end. REST may lag the events: an
+ * object whose rows do not yet show its newest registration is fetched again
+ * with backoff, and if it still does not, the cursor stays so the next round
+ * sees the window again (nothing is stored as current that is not). A first
+ * start has no history to PULL from: it says so loudly and starts from now.
+ */
+import { Clock, Duration, Effect, Option, Redacted, Schedule } from "effect"
+import { Pool } from "undici"
+import { decodePullPage, type PullEvent } from "../../domain/DatafordelerEvents.js"
+import { fromEpochMillis, type Instant } from "../../domain/Instant.js"
+import { decodeMirrorRow, type MirrorRow } from "../../domain/Mirror.js"
+import { morePages, nextWindow, type PullWindow } from "../../domain/PullWindow.js"
+import { type MirrorItem, MirrorStore } from "../../store/Mirror.js"
+import { SourceCursors } from "../../store/SourceCursors.js"
+import { Store, type Submission } from "../../store/Store.js"
+import { printableUrl } from "../../ingest/Download.js"
+import { type DafSource, rowShape } from "./DafConfig.js"
+
+const PULL_PATH = "/system/EventMessages/1.0.0/custom"
+
+class FetchFailed extends Error {}
+
+type Pools = (origin: string) => Pool
+
+const getJson = async (pools: Pools, url: URL, timeoutMs: number, signal: AbortSignal): Promise<unknown> => {
+  const pool = pools(url.origin)
+  const res = await pool.request({ path: url.pathname + url.search, method: "GET", headers: { accept: "application/json" }, signal, headersTimeout: timeoutMs, bodyTimeout: timeoutMs })
+  const text = await res.body.text()
+  if (res.statusCode !== 200) throw new FetchFailed(`HTTP ${res.statusCode} from ${printableUrl(url.href)}`)
+  try {
+    return JSON.parse(text) as unknown
+  } catch {
+    throw new FetchFailed(`a body that is not JSON from ${printableUrl(url.href)}`)
+  }
+}
+
+/** One undici Pool per service origin for the life of the source, closed with it. */
+const makePools = Effect.acquireRelease(
+  Effect.sync(() => new Map<string, Pool>()),
+  (pools) => Effect.promise(() => Promise.all([...pools.values()].map((p) => p.close().catch(() => undefined))))
+).pipe(
+  Effect.map((pools): Pools => (origin) => {
+    let pool = pools.get(origin)
+    if (pool === undefined) {
+      pool = new Pool(origin, { connections: 16, keepAliveTimeout: 30_000 })
+      pools.set(origin, pool)
+    }
+    return pool
+  })
+)
+
+const withRetry = <A>(source: DafSource, attempt: (signal: AbortSignal) => Promise<A>) =>
+  Effect.tryPromise({ try: attempt, catch: (e) => (e instanceof Error ? e.message : String(e)) }).pipe(
+    Effect.retry({
+      times: Math.max(0, source.pull.maxAttempts - 1),
+      schedule: Schedule.exponential(Duration.millis(200)).pipe(Schedule.union(Schedule.spaced(Duration.seconds(source.pull.maxBackoffSeconds))), Schedule.jittered)
+    })
+  )
+
+/** Every event of a window, page after page, in the service's order. */
+const pullWindow = (pools: Pools, source: DafSource, window: PullWindow, apiKey: string | undefined) =>
+  Effect.gen(function* () {
+    const events: Array<PullEvent> = []
+    const refused: Array<{ id: string | null; reason: string }> = []
+    for (let page = 1; ; page++) {
+      const url = new URL(source.pull.url)
+      url.pathname = url.pathname.replace(/\/+$/, "") + PULL_PATH
+      url.searchParams.set("datefrom", window.from)
+      url.searchParams.set("dateto", window.to)
+      url.searchParams.set("page", String(page))
+      url.searchParams.set("pagesize", String(source.pull.pageSize))
+      url.searchParams.set("format", "json")
+      if (apiKey !== undefined) url.searchParams.set("apiKey", apiKey)
+      const body = yield* withRetry(source, (signal) => getJson(pools, url, source.pull.timeoutSeconds * 1000, signal))
+      const decoded = decodePullPage(body, source.timeZone)
+      events.push(...decoded.events)
+      refused.push(...decoded.refused)
+      const length = Array.isArray(body) ? body.length : 0
+      if (!morePages(length, source.pull.pageSize)) break
+    }
+    return { events, refused }
+  })
+
+/** Rows of one object, or why not; `reflects` says whether they show the registration the events announced. */
+const fetchObject = (pools: Pools, source: DafSource, entityName: string, objectId: string, newest: Instant | null) =>
+  Effect.gen(function* () {
+    const entity = source.entities[entityName]!
+    const url = new URL(entity.rest.replaceAll("{id}", encodeURIComponent(objectId)))
+    const body = yield* withRetry(source, (signal) => getJson(pools, url, source.pull.timeoutSeconds * 1000, signal))
+    const shape = rowShape(entity)
+    const rows: Array<MirrorRow> = []
+    const bad: Array<string> = []
+    for (const raw of Array.isArray(body) ? body : []) {
+      const row = decodeMirrorRow(raw, shape, source.timeZone)
+      if ("reason" in row) bad.push(row.reason)
+      else if (row.objectId === objectId) rows.push(row)
+    }
+    const reflects = newest === null || rows.some((r) => r.registreringFra >= newest || (r.registreringTil !== null && r.registreringTil >= newest))
+    return { rows, bad, reflects }
+  })
+
+export const runPullSource = (source: DafSource, apiKey: Redacted.Redacted | undefined) =>
+  Effect.scoped(Effect.gen(function* () {
+    const pools = yield* makePools
+    const cursors = yield* SourceCursors
+    const mirror = yield* MirrorStore
+    const store = yield* Store
+    const key = apiKey === undefined ? undefined : Redacted.value(apiKey)
+    const settings = {
+      lagMs: source.pull.lagSeconds * 1000,
+      overlapMs: source.pull.overlapSeconds * 1000,
+      maxWindowMs: source.pull.maxWindowSeconds * 1000
+    }
+    const log = Effect.annotateLogs({ source: source.name })
+    let cursor = yield* cursors.get(source.name)
+    if (Option.isNone(cursor)) {
+      const start = fromEpochMillis((yield* Clock.currentTimeMillis) - settings.lagMs)
+      yield* Effect.logWarning(
+        "first start: the event service only has what happens from now on; load the entities' history from a file download (skygge import-extract --mirror)"
+      ).pipe(log, Effect.annotateLogs({ from: start }))
+      yield* cursors.set(source.name, start)
+      cursor = Option.some(start)
+    }
+    let at = Option.getOrThrow(cursor) as Instant
+    for (;;) {
+      const window = nextWindow(at, yield* Clock.currentTimeMillis, settings)
+      if (window === undefined) {
+        yield* Effect.sleep(Duration.seconds(source.pull.pollSeconds))
+        continue
+      }
+      const pulled = yield* Effect.either(pullWindow(pools, source, window, key))
+      if (pulled._tag === "Left") {
+        yield* Effect.logWarning("PULL failed; trying the window again later").pipe(log, Effect.annotateLogs({ error: pulled.left }))
+        yield* Effect.sleep(Duration.seconds(source.pull.pollSeconds))
+        continue
+      }
+      const { events, refused } = pulled.right
+      if (refused.length > 0) {
+        const submissions: Array<Submission> = refused.map((r) => ({ input: { reason: `PULL envelope${r.id === null ? "" : ` ${r.id}`}: ${r.reason}` } }))
+        yield* store.ingest(`datafordeler:${source.name}`, submissions)
+      }
+      // Many events for one object in a window: one fetch, checked against its newest registration.
+      const wanted = new Map<string, { entity: string; objectId: string; newest: Instant | null }>()
+      const seen = new Set<string>()
+      for (const e of events) {
+        if (seen.has(e.id)) continue
+        seen.add(e.id)
+        for (const r of e.registrations) {
+          if (source.entities[r.objekttype] === undefined) continue
+          const k = `${r.objekttype}\u0000${r.objektID}`
+          const prev = wanted.get(k)
+          const newest = prev === undefined ? r.registreringstid : prev.newest === null || (r.registreringstid !== null && r.registreringstid > prev.newest) ? r.registreringstid : prev.newest
+          wanted.set(k, { entity: r.objekttype, objectId: r.objektID, newest })
+        }
+      }
+      const fetched = yield* Effect.forEach(
+        [...wanted.values()],
+        (w) =>
+          fetchObject(pools, source, w.entity, w.objectId, w.newest).pipe(
+            Effect.flatMap((f) => (f.reflects ? Effect.succeed(f) : Effect.fail("the rows do not yet show the event"))),
+            Effect.retry({ times: source.pull.maxAttempts - 1, schedule: Schedule.exponential(Duration.millis(250)).pipe(Schedule.jittered) }),
+            Effect.map((f) => ({ ...w, ...f, parked: false })),
+            Effect.catchAll((error) => Effect.succeed({ ...w, rows: [] as Array<MirrorRow>, bad: [] as Array<string>, reflects: false, parked: true, error }))
+          ),
+        { concurrency: source.pull.concurrency }
+      )
+      const items: Array<MirrorItem> = fetched
+        .filter((f) => !f.parked)
+        .map((f) => ({ objectType: source.entities[f.entity]!.objectType, objectId: f.objectId, rows: f.rows, complete: true, identity: source.entities[f.entity]!.identity, checkOverlaps: true }))
+      if (items.length > 0) yield* mirror.mirror(`datafordeler:${source.name}`, `pull:${source.name}:${window.to}`, items)
+      const parked = fetched.filter((f) => f.parked).length
+      if (parked > 0) {
+        // The window is seen again next round: objects are mirrored idempotently, so only the lagging ones change.
+        yield* Effect.logWarning("objects whose rows do not yet show their events; the window will be read again").pipe(log, Effect.annotateLogs({ parked, window: window.to }))
+        yield* Effect.sleep(Duration.seconds(source.pull.pollSeconds))
+        continue
+      }
+      yield* cursors.set(source.name, window.to)
+      at = window.to
+      yield* Effect.logDebug("PULL window committed").pipe(log, Effect.annotateLogs({ from: window.from, to: window.to, events: events.length, objects: items.length }))
+    }
+  }))

@@ -1,0 +1,16 @@
+/** Source cursors on SQLite. */
+import type Database from "better-sqlite3"
+import { Clock, Effect, Option } from "effect"
+import { fromEpochMillis } from "../../domain/Instant.js"
+import type { SourceCursorsShape } from "../SourceCursors.js"
+
+export const makeSqliteSourceCursors = (db: Database.Database): SourceCursorsShape => {
+  const get = db.prepare<[string], { cursor: string }>("SELECT cursor FROM source_cursors WHERE source = ?")
+  const set = db.prepare(
+    "INSERT INTO source_cursors (source, cursor, updated_at) VALUES (?, ?, ?) ON CONFLICT (source) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at"
+  )
+  return {
+    get: (source) => Effect.sync(() => Option.fromNullable(get.get(source)?.cursor)),
+    set: (source, cursor) => Effect.flatMap(Clock.currentTimeMillis, (ms) => Effect.sync(() => void set.run(source, cursor, fromEpochMillis(ms))))
+  }
+}
