@@ -1,12 +1,20 @@
 /** The configuration contract: every key the engine reads is shown in config/example.json and documented in README. */
-import { readFileSync } from "node:fs"
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "vitest"
 import { Effect } from "effect"
 import { KNOWN_KEYS, mergeEnvironment, readConfigFile } from "../../src/config/Config.js"
+import { decodeDafSources, EntitySettings, PullSettings } from "../../src/sources/datafordeler/DafConfig.js"
 import { AmqpSettings, decodeIntarkSources, ProviderSettings, ResourceSettings, ResyncSettings } from "../../src/sources/intark/IntarkConfig.js"
 
 const root = (path: string) => fileURLToPath(new URL(`../../${path}`, import.meta.url))
+const writeTemp = (json: unknown) => {
+  const file = join(mkdtempSync(join(tmpdir(), "skygge-config-")), "c.json")
+  writeFileSync(file, JSON.stringify(json))
+  return file
+}
 
 describe("configuration", () => {
   it("shows every key in config/example.json, which itself passes the checks", () => {
@@ -30,8 +38,10 @@ describe("configuration", () => {
     const example = readConfigFile(root("config/example.json")) as { sources: Array<Record<string, unknown>> }
     const decoded = Effect.runSync(decodeIntarkSources(example.sources))
     expect(decoded.map((s) => s.name)).toEqual(["fs-uio"])
+    expect(Effect.runSync(decodeDafSources(example.sources)).map((s) => s.name)).toEqual(["dar"])
     // A bad cron expression stops the start, naming it.
     const badCron = Effect.runSync(Effect.flip(decodeIntarkSources([{ ...example.sources[0], resync: { cron: "every night" } }])))
+    expect(() => readConfigFile(writeTemp({ sources: [{ kind: "nope" }] }))).toThrow(/sources\[0\] has kind "nope" \(known: intark, datafordeler\)/)
     expect(badCron.message).toMatch(/not a cron expression/)
     const readme = readFileSync(root("README.md"), "utf8")
     const text = JSON.stringify(example.sources)
@@ -39,7 +49,9 @@ describe("configuration", () => {
       ...Object.keys(AmqpSettings.fields).map((k) => `amqp.${k}`),
       ...Object.keys(ProviderSettings.fields).map((k) => `provider.${k}`),
       ...Object.keys(ResourceSettings.fields).map((k) => `resources.*.${k}`),
-      ...Object.keys(ResyncSettings.fields).map((k) => `resync.${k}`)
+      ...Object.keys(ResyncSettings.fields).map((k) => `resync.${k}`),
+      ...Object.keys(PullSettings.fields).map((k) => `pull.${k}`),
+      ...Object.keys(EntitySettings.fields).map((k) => `entities.*.${k}`)
     ]
     expect(fields.filter((f) => !text.includes(`"${f.split(".").pop()}"`))).toEqual([])
     expect(fields.filter((f) => !readme.includes(`\`${f}\``))).toEqual([])
