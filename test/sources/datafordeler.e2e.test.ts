@@ -5,7 +5,10 @@
  * register row for row, and as-of questions must get the register's answers.
  */
 import { Effect, Fiber, Logger, LogLevel, Option, Schema } from "effect"
-import { mkdtempSync, rmSync } from "node:fs"
+import { type ChildProcess, spawn } from "node:child_process"
+import { once } from "node:events"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
@@ -71,4 +74,65 @@ describe("Datafordeler PULL against the register simulator", () => {
     const asOf = Effect.runSync(engine.store.asOf({ objectType: "dar.adresse", objectId: some, registreringstid: first.registreringFra, virkningstid: (first.virkningFra ?? fromEpochMillis(0)) as Instant }))
     expect(Option.map(asOf, (r) => r.data)).toEqual(Option.some(first.data))
   }, 60_000)
+
+  it("loses nothing and doubles nothing when skygge run is killed hard (SIGKILL) mid-stream and started again", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "skygge-daf-kill-"))
+    const sim = await startDafSimulator({ seed: 21, faults: { error5xxRate: 0.05, restLagMs: 300, commitDelayMs: 300 } })
+    const dbFile = join(dir, "skygge.db")
+    const configFile = join(dir, "skygge.json")
+    writeFileSync(
+      configFile,
+      JSON.stringify({
+        store: { url: `sqlite:${dbFile}`, synchronous: "NORMAL" },
+        api: { host: "127.0.0.1", port: await freePort() },
+        log: { level: "Error" },
+        sources: [
+          {
+            kind: "datafordeler",
+            name: "dar",
+            pull: { url: sim.baseUrl, pageSize: 5, lagSeconds: 0.2, overlapSeconds: 1, pollSeconds: 0.1, maxAttempts: 6, maxBackoffSeconds: 0.5 },
+            entities: { Adresse: { objectType: "dar.adresse", rest: `${sim.baseUrl}/rest/adresse?id={id}` } }
+          }
+        ]
+      })
+    )
+    let child: ChildProcess | undefined
+    const engine = openStore(dbFile)
+    cleanups.push(async () => {
+      if (child !== undefined && child.exitCode === null) {
+        child.kill("SIGKILL")
+        await once(child, "exit")
+      }
+      await sim.close()
+      engine.close()
+      rmSync(dir, { recursive: true, force: true })
+    })
+    const start = () => spawn(process.execPath, ["bin/skygge.js", "run", "--config", configFile], { stdio: ["ignore", "ignore", "inherit"] })
+    child = start()
+    await sleep(1500) // started, cursor set
+    for (let round = 0; round < 10; round++) {
+      sim.randomChanges(6)
+      await sleep(100)
+    }
+    child.kill("SIGKILL")
+    await once(child, "exit")
+    // Changes while it is down are read from the cursor on.
+    for (let round = 0; round < 5; round++) sim.randomChanges(6)
+    child = start()
+    const deadline = Date.now() + 40_000
+    while (diff(engine, sim).length > 0 && Date.now() < deadline) await sleep(250)
+    expect(diff(engine, sim)).toEqual([])
+    expect(Effect.runSync(engine.mirror.anomalyCount)).toBe(0)
+    child.kill("SIGTERM")
+    const [code] = (await once(child, "exit")) as [number | null]
+    expect(code).toBe(0)
+  }, 90_000)
 })
+
+const freePort = async (): Promise<number> => {
+  const server = createServer().listen(0, "127.0.0.1")
+  await once(server, "listening")
+  const port = (server.address() as { port: number }).port
+  await new Promise((r) => server.close(r))
+  return port
+}

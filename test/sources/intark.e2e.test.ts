@@ -6,7 +6,7 @@
  * any object going backwards. Each test uses its own exchange, queues and
  * source name, and deletes them.
  */
-import { Effect, Fiber, TestClock, TestContext } from "effect"
+import { Effect, Fiber, Logger, LogLevel, TestClock, TestContext } from "effect"
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
 import { once } from "node:events"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
@@ -290,7 +290,7 @@ describe("IntArk source on the real broker, against the FS simulator", () => {
         yield* until(4)
         expect(reports().map((r) => r.startedAt).slice(0, 2)).toEqual(["2026-01-16T02:30:00.000000Z", "2026-01-16T02:30:00.000000Z"])
         yield* Fiber.interrupt(fiber)
-      }).pipe(Effect.provide(engine.context), Effect.provide(TestContext.TestContext))
+      }).pipe(Effect.provide(engine.context), Effect.provide(TestContext.TestContext), Logger.withMinimumLogLevel(LogLevel.Error))
     )
   }, 60_000)
 
