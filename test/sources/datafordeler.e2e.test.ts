@@ -38,10 +38,10 @@ describe("Datafordeler PULL against the register simulator", () => {
     cleanups.length = 0
   })
 
-  it.each([3, 8])("random change streams with late events, lagging REST and 5xx end equal to the register (seed %i)", async (seed) => {
+  /** A simulator, a store, and the PULL source running in-process between them (stopped after the test). */
+  const setUp = async (simOptions: Parameters<typeof startDafSimulator>[0], pull: Record<string, unknown>, rest?: (base: string) => string) => {
     const dir = mkdtempSync(join(tmpdir(), "skygge-daf-"))
-    // REST lags longer than an event stays in the overlapping windows: only waiting for the rows to show the event keeps the change.
-    const sim = await startDafSimulator({ seed, faults: { error5xxRate: 0.05, restLagMs: 3000, commitDelayMs: 400 } })
+    const sim = await startDafSimulator(simOptions)
     const engine = openStore(join(dir, "skygge.db"))
     cleanups.push(async () => {
       await sim.close()
@@ -51,12 +51,18 @@ describe("Datafordeler PULL against the register simulator", () => {
     const source = Schema.decodeUnknownSync(DafSourceSchema)({
       kind: "datafordeler",
       name: "dar",
-      pull: { url: sim.baseUrl, pageSize: 7, lagSeconds: 0.2, overlapSeconds: 1, pollSeconds: 0.1, maxAttempts: 6, maxBackoffSeconds: 0.5 },
-      entities: { Adresse: { objectType: "dar.adresse", rest: `${sim.baseUrl}/rest/adresse?id={id}` } }
+      pull: { url: sim.baseUrl, lagSeconds: 0.2, overlapSeconds: 1, pollSeconds: 0.1, ...pull },
+      entities: { Adresse: { objectType: "dar.adresse", rest: (rest ?? ((base) => `${base}/rest/adresse?id={id}`))(sim.baseUrl) } }
     })
     const fiber = Effect.runFork(runPullSource(source, undefined).pipe(Effect.provide(engine.context), Logger.withMinimumLogLevel(logLevel)))
     cleanups.push(() => Effect.runPromise(Fiber.interrupt(fiber)).then(() => undefined))
     await sleep(300) // the first start sets its cursor to now − lag
+    return { sim, engine }
+  }
+
+  it.each([3, 8])("random change streams with late events, lagging REST and 5xx end equal to the register (seed %i)", async (seed) => {
+    // REST lags longer than an event stays in the overlapping windows: only waiting for the rows to show the event keeps the change.
+    const { sim, engine } = await setUp({ seed, faults: { error5xxRate: 0.05, restLagMs: 3000, commitDelayMs: 400 } }, { pageSize: 7, maxAttempts: 6, maxBackoffSeconds: 0.5 })
     for (let round = 0; round < 12; round++) {
       sim.randomChanges(5)
       await sleep(80)
@@ -74,6 +80,19 @@ describe("Datafordeler PULL against the register simulator", () => {
     const asOf = Effect.runSync(engine.store.asOf({ objectType: "dar.adresse", objectId: some, registreringstid: first.registreringFra, virkningstid: (first.virkningFra ?? fromEpochMillis(0)) as Instant }))
     expect(Option.map(asOf, (r) => r.data)).toEqual(Option.some(first.data))
   }, 60_000)
+
+  it("uses the rows events carry inline (Objektdata) without fetching, pages streamed", async () => {
+    // Nothing answers at the REST URL: a fetch would park the window and the shadow would never catch up.
+    const { sim, engine } = await setUp({ seed: 13, inlineRows: true, faults: { commitDelayMs: 300 } }, { pageSize: 4, maxAttempts: 2, maxBackoffSeconds: 0.2 }, (base) => `${base}/nowhere?id={id}`)
+    for (let round = 0; round < 8; round++) {
+      sim.randomChanges(5)
+      await sleep(60)
+    }
+    const deadline = Date.now() + 20_000
+    while (diff(engine, sim).length > 0 && Date.now() < deadline) await sleep(200)
+    expect(diff(engine, sim)).toEqual([])
+    expect(Effect.runSync(engine.mirror.anomalyCount)).toBe(0)
+  }, 40_000)
 
   it("loses nothing and doubles nothing when skygge run is killed hard (SIGKILL) mid-stream and started again", async () => {
     const dir = mkdtempSync(join(tmpdir(), "skygge-daf-kill-"))

@@ -12,7 +12,8 @@
  */
 import { Clock, Duration, Effect, Option, Redacted, Schedule } from "effect"
 import { Pool } from "undici"
-import { decodePullPage, type PullEvent } from "../../domain/DatafordelerEvents.js"
+import { decodePullEnvelope, type PullEvent } from "../../domain/DatafordelerEvents.js"
+import { jsonElements } from "../../ingest/JsonElements.js"
 import { fromEpochMillis, type Instant } from "../../domain/Instant.js"
 import { decodeMirrorRow, type MirrorRow } from "../../domain/Mirror.js"
 import { morePages, nextWindow, type PullWindow } from "../../domain/PullWindow.js"
@@ -63,11 +64,43 @@ const withRetry = <A>(source: DafSource, attempt: (signal: AbortSignal) => Promi
     })
   )
 
-/** Every event of a window, page after page, in the service's order. */
+/** What a window asks for, per object: its newest announced registration and any rows the events carried. */
+interface Wanted {
+  readonly entity: string
+  readonly objectId: string
+  newest: Instant | null
+  /** Rows carried inline (Beskeddata[].Objektdata) by identity, a later event's version winning; null once an event carried none (then it is fetched). */
+  inline: Map<string, MirrorRow> | null
+}
+
+/**
+ * Every event of a window, page after page, each page streamed element by element (memory stays
+ * bounded by the number of objects, not the page size), folded into per-object work.
+ */
 const pullWindow = (pools: Pools, source: DafSource, window: PullWindow, apiKey: string | undefined) =>
   Effect.gen(function* () {
-    const events: Array<PullEvent> = []
+    const wanted = new Map<string, Wanted>()
     const refused: Array<{ id: string | null; reason: string }> = []
+    const seen = new Set<string>()
+    let events = 0
+    const take = (e: PullEvent) => {
+      if (seen.has(e.id)) return
+      seen.add(e.id)
+      events++
+      for (const r of e.registrations) {
+        const entity = source.entities[r.objekttype]
+        if (entity === undefined) continue
+        const k = `${r.objekttype}\u0000${r.objektID}`
+        const w = wanted.get(k) ?? { entity: r.objekttype, objectId: r.objektID, newest: r.registreringstid, inline: new Map<string, MirrorRow>() }
+        if (r.registreringstid !== null && (w.newest === null || r.registreringstid > w.newest)) w.newest = r.registreringstid
+        // Inline rows are used only when every event of the object carries them, all readable.
+        const rows = e.objektdata.map((d) => decodeMirrorRow(d, rowShape(entity), source.timeZone))
+        if (w.inline !== null && rows.length > 0 && rows.every((x) => !("reason" in x) && x.objectId === r.objektID)) {
+          for (const row of rows as Array<MirrorRow>) w.inline.set(row.key, row)
+        } else w.inline = null
+        wanted.set(k, w)
+      }
+    }
     for (let page = 1; ; page++) {
       const url = new URL(source.pull.url)
       url.pathname = url.pathname.replace(/\/+$/, "") + PULL_PATH
@@ -77,14 +110,35 @@ const pullWindow = (pools: Pools, source: DafSource, window: PullWindow, apiKey:
       url.searchParams.set("pagesize", String(source.pull.pageSize))
       url.searchParams.set("format", "json")
       if (apiKey !== undefined) url.searchParams.set("apiKey", apiKey)
-      const body = yield* withRetry(source, (signal) => getJson(pools, url, source.pull.timeoutSeconds * 1000, signal))
-      const decoded = decodePullPage(body, source.timeZone)
-      events.push(...decoded.events)
-      refused.push(...decoded.refused)
-      const length = Array.isArray(body) ? body.length : 0
+      const length = yield* withRetry(source, async (signal) => {
+        const res = await pools(url.origin).request({
+          path: url.pathname + url.search,
+          method: "GET",
+          headers: { accept: "application/json" },
+          signal,
+          headersTimeout: source.pull.timeoutSeconds * 1000,
+          bodyTimeout: source.pull.timeoutSeconds * 1000
+        })
+        if (res.statusCode !== 200) {
+          await res.body.dump()
+          throw new FetchFailed(`HTTP ${res.statusCode} from ${printableUrl(url.href)}`)
+        }
+        // A page is decoded as it arrives; a retried page starts over (events are deduplicated by Id).
+        let n = 0
+        for await (const element of jsonElements(res.body, { maxElementBytes: 16 * 1024 * 1024 })) {
+          n++
+          if (element._tag === "Bad") refused.push({ id: null, reason: `page ${page} element ${element.index + 1}: ${element.reason}` })
+          else {
+            const e = decodePullEnvelope(element.value, source.timeZone)
+            if ("reason" in e) refused.push({ id: null, reason: e.reason })
+            else take(e)
+          }
+        }
+        return n
+      })
       if (!morePages(length, source.pull.pageSize)) break
     }
-    return { events, refused }
+    return { wanted, refused, events }
   })
 
 /** Rows of one object, or why not; `reflects` says whether they show the registration the events announced. */
@@ -140,27 +194,17 @@ export const runPullSource = (source: DafSource, apiKey: Redacted.Redacted | und
         yield* Effect.sleep(Duration.seconds(source.pull.pollSeconds))
         continue
       }
-      const { events, refused } = pulled.right
+      const { wanted, refused, events } = pulled.right
       if (refused.length > 0) {
         const submissions: Array<Submission> = refused.map((r) => ({ input: { reason: `PULL envelope${r.id === null ? "" : ` ${r.id}`}: ${r.reason}` } }))
         yield* store.ingest(`datafordeler:${source.name}`, submissions)
       }
-      // Many events for one object in a window: one fetch, checked against its newest registration.
-      const wanted = new Map<string, { entity: string; objectId: string; newest: Instant | null }>()
-      const seen = new Set<string>()
-      for (const e of events) {
-        if (seen.has(e.id)) continue
-        seen.add(e.id)
-        for (const r of e.registrations) {
-          if (source.entities[r.objekttype] === undefined) continue
-          const k = `${r.objekttype}\u0000${r.objektID}`
-          const prev = wanted.get(k)
-          const newest = prev === undefined ? r.registreringstid : prev.newest === null || (r.registreringstid !== null && r.registreringstid > prev.newest) ? r.registreringstid : prev.newest
-          wanted.set(k, { entity: r.objekttype, objectId: r.objektID, newest })
-        }
-      }
+      // Objects whose events carried their rows need no fetch (and are not their whole history).
+      const inlineItems: Array<MirrorItem> = [...wanted.values()]
+        .filter((w) => w.inline !== null)
+        .map((w) => ({ objectType: source.entities[w.entity]!.objectType, objectId: w.objectId, rows: [...w.inline!.values()], complete: false, identity: source.entities[w.entity]!.identity, checkOverlaps: false }))
       const fetched = yield* Effect.forEach(
-        [...wanted.values()],
+        [...wanted.values()].filter((w) => w.inline === null),
         (w) =>
           fetchObject(pools, source, w.entity, w.objectId, w.newest).pipe(
             Effect.flatMap((f) => (f.reflects ? Effect.succeed(f) : Effect.fail("the rows do not yet show the event"))),
@@ -170,9 +214,12 @@ export const runPullSource = (source: DafSource, apiKey: Redacted.Redacted | und
           ),
         { concurrency: source.pull.concurrency }
       )
-      const items: Array<MirrorItem> = fetched
-        .filter((f) => !f.parked)
-        .map((f) => ({ objectType: source.entities[f.entity]!.objectType, objectId: f.objectId, rows: f.rows, complete: true, identity: source.entities[f.entity]!.identity, checkOverlaps: true }))
+      const items: Array<MirrorItem> = [
+        ...inlineItems,
+        ...fetched
+          .filter((f) => !f.parked)
+          .map((f) => ({ objectType: source.entities[f.entity]!.objectType, objectId: f.objectId, rows: f.rows, complete: true, identity: source.entities[f.entity]!.identity, checkOverlaps: true }))
+      ]
       if (items.length > 0) yield* mirror.mirror(`datafordeler:${source.name}`, `pull:${source.name}:${window.to}`, items)
       const parked = fetched.filter((f) => f.parked).length
       if (parked > 0) {
@@ -183,6 +230,6 @@ export const runPullSource = (source: DafSource, apiKey: Redacted.Redacted | und
       }
       yield* cursors.set(source.name, window.to)
       at = window.to
-      yield* Effect.logDebug("PULL window committed").pipe(log, Effect.annotateLogs({ from: window.from, to: window.to, events: events.length, objects: items.length }))
+      yield* Effect.logDebug("PULL window committed").pipe(log, Effect.annotateLogs({ from: window.from, to: window.to, events, objects: items.length }))
     }
   }))

@@ -63,7 +63,13 @@ export const dafInstant = (i: Instant): string => {
   return `${local.slice(0, 19)}.${i.slice(20, 26)}0+01:00`
 }
 
-export const startDafSimulator = async (options: { readonly seed?: number; readonly entity?: string; readonly faults?: Partial<DafFaults> }): Promise<DafSimulator> => {
+export const startDafSimulator = async (options: {
+  readonly seed?: number
+  readonly entity?: string
+  readonly faults?: Partial<DafFaults>
+  /** Events carry the rows they changed (Beskeddata[].Objektdata), as MAT's and EBR's do. */
+  readonly inlineRows?: boolean
+}): Promise<DafSimulator> => {
   const entity = options.entity ?? "Adresse"
   let faults: DafFaults = { error5xxRate: 0, restLagMs: 0, commitDelayMs: 0, ...options.faults }
   const random = seededRandom(options.seed ?? 1)
@@ -84,13 +90,17 @@ export const startDafSimulator = async (options: { readonly seed?: number; reado
     const plan = planOperation(current, op)
     if (plan._tag === "Unchanged") return false
     const visibleAt = Date.now() + faults.restLagMs
+    const touched: Array<DafRow> = []
     for (const id of plan.close) {
       const row = rows.find((r) => r.id === id)!
       row.registreringTil = op.registreringstid
       row.closeVisibleAt = visibleAt
+      touched.push(row)
     }
     for (const n of plan.insert) {
-      rows.push({ id: nextRow++, registreringFra: op.registreringstid, registreringTil: null, virkningFra: n.virkningFra, virkningTil: n.virkningTil, data: JSON.parse(n.data) as Record<string, unknown>, visibleAt, closeVisibleAt: Infinity })
+      const row: DafRow = { id: nextRow++, registreringFra: op.registreringstid, registreringTil: null, virkningFra: n.virkningFra, virkningTil: n.virkningTil, data: JSON.parse(n.data) as Record<string, unknown>, visibleAt, closeVisibleAt: Infinity }
+      rows.push(row)
+      touched.push(row)
     }
     objects.set(objectId, rows)
     const created = current.length === 0
@@ -108,7 +118,7 @@ export const startDafSimulator = async (options: { readonly seed?: number; reado
           },
           Leveranceinformation: { dannelsestidspunkt: dafInstant(op.registreringstid) }
         },
-        Beskeddata: [{ Objektreference: { objektreference: objectId } }]
+        Beskeddata: options.inlineRows === true ? touched.map((r) => ({ Objektdata: restRow(r, Infinity) })) : [{ Objektreference: { objektreference: objectId } }]
       }
     })
     return true
