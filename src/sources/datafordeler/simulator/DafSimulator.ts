@@ -75,13 +75,13 @@ export const startDafSimulator = async (options: {
   const random = seededRandom(options.seed ?? 1)
   const objects = new Map<string, Array<DafRow>>()
   const events: Array<{ id: number; timestamp: Instant; visibleAt: number; body: unknown }> = []
-  let nextRow = 1, nextEvent = 219_585_000, lastMs = 0
+  let nextRow = 1, nextEvent = 219_585_000, lastUs = 0
 
-  /** A registration instant after every earlier one, with microseconds. */
+  /** A registration instant after every earlier one (microseconds apart at least), close to now. */
   const registrationNow = (): Instant => {
-    const ms = Math.max(Date.now(), lastMs + 1)
-    lastMs = ms
-    return fromEpochMillis(ms + Math.floor(random() * 1000) / 1000)
+    const us = Math.max(Date.now() * 1000 + Math.floor(random() * 1000), lastUs + 1)
+    lastUs = us
+    return fromEpochMillis(us / 1000)
   }
 
   const apply = (objectId: string, op: Operation) => {
@@ -127,7 +127,7 @@ export const startDafSimulator = async (options: {
   const randomChange = () => {
     const ids = [...objects.keys()]
     const r = registrationNow()
-    const rMs = toEpochMillis(r)
+    const rMs = Math.floor(lastUs / 1000)
     const name = () => `${["Åbakke", "Grøndal Allé", "Vestergade", "Østerbro", "Søndre Vej"][Math.floor(random() * 5)]} ${1 + Math.floor(random() * 99)}`
     if (ids.length === 0 || random() < 0.25) {
       const id = randomUUID()
