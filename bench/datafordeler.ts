@@ -4,7 +4,8 @@
  * from the register simulator, each carrying the rows it changed (as MAT's and
  * EBR's events do), decoded and applied end to end by a real `skygge run` in a
  * child process whose cursor is set just before the events: events/s until
- * every row is in the store, and the child's peak RSS. Reference in the same
+ * every row is in the store, counted from when its API answers (start-up, i.e.
+ * loading the TypeScript sources, is printed apart), and the child's peak RSS. Reference in the same
  * run: fetching the same page and parsing it whole with JSON.parse.
  */
 import { Effect } from "effect"
@@ -60,11 +61,12 @@ const main = async () => {
   Effect.runSync(makeSqliteSourceCursors(db).set("dar", before))
   const store = makeSqliteStore(db)
   const configFile = join(dir, "skygge.json")
+  const port = await freePort()
   writeFileSync(
     configFile,
     JSON.stringify({
       store: { url: `sqlite:${dbFile}`, synchronous: "NORMAL" },
-      api: { host: "127.0.0.1", port: await freePort() },
+      api: { host: "127.0.0.1", port },
       activations: { enabled: false },
       log: { level: "Warn" },
       sources: [
@@ -81,7 +83,13 @@ const main = async () => {
   const child = spawn(process.execPath, ["--import", PEAK_RSS_HOOK, join(root, "bin/skygge.js"), "run", "--config", configFile], { stdio: ["ignore", "ignore", "pipe"] })
   let stderr = ""
   child.stderr.on("data", (d) => (stderr += String(d)))
+  // When the API answers, start-up (loading and compiling the TypeScript sources) is over.
+  let ready: number | undefined
   for (;;) {
+    if (ready === undefined) {
+      const up = await fetch(`http://127.0.0.1:${port}/health`).then((r) => r.ok, () => false)
+      if (up) ready = performance.now()
+    }
     if (Effect.runSync(store.stats).rows >= rows) break
     if (child.exitCode !== null) throw new Error(`skygge run exited ${child.exitCode}: ${stderr.slice(-2000)}`)
     if (performance.now() - start > 600_000) throw new Error("not done after 10 minutes")
@@ -93,10 +101,11 @@ const main = async () => {
   db.close()
   await sim.close()
   const rss = /peak-rss-kib=(\d+)/.exec(stderr)
-  const rate = events / seconds
+  const afterReady = ready === undefined ? seconds : seconds - (ready - start) / 1000
+  const rate = events / afterReady
   console.log(
-    `engine: skygge run, PULL → decode → mirror → commit    ${fmt(rate).padStart(9)} events/s   (${fmt(seconds, 2)} s incl. start-up, ${fmt(rows)} rows)   ratio ${fmt(rate / bareRate, 2)}   ` +
-      `peak RSS ${rss === null ? "?" : fmt(Number(rss[1]) / 1024)} MiB   target ≥ 20,000 events/s: ${rate >= 20_000 ? "PASS" : "MISS"}`
+    `engine: skygge run, PULL → decode → mirror → commit    ${fmt(rate).padStart(9)} events/s   (${fmt(afterReady, 2)} s after start-up; ${fmt(events / seconds)} events/s over ${fmt(seconds, 2)} s with it; ${fmt(rows)} rows)   ` +
+      `ratio ${fmt(rate / bareRate, 2)}   peak RSS ${rss === null ? "?" : fmt(Number(rss[1]) / 1024)} MiB   target ≥ 20,000 events/s: ${rate >= 20_000 ? "PASS" : "MISS"}`
   )
   rmSync(dir, { recursive: true, force: true })
 }
