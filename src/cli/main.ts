@@ -8,7 +8,7 @@
  */
 import { Args, Command, Options } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
-import { Cause, Clock, Console, Data, Effect, Exit, Layer, Option } from "effect"
+import { Cause, Clock, Console, Data, Duration, Effect, Exit, Layer, Option, Schedule, Schema } from "effect"
 import { closeSync, createReadStream, mkdtempSync, openSync, renameSync, rmSync, statSync, writeSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -17,7 +17,10 @@ import { ServerLive } from "../api/Server.js"
 import { OutboxLive } from "../outbox/OutboxLive.js"
 import { ActivationSchedulerLive } from "../schedule/ActivationScheduler.js"
 import { IntarkSourcesLive } from "../sources/intark/IntarkSourceLive.js"
-import { DafSourcesLive } from "../sources/datafordeler/DafSourceLive.js"
+import { DafSourcesLive, startDafSource } from "../sources/datafordeler/DafSourceLive.js"
+import { DafSourceSchema } from "../sources/datafordeler/DafConfig.js"
+import { sqliteStoreLayer } from "../store/sqlite/SqliteStore.js"
+import { startDafSimulator } from "../sources/datafordeler/simulator/DafSimulator.js"
 import { ApiConfig, ConfigSources, IngestConfig, StoreConfig } from "../config/Config.js"
 import { runFetcher } from "../sources/intark/Fetcher.js"
 import { decodeIntarkSources } from "../sources/intark/IntarkConfig.js"
@@ -85,6 +88,45 @@ const run = Command.make("run", { config: configOption }, ({ config }) =>
     })
   )
 ).pipe(Command.withDescription("Run the engine: the as-of API and every configured source, until SIGTERM/SIGINT"))
+
+// ---- demo ------------------------------------------------------------------
+
+/** The register simulator, changing a few addresses every second, and a PULL source following it. */
+const DemoLive = (intervalMs: number) =>
+  Layer.scopedDiscard(
+    Effect.gen(function* () {
+      const sim = yield* Effect.acquireRelease(Effect.promise(() => startDafSimulator({ seed: Date.now() % 100_000, faults: { commitDelayMs: 500, restLagMs: 200 } })), (s) => Effect.promise(() => s.close()))
+      sim.randomChanges(20)
+      yield* Effect.forkScoped(Effect.sync(() => sim.randomChanges(3)).pipe(Effect.repeat(Schedule.spaced(Duration.millis(intervalMs)))))
+      const source = Schema.decodeUnknownSync(DafSourceSchema)({
+        kind: "datafordeler",
+        name: "demo",
+        pull: { url: sim.baseUrl, lagSeconds: 1, overlapSeconds: 3, pollSeconds: 1 },
+        entities: { Adresse: { objectType: "dar.adresse", rest: `${sim.baseUrl}/rest/adresse?id={id}` } }
+      })
+      yield* startDafSource(source)
+      yield* Effect.logInfo(`demo: a simulated Datafordeler register at ${sim.baseUrl} changes addresses every ${intervalMs} ms; skygge follows it by PULL`)
+    })
+  )
+
+const demo = Command.make(
+  "demo",
+  {
+    config: configOption,
+    intervalMs: Options.integer("interval-ms").pipe(Options.withDescription("how often the simulated register changes (default 1000)"), Options.withDefault(1000)),
+    db: Options.text("db").pipe(Options.withDescription("SQLite file of the demo (default ./data/demo.db, apart from the real store)"), Options.withDefault("./data/demo.db"))
+  },
+  ({ config, intervalMs, db }) =>
+    withConfig(
+      Option.getOrUndefined(config),
+      Effect.gen(function* () {
+        const api = yield* ApiConfig
+        yield* Effect.logInfo(`skygge ${VERSION} demo: API on ${api.host}:${api.port} — try GET /v1/objects/dar.adresse, /v1/changes?since=…, /metrics`)
+        const engine = Layer.mergeAll(ServerLive.pipe(Layer.provide(Metrics.layer)), ActivationSchedulerLive, DemoLive(intervalMs))
+        return yield* Layer.launch(engine.pipe(Layer.provide(sqliteStoreLayer({ filename: db, synchronous: "NORMAL" }))))
+      })
+    )
+).pipe(Command.withDescription("Run the engine against a built-in simulated Datafordeler register: data flowing, no account needed"))
 
 // ---- import ----------------------------------------------------------------
 
@@ -667,7 +709,7 @@ const resyncReports = Command.make(
 
 const skygge = Command.make("skygge").pipe(
   Command.withDescription("Bitemporal shadow-register sync engine"),
-  Command.withSubcommands([run, importCommand, importExtract, get, history, snapshot, changes, refused, activations, anomalies, resync, resyncReports])
+  Command.withSubcommands([run, demo, importCommand, importExtract, get, history, snapshot, changes, refused, activations, anomalies, resync, resyncReports])
 )
 
 const cli = Command.run(skygge, { name: "skygge", version: VERSION })

@@ -167,6 +167,26 @@ describe("skygge command", () => {
     expect(badPort.stderr).toMatch(/^skygge: configuration: .*port/i)
   })
 
+  it("runs a demo against the built-in register simulator: addresses flow in with no account, and it stops on SIGTERM", async () => {
+    const port = await freePort()
+    const db = join(dir, "demo", "demo.db")
+    const child: ChildProcess = spawn(process.execPath, [bin, "demo", "--interval-ms", "200", "--db", db], { env: { ...process.env, SKYGGE_API_PORT: String(port) } })
+    const exited = new Promise<number | null>((resolve) => child.on("close", resolve))
+    try {
+      let rows: Array<unknown> = []
+      for (let i = 0; i < 150 && rows.length === 0; i++) {
+        await new Promise((r) => setTimeout(r, 200))
+        const res = await fetch(`http://127.0.0.1:${port}/v1/objects/dar.adresse?limit=5`).catch(() => undefined)
+        if (res?.status === 200) rows = ((await res.json()) as { rows: Array<unknown> }).rows
+      }
+      expect(rows.length).toBeGreaterThan(0)
+      expect(rows[0]).toMatchObject({ objectType: "dar.adresse", registreringTil: null })
+    } finally {
+      child.kill("SIGTERM")
+    }
+    expect(await exited).toBe(0)
+  })
+
   it("runs the engine on SKYGGE_STORE_URL and SKYGGE_API_PORT, serves, and stops cleanly on SIGTERM", async () => {
     const port = await freePort()
     const db = join(dir, "run", "engine.db")
