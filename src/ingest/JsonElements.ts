@@ -54,11 +54,29 @@ export async function* jsonElements(
         element.length = 0
       } else if (!tooLong) element.push(part)
     }
+    let backslashAt = -2 // not yet looked for in this chunk; -1: there is none
     for (let i = 0; i < text.length; i++) {
       const c = text[i]!
       if (inString) {
-        if (escaped) escaped = false
-        else if (c === "\\") escaped = true
+        if (escaped) {
+          escaped = false
+          continue
+        }
+        if (c !== "\\" && c !== '"') {
+          // Skip to the next quote or backslash natively: strings are most of the bytes.
+          const q = text.indexOf('"', i)
+          // The next backslash is remembered for the chunk (searching it per string would be quadratic).
+          if (backslashAt !== -1 && backslashAt < i) backslashAt = text.indexOf("\\", i)
+          const b = backslashAt
+          const next = q < 0 ? b : b < 0 ? q : Math.min(q, b)
+          if (next < 0) {
+            i = text.length - 1
+            continue
+          }
+          i = next - 1
+          continue
+        }
+        if (c === "\\") escaped = true
         else if (c === '"') {
           inString = false
           if (keyText !== undefined) {
