@@ -66,7 +66,7 @@ const instantOr = (value: Option.Option<string>, name: string) =>
   })
 
 /** Run a command body with its configuration and the store. */
-const withStore = <A, E>(config: Option.Option<string>, body: Effect.Effect<A, E, StoreServices>) =>
+const withStore = <A, E>(config: Option.Option<string>, body: Effect.Effect<A, E, StoreServices | ConfigSources>) =>
   withConfig(Option.getOrUndefined(config), Effect.provide(body, StoreFromConfig))
 
 const println = (text: string) => Effect.sync(() => process.stdout.write(text + "\n"))
@@ -567,8 +567,8 @@ const activations = Command.make(
     limit: Options.integer("limit").pipe(Options.withDescription("at most this many"), Options.withDefault(1000))
   },
   (o) =>
-    withConfig(
-      Option.getOrUndefined(o.config),
+    withStore(
+      o.config,
       Effect.gen(function* () {
         const store = yield* ActivationStore
         const bound = (value: Option.Option<string>, name: string) => (Option.isNone(value) ? Effect.succeed(null) : instantOr(value, name))
@@ -586,7 +586,7 @@ const activations = Command.make(
               : [a.at, a.kind.padEnd(7), a.status.padEnd(9), a.late ? "late" : "    ", `${a.objectType}/${a.objectId}`, `row ${a.rowId}`].join("  ")
           )
         }
-      }).pipe(Effect.provide(StoreFromConfig))
+      })
     )
 ).pipe(Command.withDescription("Virkningstid activations: pending ones (what is due) by default, oldest first"))
 
@@ -602,15 +602,15 @@ const anomalies = Command.make(
     objectType: Options.text("type").pipe(Options.withDescription("only this object type"), Options.optional)
   },
   (o) =>
-    withConfig(
-      Option.getOrUndefined(o.config),
+    withStore(
+      o.config,
       Effect.gen(function* () {
         const mirror = yield* MirrorStore
         const list = yield* mirror.anomalies({ after: o.after, limit: o.limit, ...(Option.isSome(o.objectType) ? { objectType: o.objectType.value } : {}) })
         for (const a of list) {
           yield* println(o.json ? JSON.stringify(a) : [String(a.id).padStart(6), a.detectedAt, a.kind.padEnd(18), `${a.objectType}/${a.objectId}`, a.detail].join("  "))
         }
-      }).pipe(Effect.provide(StoreFromConfig))
+      })
     )
 ).pipe(Command.withDescription("What mirrored upstreams did that skygge recorded instead of obeying (history rewrites, overlaps, …), oldest first"))
 
@@ -657,8 +657,8 @@ const resync = Command.make(
     )
   },
   (o) =>
-    withConfig(
-      Option.getOrUndefined(o.config),
+    withStore(
+      o.config,
       Effect.gen(function* () {
         const sources = (yield* decodeIntarkSources(yield* ConfigSources)).filter((s) => Option.isNone(o.source) || s.name === o.source.value)
         if (sources.length === 0) return yield* new CliError({ message: Option.isSome(o.source) ? `no source named '${o.source.value}' in the configuration` : "no sources in the configuration" })
@@ -682,7 +682,7 @@ const resync = Command.make(
           }
         }
         if (failed > 0) process.exitCode = 1
-      }).pipe(Effect.provide(StoreFromConfig))
+      })
     )
 ).pipe(Command.withDescription("Reconcile sources with their providers now: compare, repair what drifted (--dry-run: only measure), report"))
 
@@ -695,13 +695,13 @@ const resyncReports = Command.make(
     limit: Options.integer("limit").pipe(Options.withDescription("at most this many"), Options.withDefault(20))
   },
   (o) =>
-    withConfig(
-      Option.getOrUndefined(o.config),
+    withStore(
+      o.config,
       Effect.gen(function* () {
         const reports = yield* ResyncReports
         const list = yield* reports.list({ limit: o.limit, ...(Option.isSome(o.source) ? { source: o.source.value } : {}) })
         for (const r of list) yield* println(o.json ? JSON.stringify(r) : reportLine(r))
-      }).pipe(Effect.provide(StoreFromConfig))
+      })
     )
 ).pipe(Command.withDescription("Reports of past resync runs, newest first"))
 

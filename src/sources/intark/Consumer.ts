@@ -102,7 +102,7 @@ const session = (options: ConsumerOptions, reveal: (r: Redacted.Redacted) => str
           } else received.push({ _tag: "Hint", hint })
         }
         // Recorded durably first; only then acked (or dead-lettered).
-        const outcomes = yield* workQueue.record(source.name, received)
+        yield* workQueue.record(source.name, received)
         let poison = 0
         const rejectSome = deadLetter === undefined && received.some((r) => r._tag === "Poison")
         batch.forEach((msg, i) => {
@@ -118,7 +118,6 @@ const session = (options: ConsumerOptions, reveal: (r: Redacted.Redacted) => str
         // Batches are handled in delivery order, so one ack with `multiple` settles this whole batch.
         if (!rejectSome) channel.ack(batch[batch.length - 1]!, true)
         if (poison > 0) yield* Effect.logWarning("poison notifications refused and dead-lettered").pipe(Effect.annotateLogs({ source: source.name, count: poison }))
-        void outcomes
       }).pipe(Effect.uninterruptible)
       const process = Queue.takeBetween(inbox, 1, options.batchSize ?? 500).pipe(
         Effect.flatMap((batch) => handle(Chunk.toReadonlyArray(batch))),

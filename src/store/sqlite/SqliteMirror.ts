@@ -1,27 +1,22 @@
 /** The mirror write path on SQLite: one IMMEDIATE transaction per batch, downstream records included. */
 import type Database from "better-sqlite3"
 import { Clock, Effect } from "effect"
-import { type Bound, fromEpochMillis, type Instant } from "../../domain/Instant.js"
+import { fromEpochMillis, type Instant } from "../../domain/Instant.js"
 import { planMirror, type StoredMirrorRow, storedKey } from "../../domain/Mirror.js"
 import type { AnomalyRecord, MirrorItem, MirrorResult, MirrorStoreShape } from "../Mirror.js"
 import type { CommitSignalShape } from "../Outbox.js"
 import { makeDownstreamWrites } from "./SqliteDownstream.js"
 
-interface StoredRecord {
-  id: number
-  registrering_fra: string
-  registrering_til: string | null
-  virkning_fra: string | null
-  virkning_til: string | null
-  data: string
-  stored_at: string
-}
+/** A stored row as planning reads it, with when it was stored (for its activations). */
+type StoredRecord = Omit<StoredMirrorRow, "key" | "objectId"> & { readonly storedAt: string }
 
 export const makeSqliteMirror = (db: Database.Database, signal?: CommitSignalShape): MirrorStoreShape => {
   const downstream = makeDownstreamWrites(db)
   const q = {
     rows: db.prepare<[string, string], StoredRecord>(
-      "SELECT id, registrering_fra, registrering_til, virkning_fra, virkning_til, data, stored_at FROM rows WHERE object_type = ? AND object_id = ?"
+      `SELECT id, registrering_fra AS registreringFra, registrering_til AS registreringTil, virkning_fra AS virkningFra,
+              virkning_til AS virkningTil, data, stored_at AS storedAt
+       FROM rows WHERE object_type = ? AND object_id = ?`
     ),
     close: db.prepare<[string, string, number]>("UPDATE rows SET registrering_til = ?, closed_at = ? WHERE id = ?"),
     insert: db.prepare(
@@ -34,30 +29,15 @@ export const makeSqliteMirror = (db: Database.Database, signal?: CommitSignalSha
        ON CONFLICT (object_type, object_id) DO UPDATE SET latest_registrering = max(latest_registrering, excluded.latest_registrering)`
     ),
     anomaly: db.prepare("INSERT INTO anomalies (detected_at, source, object_type, object_id, kind, detail) VALUES (?, ?, ?, ?, ?, ?)"),
-    anomalies: db.prepare<[number, number], Record<string, unknown>>(
-      "SELECT id, detected_at, source, object_type, object_id, kind, detail FROM anomalies WHERE id > ? ORDER BY id LIMIT ?"
-    ),
-    anomaliesOfType: db.prepare<[number, string, number], Record<string, unknown>>(
-      "SELECT id, detected_at, source, object_type, object_id, kind, detail FROM anomalies WHERE id > ? AND object_type = ? ORDER BY id LIMIT ?"
+    anomalies: db.prepare<{ after: number; type: string | null; limit: number }, AnomalyRecord>(
+      `SELECT id, detected_at AS detectedAt, source, object_type AS objectType, object_id AS objectId, kind, detail
+       FROM anomalies WHERE id > @after AND (@type IS NULL OR object_type = @type) ORDER BY id LIMIT @limit`
     ),
     count: db.prepare<[], { n: number }>("SELECT count(*) AS n FROM anomalies")
   }
 
   const applyItem = (source: string, eventId: string, item: MirrorItem, now: Instant): MirrorResult => {
-    const records = q.rows.all(item.objectType, item.objectId)
-    const stored: Array<StoredMirrorRow & { storedAt: string }> = records.map((r) => {
-      const row = {
-        id: r.id,
-        objectId: item.objectId,
-        registreringFra: r.registrering_fra as Instant,
-        registreringTil: r.registrering_til as Bound,
-        virkningFra: r.virkning_fra as Bound,
-        virkningTil: r.virkning_til as Bound,
-        data: r.data,
-        storedAt: r.stored_at
-      }
-      return { ...row, key: storedKey(row, item.identity) }
-    })
+    const stored = q.rows.all(item.objectType, item.objectId).map((r) => ({ ...r, objectId: item.objectId, key: storedKey(r, item.identity) }))
     const plan = planMirror(stored, item.rows, item.complete, item.checkOverlaps)
     const currentBefore = stored.filter((r) => r.registreringTil === null).length
     let latest: string | undefined
@@ -95,16 +75,6 @@ export const makeSqliteMirror = (db: Database.Database, signal?: CommitSignalSha
 
   const mirrorTx = db.transaction((source: string, eventId: string, items: ReadonlyArray<MirrorItem>, now: Instant) => items.map((item) => applyItem(source, eventId, item, now)))
 
-  const toAnomaly = (r: Record<string, unknown>): AnomalyRecord => ({
-    id: r.id as number,
-    detectedAt: r.detected_at as string,
-    source: r.source as string,
-    objectType: r.object_type as string,
-    objectId: r.object_id as string,
-    kind: r.kind as AnomalyRecord["kind"],
-    detail: r.detail as string
-  })
-
   return {
     mirror: (source, eventId, items) =>
       Effect.flatMap(Clock.currentTimeMillis, (ms) => {
@@ -113,7 +83,7 @@ export const makeSqliteMirror = (db: Database.Database, signal?: CommitSignalSha
         return changed && signal !== undefined ? Effect.as(signal.notify, results) : Effect.succeed(results)
       }),
     anomalies: ({ after, limit, objectType }) =>
-      Effect.sync(() => (objectType === undefined ? q.anomalies.all(after, limit) : q.anomaliesOfType.all(after, objectType, limit)).map(toAnomaly)),
+      Effect.sync(() => q.anomalies.all({ after, type: objectType ?? null, limit })),
     anomalyCount: Effect.sync(() => q.count.get()!.n)
   }
 }
