@@ -4,12 +4,9 @@
  * rows and read them. Secrets as `{"env": NAME}` or inline. Decoded with
  * Schema; a mistake stops the start naming the entry and field.
  */
-import { Effect, ParseResult, Schema } from "effect"
-import { ConfigFileError } from "../../config/Config.js"
+import { Schema } from "effect"
+import { decodeSourcesOfKind, Secret } from "../../config/Sources.js"
 import { DATAFORDELER_SHAPE, type RowShape } from "../../domain/Mirror.js"
-import { withoutComments } from "../intark/IntarkConfig.js"
-
-const Secret = Schema.Union(Schema.String, Schema.Struct({ env: Schema.String }))
 const Positive = Schema.Number.pipe(Schema.int(), Schema.positive())
 
 export const PullSettings = Schema.Struct({
@@ -51,11 +48,5 @@ export type DafSource = typeof DafSourceSchema.Type
 
 export const rowShape = (entity: DafSource["entities"][string]): RowShape => ({ ...DATAFORDELER_SHAPE, id: entity.idField ?? DATAFORDELER_SHAPE.id, identity: entity.identity })
 
-export const decodeDafSources = (sources: ReadonlyArray<unknown>): Effect.Effect<ReadonlyArray<DafSource>, ConfigFileError> =>
-  Effect.forEach(
-    sources.flatMap((s, i) => (typeof s === "object" && s !== null && (s as { kind?: unknown }).kind === "datafordeler" ? [[s, i] as const] : [])),
-    ([s, i]) =>
-      Schema.decodeUnknown(DafSourceSchema, { onExcessProperty: "error" })(withoutComments(s)).pipe(
-        Effect.mapError((e) => new ConfigFileError(`sources[${i}] (datafordeler): ${ParseResult.TreeFormatter.formatErrorSync(e)}`))
-      )
-  )
+/** The Datafordeler entries of the `sources` list, decoded. */
+export const decodeDafSources = decodeSourcesOfKind("datafordeler", DafSourceSchema)

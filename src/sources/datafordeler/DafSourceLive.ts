@@ -1,7 +1,7 @@
 /** Every configured Datafordeler source as part of the engine: a PULL loop each, stopped with the layer. */
 import { Effect, Layer } from "effect"
 import { ConfigSources } from "../../config/Config.js"
-import { resolveSecret } from "../intark/IntarkConfig.js"
+import { resolveSecret } from "../../config/Sources.js"
 import { decodeDafSources, type DafSource } from "./DafConfig.js"
 import { runPullSource } from "./PullSource.js"
 

@@ -14,7 +14,7 @@ import { type Operation, type Refusal } from "../../domain/Operation.js"
 import { deletionOperations, type ResourceRule, stateOperations } from "../../domain/ProviderState.js"
 import { Store, type Submission } from "../../store/Store.js"
 import { type Settlement, type WorkItem, WorkQueue } from "../../store/WorkQueue.js"
-import type { IntarkSource } from "./IntarkConfig.js"
+import { type IntarkSource, objectTypeOf } from "./IntarkConfig.js"
 
 export type FetchResult =
   | { readonly _tag: "State"; readonly body: unknown; readonly at: Instant }
@@ -137,7 +137,7 @@ export const makeFetcher = (options: FetcherOptions) =>
 const operationsFor = (source: IntarkSource, item: WorkItem, result: FetchResult & { _tag: "State" | "Gone" }): ReadonlyArray<Operation> | Refusal => {
   const settings = source.resources[item.resource] ?? {}
   const rule: ResourceRule = {
-    objectType: settings.objectType ?? `${source.name}.${item.resource}`,
+    objectType: objectTypeOf(source, item.resource),
     timeZone: source.timeZone,
     ...(settings.validFrom !== undefined ? { validFrom: settings.validFrom } : {}),
     ...(settings.validTo !== undefined ? { validTo: settings.validTo } : {})

@@ -12,7 +12,7 @@ import type { ChangeHint } from "../../domain/ChangeHint.js"
 import { type ListPage, listPage } from "../../domain/ProviderList.js"
 import { Store } from "../../store/Store.js"
 import { type Received, WorkQueue } from "../../store/WorkQueue.js"
-import type { IntarkSource } from "./IntarkConfig.js"
+import { type IntarkSource, objectTypeOf } from "./IntarkConfig.js"
 
 const MAX_PAGES = 100_000
 
@@ -85,7 +85,7 @@ export const fullLoadIfEmpty = (source: IntarkSource, authHeaders: Readonly<Reco
     const headers = providerHeaders(authHeaders)
     let total = 0
     for (const [resource, settings] of Object.entries(source.resources)) {
-      const objectType = settings.objectType ?? `${source.name}.${resource}`
+      const objectType = objectTypeOf(source, resource)
       if (yield* store.hasObjects(objectType)) continue
       const log = Effect.annotateLogs({ source: source.name, resource, objectType })
       if (settings.list === undefined) {

@@ -4,11 +4,8 @@
  * a mistake stops the start with the path of the bad field. Secrets are given
  * as `{"env": "NAME"}` (read from the environment) or inline strings.
  */
-import { Cron, Effect, Either, ParseResult, Redacted, Schema } from "effect"
-import { ConfigFileError } from "../../config/Config.js"
-
-const Secret = Schema.Union(Schema.String, Schema.Struct({ env: Schema.String }))
-type Secret = typeof Secret.Type
+import { Cron, Either, Schema } from "effect"
+import { decodeSourcesOfKind, Secret } from "../../config/Sources.js"
 
 const Positive = Schema.Number.pipe(Schema.int(), Schema.positive())
 
@@ -112,27 +109,8 @@ export const IntarkSourceSchema = Schema.Struct({
 export type IntarkSource = typeof IntarkSourceSchema.Type
 
 /** `"//"` keys are comments, at any depth, as everywhere in the configuration file. */
-export const withoutComments = (value: unknown): unknown => {
-  if (Array.isArray(value)) return value.map(withoutComments)
-  if (value === null || typeof value !== "object") return value
-  return Object.fromEntries(Object.entries(value).filter(([k]) => k !== "//").map(([k, v]) => [k, withoutComments(v)]))
-}
+/** The object type a resource's objects are stored as: configured, else `{source}.{resource}`. */
+export const objectTypeOf = (source: IntarkSource, resource: string): string => source.resources[resource]?.objectType ?? `${source.name}.${resource}`
 
-/** The IntArk entries of the `sources` list, decoded; the error names the entry and the field. */
-export const decodeIntarkSources = (sources: ReadonlyArray<unknown>): Effect.Effect<ReadonlyArray<IntarkSource>, ConfigFileError> =>
-  Effect.forEach(
-    sources.flatMap((s, i) => (typeof s === "object" && s !== null && (s as { kind?: unknown }).kind === "intark" ? [[s, i] as const] : [])),
-    ([s, i]) =>
-      Schema.decodeUnknown(IntarkSourceSchema, { onExcessProperty: "error" })(withoutComments(s)).pipe(
-        Effect.mapError((e) => new ConfigFileError(`sources[${i}] (intark): ${ParseResult.TreeFormatter.formatErrorSync(e)}`))
-      )
-  )
-
-/** A secret's value: inline, or from the named environment variable (which must be set). */
-export const resolveSecret = (secret: Secret, what: string, env: NodeJS.ProcessEnv = process.env): Effect.Effect<Redacted.Redacted, ConfigFileError> => {
-  if (typeof secret === "string") return Effect.succeed(Redacted.make(secret))
-  const value = env[secret.env]
-  return value === undefined || value.length === 0
-    ? Effect.fail(new ConfigFileError(`${what}: environment variable ${secret.env} is not set`))
-    : Effect.succeed(Redacted.make(value))
-}
+/** The IntArk entries of the `sources` list, decoded. */
+export const decodeIntarkSources = decodeSourcesOfKind("intark", IntarkSourceSchema)

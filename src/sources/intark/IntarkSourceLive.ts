@@ -5,7 +5,8 @@ import { runConsumer } from "./Consumer.js"
 import { runFetcher } from "./Fetcher.js"
 import { fullLoadIfEmpty } from "./FullLoad.js"
 import { runResyncSchedule } from "./Resync.js"
-import { decodeIntarkSources, type IntarkSource, resolveSecret } from "./IntarkConfig.js"
+import { resolveSecret } from "../../config/Sources.js"
+import { decodeIntarkSources, type IntarkSource } from "./IntarkConfig.js"
 
 /** The provider's auth as request headers (values stay redacted until the request). */
 export const authHeaders = (source: IntarkSource) =>

@@ -15,7 +15,7 @@ import { presentState } from "../../store/Present.js"
 import { Store } from "../../store/Store.js"
 import { WorkQueue } from "../../store/WorkQueue.js"
 import { forEachListPage, listedHint, providerHeaders } from "./FullLoad.js"
-import type { IntarkSource } from "./IntarkConfig.js"
+import { type IntarkSource, objectTypeOf } from "./IntarkConfig.js"
 
 const now = Effect.map(Clock.currentTimeMillis, fromEpochMillis)
 const ID_PAGE = 1000
@@ -40,7 +40,7 @@ export const resyncResource = (source: IntarkSource, resource: string, authHeade
     const workQueue = yield* WorkQueue
     const reports = yield* ResyncReports
     const settings = source.resources[resource] ?? {}
-    const objectType = settings.objectType ?? `${source.name}.${resource}`
+    const objectType = objectTypeOf(source, resource)
     const hasValidity = settings.validFrom !== undefined || settings.validTo !== undefined
     const startedAt = yield* now
     const report = (counts: Partial<ResyncReport>) =>

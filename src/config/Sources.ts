@@ -1,0 +1,36 @@
+/**
+ * What every entry of the configuration file's `sources` list shares, whatever
+ * its kind: secrets given inline or as `{"env": NAME}`, `"//"` comments, and
+ * decoding with the kind's Schema so a mistake names the entry and the field.
+ */
+import { Effect, ParseResult, Redacted, Schema } from "effect"
+import { ConfigFileError } from "./Config.js"
+
+export const Secret = Schema.Union(Schema.String, Schema.Struct({ env: Schema.String }))
+export type Secret = typeof Secret.Type
+
+/** A secret's value: inline, or from the named environment variable (which must be set). */
+export const resolveSecret = (secret: Secret, what: string, env: NodeJS.ProcessEnv = process.env): Effect.Effect<Redacted.Redacted, ConfigFileError> => {
+  if (typeof secret === "string") return Effect.succeed(Redacted.make(secret))
+  const value = env[secret.env]
+  return value === undefined || value.length === 0
+    ? Effect.fail(new ConfigFileError(`${what}: environment variable ${secret.env} is not set`))
+    : Effect.succeed(Redacted.make(value))
+}
+
+/** `"//"` keys are comments, at any depth, as everywhere in the configuration file. */
+const withoutComments = (value: unknown): unknown => {
+  if (Array.isArray(value)) return value.map(withoutComments)
+  if (value === null || typeof value !== "object") return value
+  return Object.fromEntries(Object.entries(value).filter(([k]) => k !== "//").map(([k, v]) => [k, withoutComments(v)]))
+}
+
+/** The entries of one kind in the `sources` list, decoded; the error names the entry and the field. */
+export const decodeSourcesOfKind = <A, I>(kind: string, schema: Schema.Schema<A, I>) => (sources: ReadonlyArray<unknown>): Effect.Effect<ReadonlyArray<A>, ConfigFileError> =>
+  Effect.forEach(
+    sources.flatMap((s, i) => (typeof s === "object" && s !== null && (s as { kind?: unknown }).kind === kind ? [[s, i] as const] : [])),
+    ([s, i]) =>
+      Schema.decodeUnknown(schema, { onExcessProperty: "error" })(withoutComments(s)).pipe(
+        Effect.mapError((e) => new ConfigFileError(`sources[${i}] (${kind}): ${ParseResult.TreeFormatter.formatErrorSync(e)}`))
+      )
+  )
