@@ -18,7 +18,6 @@ import Database from "better-sqlite3"
 import { Effect, Option } from "effect"
 import { spawn } from "node:child_process"
 import { createReadStream, createWriteStream, mkdirSync, rmSync } from "node:fs"
-import { createServer } from "node:net"
 import { join, resolve } from "node:path"
 import { performance } from "node:perf_hooks"
 import { once } from "node:events"
@@ -27,6 +26,7 @@ import { fromEpochMillis, type Instant } from "../src/domain/Instant.js"
 import { ingestNdjson } from "../src/ingest/Ingest.js"
 import { Store } from "../src/store/Store.js"
 import { makeSqliteStore, openSqlite } from "../src/store/sqlite/SqliteStore.js"
+import { fmt, freePort, PEAK_RSS_HOOK, peakRssMiB } from "./support.js"
 
 const N = Number(process.env.SKYGGE_BENCH_N ?? 800_000)
 const QUERIES = 20_000
@@ -75,7 +75,6 @@ const writeFile = async (path: string, lines: number) => {
 }
 
 // ---- Helpers ---------------------------------------------------------------------
-const fmt = (n: number, digits = 0) => n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits })
 const percentile = (sorted: ReadonlyArray<number>, p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!
 const verdict = (ok: boolean) => (ok ? "PASS" : "MISS")
 const results: Array<string> = []
@@ -84,14 +83,6 @@ const report = (line: string) => {
   console.log(line)
 }
 
-const freePort = async (): Promise<number> => {
-  const server = createServer()
-  server.listen(0, "127.0.0.1")
-  await once(server, "listening")
-  const port = (server.address() as { port: number }).port
-  server.close()
-  return port
-}
 
 const skygge = (args: ReadonlyArray<string>, env: Record<string, string>, nodeArgs: ReadonlyArray<string> = []) =>
   spawn(process.execPath, [...nodeArgs, join(root, "bin/skygge.js"), ...args], {
@@ -100,8 +91,6 @@ const skygge = (args: ReadonlyArray<string>, env: Record<string, string>, nodeAr
     stdio: ["ignore", "pipe", "pipe"]
   })
 
-// Printed by the child at exit: its own peak resident set (KiB on Linux).
-const PEAK_RSS_HOOK = `data:text/javascript,process.on("exit",()=>process.stderr.write("peak-rss-kib="+process.resourceUsage().maxRSS+"\\n"))`
 
 const importPeakRss = async (file: string, db: string): Promise<number> => {
   const child = skygge(["import", file], { SKYGGE_STORE_URL: `sqlite:${db}`, SKYGGE_STORE_SYNCHRONOUS: "NORMAL" }, ["--import", PEAK_RSS_HOOK])
@@ -109,9 +98,9 @@ const importPeakRss = async (file: string, db: string): Promise<number> => {
   child.stderr.on("data", (d) => (stderr += String(d)))
   child.stdout.resume()
   const [code] = (await once(child, "exit")) as [number]
-  const match = /peak-rss-kib=(\d+)/.exec(stderr)
-  if (code !== 0 || match === null) throw new Error(`skygge import exited ${code}: ${stderr.slice(-2000)}`)
-  return Number(match[1]) / 1024
+  const rss = peakRssMiB(stderr)
+  if (code !== 0 || rss === undefined) throw new Error(`skygge import exited ${code}: ${stderr.slice(-2000)}`)
+  return rss
 }
 
 // ---- Main ------------------------------------------------------------------------

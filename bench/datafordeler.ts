@@ -12,27 +12,18 @@ import { Effect } from "effect"
 import { spawn } from "node:child_process"
 import { once } from "node:events"
 import { mkdirSync, rmSync, writeFileSync } from "node:fs"
-import { createServer } from "node:net"
 import { join, resolve } from "node:path"
 import { performance } from "node:perf_hooks"
 import { fromEpochMillis } from "../src/domain/Instant.js"
 import { startDafSimulator } from "../src/sources/datafordeler/simulator/DafSimulator.js"
 import { makeSqliteSourceCursors } from "../src/store/sqlite/SqliteSourceCursors.js"
 import { makeSqliteStore, openSqlite } from "../src/store/sqlite/SqliteStore.js"
+import { fmt, freePort, PEAK_RSS_HOOK, peakRssMiB } from "./support.js"
 
 const N = Number(process.env.SKYGGE_BENCH_DAF_N ?? 100_000)
 const dir = resolve(".bench", `daf-${process.pid}`)
 const root = resolve(import.meta.dirname, "..")
-const fmt = (n: number, digits = 0) => n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits })
-const PEAK_RSS_HOOK = `data:text/javascript,process.on("exit",()=>process.stderr.write("peak-rss-kib="+process.resourceUsage().maxRSS+"\\n"))`
 
-const freePort = async () => {
-  const server = createServer().listen(0, "127.0.0.1")
-  await once(server, "listening")
-  const port = (server.address() as { port: number }).port
-  await new Promise((r) => server.close(r))
-  return port
-}
 
 const main = async () => {
   rmSync(dir, { recursive: true, force: true })
@@ -100,12 +91,12 @@ const main = async () => {
   await once(child, "exit")
   db.close()
   await sim.close()
-  const rss = /peak-rss-kib=(\d+)/.exec(stderr)
+  const rss = peakRssMiB(stderr)
   const afterReady = ready === undefined ? seconds : seconds - (ready - start) / 1000
   const rate = events / afterReady
   console.log(
     `engine: skygge run, PULL → decode → mirror → commit    ${fmt(rate).padStart(9)} events/s   (${fmt(afterReady, 2)} s after start-up; ${fmt(events / seconds)} events/s over ${fmt(seconds, 2)} s with it; ${fmt(rows)} rows)   ` +
-      `ratio ${fmt(rate / bareRate, 2)}   peak RSS ${rss === null ? "?" : fmt(Number(rss[1]) / 1024)} MiB   target ≥ 20,000 events/s: ${rate >= 20_000 ? "PASS" : "MISS"}`
+      `ratio ${fmt(rate / bareRate, 2)}   peak RSS ${rss === undefined ? "?" : fmt(rss)} MiB   target ≥ 20,000 events/s: ${rate >= 20_000 ? "PASS" : "MISS"}`
   )
   rmSync(dir, { recursive: true, force: true })
 }

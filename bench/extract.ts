@@ -13,12 +13,11 @@ import { once } from "node:events"
 import { createWriteStream, mkdirSync, rmSync, statSync } from "node:fs"
 import { join, resolve } from "node:path"
 import { performance } from "node:perf_hooks"
+import { fmt, PEAK_RSS_HOOK, peakRssMiB } from "./support.js"
 
 const N = Number(process.env.SKYGGE_BENCH_EXTRACT_N ?? 1_000_000)
 const dir = resolve(".bench", `extract-${process.pid}`)
 const root = resolve(import.meta.dirname, "..")
-const fmt = (n: number, digits = 0) => n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits })
-const PEAK_RSS_HOOK = `data:text/javascript,process.on("exit",()=>process.stderr.write("peak-rss-kib="+process.resourceUsage().maxRSS+"\\n"))`
 
 const writeCsv = async (path: string, rows: number) => {
   const out = createWriteStream(path)
@@ -67,10 +66,10 @@ const load = async (file: string, db: string, extra: ReadonlyArray<string> = ["-
   child.stderr.on("data", (d) => (stderr += String(d)))
   const [code] = (await once(child, "exit")) as [number]
   const seconds = (performance.now() - start) / 1000
-  const rss = /peak-rss-kib=(\d+)/.exec(stderr)
-  if (code !== 0 || rss === null) throw new Error(`import-extract exited ${code}: ${stderr.slice(-2000)}`)
+  const rss = peakRssMiB(stderr)
+  if (code !== 0 || rss === undefined) throw new Error(`import-extract exited ${code}: ${stderr.slice(-2000)}`)
   const summary = JSON.parse(stdout) as { records?: number; applied?: number; rows?: number; inserted?: number }
-  return { seconds, records: summary.records ?? summary.rows ?? 0, applied: summary.applied ?? summary.inserted ?? 0, rssMiB: Number(rss[1]) / 1024 }
+  return { seconds, records: summary.records ?? summary.rows ?? 0, applied: summary.applied ?? summary.inserted ?? 0, rssMiB: rss }
 }
 
 const main = async () => {

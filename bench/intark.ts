@@ -33,6 +33,7 @@ import { IntarkSourceSchema } from "../src/sources/intark/IntarkConfig.js"
 import { startIntarkSource } from "../src/sources/intark/IntarkSourceLive.js"
 import { ORIGIN_HEADER } from "../src/sources/intark/simulator/FsSimulator.js"
 import { Context } from "effect"
+import { fmt } from "./support.js"
 
 const M = Number(process.env.SKYGGE_BENCH_M ?? 20_000)
 /** provider.concurrency: parallel fetches against the provider (default 8 in config; a local simulator takes more). */
@@ -40,7 +41,6 @@ const CONCURRENCY = Number(process.env.SKYGGE_BENCH_CONCURRENCY ?? 32)
 const AMQP_URL = process.env.SKYGGE_BENCH_AMQP_URL ?? "amqp://guest:guest@127.0.0.1:5672"
 const dir = resolve(".bench", `intark-${process.pid}`)
 const tag = `skygge-bench-${randomBytes(4).toString("hex")}`
-const fmt = (n: number, digits = 0) => n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits })
 
 const connect = async () => {
   try {

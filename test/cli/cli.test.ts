@@ -5,11 +5,11 @@
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
-import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { freePort } from "../support/net.js"
 
 const bin = fileURLToPath(new URL("../../bin/skygge.js", import.meta.url))
 const fixture = fileURLToPath(new URL("../fixtures/worked-examples.ndjson", import.meta.url))
@@ -31,14 +31,6 @@ const skygge = (args: ReadonlyArray<string>, env: Record<string, string> = {}, c
     child.on("close", (code) => resolve({ code, stdout, stderr }))
   })
 
-const freePort = (): Promise<number> =>
-  new Promise((resolve) => {
-    const s = createServer()
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port
-      s.close(() => resolve(port))
-    })
-  })
 
 describe("skygge command", () => {
   let dir: string

@@ -1,28 +1,18 @@
 /** Loading dumps of current state (CSV, NDJSON, JSON) as the objects' state at one registration time. */
 import { Effect, Option } from "effect"
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { instant } from "../../src/domain/Instant.js"
 import { type ExtractOptions, ingestExtract } from "../../src/ingest/Extract.js"
-import { type OpenStore, openStore } from "../support/engine.js"
+import { tempStore } from "../support/engine.js"
 
 async function* bytes(text: string) {
   yield new TextEncoder().encode(text)
 }
 
 describe("import of current-state dumps", () => {
-  let dir: string
-  let engine: OpenStore
-  beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), "skygge-extract-"))
-    engine = openStore(join(dir, "skygge.db"))
-  })
-  afterAll(() => {
-    engine.close()
-    rmSync(dir, { recursive: true, force: true })
-  })
+  const t = tempStore("skygge-extract-")
 
   const load = (text: string, options: Partial<ExtractOptions> & Pick<ExtractOptions, "format" | "registreringstid">, file?: string) =>
     Effect.runPromise(
@@ -35,10 +25,10 @@ describe("import of current-state dumps", () => {
         batchSize: 3,
         maxRecordBytes: 1 << 16,
         ...options
-      }).pipe(Effect.provide(engine.context))
+      }).pipe(Effect.provide(t.engine.context))
     )
   const now = (objectId: string, at = "2030-01-01") =>
-    Effect.runSync(engine.store.asOf({ objectType: "hr.ansatt", objectId, registreringstid: instant(at), virkningstid: instant(at) })).pipe(
+    Effect.runSync(t.engine.store.asOf({ objectType: "hr.ansatt", objectId, registreringstid: instant(at), virkningstid: instant(at) })).pipe(
       Option.map((r) => r.data),
       Option.getOrNull
     )
@@ -75,11 +65,11 @@ describe("import of current-state dumps", () => {
     ].map((r) => JSON.stringify(r)).join("\n") + "\nnot json\n"
     const r = await load(ndjson, { format: "ndjson", registreringstid: instant("2026-03-01"), validFrom: "periode.fra", validTo: "periode.til" })
     expect(r).toMatchObject({ records: 3, refused: 1 })
-    const rows = Effect.runSync(engine.store.history("hr.ansatt", "11")).filter((row) => row.registreringTil === null)
+    const rows = Effect.runSync(t.engine.store.history("hr.ansatt", "11")).filter((row) => row.registreringTil === null)
     expect(rows.map((row) => [row.virkningFra, row.virkningTil])).toEqual([["2025-12-31T23:00:00.000000Z", "2026-06-29T22:00:00.000000Z"]])
-    expect(Effect.runSync(engine.store.history("hr.ansatt", "10"))[0]!.virkningTil).toBeNull()
+    expect(Effect.runSync(t.engine.store.history("hr.ansatt", "10"))[0]!.virkningTil).toBeNull()
 
-    const file = join(dir, "dump.json")
+    const file = join(t.dir, "dump.json")
     writeFileSync(file, JSON.stringify({ items: [{ ansattnummer: 20, navn: "Sigrid" }] }))
     expect(await load("", { format: "json", registreringstid: instant("2026-03-01") }, file)).toMatchObject({ records: 1, applied: 1 })
     await expect(load("", { format: "json", registreringstid: instant("2026-03-01") })).rejects.toThrow(/read from a file/)

@@ -8,15 +8,14 @@
 import { Effect } from "effect"
 import { execFileSync, spawn, spawnSync } from "node:child_process"
 import { createServer } from "node:http"
-import { mkdtempSync, readFileSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { instant } from "../../src/domain/Instant.js"
 import { DATAFORDELER_SHAPE } from "../../src/domain/Mirror.js"
 import { ingestMirrorExtract } from "../../src/ingest/MirrorExtract.js"
-import { type OpenStore, openStore } from "../support/engine.js"
+import { tempStore } from "../support/engine.js"
 
 const dawa = (name: string) =>
   readFileSync(new URL(`../fixtures/datafordeler/${name}`, import.meta.url), "utf8")
@@ -41,20 +40,11 @@ const zip = (file: string, doc: unknown) => {
 }
 
 describe("register file extracts through the mirror path", () => {
-  let dir: string
-  let engine: OpenStore
-  beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), "skygge-mirror-extract-"))
-    engine = openStore(join(dir, "skygge.db"))
-  })
-  afterAll(() => {
-    engine.close()
-    rmSync(dir, { recursive: true, force: true })
-  })
+  const t = tempStore("skygge-mirror-extract-")
   const load = (file: string) =>
     Effect.runPromise(
       ingestMirrorExtract(file, { objectType: "dar", shape: DATAFORDELER_SHAPE, timeZone: "Europe/Copenhagen", source: "test", batchSize: 7, maxRecordBytes: 1 << 20 }).pipe(
-        Effect.provide(engine.context)
+        Effect.provide(t.engine.context)
       )
     )
 
@@ -67,7 +57,7 @@ describe("register file extracts through the mirror path", () => {
       rows
         .filter((r) => String(r.registreringFra) <= cut)
         .map(({ registreringTil, ...r }) => (registreringTil !== undefined && String(registreringTil) > cut ? r : { ...r, ...(registreringTil === undefined ? {} : { registreringTil }) }))
-    const total = join(dir, "total.zip")
+    const total = join(t.dir, "total.zip")
     zip(total, { AdresseList: asOf(adresser), PostnummerList: [...asOf(postnumre), { navn: "uden id", registreringFra: "2018-01-01T00:00:00Z" }], Metadata: { note: "skipped" } })
     const first = await load(total)
     expect(first).toMatchObject({ inserted: asOf(adresser).length + asOf(postnumre).length, closed: 0, refused: 1, anomalies: 0 })
@@ -77,7 +67,7 @@ describe("register file extracts through the mirror path", () => {
     expect(again).toMatchObject({ inserted: 0, closed: 0, unchanged: first.inserted })
 
     // The delta since: every row registered or closed after the cut, with its current ends.
-    const delta = join(dir, "delta.zip")
+    const delta = join(t.dir, "delta.zip")
     const changed = (rows: Array<Record<string, unknown>>) => rows.filter((r) => String(r.registreringFra) > cut || (r.registreringTil !== undefined && String(r.registreringTil) > cut))
     zip(delta, { AdresseList: changed(adresser), PostnummerList: changed(postnumre) })
     const applied = await load(delta)
@@ -87,7 +77,7 @@ describe("register file extracts through the mirror path", () => {
     const exact = (t: unknown) => (t === undefined ? null : instant(String(t)))
     for (const [type, rows] of [["dar.adresse", adresser], ["dar.postnummer", postnumre]] as const) {
       for (const id of new Set(rows.map((r) => String(r.id_lokalId)))) {
-        const stored = Effect.runSync(engine.store.history(type, id)).map((r) => JSON.stringify([r.registreringFra, r.registreringTil, r.virkningFra, r.virkningTil])).sort()
+        const stored = Effect.runSync(t.engine.store.history(type, id)).map((r) => JSON.stringify([r.registreringFra, r.registreringTil, r.virkningFra, r.virkningTil])).sort()
         const want = rows.filter((r) => r.id_lokalId === id).map((r) => JSON.stringify([exact(r.registreringFra), exact(r.registreringTil), exact(r.virkningFra), exact(r.virkningTil)])).sort()
         expect(stored).toEqual(want)
       }
@@ -95,11 +85,11 @@ describe("register file extracts through the mirror path", () => {
   })
 
   it("runs as skygge import-extract --mirror on a zip", () => {
-    const file = join(dir, "cli.zip")
+    const file = join(t.dir, "cli.zip")
     zip(file, { PostnummerList: dawa("Postnummer.ndjson") })
     const bin = fileURLToPath(new URL("../../bin/skygge.js", import.meta.url))
     const r = spawnSync(process.execPath, [bin, "import-extract", file, "--mirror", "--type", "dar", "--json"], {
-      env: { ...process.env, SKYGGE_STORE_URL: `sqlite:${join(dir, "cli.db")}` },
+      env: { ...process.env, SKYGGE_STORE_URL: `sqlite:${join(t.dir, "cli.db")}` },
       encoding: "utf8"
     })
     expect(r.status, r.stderr).toBe(0)
@@ -107,7 +97,7 @@ describe("register file extracts through the mirror path", () => {
   })
 
   it("downloads the extract from a download service first (following its redirect, the API key never shown)", async () => {
-    const file = join(dir, "served.zip")
+    const file = join(t.dir, "served.zip")
     zip(file, { PostnummerList: dawa("Postnummer.ndjson") })
     const body = readFileSync(file)
     const server = createServer((req, res) => {
@@ -124,7 +114,7 @@ describe("register file extracts through the mirror path", () => {
     const run = (env: Record<string, string>) =>
       new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
         const p = spawn(process.execPath, [bin, "import-extract", url, "--mirror", "--type", "dar", "--api-key-env", "DAF_KEY", "--json"], {
-          env: { ...process.env, SKYGGE_STORE_URL: `sqlite:${join(dir, "download.db")}`, ...env }
+          env: { ...process.env, SKYGGE_STORE_URL: `sqlite:${join(t.dir, "download.db")}`, ...env }
         })
         let stdout = "", stderr = ""
         p.stdout.on("data", (d) => (stdout += String(d)))

@@ -8,7 +8,6 @@ import { Effect, Fiber, Logger, LogLevel, Option, Schema } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import { once } from "node:events"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
-import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
@@ -17,6 +16,7 @@ import { DafSourceSchema } from "../../src/sources/datafordeler/DafConfig.js"
 import { runPullSource } from "../../src/sources/datafordeler/PullSource.js"
 import { type DafSimulator, startDafSimulator } from "../../src/sources/datafordeler/simulator/DafSimulator.js"
 import { type OpenStore, openStore } from "../support/engine.js"
+import { freePort } from "../support/net.js"
 
 const logLevel = process.env.SKYGGE_TEST_LOG === "1" ? LogLevel.Debug : LogLevel.Error
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -148,10 +148,3 @@ describe("Datafordeler PULL against the register simulator", () => {
   }, 90_000)
 })
 
-const freePort = async (): Promise<number> => {
-  const server = createServer().listen(0, "127.0.0.1")
-  await once(server, "listening")
-  const port = (server.address() as { port: number }).port
-  await new Promise((r) => server.close(r))
-  return port
-}

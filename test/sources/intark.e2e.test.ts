@@ -10,7 +10,6 @@ import { Effect, Fiber, Logger, LogLevel, TestClock, TestContext } from "effect"
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
 import { once } from "node:events"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
-import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterEach, beforeAll, describe, expect, it } from "vitest"
@@ -30,6 +29,7 @@ import {
 import { resyncSource, runResyncSchedule } from "../../src/sources/intark/Resync.js"
 import type { ResyncReport } from "../../src/store/ResyncReports.js"
 import { connectRabbit, RABBIT_URL, startTcpProxy } from "../support/rabbit.js"
+import { freePort } from "../support/net.js"
 
 const FAULTS = {
   duplicateRate: 0.1,
@@ -404,13 +404,6 @@ describe("IntArk source on the real broker, against the FS simulator", () => {
   }, 150_000)
 })
 
-const freePort = async (): Promise<number> => {
-  const server = createServer().listen(0, "127.0.0.1")
-  await once(server, "listening")
-  const port = (server.address() as { port: number }).port
-  await new Promise((r) => server.close(r))
-  return port
-}
 
 const waitForQueue = async (queue: string) => {
   const connection = await connectRabbit()

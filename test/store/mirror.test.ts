@@ -5,14 +5,12 @@
  * only real changes reach the outbox; future validity gets its activations.
  */
 import { Effect, Option } from "effect"
-import { mkdtempSync, readFileSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { readFileSync } from "node:fs"
+import { describe, expect, it } from "vitest"
 import { fromEpochMillis, instant } from "../../src/domain/Instant.js"
 import { DATAFORDELER_SHAPE, decodeMirrorRow, type MirrorRow, type RowShape } from "../../src/domain/Mirror.js"
 import type { MirrorItem } from "../../src/store/Mirror.js"
-import { type OpenStore, openStore } from "../support/engine.js"
+import { tempStore } from "../support/engine.js"
 
 const DAWA_SHAPE: RowShape = { id: "id", registreringFra: "registreringfra", registreringTil: "registreringtil", virkningFra: "virkningfra", virkningTil: "virkningtil", identity: [], volatile: ["eventopdater"] }
 
@@ -23,25 +21,16 @@ const decode = (raw: unknown, shape: RowShape): MirrorRow => {
 }
 
 describe("mirror into the store", () => {
-  let dir: string
-  let engine: OpenStore
-  beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), "skygge-mirror-"))
-    engine = openStore(join(dir, "skygge.db"))
-  })
-  afterAll(() => {
-    engine.close()
-    rmSync(dir, { recursive: true, force: true })
-  })
+  const t = tempStore("skygge-mirror-")
   const item = (objectType: string, objectId: string, rows: ReadonlyArray<MirrorRow>, complete = true): MirrorItem => ({ objectType, objectId, rows, complete, identity: [], checkOverlaps: true })
-  const mirror = (items: ReadonlyArray<MirrorItem>, eventId = "ev") => Effect.runSync(engine.mirror.mirror("test", eventId, items))
+  const mirror = (items: ReadonlyArray<MirrorItem>, eventId = "ev") => Effect.runSync(t.engine.mirror.mirror("test", eventId, items))
 
   it("replays real Postnummer histories: the store ends equal to upstream and answers as upstream would", () => {
     const raw = readFileSync(new URL("../fixtures/datafordeler/Postnummer.ndjson", import.meta.url), "utf8").split("\n").filter((l) => l.length > 0).map((l) => JSON.parse(l) as Record<string, unknown>)
     const rows = raw.map((r) => decode(r, DAWA_SHAPE))
     const instants = [...new Set(rows.flatMap((r) => [r.registreringFra, r.registreringTil]).filter((t) => t !== null))].sort()
     const ids = [...new Set(rows.map((r) => r.objectId))]
-    const outboxBefore = Effect.runSync(engine.outbox.size)
+    const outboxBefore = Effect.runSync(t.engine.outbox.size)
     for (const t of instants) {
       const items = ids.map((id) =>
         item("dar.postnummer", id, rows.filter((r) => r.objectId === id && r.registreringFra <= t!).map((r) => (r.registreringTil !== null && r.registreringTil > t! ? { ...r, registreringTil: null } : r)))
@@ -49,34 +38,34 @@ describe("mirror into the store", () => {
       mirror(items, `t-${t}`)
     }
     for (const id of ids) {
-      const stored = Effect.runSync(engine.store.history("dar.postnummer", id)).map((r) => [r.registreringFra, r.registreringTil, r.virkningFra, r.virkningTil])
+      const stored = Effect.runSync(t.engine.store.history("dar.postnummer", id)).map((r) => [r.registreringFra, r.registreringTil, r.virkningFra, r.virkningTil])
       const upstream = rows.filter((r) => r.objectId === id).map((r) => [r.registreringFra, r.registreringTil, r.virkningFra, r.virkningTil])
       expect(stored.sort()).toEqual(upstream.sort())
     }
     // As-of: København SV's name before and after its 2018-07-13 update, as the rows say.
     const sv = "054c67fa-1e94-47eb-b468-03ac335195de"
-    const at = (r: string, v: string) => Effect.runSync(engine.store.asOf({ objectType: "dar.postnummer", objectId: sv, registreringstid: instant(r), virkningstid: instant(v) })).pipe(Option.map((row) => (row.data as { navn: string }).navn), Option.getOrNull)
+    const at = (r: string, v: string) => Effect.runSync(t.engine.store.asOf({ objectType: "dar.postnummer", objectId: sv, registreringstid: instant(r), virkningstid: instant(v) })).pipe(Option.map((row) => (row.data as { navn: string }).navn), Option.getOrNull)
     const svRows = rows.filter((r) => r.objectId === sv)
     const closedAt = svRows.find((r) => r.registreringTil !== null)!.registreringTil!
     expect(at(closedAt, closedAt)).toBe((JSON.parse(svRows.find((r) => r.registreringFra === closedAt && r.virkningTil === null)!.data) as { navn: string }).navn)
-    expect(Effect.runSync(engine.outbox.size)).toBeGreaterThan(outboxBefore)
+    expect(Effect.runSync(t.engine.outbox.size)).toBeGreaterThan(outboxBefore)
 
     // Mirroring the final state again writes nothing and notifies nobody.
-    const outboxAfter = Effect.runSync(engine.outbox.size)
+    const outboxAfter = Effect.runSync(t.engine.outbox.size)
     const again = mirror(ids.map((id) => item("dar.postnummer", id, rows.filter((r) => r.objectId === id))))
     expect(again.every((r) => r.inserted === 0 && r.closed === 0 && r.anomalies === 0)).toBe(true)
-    expect(Effect.runSync(engine.outbox.size)).toBe(outboxAfter)
+    expect(Effect.runSync(t.engine.outbox.size)).toBe(outboxAfter)
   })
 
   it("records a history rewrite as an anomaly, keeps its own row, and lists it", () => {
     const base = { id_lokalId: "v1", registreringFra: "2020-01-01T00:00:00+01:00", virkningFra: "2020-01-01T00:00:00+01:00", navn: "Grøndahl" }
     mirror([item("dar.vej", "v1", [decode(base, DATAFORDELER_SHAPE)])])
-    const before = Effect.runSync(engine.mirror.anomalyCount)
+    const before = Effect.runSync(t.engine.mirror.anomalyCount)
     const [result] = mirror([item("dar.vej", "v1", [decode({ ...base, navn: "Grøndal" }, DATAFORDELER_SHAPE)])])
     expect(result).toMatchObject({ inserted: 0, closed: 0, anomalies: 1 })
-    expect((Effect.runSync(engine.store.history("dar.vej", "v1"))[0]!.data as { navn: string }).navn).toBe("Grøndahl")
-    const listed = Effect.runSync(engine.mirror.anomalies({ after: 0, limit: 100, objectType: "dar.vej" }))
-    expect(Effect.runSync(engine.mirror.anomalyCount)).toBe(before + 1)
+    expect((Effect.runSync(t.engine.store.history("dar.vej", "v1"))[0]!.data as { navn: string }).navn).toBe("Grøndahl")
+    const listed = Effect.runSync(t.engine.mirror.anomalies({ after: 0, limit: 100, objectType: "dar.vej" }))
+    expect(Effect.runSync(t.engine.mirror.anomalyCount)).toBe(before + 1)
     expect(listed.at(-1)).toMatchObject({ kind: "rewrite", objectId: "v1", source: "test" })
   })
 
@@ -87,7 +76,7 @@ describe("mirror into the store", () => {
       decode({ id_lokalId: "f1", registreringFra: "2021-01-01T00:00:00Z", virkningFra: "2020-01-01T00:00:00Z", virkningTil: future, navn: "current" }, DATAFORDELER_SHAPE)
     ]
     mirror([item("dar.vej", "f1", rows)])
-    const pending = Effect.runSync(engine.activations.list({ from: null, to: null, limit: 100, objectType: "dar.vej", status: "pending" }))
+    const pending = Effect.runSync(t.engine.activations.list({ from: null, to: null, limit: 100, objectType: "dar.vej", status: "pending" }))
     expect(pending.map((a) => [a.objectId, a.kind, a.at])).toEqual([["f1", "ended", future]])
   })
 })

@@ -1,5 +1,26 @@
+/**
+ * A store on a real SQLite file in a temp folder for the tests of one `describe`:
+ * opened before them, closed and removed after. Read `engine` and `dir` inside tests.
+ */
+export const tempStore = (prefix: string): { readonly engine: OpenStore; readonly dir: string } => {
+  const state = {} as { engine: OpenStore; dir: string }
+  beforeAll(() => {
+    state.dir = mkdtempSync(join(tmpdir(), prefix))
+    state.engine = openStore(join(state.dir, "skygge.db"))
+  })
+  afterAll(() => {
+    state.engine.close()
+    rmSync(state.dir, { recursive: true, force: true })
+  })
+  return state
+}
+
 /** The store's services on a real SQLite file, built by hand so a test can close and reopen it (a restart). */
 import { Context, Effect } from "effect"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { afterAll, beforeAll } from "vitest"
 import { ActivationStore, type ActivationStoreShape } from "../../src/store/Activations.js"
 import { CommitSignal, type CommitSignalShape, OutboxStore, type OutboxStoreShape } from "../../src/store/Outbox.js"
 import { Store, type StoreShape } from "../../src/store/Store.js"
