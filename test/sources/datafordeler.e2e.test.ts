@@ -5,7 +5,7 @@
  * register row for row, and as-of questions must get the register's answers.
  */
 import { Effect, Fiber, Logger, LogLevel, Option, Schema } from "effect"
-import { type ChildProcess, spawn } from "node:child_process"
+import type { ChildProcess } from "node:child_process"
 import { once } from "node:events"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -17,6 +17,7 @@ import { runPullSource } from "../../src/sources/datafordeler/PullSource.js"
 import { type DafSimulator, startDafSimulator } from "../../src/sources/datafordeler/simulator/DafSimulator.js"
 import { type OpenStore, openStore } from "../support/engine.js"
 import { freePort } from "../support/net.js"
+import { killIfRunning, startSkygge } from "../support/process.js"
 
 const logLevel = process.env.SKYGGE_TEST_LOG === "1" ? LogLevel.Debug : LogLevel.Error
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -118,15 +119,12 @@ describe("Datafordeler PULL against the register simulator", () => {
     let child: ChildProcess | undefined
     const engine = openStore(dbFile)
     cleanups.push(async () => {
-      if (child !== undefined && child.exitCode === null) {
-        child.kill("SIGKILL")
-        await once(child, "exit")
-      }
+      await killIfRunning(child)
       await sim.close()
       engine.close()
       rmSync(dir, { recursive: true, force: true })
     })
-    const start = () => spawn(process.execPath, ["bin/skygge.js", "run", "--config", configFile], { stdio: ["ignore", "ignore", "inherit"] })
+    const start = () => startSkygge(configFile)
     child = start()
     await sleep(1500) // started, cursor set
     for (let round = 0; round < 10; round++) {

@@ -30,6 +30,7 @@ import { resyncSource, runResyncSchedule } from "../../src/sources/intark/Resync
 import type { ResyncReport } from "../../src/store/ResyncReports.js"
 import { connectRabbit, RABBIT_URL, startTcpProxy } from "../support/rabbit.js"
 import { freePort } from "../support/net.js"
+import { killIfRunning, startSkygge } from "../support/process.js"
 
 const FAULTS = {
   duplicateRate: 0.1,
@@ -360,25 +361,13 @@ describe("IntArk source on the real broker, against the FS simulator", () => {
     let child: ChildProcess | undefined
     const engine = openStore(dbFile)
     cleanups.push(async () => {
-      if (child !== undefined && child.exitCode === null) {
-        child.kill("SIGKILL")
-        await once(child, "exit")
-      }
+      await killIfRunning(child)
       await sim.close()
       engine.close()
       await deleteBrokerObjects(names)
       rmSync(dir, { recursive: true, force: true })
     })
-    const start = () => {
-      const p = spawn(process.execPath, ["bin/skygge.js", "run", "--config", configFile], { stdio: ["ignore", "ignore", "pipe"] })
-      let stderr = ""
-      p.stderr!.on("data", (d) => (stderr = (stderr + String(d)).slice(-4000)))
-      p.on("exit", (code, signal) => {
-        if (code !== null && code !== 0) console.error(`skygge run exited ${code}: ${stderr}`)
-        void signal
-      })
-      return p
-    }
+    const start = () => startSkygge(configFile)
     child = start()
     await waitForQueue(names.queue)
     const first = driveRandomChanges(sim, { seed: 13, changes: 400, persons: 100, roles: 60, pauseEvery: 10, pauseMs: 15 })
