@@ -52,7 +52,8 @@ type Json = Record<string, unknown>
 const isObject = (v: unknown): v is Json => v !== null && typeof v === "object" && !Array.isArray(v)
 
 /** A string or number as an identifier; anything else is not one. */
-const idOf = (v: unknown): string | undefined =>
+/** A usable id: a non-empty string (bounded) or a finite number, as text. */
+export const idOf = (v: unknown): string | undefined =>
   (typeof v === "string" && v.length > 0 && v.length <= MAX_ID) || (typeof v === "number" && Number.isFinite(v)) ? String(v) : undefined
 
 export const getPath = (value: unknown, path: string): unknown => {

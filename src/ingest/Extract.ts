@@ -10,7 +10,7 @@
  */
 import { Effect, Option, Stream } from "effect"
 import { readFile } from "node:fs/promises"
-import { getPath } from "../domain/ChangeHint.js"
+import { getPath, idOf } from "../domain/ChangeHint.js"
 import type { Instant } from "../domain/Instant.js"
 import type { Refusal } from "../domain/Operation.js"
 import { deletionOperations, type ResourceRule, stateOperations } from "../domain/ProviderState.js"
@@ -92,10 +92,6 @@ const records = (chunks: AsyncIterable<Uint8Array>, file: string | undefined, op
   }
 }
 
-const idOf = (record: unknown, path: string): string | undefined => {
-  const v = getPath(record, path)
-  return (typeof v === "string" && v.length > 0) || (typeof v === "number" && Number.isFinite(v)) ? String(v) : undefined
-}
 
 export const ingestExtract = (chunks: AsyncIterable<Uint8Array>, file: string | undefined, options: ExtractOptions) =>
   Effect.gen(function* () {
@@ -119,7 +115,7 @@ export const ingestExtract = (chunks: AsyncIterable<Uint8Array>, file: string | 
     const toSubmissions = (parsed: Parsed): ReadonlyArray<Submission> => {
       summary.records++
       if ("bad" in parsed) return [refuse(parsed.line, `record ${parsed.line}: ${parsed.bad}`)]
-      const id = idOf(parsed.record, options.idField)
+      const id = idOf(getPath(parsed.record, options.idField))
       if (id === undefined) return [refuse(parsed.line, `record ${parsed.line} has no id at '${options.idField}'`, options.idField)]
       seen?.add(id)
       const ops = stateOperations(rule, id, parsed.record, r, eventId(id))

@@ -80,6 +80,7 @@ interface Wanted {
 const pullWindow = (pools: Pools, source: DafSource, window: PullWindow, apiKey: string | undefined) =>
   Effect.gen(function* () {
     const wanted = new Map<string, Wanted>()
+    const shapes = new Map(Object.entries(source.entities).map(([name, entity]) => [name, rowShape(entity)]))
     const refused: Array<{ id: string | null; reason: string }> = []
     const seen = new Set<string>()
     let events = 0
@@ -94,7 +95,7 @@ const pullWindow = (pools: Pools, source: DafSource, window: PullWindow, apiKey:
         const w = wanted.get(k) ?? { entity: r.objekttype, objectId: r.objektID, newest: r.registreringstid, inline: new Map<string, MirrorRow>() }
         if (r.registreringstid !== null && (w.newest === null || r.registreringstid > w.newest)) w.newest = r.registreringstid
         // Inline rows are used only when every event of the object carries them, all readable.
-        const rows = e.objektdata.map((d) => decodeMirrorRow(d, rowShape(entity), source.timeZone))
+        const rows = e.objektdata.map((d) => decodeMirrorRow(d, shapes.get(r.objekttype)!, source.timeZone))
         if (w.inline !== null && rows.length > 0 && rows.every((x) => !("reason" in x) && x.objectId === r.objektID)) {
           for (const row of rows as Array<MirrorRow>) w.inline.set(row.key, row)
         } else w.inline = null
