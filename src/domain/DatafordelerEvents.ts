@@ -10,11 +10,15 @@
  * read. Events are pointers; `Timestamp` and `dannelsestidspunkt` are kept as
  * provenance only (real data has both out of order and mislabelled). A
  * malformed envelope is refused with its reason; the rest of the page stands.
+ * With `format=xml` the page is an `ArrayOfEnvelope` document (`decodePullXmlPage`)
+ * and a Message may be an XML string (`Format: "Xml"`): both are read into the
+ * same JSON shape (`xmlToJson`) and decoded the same way.
  *
  * GraphQL `<Register>_Events`: row-level nodes with an increasing `eventid`
  * (the durable cursor), `eventaction` i/u/d and the row's id.
  */
-import { type Bound, parseInstant } from "./Instant.js"
+import { type Bound, type Instant, parseInstant } from "./Instant.js"
+import { parseXml, type XmlElement, xmlToJson } from "./Xml.js"
 
 type Json = Record<string, unknown>
 
@@ -67,11 +71,18 @@ export const decodePullEnvelope = (raw: unknown, timeZone = "Europe/Copenhagen")
   let message = field(raw, "Message")
   if (typeof message === "string") {
     const format = String(field(raw, "Format") ?? "").toLowerCase()
-    if (format !== "" && format !== "json") return { reason: `envelope ${id}: Message in format '${format}' is not read here (ask the service for format=json)` }
-    try {
-      message = JSON.parse(message) as unknown
-    } catch (e) {
-      return { reason: `envelope ${id}: Message is not JSON (${(e as Error).message})` }
+    // Without a Format, a Message that starts like markup can only be XML.
+    if (format === "xml" || (format === "" && message.trimStart().startsWith("<"))) {
+      const parsed = parseXml(message)
+      if (parsed._tag === "Malformed") return { reason: `envelope ${id}: Message is not well-formed XML (${parsed.reason})` }
+      message = messageFromXml(parsed.root)
+    } else if (format !== "" && format !== "json") return { reason: `envelope ${id}: Message in format '${format}' is not read here (ask the service for format=json or format=xml)` }
+    else {
+      try {
+        message = JSON.parse(message) as unknown
+      } catch (e) {
+        return { reason: `envelope ${id}: Message is not JSON (${(e as Error).message})` }
+      }
     }
   }
   const besked = field(field(message, "Grunddatabesked"), "Hændelsesbesked")
@@ -114,15 +125,52 @@ export const decodePullEnvelope = (raw: unknown, timeZone = "Europe/Copenhagen")
 
 /** A PULL page: its events in the service's order, and the envelopes refused with why. */
 export const decodePullPage = (body: unknown, timeZone?: string): { readonly events: ReadonlyArray<PullEvent>; readonly refused: ReadonlyArray<Refused> } => {
-  const envelopes = Array.isArray(body) ? body : []
+  const page = pageCollector(timeZone)
+  if (Array.isArray(body)) for (const raw of body) page.add(raw)
+  return { events: page.events, refused: page.refused }
+}
+
+/** Decodes envelopes one by one into a page: the same for a JSON array and a streamed XML list. */
+const pageCollector = (timeZone: string | undefined) => {
   const events: Array<PullEvent> = []
   const refused: Array<Refused> = []
-  envelopes.forEach((raw, index) => {
+  let index = 0
+  const add = (raw: unknown) => {
     const e = decodePullEnvelope(raw, timeZone)
     if ("reason" in e) refused.push({ index, id: text(field(raw, "Id")) ?? null, reason: e.reason })
     else events.push(e)
-  })
-  return { events, refused }
+    index++
+  }
+  return { events, refused, add }
+}
+
+/** An XML Message in the JSON Message's shape: its root is `Grunddatabesked` itself, or an element around it. */
+const messageFromXml = (root: XmlElement): unknown => {
+  const json = xmlToJson(root)
+  const wrapped = { [root.name]: json }
+  return field(wrapped, "Grunddatabesked") !== undefined ? wrapped : json
+}
+
+/** A `format=xml` PULL page, or why the document as a whole could not be read (then no envelope of it is). */
+export type PullXmlPage =
+  | { readonly _tag: "Page"; readonly events: ReadonlyArray<PullEvent>; readonly refused: ReadonlyArray<Refused> }
+  | { readonly _tag: "Failed"; readonly reason: string }
+
+/**
+ * A legacy PULL page asked for with `format=xml`: `<ArrayOfEnvelope><Envelope><Id/><Message/><Format/><Timestamp/></Envelope>…`.
+ * Each `Envelope` is read into the JSON envelope's shape and decoded as `decodePullPage` does, so events and
+ * refusals are the same as for the JSON page. A Message may be inline elements or an escaped XML string (text or
+ * CDATA); an escaped Message that is not well-formed refuses only its envelope. Malformed XML in the page document
+ * itself, or a root that is not an `ArrayOf…` list, fails the whole page: `{_tag: "Failed", reason}`, no events.
+ */
+export const decodePullXmlPage = (xmlText: string, timeZone?: string): PullXmlPage => {
+  const page = pageCollector(timeZone)
+  // Each envelope is decoded as soon as it is closed, so a large page is never held as one XML tree.
+  const parsed = parseXml(xmlText, { onChildOfRoot: (envelope) => page.add(xmlToJson(envelope)) })
+  if (parsed._tag === "Malformed") return { _tag: "Failed", reason: `the page is not well-formed XML: ${parsed.reason}` }
+  // .NET names a serialized list `ArrayOf<Item>`: the service writes ArrayOfEnvelope; each child is one envelope.
+  if (!parsed.root.name.startsWith("ArrayOf")) return { _tag: "Failed", reason: `the page's root element is <${parsed.root.name}>, not <ArrayOfEnvelope>` }
+  return { _tag: "Page", events: page.events, refused: page.refused }
 }
 
 export interface RowEvent {
@@ -132,6 +180,14 @@ export interface RowEvent {
   readonly objectId: string | null
   readonly rowId: string | null
   readonly fromFailedImport: boolean
+  /** When the row was written (`datafordelerOpdateringstid`), if given and readable. */
+  readonly updatedAt: Instant | null
+}
+
+const instantOrNull = (v: string | undefined): Instant | null => {
+  if (v === undefined) return null
+  const parsed = parseInstant(v)
+  return typeof parsed === "string" ? parsed : null
 }
 
 /** A GraphQL `<Register>_Events` page: nodes, refused nodes, and the Relay paging. */
@@ -155,7 +211,8 @@ export const decodeGraphqlEventsPage = (body: unknown, register: string) => {
       action,
       objectId: text(field(n, "object_id")) ?? null,
       rowId: text(field(n, "object_datafordelerRowId")) ?? null,
-      fromFailedImport: field(n, "fromfailedimport") === true
+      fromFailedImport: field(n, "fromfailedimport") === true,
+      updatedAt: instantOrNull(text(field(n, "datafordelerOpdateringstid")))
     })
   })
   const pageInfo = field(root, "pageInfo")
