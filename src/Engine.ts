@@ -11,9 +11,10 @@ import type { WorkQueue } from "./store/WorkQueue.js"
 import type { ResyncReports } from "./store/ResyncReports.js"
 import type { MirrorStore } from "./store/Mirror.js"
 import type { SourceCursors } from "./store/SourceCursors.js"
+import type { PushInbox } from "./store/PushInbox.js"
 import { sqliteStoreLayer } from "./store/sqlite/SqliteStore.js"
 
-export type StoreServices = Store | ActivationStore | OutboxStore | CommitSignal | WorkQueue | ResyncReports | MirrorStore | SourceCursors
+export type StoreServices = Store | ActivationStore | OutboxStore | CommitSignal | WorkQueue | ResyncReports | MirrorStore | SourceCursors | PushInbox
 
 /** The store named by `store.url` (SQLite today), with its activations, outbox and commit signal. */
 export const StoreFromConfig: Layer.Layer<StoreServices, ConfigError.ConfigError | ConfigFileError> = Layer.unwrapEffect(

@@ -122,7 +122,31 @@ const overlaps = (aF: Bound, aT: Bound, bF: Bound, bT: Bound) => (aF === null ||
 
 const describe = (r: MirrorRow) => `row registreringFra ${r.registreringFra}, virkningFra ${r.virkningFra ?? "open"}`
 
-export const planMirror = (stored: ReadonlyArray<StoredMirrorRow>, upstream: ReadonlyArray<MirrorRow>, complete: boolean, checkOverlaps = true): MirrorPlan => {
+/** The newest instant a set of rows knows of (a registration start or end). */
+const newestInstant = (rows: ReadonlyArray<MirrorRow>): Instant | null => {
+  let newest: Instant | null = null
+  for (const r of rows) {
+    if (newest === null || r.registreringFra > newest) newest = r.registreringFra
+    if (r.registreringTil !== null && r.registreringTil > newest) newest = r.registreringTil
+  }
+  return newest
+}
+
+/**
+ * A whole history is a snapshot as of when it was read. One older than what we
+ * hold (another path, or another window, read the object later and was
+ * committed first) cannot testify that a row is gone or was never closed: it
+ * is planned as rows only (new identities inserted, closes applied), without
+ * those two anomalies.
+ */
+export const isStaleSnapshot = (stored: ReadonlyArray<MirrorRow>, upstream: ReadonlyArray<MirrorRow>): boolean => {
+  const held = newestInstant(stored), seen = newestInstant(upstream)
+  return held !== null && seen !== null && held > seen
+}
+
+export const planMirror = (stored: ReadonlyArray<StoredMirrorRow>, upstream: ReadonlyArray<MirrorRow>, wholeHistory: boolean, checkOverlaps = true): MirrorPlan => {
+  const stale = wholeHistory && isStaleSnapshot(stored, upstream)
+  const complete = wholeHistory && !stale
   const byKey = new Map(stored.map((s) => [s.key, s]))
   const insert: Array<MirrorRow> = []
   const close: Array<{ id: number; at: Instant }> = []
@@ -152,6 +176,10 @@ export const planMirror = (stored: ReadonlyArray<StoredMirrorRow>, upstream: Rea
       if (u.registreringTil! < s.registreringFra) anomalies.push({ kind: "invalid-close", detail: `${describe(u)}: closed at ${u.registreringTil}, before it began` })
       else close.push({ id: s.id, at: u.registreringTil! })
     } else if (u.registreringTil === null) {
+      if (stale) {
+        unchanged++
+        continue
+      }
       anomalies.push({ kind: "reopen", detail: `${describe(u)}: upstream reopened a row closed at ${s.registreringTil}; ours stays closed` })
     } else {
       anomalies.push({ kind: "rewrite", detail: `${describe(u)}: upstream moved its registreringTil from ${s.registreringTil} to ${u.registreringTil}; ours is kept` })

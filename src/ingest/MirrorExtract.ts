@@ -25,6 +25,8 @@ export interface MirrorExtractOptions {
   readonly timeZone: string
   /** Only these entity lists (by name, e.g. `AdresseList`); default all. */
   readonly entities?: ReadonlyArray<string>
+  /** The object type of an entity list's rows, instead of `objectType` + list name (a source's configured entities). */
+  readonly typeOfList?: (list: string | null) => string
   readonly source: string
   readonly batchSize: number
   readonly maxRecordBytes: number
@@ -116,7 +118,7 @@ export const ingestMirrorExtract = (file: string, options: MirrorExtractOptions)
             refused.push({ line: raw.line, raw: JSON.stringify(raw.value).slice(0, 4000), input: { reason: `${where}: ${row.reason}`, ...(row.field !== undefined ? { field: row.field } : {}) } })
             continue
           }
-          const objectType = entityType(options.objectType, raw.list)
+          const objectType = options.typeOfList?.(raw.list) ?? entityType(options.objectType, raw.list)
           const key = `${objectType}\u0000${row.objectId}`
           const item = items.get(key) ?? { objectType, objectId: row.objectId, rows: [] }
           item.rows.push(row)

@@ -19,6 +19,11 @@ export interface MirrorItem {
   readonly checkOverlaps: boolean
 }
 
+export interface SourceCursorMove {
+  readonly source: string
+  readonly cursor: string
+}
+
 export interface MirrorResult {
   readonly objectType: string
   readonly objectId: string
@@ -39,8 +44,14 @@ export interface AnomalyRecord {
 }
 
 export interface MirrorStoreShape {
-  /** Apply a batch in one transaction; `eventId` is stamped on the rows it inserts. */
-  readonly mirror: (source: string, eventId: string, items: ReadonlyArray<MirrorItem>) => Effect.Effect<ReadonlyArray<MirrorResult>>
+  /**
+   * Apply a batch in one transaction; `eventId` is stamped on the rows it inserts. A source's
+   * cursor given here moves in the same transaction, so what a page caused and the page's
+   * position are committed together.
+   */
+  readonly mirror: (source: string, eventId: string, items: ReadonlyArray<MirrorItem>, cursor?: SourceCursorMove) => Effect.Effect<ReadonlyArray<MirrorResult>>
+  /** The identities of the rows held for an object, each with its registreringTil (to tell a fetched history that lacks some). */
+  readonly heldRows: (objectType: string, objectId: string, identity: ReadonlyArray<string>) => Effect.Effect<ReadonlyMap<string, string | null>>
   readonly anomalies: (query: { readonly after: number; readonly limit: number; readonly objectType?: string }) => Effect.Effect<ReadonlyArray<AnomalyRecord>>
   readonly anomalyCount: Effect.Effect<number>
 }

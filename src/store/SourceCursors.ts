@@ -2,7 +2,8 @@
 import { Context, type Effect, type Option } from "effect"
 
 export interface SourceCursorsShape {
-  readonly get: (source: string) => Effect.Effect<Option.Option<string>>
+  /** The cursor and when it was last set (a source sets it on every successful poll: it says how fresh the source is). */
+  readonly get: (source: string) => Effect.Effect<Option.Option<{ readonly cursor: string; readonly updatedAt: string }>>
   readonly set: (source: string, cursor: string) => Effect.Effect<void>
 }
 

@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "vitest"
 import { Effect } from "effect"
 import { KNOWN_KEYS, mergeEnvironment, readConfigFile } from "../../src/config/Config.js"
-import { decodeDafSources, EntitySettings, PullSettings } from "../../src/sources/datafordeler/DafConfig.js"
+import { decodeDafSources, EntitySettings, FullLoadSettings, GraphqlSettings, OAuthSettings, PullSettings, PushSettings, PushTls } from "../../src/sources/datafordeler/DafConfig.js"
 import { AmqpSettings, decodeIntarkSources, ProviderSettings, ResourceSettings, ResyncSettings } from "../../src/sources/intark/IntarkConfig.js"
 
 const root = (path: string) => fileURLToPath(new URL(`../../${path}`, import.meta.url))
@@ -38,7 +38,7 @@ describe("configuration", () => {
     const example = readConfigFile(root("config/example.json")) as { sources: Array<Record<string, unknown>> }
     const decoded = Effect.runSync(decodeIntarkSources(example.sources))
     expect(decoded.map((s) => s.name)).toEqual(["fs-uio"])
-    expect(Effect.runSync(decodeDafSources(example.sources)).map((s) => s.name)).toEqual(["dar"])
+    expect(Effect.runSync(decodeDafSources(example.sources)).map((s) => s.name)).toEqual(["dar", "cvr"])
     // A bad cron expression stops the start, naming it.
     const badCron = Effect.runSync(Effect.flip(decodeIntarkSources([{ ...example.sources[0], resync: { cron: "every night" } }])))
     expect(() => readConfigFile(writeTemp({ sources: [{ kind: "nope" }] }))).toThrow(/sources\[0\] has kind "nope" \(known: intark, datafordeler\)/)
@@ -51,6 +51,11 @@ describe("configuration", () => {
       ...Object.keys(ResourceSettings.fields).map((k) => `resources.*.${k}`),
       ...Object.keys(ResyncSettings.fields).map((k) => `resync.${k}`),
       ...Object.keys(PullSettings.fields).map((k) => `pull.${k}`),
+      ...Object.keys(GraphqlSettings.fields).map((k) => `graphql.${k}`),
+      ...Object.keys(OAuthSettings.fields).map((k) => `graphql.oauth.${k}`),
+      ...Object.keys(PushSettings.fields).map((k) => `push.${k}`),
+      ...Object.keys(PushTls.fields).map((k) => `push.tls.${k}`),
+      ...Object.keys(FullLoadSettings.fields).map((k) => `fullLoad.${k}`),
       ...Object.keys(EntitySettings.fields).map((k) => `entities.*.${k}`)
     ]
     expect(fields.filter((f) => !text.includes(`"${f.split(".").pop()}"`))).toEqual([])

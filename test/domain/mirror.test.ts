@@ -108,6 +108,17 @@ describe("mirror anomalies: recorded, never obeyed", () => {
     expect(m.mirror([d(row({ registreringTil: "2021-01-01T00:00:00Z" }))], true).anomalies.map((a) => a.kind)).toEqual(["missing-upstream"])
   })
 
+  it("a whole history older than what is held (read before another path committed) testifies to no absence or reopen", () => {
+    const m = copy()
+    const later = row({ registreringFra: "2021-01-01T00:00:00Z", virkningFra: "2021-01-01T00:00:00Z", navn: "B" })
+    m.mirror([d(row({ registreringTil: "2021-01-01T00:00:00Z" })), d(later)], true)
+    // As of 2020-06: only the first row, still open.
+    const stale = m.mirror([d(row())], true)
+    expect(stale).toMatchObject({ insert: [], close: [], anomalies: [] })
+    // A snapshot as new as ours still does.
+    expect(m.mirror([d(later)], true).anomalies.map((a) => a.kind)).toEqual(["missing-upstream"])
+  })
+
   it("overlaps are reported (and stored, as upstream has them); duplicates and closes before the start too", () => {
     const m = copy()
     const plan = m.mirror([d(row()), d(row({ registreringFra: "2020-06-01T00:00:00Z", virkningFra: "2020-03-01T00:00:00Z", navn: "X" }))])

@@ -1,8 +1,11 @@
 /**
- * The Datafordeler PULL source end to end over real HTTP against the register
- * simulator: events visible late and stamped in the past, REST lagging the
- * events, 5xx answers. After random change streams the shadow must equal the
- * register row for row, and as-of questions must get the register's answers.
+ * The Datafordeler source end to end over real HTTP against the register
+ * simulator, on each event path: legacy PULL (events visible late and stamped
+ * in the past), GraphQL events (row-level, re-imports that delete and insert
+ * every row of an object, imports that take time), with REST / GraphQL data
+ * lagging the events, 5xx answers and answers cut off half-way. After random
+ * change streams the shadow must equal the register row for row, and as-of
+ * questions must get the register's answers.
  */
 import { Effect, Fiber, Logger, LogLevel, Option, Schema } from "effect"
 import type { ChildProcess } from "node:child_process"
@@ -13,7 +16,7 @@ import { join } from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
 import { fromEpochMillis, type Instant } from "../../src/domain/Instant.js"
 import { DafSourceSchema } from "../../src/sources/datafordeler/DafConfig.js"
-import { runPullSource } from "../../src/sources/datafordeler/PullSource.js"
+import { startDafSource } from "../../src/sources/datafordeler/DafSourceLive.js"
 import { type DafSimulator, startDafSimulator } from "../../src/sources/datafordeler/simulator/DafSimulator.js"
 import { type OpenStore, openStore } from "../support/engine.js"
 import { freePort } from "../support/net.js"
@@ -21,6 +24,12 @@ import { killIfRunning, startSkygge } from "../support/process.js"
 
 const logLevel = process.env.SKYGGE_TEST_LOG === "1" ? LogLevel.Debug : LogLevel.Error
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+const FIELDS = "id_lokalId status adressebetegnelse registreringFra registreringTil virkningFra virkningTil datafordelerRowId datafordelerOpdateringstid"
+/** An object's whole history by id, as an entity's `graphql` setting gives it. */
+export const BY_ID = `query Adresse($id: String!) { DAR_Adresse(where: { id_lokalId: { eq: $id } }) { nodes { ${FIELDS} } } }`
+/** Every row of the entity, paged: an entity's `list` setting (the full load). */
+export const LIST = `query Adresser($first: Int!, $after: String) { DAR_Adresse(first: $first, after: $after) { pageInfo { hasNextPage endCursor } nodes { ${FIELDS} } } }`
 
 const diff = (engine: OpenStore, sim: DafSimulator): Array<string> => {
   const out: Array<string> = []
@@ -32,15 +41,21 @@ const diff = (engine: OpenStore, sim: DafSimulator): Array<string> => {
   return out
 }
 
-describe("Datafordeler PULL against the register simulator", () => {
+const converge = async (engine: OpenStore, sim: DafSimulator, ms: number) => {
+  const deadline = Date.now() + ms
+  while (diff(engine, sim).length > 0 && Date.now() < deadline) await sleep(200)
+  return diff(engine, sim)
+}
+
+describe("Datafordeler sources against the register simulator", () => {
   const cleanups: Array<() => Promise<void> | void> = []
   afterEach(async () => {
     for (const c of cleanups.reverse()) await c()
     cleanups.length = 0
   })
 
-  /** A simulator, a store, and the PULL source running in-process between them (stopped after the test). */
-  const setUp = async (simOptions: Parameters<typeof startDafSimulator>[0], pull: Record<string, unknown>, rest?: (base: string) => string) => {
+  /** A simulator and a store; `run` starts the source in-process between them (stopped after the test). */
+  const setUp = async (simOptions: Parameters<typeof startDafSimulator>[0]) => {
     const dir = mkdtempSync(join(tmpdir(), "skygge-daf-"))
     const sim = await startDafSimulator(simOptions)
     const engine = openStore(join(dir, "skygge.db"))
@@ -49,28 +64,32 @@ describe("Datafordeler PULL against the register simulator", () => {
       engine.close()
       rmSync(dir, { recursive: true, force: true })
     })
-    const source = Schema.decodeUnknownSync(DafSourceSchema)({
-      kind: "datafordeler",
-      name: "dar",
-      pull: { url: sim.baseUrl, lagSeconds: 0.2, overlapSeconds: 1, pollSeconds: 0.1, ...pull },
-      entities: { Adresse: { objectType: "dar.adresse", rest: (rest ?? ((base) => `${base}/rest/adresse?id={id}`))(sim.baseUrl) } }
-    })
-    const fiber = Effect.runFork(runPullSource(source, undefined).pipe(Effect.provide(engine.context), Logger.withMinimumLogLevel(logLevel)))
-    cleanups.push(() => Effect.runPromise(Fiber.interrupt(fiber)).then(() => undefined))
-    await sleep(300) // the first start sets its cursor to now − lag
-    return { sim, engine }
+    const run = async (config: Record<string, unknown>) => {
+      const source = Schema.decodeUnknownSync(DafSourceSchema)({ kind: "datafordeler", name: "dar", ...config })
+      const fiber = Effect.runFork(Effect.scoped(Effect.zipRight(startDafSource(source), Effect.never)).pipe(Effect.provide(engine.context), Logger.withMinimumLogLevel(logLevel)))
+      cleanups.push(() => Effect.runPromise(Fiber.interrupt(fiber)).then(() => undefined))
+      await sleep(300) // the first start sets its cursor
+    }
+    return { sim, engine, run, dir }
   }
 
-  it.each([3, 8])("random change streams with late events, lagging REST and 5xx end equal to the register (seed %i)", async (seed) => {
+  const restEntity = (sim: DafSimulator, rest?: string) => ({ Adresse: { objectType: "dar.adresse", rest: rest ?? `${sim.baseUrl}/rest/adresse?id={id}` } })
+  const graphqlEntity = (extra: Record<string, unknown> = {}) => ({ Adresse: { objectType: "dar.adresse", graphql: { query: BY_ID }, ...extra } })
+  const pullSettings = (sim: DafSimulator, extra: Record<string, unknown>) => ({ url: sim.baseUrl, lagSeconds: 0.2, overlapSeconds: 1, pollSeconds: 0.1, ...extra })
+  const graphqlSettings = (sim: DafSimulator, extra: Record<string, unknown>) => ({ url: sim.graphqlUrl, register: "DAR", pollSeconds: 0.1, ...extra })
+
+  it.each([
+    [3, "json"],
+    [8, "xml"]
+  ])("PULL: random change streams with late events, lagging REST and 5xx end equal to the register (seed %i, format=%s)", async (seed, format) => {
     // REST lags longer than an event stays in the overlapping windows: only waiting for the rows to show the event keeps the change.
-    const { sim, engine } = await setUp({ seed, faults: { error5xxRate: 0.05, restLagMs: 3000, commitDelayMs: 400 } }, { pageSize: 7, maxAttempts: 6, maxBackoffSeconds: 0.5 })
+    const { sim, engine, run } = await setUp({ seed, faults: { error5xxRate: 0.05, restLagMs: 3000, commitDelayMs: 400 } })
+    await run({ pull: pullSettings(sim, { pageSize: 7, format, maxAttempts: 6, maxBackoffSeconds: 0.5 }), entities: restEntity(sim) })
     for (let round = 0; round < 12; round++) {
       sim.randomChanges(5)
       await sleep(80)
     }
-    const deadline = Date.now() + 30_000
-    while (diff(engine, sim).length > 0 && Date.now() < deadline) await sleep(200)
-    expect(diff(engine, sim)).toEqual([])
+    expect(await converge(engine, sim, 30_000)).toEqual([])
     expect(sim.ids().length).toBeGreaterThan(5)
     // Closes happened (updates, corrections, invalidations), and the mirror obeyed every one.
     expect(sim.ids().some((id) => sim.rows(id).some((r) => r.registreringTil !== null))).toBe(true)
@@ -82,22 +101,103 @@ describe("Datafordeler PULL against the register simulator", () => {
     expect(Option.map(asOf, (r) => r.data)).toEqual(Option.some(first.data))
   }, 60_000)
 
-  it("uses the rows events carry inline (Objektdata) without fetching, pages streamed", async () => {
+  it("PULL: uses the rows events carry inline (Objektdata) without fetching, pages streamed", async () => {
     // Nothing answers at the REST URL: a fetch would park the window and the shadow would never catch up.
-    const { sim, engine } = await setUp({ seed: 13, inlineRows: true, faults: { commitDelayMs: 300 } }, { pageSize: 4, maxAttempts: 2, maxBackoffSeconds: 0.2 }, (base) => `${base}/nowhere?id={id}`)
+    const { sim, engine, run } = await setUp({ seed: 13, inlineRows: true, faults: { commitDelayMs: 300 } })
+    await run({ pull: pullSettings(sim, { pageSize: 4, maxAttempts: 2, maxBackoffSeconds: 0.2 }), entities: restEntity(sim, `${sim.baseUrl}/nowhere?id={id}`) })
     for (let round = 0; round < 8; round++) {
       sim.randomChanges(5)
       await sleep(60)
     }
-    const deadline = Date.now() + 20_000
-    while (diff(engine, sim).length > 0 && Date.now() < deadline) await sleep(200)
-    expect(diff(engine, sim)).toEqual([])
+    expect(await converge(engine, sim, 20_000)).toEqual([])
     expect(Effect.runSync(engine.mirror.anomalyCount)).toBe(0)
   }, 40_000)
 
-  it("loses nothing and doubles nothing when skygge run is killed hard (SIGKILL) mid-stream and started again", async () => {
+  it.each([
+    ["rows by GraphQL", 5],
+    ["rows by REST", 9]
+  ])("GraphQL events: random changes and re-imports with slow imports, lagging data, 5xx and cut-off answers end equal to the register (%s)", async (how, seed) => {
+    const { sim, engine, run } = await setUp({ seed, faults: { error5xxRate: 0.05, truncateRate: 0.05, restLagMs: 1500, importMs: 300, slowRate: 0.05, slowMs: 200 } })
+    await run({
+      graphql: graphqlSettings(sim, { pageSize: 6, maxAttempts: 6, maxBackoffSeconds: 0.3 }),
+      entities: how === "rows by REST" ? restEntity(sim) : graphqlEntity()
+    })
+    for (let round = 0; round < 12; round++) {
+      sim.randomChanges(5)
+      if (round % 3 === 2) sim.reimports(3)
+      await sleep(80)
+    }
+    expect(await converge(engine, sim, 30_000)).toEqual([])
+    expect(sim.ids().some((id) => sim.rows(id).some((r) => r.registreringTil !== null))).toBe(true)
+    // Re-imports (every row deleted and inserted again) changed nothing, and nothing was half-applied.
+    expect(Effect.runSync(engine.mirror.anomalyCount)).toBe(0)
+    // The cursor reaches the last eventid (committed with each page; the data may be ahead of it).
+    const cursor = () => Number((engine.db.prepare("SELECT cursor FROM source_cursors WHERE source = 'dar:graphql'").get() as { cursor: string }).cursor)
+    const deadline = Date.now() + 20_000
+    while (cursor() < sim.rowEvents() && Date.now() < deadline) await sleep(200)
+    expect(cursor()).toBe(sim.rowEvents())
+  }, 60_000)
+
+  it("GraphQL events: the import-status gate is what keeps a re-import in progress from looking like deleted rows", async () => {
+    const reimportWhileRunning = async (gate: boolean) => {
+      const { sim, engine, run } = await setUp({ seed: 17, faults: { importMs: 1500 } })
+      await run({ graphql: graphqlSettings(sim, { importStatusGate: gate, maxAttempts: 3, maxBackoffSeconds: 0.2 }), entities: graphqlEntity() })
+      sim.randomChanges(20)
+      expect(await converge(engine, sim, 15_000)).toEqual([])
+      sim.reimports(5)
+      await sleep(2500)
+      expect(await converge(engine, sim, 10_000)).toEqual([])
+      return Effect.runSync(engine.mirror.anomalyCount)
+    }
+    expect(await reimportWhileRunning(true)).toBe(0)
+    // Without it the deletes are read before the inserts exist: the rows look gone upstream (recorded, kept).
+    expect(await reimportWhileRunning(false)).toBeGreaterThan(0)
+  }, 60_000)
+
+  it("GraphQL events: a first start loads every row by the entity's list query, loudly, then follows the events", async () => {
+    const { sim, engine, run } = await setUp({ seed: 23 })
+    sim.randomChanges(60) // history from before the subscription
+    await run({ graphql: graphqlSettings(sim, {}), entities: graphqlEntity({ list: { query: LIST } }) })
+    expect(await converge(engine, sim, 15_000)).toEqual([])
+    sim.randomChanges(20)
+    expect(await converge(engine, sim, 15_000)).toEqual([])
+    expect(Effect.runSync(engine.mirror.anomalyCount)).toBe(0)
+  }, 40_000)
+
+  it("GraphQL events: a cursor older than the service keeps events triggers the full load again", async () => {
+    const { sim, engine, run } = await setUp({ seed: 29 })
+    sim.randomChanges(10)
+    const events = sim.rowEvents()
+    // A cursor at the register's newest event, last confirmed long ago: the events it would need may be gone.
+    engine.db.prepare("INSERT INTO source_cursors (source, cursor, updated_at) VALUES ('dar:graphql', ?, '2020-01-01T00:00:00.000000Z')").run(String(events))
+    await run({ graphql: graphqlSettings(sim, {}), entities: graphqlEntity({ list: { query: LIST } }) })
+    expect(await converge(engine, sim, 15_000)).toEqual([])
+  }, 30_000)
+
+  it.each([1, 7])("PUSH: events pushed (%i per request) with duplicates, lagging REST and 5xx end equal to the register; recorded before the 201, once", async (batch) => {
+    const { sim, engine, run } = await setUp({ seed: 31 + batch, faults: { error5xxRate: 0.05, restLagMs: 1000, commitDelayMs: 100 } })
+    const port = await freePort()
+    await run({ push: { port, maxAttempts: 6, maxBackoffSeconds: 0.3 }, entities: restEntity(sim) })
+    sim.pushTo(`http://127.0.0.1:${port}/`, { batch, duplicateRate: 0.2 })
+    for (let round = 0; round < 10; round++) {
+      sim.randomChanges(5)
+      await sleep(60)
+    }
+    expect(await converge(engine, sim, 30_000)).toEqual([])
+    expect(Effect.runSync(engine.mirror.anomalyCount)).toBe(0)
+    // Every envelope once in the inbox, all processed.
+    const inbox = engine.db.prepare("SELECT count(*) AS n, count(processed_at) AS done FROM push_inbox").get() as { n: number; done: number }
+    expect(inbox).toEqual({ n: sim.events(), done: sim.events() })
+    // A malformed event is a clear 400 and nothing of the request is stored.
+    const res = await fetch(`http://127.0.0.1:${port}/Events`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify([{ Id: 1, Message: { Grunddatabesked: {} } }]) })
+    expect(res.status).toBe(400)
+    expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/no Message\.Grunddatabesked\.Hændelsesbesked/)
+    expect((engine.db.prepare("SELECT count(*) AS n FROM push_inbox").get() as { n: number }).n).toBe(sim.events())
+  }, 60_000)
+
+  it("loses nothing and doubles nothing when skygge run, following PULL and GraphQL at once, is killed hard (SIGKILL) mid-stream and started again", async () => {
     const dir = mkdtempSync(join(tmpdir(), "skygge-daf-kill-"))
-    const sim = await startDafSimulator({ seed: 21, faults: { error5xxRate: 0.05, restLagMs: 300, commitDelayMs: 300 } })
+    const sim = await startDafSimulator({ seed: 21, faults: { error5xxRate: 0.05, restLagMs: 300, commitDelayMs: 300, importMs: 100 } })
     const dbFile = join(dir, "skygge.db")
     const configFile = join(dir, "skygge.json")
     writeFileSync(
@@ -110,8 +210,9 @@ describe("Datafordeler PULL against the register simulator", () => {
           {
             kind: "datafordeler",
             name: "dar",
-            pull: { url: sim.baseUrl, pageSize: 5, lagSeconds: 0.2, overlapSeconds: 1, pollSeconds: 0.1, maxAttempts: 6, maxBackoffSeconds: 0.5 },
-            entities: { Adresse: { objectType: "dar.adresse", rest: `${sim.baseUrl}/rest/adresse?id={id}` } }
+            pull: pullSettings(sim, { pageSize: 5, maxAttempts: 6, maxBackoffSeconds: 0.5 }),
+            graphql: graphqlSettings(sim, { pageSize: 5, maxAttempts: 6, maxBackoffSeconds: 0.5 }),
+            entities: restEntity(sim)
           }
         ]
       })
@@ -126,23 +227,25 @@ describe("Datafordeler PULL against the register simulator", () => {
     })
     const start = () => startSkygge(configFile)
     child = start()
-    await sleep(1500) // started, cursor set
+    // Started: both paths have set their first cursor (start-up takes longer on a loaded machine).
+    const started = Date.now()
+    const cursors = () => (engine.db.prepare("SELECT count(*) AS n FROM source_cursors").get() as { n: number }).n
+    while (cursors() < 2 && Date.now() - started < 30_000) await sleep(100)
+    expect(cursors()).toBe(2)
     for (let round = 0; round < 10; round++) {
       sim.randomChanges(6)
+      if (round % 4 === 3) sim.reimports(2)
       await sleep(100)
     }
     child.kill("SIGKILL")
     await once(child, "exit")
-    // Changes while it is down are read from the cursor on.
+    // Changes while it is down are read from the cursors on.
     for (let round = 0; round < 5; round++) sim.randomChanges(6)
     child = start()
-    const deadline = Date.now() + 40_000
-    while (diff(engine, sim).length > 0 && Date.now() < deadline) await sleep(250)
-    expect(diff(engine, sim)).toEqual([])
-    expect(Effect.runSync(engine.mirror.anomalyCount)).toBe(0)
+    expect(await converge(engine, sim, 40_000)).toEqual([])
+    expect(Effect.runSync(engine.mirror.anomalies({ after: 0, limit: 10 })).map((a) => `${a.source} ${a.kind}: ${a.detail}`)).toEqual([])
     child.kill("SIGTERM")
     const [code] = (await once(child, "exit")) as [number | null]
     expect(code).toBe(0)
   }, 90_000)
 })
-

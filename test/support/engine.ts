@@ -16,6 +16,7 @@ export const tempStore = (prefix: string): { readonly engine: OpenStore; readonl
 }
 
 /** The store's services on a real SQLite file, built by hand so a test can close and reopen it (a restart). */
+import type Database from "better-sqlite3"
 import { Context, Effect } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -34,6 +35,8 @@ import { MirrorStore, type MirrorStoreShape } from "../../src/store/Mirror.js"
 import { makeSqliteMirror } from "../../src/store/sqlite/SqliteMirror.js"
 import { SourceCursors } from "../../src/store/SourceCursors.js"
 import { makeSqliteSourceCursors } from "../../src/store/sqlite/SqliteSourceCursors.js"
+import { PushInbox, type PushInboxShape } from "../../src/store/PushInbox.js"
+import { makeSqlitePushInbox } from "../../src/store/sqlite/SqlitePushInbox.js"
 
 export interface OpenStore {
   readonly store: StoreShape
@@ -43,7 +46,10 @@ export interface OpenStore {
   readonly workQueue: WorkQueueShape
   readonly reports: ResyncReportsShape
   readonly mirror: MirrorStoreShape
-  readonly context: Context.Context<Store | ActivationStore | OutboxStore | CommitSignal | WorkQueue | ResyncReports | MirrorStore | SourceCursors>
+  readonly inbox: PushInboxShape
+  readonly context: Context.Context<Store | ActivationStore | OutboxStore | CommitSignal | WorkQueue | ResyncReports | MirrorStore | SourceCursors | PushInbox>
+  /** The SQLite handle itself, for tests that set up a state no API makes (an old cursor). */
+  readonly db: Database.Database
   readonly close: () => void
 }
 
@@ -56,6 +62,7 @@ export const openStore = (filename: string): OpenStore => {
   const workQueue = makeSqliteWorkQueue(db)
   const reports = makeSqliteResyncReports(db)
   const mirror = makeSqliteMirror(db, signal)
+  const inbox = makeSqlitePushInbox(db)
   const context = Context.make(Store, store).pipe(
     Context.add(ActivationStore, activations),
     Context.add(OutboxStore, outbox),
@@ -63,7 +70,8 @@ export const openStore = (filename: string): OpenStore => {
     Context.add(WorkQueue, workQueue),
     Context.add(ResyncReports, reports),
     Context.add(MirrorStore, mirror),
-    Context.add(SourceCursors, makeSqliteSourceCursors(db))
+    Context.add(SourceCursors, makeSqliteSourceCursors(db)),
+    Context.add(PushInbox, inbox)
   )
-  return { store, activations, outbox, signal, workQueue, reports, mirror, context, close: () => db.close() }
+  return { store, activations, outbox, signal, workQueue, reports, mirror, inbox, context, db, close: () => db.close() }
 }

@@ -1,18 +1,29 @@
-/** Every configured Datafordeler source as part of the engine: a PULL loop each, stopped with the layer. */
+/**
+ * Every configured Datafordeler source as part of the engine: for each, a loop
+ * per event path it has (legacy PULL, GraphQL events) and the PUSH receiver
+ * with its inbox, all stopped with the layer.
+ */
 import { Effect, Layer } from "effect"
 import { ConfigSources } from "../../config/Config.js"
-import { resolveSecret } from "../../config/Sources.js"
 import { decodeDafSources, type DafSource } from "./DafConfig.js"
+import { resolveRuntime } from "./DafRuntime.js"
+import { runGraphqlSource } from "./GraphqlSource.js"
 import { runPullSource } from "./PullSource.js"
+import { startPushSource } from "./PushSource.js"
 
 export const startDafSource = (source: DafSource) =>
   Effect.gen(function* () {
-    const apiKey = source.pull.apiKey === undefined ? undefined : yield* resolveSecret(source.pull.apiKey, `sources '${source.name}' pull.apiKey`)
-    yield* Effect.forkScoped(
-      runPullSource(source, apiKey).pipe(Effect.tapErrorCause((cause) => Effect.logError(`datafordeler source ${source.name} stopped`, cause)))
-    )
+    const runtime = yield* resolveRuntime(source)
+    const stopped = (path: string) => Effect.tapErrorCause((cause) => Effect.logError(`datafordeler source ${source.name} (${path}) stopped`, cause))
+    if (source.pull !== undefined) yield* Effect.forkScoped(runPullSource(runtime, source.pull).pipe(stopped("pull")))
+    if (source.graphql !== undefined) yield* Effect.forkScoped(runGraphqlSource(runtime, source.graphql).pipe(stopped("graphql")))
+    if (source.push !== undefined) yield* startPushSource(runtime, source.push)
     yield* Effect.logInfo("datafordeler source started").pipe(
-      Effect.annotateLogs({ source: source.name, service: new URL(source.pull.url).origin, entities: Object.keys(source.entities).join(",") })
+      Effect.annotateLogs({
+        source: source.name,
+        paths: [source.pull && "pull", source.graphql && "graphql", source.push && "push"].filter(Boolean).join(","),
+        entities: Object.keys(source.entities).join(",")
+      })
     )
   })
 

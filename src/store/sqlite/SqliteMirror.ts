@@ -3,7 +3,8 @@ import type Database from "better-sqlite3"
 import { Clock, Effect } from "effect"
 import { fromEpochMillis, type Instant } from "../../domain/Instant.js"
 import { planMirror, type StoredMirrorRow, storedKey } from "../../domain/Mirror.js"
-import type { AnomalyRecord, MirrorItem, MirrorResult, MirrorStoreShape } from "../Mirror.js"
+import type { AnomalyRecord, MirrorItem, MirrorResult, MirrorStoreShape, SourceCursorMove } from "../Mirror.js"
+import { setCursorStatement } from "./SqliteSourceCursors.js"
 import type { CommitSignalShape } from "../Outbox.js"
 import { makeDownstreamWrites } from "./SqliteDownstream.js"
 
@@ -33,7 +34,8 @@ export const makeSqliteMirror = (db: Database.Database, signal?: CommitSignalSha
       `SELECT id, detected_at AS detectedAt, source, object_type AS objectType, object_id AS objectId, kind, detail
        FROM anomalies WHERE id > @after AND (@type IS NULL OR object_type = @type) ORDER BY id LIMIT @limit`
     ),
-    count: db.prepare<[], { n: number }>("SELECT count(*) AS n FROM anomalies")
+    count: db.prepare<[], { n: number }>("SELECT count(*) AS n FROM anomalies"),
+    cursor: setCursorStatement(db)
   }
 
   const applyItem = (source: string, eventId: string, item: MirrorItem, now: Instant): MirrorResult => {
@@ -73,15 +75,21 @@ export const makeSqliteMirror = (db: Database.Database, signal?: CommitSignalSha
     return { objectType: item.objectType, objectId: item.objectId, inserted: plan.insert.length, closed: plan.close.length, unchanged: plan.unchanged, anomalies: plan.anomalies.length }
   }
 
-  const mirrorTx = db.transaction((source: string, eventId: string, items: ReadonlyArray<MirrorItem>, now: Instant) => items.map((item) => applyItem(source, eventId, item, now)))
+  const mirrorTx = db.transaction((source: string, eventId: string, items: ReadonlyArray<MirrorItem>, now: Instant, cursor: SourceCursorMove | undefined) => {
+    const results = items.map((item) => applyItem(source, eventId, item, now))
+    if (cursor !== undefined) q.cursor.run(cursor.source, cursor.cursor, now)
+    return results
+  })
 
   return {
-    mirror: (source, eventId, items) =>
+    mirror: (source, eventId, items, cursor) =>
       Effect.flatMap(Clock.currentTimeMillis, (ms) => {
-        const results = mirrorTx.immediate(source, eventId, items, fromEpochMillis(ms))
+        const results = mirrorTx.immediate(source, eventId, items, fromEpochMillis(ms), cursor)
         const changed = results.some((r) => r.inserted > 0 || r.closed > 0)
         return changed && signal !== undefined ? Effect.as(signal.notify, results) : Effect.succeed(results)
       }),
+    heldRows: (objectType, objectId, identity) =>
+      Effect.sync(() => new Map(q.rows.all(objectType, objectId).map((r) => [storedKey(r, identity), r.registreringTil] as const))),
     anomalies: ({ after, limit, objectType }) =>
       Effect.sync(() => q.anomalies.all({ after, type: objectType ?? null, limit })),
     anomalyCount: Effect.sync(() => q.count.get()!.n)

@@ -5,12 +5,16 @@ import { fromEpochMillis } from "../../domain/Instant.js"
 import type { SourceCursorsShape } from "../SourceCursors.js"
 
 export const makeSqliteSourceCursors = (db: Database.Database): SourceCursorsShape => {
-  const get = db.prepare<[string], { cursor: string }>("SELECT cursor FROM source_cursors WHERE source = ?")
-  const set = db.prepare(
-    "INSERT INTO source_cursors (source, cursor, updated_at) VALUES (?, ?, ?) ON CONFLICT (source) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at"
-  )
+  const get = db.prepare<[string], { cursor: string; updatedAt: string }>("SELECT cursor, updated_at AS updatedAt FROM source_cursors WHERE source = ?")
+  const set = setCursorStatement(db)
   return {
-    get: (source) => Effect.sync(() => Option.fromNullable(get.get(source)?.cursor)),
+    get: (source) => Effect.sync(() => Option.fromNullable(get.get(source))),
     set: (source, cursor) => Effect.flatMap(Clock.currentTimeMillis, (ms) => Effect.sync(() => void set.run(source, cursor, fromEpochMillis(ms))))
   }
 }
+
+/** The upsert of a source's cursor (also run inside the mirror's transaction). */
+export const setCursorStatement = (db: Database.Database) =>
+  db.prepare<[string, string, string]>(
+    "INSERT INTO source_cursors (source, cursor, updated_at) VALUES (?, ?, ?) ON CONFLICT (source) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at"
+  )

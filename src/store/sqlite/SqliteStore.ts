@@ -33,6 +33,8 @@ import { MirrorStore } from "../Mirror.js"
 import { makeSqliteMirror } from "./SqliteMirror.js"
 import { SourceCursors } from "../SourceCursors.js"
 import { makeSqliteSourceCursors } from "./SqliteSourceCursors.js"
+import { PushInbox } from "../PushInbox.js"
+import { makeSqlitePushInbox } from "./SqlitePushInbox.js"
 import { makeCommitSignal, makeDownstreamWrites, makeSqliteActivations, makeSqliteOutbox } from "./SqliteDownstream.js"
 
 export const sqliteMigrationsFolder = fileURLToPath(new URL("../../../drizzle/sqlite", import.meta.url))
@@ -385,7 +387,7 @@ const decodeRecorded = (text: string): Operation => {
 }
 
 /** A scoped store on a SQLite file: opened and migrated on acquire, closed on release. */
-export const sqliteStoreLayer = (options: SqliteOptions): Layer.Layer<Store | ActivationStore | OutboxStore | CommitSignal | WorkQueue | ResyncReports | MirrorStore | SourceCursors> =>
+export const sqliteStoreLayer = (options: SqliteOptions): Layer.Layer<Store | ActivationStore | OutboxStore | CommitSignal | WorkQueue | ResyncReports | MirrorStore | SourceCursors | PushInbox> =>
   Layer.scopedContext(
     Effect.gen(function* () {
       const db = yield* Effect.acquireRelease(
@@ -400,7 +402,8 @@ export const sqliteStoreLayer = (options: SqliteOptions): Layer.Layer<Store | Ac
         Context.add(WorkQueue, makeSqliteWorkQueue(db)),
         Context.add(ResyncReports, makeSqliteResyncReports(db)),
         Context.add(MirrorStore, makeSqliteMirror(db, signal)),
-        Context.add(SourceCursors, makeSqliteSourceCursors(db))
+        Context.add(SourceCursors, makeSqliteSourceCursors(db)),
+        Context.add(PushInbox, makeSqlitePushInbox(db))
       )
     })
   )

@@ -242,3 +242,25 @@ export const sourceCursors = sqliteTable("source_cursors", {
   cursor: text("cursor").notNull(),
   updatedAt: text("updated_at").notNull()
 })
+
+/**
+ * Events received by PUSH, recorded before the sender gets its 201 and processed
+ * afterwards (fetch, mirror). One row per (source, envelope Id): a redelivery is a
+ * duplicate. Processed rows are kept a while for that dedup, then pruned.
+ */
+export const pushInbox = sqliteTable(
+  "push_inbox",
+  {
+    id: integer("id").primaryKey(),
+    source: text("source").notNull(),
+    envelopeId: text("envelope_id").notNull(),
+    receivedAt: text("received_at").notNull(),
+    /** The event as sent (JSON). */
+    body: text("body").notNull(),
+    processedAt: text("processed_at")
+  },
+  (t) => [
+    uniqueIndex("push_inbox_envelope_idx").on(t.source, t.envelopeId),
+    index("push_inbox_pending_idx").on(t.source, t.id).where(sql`processed_at IS NULL`)
+  ]
+)

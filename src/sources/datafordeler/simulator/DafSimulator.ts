@@ -1,8 +1,9 @@
 /**
  * A Datafordeler-like register for tests, the demo and benchmarks: one entity
  * of a bitemporal register that applies generated changes (creations,
- * corrections, changes of validity in the past or the future, invalidations),
- * and serves them as Datafordeler does:
+ * corrections, changes of validity in the past or the future, invalidations)
+ * and re-imports (every row of an object deleted and inserted again with new
+ * row ids, as CVR does), and serves them as Datafordeler does:
  *
  *   GET /system/EventMessages/1.0.0/custom?datefrom&dateto&page&pagesize&format=json
  *       the legacy PULL service: envelopes in the real shape, `Id` rising, stamped
@@ -11,12 +12,23 @@
  *   GET /rest/{entity}?id={id}
  *       the object's full history in Datafordeler naming (current rows omit their
  *       open ends; instants with 7 fractional digits and a +01:00 offset), lagging
- *       the events by `restLagMs`.
+ *       the events by `restLagMs`;
+ *   POST /graphql
+ *       GraphQL over HTTP (`{query, variables}`): `<REG>_Events` (row-level i/u/d
+ *       events with an increasing eventid, `where: {eventid: {gt, lte}}`, Relay
+ *       `pageInfo`), `DAF_RegisterImportStatus` (lastEventId of the imports that
+ *       are complete), and `<REG>_<Entity>` rows by `$id`, `$ids` or paged by
+ *       `$first`/`$after` (the whole entity). An import takes `importMs`: its
+ *       deletes are visible at once, its inserts (and the data) only when it
+ *       completes — what the import-status gate protects a reader from.
  *
- * Faults: 5xx answers. Deterministic for a seed.
+ * It can PUSH each envelope, once visible, to an OData receiver (`/Events` or
+ * `/$batch`). Faults: 5xx answers, slow answers, answers cut off half-way.
+ * Deterministic for a seed.
  */
 import { randomUUID } from "node:crypto"
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
+import { request } from "undici"
 import { type Bound, fromEpochMillis, type Instant, parseInstant, toEpochMillis } from "../../../domain/Instant.js"
 import { canonicalJson, type Operation } from "../../../domain/Operation.js"
 import { planOperation } from "../../../domain/Plan.js"
@@ -28,30 +40,59 @@ export interface DafFaults {
   readonly restLagMs: number
   /** An event becomes visible in PULL this long after its timestamp. */
   readonly commitDelayMs: number
+  /** Answers cut off half-way (the connection destroyed). */
+  readonly truncateRate: number
+  readonly slowRate: number
+  readonly slowMs: number
+  /** How long an import takes (GraphQL: inserts and data appear when it completes). */
+  readonly importMs: number
 }
 
 export interface DafRow {
   readonly id: number
+  /** Datafordeler's row id: new when a re-import inserts the row again. */
+  rowId: string
   readonly registreringFra: Instant
   registreringTil: Bound
   readonly virkningFra: Bound
   readonly virkningTil: Bound
   readonly data: Record<string, unknown>
+  /** When the row was written (inserted, or inserted again by a re-import); its close is a later write. */
+  writtenAt: Instant
   /** When REST shows the row (and its close). */
   visibleAt: number
   closeVisibleAt: number
 }
 
+interface RowEvent {
+  readonly eventid: number
+  readonly action: "i" | "u" | "d"
+  readonly objectId: string
+  readonly rowId: string
+  readonly at: Instant
+  /** When the event shows in `<REG>_Events`, and when its import is complete. */
+  readonly visibleAt: number
+  readonly completeAt: number
+}
+
 export interface DafSimulator {
   readonly baseUrl: string
+  readonly graphqlUrl: string
+  readonly register: string
   readonly entity: string
   /** The register's rows of an object, as REST will show them once the lag has passed. */
   readonly rows: (objectId: string) => ReadonlyArray<DafRow>
   readonly ids: () => ReadonlyArray<string>
   /** Apply `n` random changes, one registration instant each (strictly increasing). */
   readonly randomChanges: (n: number) => void
+  /** Delete and insert again every row of `n` random objects (new row ids, same content). */
+  readonly reimports: (n: number) => void
   readonly events: () => number
+  readonly rowEvents: () => number
   readonly setFaults: (faults: Partial<DafFaults>) => void
+  /** PUSH every envelope, once visible, to an OData receiver's base URL (one per request, or `batch` per request). */
+  readonly pushTo: (baseUrl: string, options?: { readonly batch?: number; readonly duplicateRate?: number }) => void
+  readonly pushed: () => number
   readonly close: () => Promise<void>
 }
 
@@ -63,20 +104,35 @@ export const dafInstant = (i: Instant): string => {
   return `${local.slice(0, 19)}.${i.slice(20, 26)}0+01:00`
 }
 
+const escapeXml = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")
+
+/** A JSON value as XML elements, the way the service serialises its messages: arrays as repeated elements. */
+const toXml = (value: unknown): string => {
+  if (value === null || value === undefined) return ""
+  if (typeof value !== "object") return escapeXml(String(value))
+  return Object.entries(value as Record<string, unknown>)
+    .flatMap(([k, v]) => (Array.isArray(v) ? v.map((item) => [k, item] as const) : [[k, v] as const]))
+    .map(([k, v]) => `<${k}>${toXml(v)}</${k}>`)
+    .join("")
+}
+
 export const startDafSimulator = async (options: {
   readonly seed?: number
   readonly entity?: string
+  readonly register?: string
   readonly faults?: Partial<DafFaults>
   /** Events carry the rows they changed (Beskeddata[].Objektdata), as MAT's and EBR's do. */
   readonly inlineRows?: boolean
 }): Promise<DafSimulator> => {
   const entity = options.entity ?? "Adresse"
-  let faults: DafFaults = { error5xxRate: 0, restLagMs: 0, commitDelayMs: 0, ...options.faults }
+  const register = options.register ?? "DAR"
+  let faults: DafFaults = { error5xxRate: 0, restLagMs: 0, commitDelayMs: 0, truncateRate: 0, slowRate: 0, slowMs: 0, importMs: 0, ...options.faults }
   const random = seededRandom(options.seed ?? 1)
   const objects = new Map<string, Array<DafRow>>()
   // Each envelope is serialised once, when it is made: serving a 100,000-event page is then a join.
-  const events: Array<{ id: number; timestamp: Instant; visibleAt: number; json: string }> = []
-  let nextRow = 1, nextEvent = 219_585_000, lastUs = 0
+  const events: Array<{ id: number; timestamp: Instant; visibleAt: number; json: string; xml: string }> = []
+  const rowEvents: Array<RowEvent> = []
+  let nextRow = 1, nextEvent = 219_585_000, nextRowEvent = 1, lastUs = 0
 
   /** A registration instant after every earlier one (microseconds apart at least), close to now. */
   const registrationNow = (): Instant => {
@@ -85,23 +141,31 @@ export const startDafSimulator = async (options: {
     return fromEpochMillis(us / 1000)
   }
 
+  const rowEvent = (action: RowEvent["action"], objectId: string, rowId: string, at: Instant, visibleAt: number, completeAt: number) =>
+    rowEvents.push({ eventid: nextRowEvent++, action, objectId, rowId, at, visibleAt, completeAt })
+
   const apply = (objectId: string, op: Operation) => {
     const rows = objects.get(objectId) ?? []
     const current = rows.filter((r) => r.registreringTil === null).map((r) => ({ id: r.id, virkningFra: r.virkningFra, virkningTil: r.virkningTil, data: canonicalJson(r.data) }))
     const plan = planOperation(current, op)
     if (plan._tag === "Unchanged") return false
-    const visibleAt = Date.now() + faults.restLagMs
+    const now = Date.now()
+    const completeAt = now + faults.importMs
+    // The data shows an import once it is complete, and REST lags on top.
+    const visibleAt = Math.max(now + faults.restLagMs, completeAt)
     const touched: Array<DafRow> = []
     for (const id of plan.close) {
       const row = rows.find((r) => r.id === id)!
       row.registreringTil = op.registreringstid
       row.closeVisibleAt = visibleAt
       touched.push(row)
+      rowEvent("u", objectId, row.rowId, op.registreringstid, completeAt, completeAt)
     }
     for (const n of plan.insert) {
-      const row: DafRow = { id: nextRow++, registreringFra: op.registreringstid, registreringTil: null, virkningFra: n.virkningFra, virkningTil: n.virkningTil, data: JSON.parse(n.data) as Record<string, unknown>, visibleAt, closeVisibleAt: Infinity }
+      const row: DafRow = { id: nextRow++, rowId: randomUUID(), registreringFra: op.registreringstid, registreringTil: null, virkningFra: n.virkningFra, virkningTil: n.virkningTil, data: JSON.parse(n.data) as Record<string, unknown>, writtenAt: op.registreringstid, visibleAt, closeVisibleAt: Infinity }
       rows.push(row)
       touched.push(row)
+      rowEvent("i", objectId, row.rowId, op.registreringstid, completeAt, completeAt)
     }
     objects.set(objectId, rows)
     const created = current.length === 0
@@ -118,13 +182,32 @@ export const startDafSimulator = async (options: {
       },
       Beskeddata: options.inlineRows === true ? touched.map((r) => ({ Objektdata: restRow(r, Infinity) })) : [{ Objektreference: { objektreference: objectId } }]
     }
+    const timestamp = `${op.registreringstid.slice(0, 26)}Z`
     events.push({
       id,
       timestamp: op.registreringstid,
-      visibleAt: Date.now() + faults.commitDelayMs,
-      json: JSON.stringify({ Id: id, Message: { Grunddatabesked: { Hændelsesbesked: body } }, Format: "Json", Timestamp: `${op.registreringstid.slice(0, 26)}Z` })
+      visibleAt: now + faults.commitDelayMs,
+      json: JSON.stringify({ Id: id, Message: { Grunddatabesked: { Hændelsesbesked: body } }, Format: "Json", Timestamp: timestamp }),
+      xml: `<Envelope><Id>${id}</Id><Message>${toXml({ Grunddatabesked: { Hændelsesbesked: body } })}</Message><Format>Xml</Format><Timestamp>${timestamp}</Timestamp></Envelope>`
     })
     return true
+  }
+
+  /** Every row deleted and inserted again with a new row id: the data is unchanged once the import completes. */
+  const reimport = (objectId: string) => {
+    const rows = objects.get(objectId) ?? []
+    const now = Date.now()
+    const completeAt = now + faults.importMs
+    const at = registrationNow()
+    for (const row of rows) rowEvent("d", objectId, row.rowId, at, now, completeAt)
+    for (const row of rows) {
+      row.rowId = randomUUID()
+      row.writtenAt = at
+      // Gone while the import runs; back (with its new id) when it completes.
+      row.visibleAt = Math.max(row.visibleAt, completeAt)
+      if (row.registreringTil !== null) row.closeVisibleAt = Math.max(row.closeVisibleAt, completeAt)
+      rowEvent("i", objectId, row.rowId, at, completeAt, completeAt)
+    }
   }
 
   const randomChange = () => {
@@ -145,24 +228,111 @@ export const startDafSimulator = async (options: {
     else apply(id, { op: "retract", objectType: entity, objectId: id, registreringstid: r, virkningFra: from, virkningTil: null, eventId: "" })
   }
 
-  const restRow = (row: DafRow, now: number): Record<string, unknown> => ({
+  const restRow = (row: DafRow, now: number): Record<string, unknown> => {
+    const closed = row.registreringTil !== null && row.closeVisibleAt <= now
+    // datafordelerOpdateringstid: the row's last write that the answer shows.
+    const updated = closed && row.registreringTil! > row.writtenAt ? row.registreringTil! : row.writtenAt
+    return {
     ...row.data,
     registreringFra: dafInstant(row.registreringFra),
-    ...(row.registreringTil !== null && row.closeVisibleAt <= now ? { registreringTil: dafInstant(row.registreringTil) } : {}),
+    ...(closed ? { registreringTil: dafInstant(row.registreringTil!) } : {}),
     ...(row.virkningFra !== null ? { virkningFra: dafInstant(row.virkningFra) } : {}),
     ...(row.virkningTil !== null ? { virkningTil: dafInstant(row.virkningTil) } : {}),
-    datafordelerOpdateringstid: dafInstant(fromEpochMillis(Math.min(now, Math.max(row.visibleAt, row.closeVisibleAt === Infinity ? 0 : row.closeVisibleAt))))
-  })
-
-  const send = (res: ServerResponse, status: number, body: unknown) => {
-    res.writeHead(status, { "content-type": "application/json; charset=utf-8" })
-    res.end(JSON.stringify(body))
+    datafordelerRowId: row.rowId,
+    datafordelerOpdateringstid: dafInstant(updated)
+    }
   }
 
-  const handle = (req: IncomingMessage, res: ServerResponse) => {
+  const visibleRows = (id: string, now: number) => (objects.get(id) ?? []).filter((r) => r.visibleAt <= now).map((r) => restRow(r, now))
+
+  /** Send a body, unless a fault cuts it off half-way. */
+  const write = (res: ServerResponse, status: number, contentType: string, body: string) => {
+    res.writeHead(status, { "content-type": contentType })
+    if (status === 200 && random() < faults.truncateRate) {
+      res.write(body.slice(0, Math.floor(body.length / 2)))
+      res.destroy()
+      return
+    }
+    res.end(body)
+  }
+  const send = (res: ServerResponse, status: number, body: unknown) => write(res, status, "application/json; charset=utf-8", JSON.stringify(body))
+
+  // ---- GraphQL ----------------------------------------------------------------
+
+  const importStatus = (now: number) => {
+    let last = 0
+    for (const e of rowEvents) if (e.completeAt <= now) last = e.eventid
+    return { lastEventId: last, lastSequenceNumber: last, lastUpdated: `${fromEpochMillis(now).slice(0, 26)}Z` }
+  }
+
+  const eventsPage = (query: string, vars: Record<string, unknown>, now: number) => {
+    const first = Number(vars.first ?? 1000)
+    const gt = Number(vars.gt ?? vars.after ?? 0)
+    const lte = vars.lte === undefined || vars.lte === null ? Infinity : Number(vars.lte)
+    const only = /entityname\s*:\s*\{\s*in\s*:\s*\[([^\]]*)\]/.exec(query)?.[1]
+    if (only !== undefined && !only.includes(`"${entity}"`)) return { pageInfo: { hasNextPage: false, endCursor: null }, nodes: [] }
+    const nodes: Array<Record<string, unknown>> = []
+    let more = false
+    for (const e of rowEvents) {
+      if (e.eventid <= gt || e.eventid > lte) continue
+      // Events past one not yet visible wait for it: the feed is in eventid order.
+      if (e.visibleAt > now) break
+      if (nodes.length === first) {
+        more = true
+        break
+      }
+      nodes.push({
+        eventid: e.eventid,
+        entityname: entity,
+        eventaction: e.action,
+        fromfailedimport: false,
+        object_id: e.objectId,
+        object_datafordelerRowId: e.rowId,
+        datafordelerOpdateringstid: `${e.at.slice(0, 26)}Z`,
+        datafordelerRegisterImportSequenceNumber: e.eventid
+      })
+    }
+    const last = nodes[nodes.length - 1]?.eventid
+    return { pageInfo: { hasNextPage: more, endCursor: last === undefined ? null : String(last) }, nodes }
+  }
+
+  const entityRows = (vars: Record<string, unknown>, now: number) => {
+    if (typeof vars.id === "string") return { pageInfo: { hasNextPage: false, endCursor: null }, nodes: visibleRows(vars.id, now) }
+    if (Array.isArray(vars.ids)) return { pageInfo: { hasNextPage: false, endCursor: null }, nodes: vars.ids.flatMap((id) => visibleRows(String(id), now)) }
+    // The whole entity, paged by object.
+    const ids = [...objects.keys()].sort()
+    const first = Number(vars.first ?? 1000)
+    const from = typeof vars.after === "string" ? ids.findIndex((i) => i > (vars.after as string)) : 0
+    const slice = from < 0 ? [] : ids.slice(from, from + first)
+    const more = from >= 0 && from + first < ids.length
+    return { pageInfo: { hasNextPage: more, endCursor: slice[slice.length - 1] ?? null }, nodes: slice.flatMap((id) => visibleRows(id, now)) }
+  }
+
+  const graphql = (body: string, res: ServerResponse) => {
+    let req: { query?: unknown; variables?: unknown }
+    try {
+      req = JSON.parse(body) as typeof req
+    } catch {
+      return send(res, 400, { errors: [{ message: "the request body is not JSON" }] })
+    }
+    if (typeof req.query !== "string") return send(res, 400, { errors: [{ message: "no query" }] })
+    const vars = (req.variables ?? {}) as Record<string, unknown>
+    const now = Date.now()
+    const data: Record<string, unknown> = {}
+    if (req.query.includes("DAF_RegisterImportStatus")) data.DAF_RegisterImportStatus = importStatus(now)
+    if (req.query.includes(`${register}_Events`)) data[`${register}_Events`] = eventsPage(req.query, vars, now)
+    if (new RegExp(`\\b${register}_${entity}\\b`).test(req.query)) data[`${register}_${entity}`] = entityRows(vars, now)
+    if (Object.keys(data).length === 0) return send(res, 200, { errors: [{ message: `The field is not known here: the simulator serves DAF_RegisterImportStatus, ${register}_Events and ${register}_${entity}` }] })
+    send(res, 200, { data })
+  }
+
+  // ---- HTTP -------------------------------------------------------------------
+
+  const handle = (req: IncomingMessage, res: ServerResponse, body: string) => {
     const url = new URL(req.url ?? "/", "http://simulator")
     if (random() < faults.error5xxRate) return send(res, 503, { message: "Service Unavailable" })
     const now = Date.now()
+    if (url.pathname === "/graphql" && req.method === "POST") return graphql(body, res)
     if (url.pathname === "/system/EventMessages/1.0.0/custom") {
       const from = parseInstant(url.searchParams.get("datefrom") ?? "")
       const to = parseInstant(url.searchParams.get("dateto") ?? "")
@@ -173,33 +343,90 @@ export const startDafSimulator = async (options: {
       }
       const matching = events.filter((e) => e.timestamp >= from && e.timestamp < to && e.visibleAt <= now)
       const slice = matching.slice((page - 1) * pageSize, page * pageSize)
-      res.writeHead(200, { "content-type": "application/json; charset=utf-8" })
-      return res.end(`[${slice.map((e) => e.json).join(",")}]`)
+      if (url.searchParams.get("format") === "xml") {
+        return write(res, 200, "application/xml; charset=utf-8", `<?xml version="1.0" encoding="utf-8"?><ArrayOfEnvelope xmlns:i="http://www.w3.org/2001/XMLSchema-instance">${slice.map((e) => e.xml).join("")}</ArrayOfEnvelope>`)
+      }
+      return write(res, 200, "application/json; charset=utf-8", `[${slice.map((e) => e.json).join(",")}]`)
     }
-    if (url.pathname === `/rest/${entity.toLowerCase()}`) {
-      const id = url.searchParams.get("id") ?? ""
-      const rows = (objects.get(id) ?? []).filter((r) => r.visibleAt <= now)
-      return send(res, 200, rows.map((r) => restRow(r, now)))
-    }
+    if (url.pathname === `/rest/${entity.toLowerCase()}`) return send(res, 200, visibleRows(url.searchParams.get("id") ?? "", now))
     send(res, 404, { message: "no such endpoint" })
   }
 
-  const server = createServer(handle)
+  const server = createServer((req, res) => {
+    const chunks: Array<Buffer> = []
+    req.on("data", (c: Buffer) => chunks.push(c))
+    req.on("end", () => {
+      const body = Buffer.concat(chunks).toString("utf8")
+      if (faults.slowMs > 0 && random() < faults.slowRate) setTimeout(() => handle(req, res, body), faults.slowMs)
+      else handle(req, res, body)
+    })
+  })
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
   const baseUrl = `http://127.0.0.1:${(server.address() as { port: number }).port}`
+
+  // ---- PUSH -------------------------------------------------------------------
+
+  let pushTimer: NodeJS.Timeout | undefined
+  let pushedCount = 0
+  const pushTo = (target: string, pushOptions: { readonly batch?: number; readonly duplicateRate?: number } = {}) => {
+    let next = 0
+    let busy = false
+    const base = target.replace(/\/+$/, "")
+    const batchBody = (jsons: ReadonlyArray<string>) => {
+      const boundary = `batch_${randomUUID()}`, changeset = `changeset_${randomUUID()}`
+      const ops = jsons.map((json, i) => [`--${changeset}`, "Content-Type: application/http", "Content-Transfer-Encoding: binary", `Content-ID: ${i + 1}`, "", "POST Events HTTP/1.1", "Content-Type: application/json", "", json].join("\r\n"))
+      const body = [`--${boundary}`, `Content-Type: multipart/mixed; boundary=${changeset}`, "", ...ops, `--${changeset}--`, `--${boundary}--`, ""].join("\r\n")
+      return { body, contentType: `multipart/mixed; boundary=${boundary}` }
+    }
+    const tick = async () => {
+      if (busy) return
+      busy = true
+      try {
+        const now = Date.now()
+        while (next < events.length && events[next]!.visibleAt <= now) {
+          const size = pushOptions.batch ?? 1
+          const slice = events.slice(next, next + size).filter((e) => e.visibleAt <= now)
+          const jsons = slice.map((e) => e.json)
+          if (random() < (pushOptions.duplicateRate ?? 0)) jsons.push(jsons[0]!)
+          const { body, contentType } = size === 1 && jsons.length === 1 ? { body: jsons[0]!, contentType: "application/json" } : batchBody(jsons)
+          const res = await request(`${base}/${size === 1 && jsons.length === 1 ? "Events" : "$batch"}`, { method: "POST", headers: { "content-type": contentType }, body }).catch(() => undefined)
+          if (res === undefined) break
+          await res.body.dump()
+          // Not taken: sent again on the next tick, as Datafordeler retries.
+          if (res.statusCode >= 300) break
+          next += slice.length
+          pushedCount += slice.length
+        }
+      } finally {
+        busy = false
+      }
+    }
+    pushTimer = setInterval(() => void tick(), 50)
+  }
+
   return {
     baseUrl,
+    graphqlUrl: `${baseUrl}/graphql`,
+    register,
     entity,
     rows: (id) => objects.get(id) ?? [],
     ids: () => [...objects.keys()],
     randomChanges: (n) => {
       for (let i = 0; i < n; i++) randomChange()
     },
+    reimports: (n) => {
+      const ids = [...objects.keys()]
+      for (let i = 0; i < n && ids.length > 0; i++) reimport(ids[Math.floor(random() * ids.length)]!)
+    },
     events: () => events.length,
+    rowEvents: () => rowEvents.length,
     setFaults: (next) => {
       faults = { ...faults, ...next }
     },
+    pushTo,
+    pushed: () => pushedCount,
     close: async () => {
+      if (pushTimer !== undefined) clearInterval(pushTimer)
       server.closeAllConnections()
       await new Promise<void>((resolve) => server.close(() => resolve()))
     }

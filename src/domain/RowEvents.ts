@@ -1,0 +1,106 @@
+/**
+ * GraphQL `<Register>_Events` are row-level: each says a row of an object was
+ * inserted (`i`), updated (`u`) or deleted (`d`). The engine does not replay
+ * them row by row — a window may delete every row of an object and insert
+ * them again, and applying the deletes before the inserts have been read
+ * would show a half-applied object. Instead a page is folded per object into
+ * what the register must show once it has caught up: the rows whose last
+ * event in the page is `i`/`u` must be there, the rows whose last event is `d`
+ * must be gone. The object's rows are then fetched whole and mirrored only
+ * when they show that; otherwise the object is parked and the cursor stays
+ * before its first event, so the page is read again.
+ *
+ * `fromfailedimport` events repeat events of an import that failed: they name
+ * the object (a fetch is harmless) but say nothing the rows must show.
+ */
+import type { RowEvent } from "./DatafordelerEvents.js"
+import type { Instant } from "./Instant.js"
+
+export interface ObjectEvents {
+  readonly entity: string
+  readonly objectId: string
+  /** The first and last eventid naming the object in the page. */
+  readonly firstEventId: number
+  lastEventId: number
+  readonly mustShow: Set<string>
+  readonly mustNotShow: Set<string>
+  /** The newest `datafordelerOpdateringstid` of its events. */
+  newestUpdate: Instant | null
+  events: number
+}
+
+export interface FoldedPage {
+  readonly objects: Map<string, ObjectEvents>
+  /** Events of entities not configured (the cursor passes them). */
+  readonly skipped: number
+  readonly refused: ReadonlyArray<{ readonly eventid: number; readonly reason: string }>
+  /** The highest eventid of the page (the cursor once everything is applied). */
+  readonly lastEventId: number | null
+}
+
+/** Events in eventid order (the service's), those of unconfigured entities skipped. */
+export const foldRowEvents = (events: ReadonlyArray<RowEvent>, configured: (entity: string) => boolean, after: number): FoldedPage => {
+  const objects = new Map<string, ObjectEvents>()
+  const refused: Array<{ eventid: number; reason: string }> = []
+  let skipped = 0
+  let lastEventId: number | null = null
+  const sorted = [...events].sort((a, b) => a.eventid - b.eventid)
+  for (const e of sorted) {
+    if (e.eventid <= after) continue // seen before (the query asks for eventid > cursor; a repeated page changes nothing)
+    lastEventId = e.eventid
+    if (!configured(e.entityname)) {
+      skipped++
+      continue
+    }
+    if (e.objectId === null) {
+      refused.push({ eventid: e.eventid, reason: `event ${e.eventid} (${e.entityname}) names no object_id` })
+      continue
+    }
+    const key = `${e.entityname}\u0000${e.objectId}`
+    let o = objects.get(key)
+    if (o === undefined) {
+      o = { entity: e.entityname, objectId: e.objectId, firstEventId: e.eventid, lastEventId: e.eventid, mustShow: new Set(), mustNotShow: new Set(), newestUpdate: null, events: 0 }
+      objects.set(key, o)
+    }
+    o.lastEventId = e.eventid
+    o.events++
+    if (e.fromFailedImport || e.rowId === null) continue
+    if (e.updatedAt !== null && (o.newestUpdate === null || e.updatedAt > o.newestUpdate)) o.newestUpdate = e.updatedAt
+    if (e.action === "d") {
+      o.mustShow.delete(e.rowId)
+      o.mustNotShow.add(e.rowId)
+    } else {
+      o.mustNotShow.delete(e.rowId)
+      o.mustShow.add(e.rowId)
+    }
+  }
+  return { objects, skipped, refused, lastEventId }
+}
+
+/**
+ * Whether fetched rows show an object's events. The data may also be ahead of
+ * the page (later events, e.g. a re-import that gave every row a new id), so:
+ * no row that must be gone is there, and either every row that must be there
+ * is, or the rows were written no earlier than the newest event
+ * (`datafordelerOpdateringstid`). Without row ids in the answer only
+ * presence can be told: rows that must be there mean some rows.
+ */
+export const showsEvents = (o: ObjectEvents, fetched: { readonly rowIds: ReadonlySet<string>; readonly rows: number; readonly newestUpdate: Instant | null }): boolean => {
+  if (fetched.rowIds.size === 0) return o.mustShow.size === 0 || fetched.rows > 0
+  for (const id of o.mustNotShow) if (fetched.rowIds.has(id)) return false
+  let all = true
+  for (const id of o.mustShow) if (!fetched.rowIds.has(id)) all = false
+  return all || (o.newestUpdate !== null && fetched.newestUpdate !== null && fetched.newestUpdate >= o.newestUpdate)
+}
+
+/**
+ * Where the cursor may move after a page: to its last event, or — when
+ * objects are parked — to just before the first event of the earliest parked
+ * one (everything before it was applied; what follows is applied again
+ * idempotently next time). Never backwards.
+ */
+export const cursorAfterPage = (previous: number, page: FoldedPage, parked: ReadonlyArray<ObjectEvents>): number => {
+  if (page.lastEventId === null) return previous
+  if (parked.length === 0) return Math.max(previous, page.lastEventId)
+  return Math.max(previous, Math.min(...parked.map((p) => p.firstEventId)) - 1)
+}

@@ -1,0 +1,116 @@
+/**
+ * The full load of a Datafordeler source's entities, for when events cannot
+ * bring the shadow up to date: a first start (a new subscription sees only new
+ * events) or a cursor older than the service keeps events (about two months).
+ * It says so loudly, then loads from what is configured — the register's file
+ * download (a zip of JSON entity lists through the mirror path) and/or each
+ * entity's paged GraphQL `list` query — and reports what it loaded. Rows are
+ * mirrored as the register has them, so loading over an existing shadow only
+ * adds what it lacks (and records what upstream rewrote). With nothing
+ * configured it says how to load history by hand instead of pretending.
+ */
+import { Duration, Effect, Redacted, Schedule } from "effect"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { decodeMirrorRow, type MirrorRow } from "../../domain/Mirror.js"
+import { downloadToFile, printableUrl } from "../../ingest/Download.js"
+import { ingestMirrorExtract } from "../../ingest/MirrorExtract.js"
+import { type MirrorItem, MirrorStore } from "../../store/Mirror.js"
+import { rowShape } from "./DafConfig.js"
+import type { DafRuntime } from "./DafRuntime.js"
+import { postGraphql, withRetry } from "./ObjectFetch.js"
+import { type DataService, recordBadRows } from "./ObjectSync.js"
+
+const PAGE = 1000
+
+/** Every row of one entity through its `list` query, page by page, each page mirrored as it comes. */
+const loadEntityByQuery = (runtime: DafRuntime, data: DataService, entityName: string) =>
+  Effect.gen(function* () {
+    const source = runtime.source
+    const entity = source.entities[entityName]!
+    const list = entity.list!
+    const root = list.root ?? `${source.graphql!.register}_${entityName}`
+    const shape = rowShape(entity)
+    const mirror = yield* MirrorStore
+    let after: string | null = null
+    let rows = 0
+    for (;;) {
+      const variables = { first: PAGE, after }
+      const page = yield* withRetry(data.service.policy, (signal) => postGraphql(data.service, source.graphql!.url, list.query, variables, signal))
+      const field = page[root] as { nodes?: unknown; pageInfo?: { hasNextPage?: unknown; endCursor?: unknown } } | undefined
+      if (field === undefined || field === null || !Array.isArray(field.nodes)) return yield* Effect.fail(`the GraphQL answer has no ${root}.nodes`)
+      const byObject = new Map<string, Array<MirrorRow>>()
+      const bad: Array<string> = []
+      for (const raw of field.nodes) {
+        const row = decodeMirrorRow(raw, shape, source.timeZone)
+        if ("reason" in row) bad.push(`${entityName}: ${row.reason}`)
+        else byObject.set(row.objectId, [...(byObject.get(row.objectId) ?? []), row])
+      }
+      yield* recordBadRows(source, bad)
+      // A page may end inside an object's rows: each page's rows are mirrored as they are, not as whole histories.
+      const items: Array<MirrorItem> = [...byObject].map(([objectId, r]) => ({ objectType: entity.objectType, objectId, rows: r, complete: false, identity: entity.identity, checkOverlaps: false }))
+      if (items.length > 0) yield* mirror.mirror(`datafordeler:${source.name}`, `full-load:${source.name}:${entityName}`, items)
+      rows += field.nodes.length
+      const next = field.pageInfo?.endCursor
+      if (field.pageInfo?.hasNextPage !== true || typeof next !== "string") return rows
+      after = next
+    }
+  })
+
+const loadDownload = (runtime: DafRuntime, url: string) =>
+  Effect.acquireUseRelease(
+    Effect.sync(() => mkdtempSync(join(tmpdir(), "skygge-full-load-"))),
+    (dir) =>
+      Effect.gen(function* () {
+        const source = runtime.source
+        const file = yield* downloadToFile(url, { dir, timeoutSeconds: 3600, ...(runtime.downloadKey !== undefined ? { apiKey: Redacted.value(runtime.downloadKey) } : {}) })
+        const [first] = Object.values(source.entities)
+        const types = new Map(Object.entries(source.entities).map(([name, e]) => [`${name}List`, e.objectType]))
+        const summary = yield* ingestMirrorExtract(file, {
+          objectType: source.name,
+          shape: rowShape(first!),
+          timeZone: source.timeZone,
+          entities: [...types.keys()],
+          typeOfList: (list) => types.get(list ?? "") ?? source.name,
+          source: `datafordeler:${source.name}`,
+          batchSize: 2000,
+          maxRecordBytes: 16 * 1024 * 1024
+        })
+        return summary
+      }),
+    (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
+  )
+
+export const fullLoad = (runtime: DafRuntime, data: DataService, why: string) =>
+  Effect.gen(function* () {
+    const source = runtime.source
+    const listed = Object.keys(source.entities).filter((name) => source.entities[name]!.list !== undefined)
+    const download = source.fullLoad.download
+    if (listed.length === 0 && download === undefined) {
+      yield* Effect.logWarning(
+        `${why}; no full load is configured (fullLoad.download or entities.*.list): what happened before now is missing until it is loaded, e.g. with skygge import-extract --mirror from the register's file download`
+      )
+      return
+    }
+    yield* Effect.logWarning(`${why}; full load starts`).pipe(Effect.annotateLogs({ download: download === undefined ? "none" : printableUrl(download), queries: listed.join(",") || "none" }))
+    if (download !== undefined) {
+      const summary = yield* loadDownload(runtime, download).pipe(Effect.mapError((e) => `the file download: ${e.message}`))
+      yield* Effect.logWarning("full load: file download loaded").pipe(Effect.annotateLogs({ rows: summary.rows, inserted: summary.inserted, closed: summary.closed, refused: summary.refused, anomalies: summary.anomalies }))
+    }
+    for (const name of listed) {
+      const rows = yield* loadEntityByQuery(runtime, data, name).pipe(Effect.mapError((e) => `${name}: ${e}`))
+      yield* Effect.logWarning(`full load: ${name} loaded`).pipe(Effect.annotateLogs({ rows }))
+    }
+  })
+
+/**
+ * The full load until it succeeds: the caller's cursor starts only after it (the
+ * events since are read afterwards, so nothing in between is lost). Failures are
+ * logged and retried with a capped backoff.
+ */
+export const fullLoadUntilDone = (runtime: DafRuntime, data: DataService, why: string) =>
+  fullLoad(runtime, data, why).pipe(
+    Effect.tapError((error) => Effect.logError("full load failed; trying again").pipe(Effect.annotateLogs({ error }))),
+    Effect.retry(Schedule.exponential(Duration.seconds(2)).pipe(Schedule.union(Schedule.spaced(Duration.minutes(5))), Schedule.jittered))
+  )

@@ -1,0 +1,141 @@
+/**
+ * A Datafordeler source on the GraphQL events service (`<Register>_Events`),
+ * which replaces the legacy PULL service. Each round:
+ *
+ *   1. `DAF_RegisterImportStatus.lastEventId` — how far the register's imports
+ *      are complete. Only events up to it are read (an import in progress may
+ *      have deleted an object's rows and not yet inserted them again). It is a
+ *      completeness gate, never the cursor: its sequence number does not rise
+ *      with the events.
+ *   2. A page of events after the durable cursor (`where: {eventid: {gt}}`,
+ *      only the configured entities), folded per object: which rows must be
+ *      there and which must be gone (domain/RowEvents).
+ *   3. Each object's rows fetched once (REST or GraphQL), retried while they do
+ *      not show its events, parked if they still do not.
+ *   4. The ready objects mirrored with their whole history and the cursor
+ *      moved in the same transaction — to the page's last event, or to just
+ *      before the earliest parked object's first event.
+ *
+ * A first start, or a cursor not confirmed for longer than the service keeps
+ * events, runs the full load first (loudly) and starts from lastEventId.
+ */
+import { Clock, Duration, Effect, Option, Schedule } from "effect"
+import { decodeGraphqlEventsPage } from "../../domain/DatafordelerEvents.js"
+import { toEpochMillis, type Instant } from "../../domain/Instant.js"
+import { cursorAfterPage, foldRowEvents, type ObjectEvents, showsEvents } from "../../domain/RowEvents.js"
+import { MirrorStore } from "../../store/Mirror.js"
+import { SourceCursors } from "../../store/SourceCursors.js"
+import { Store } from "../../store/Store.js"
+import type { GraphqlSettings } from "./DafConfig.js"
+import { type DafRuntime, dataServiceOf } from "./DafRuntime.js"
+import { fullLoadUntilDone } from "./FullLoad.js"
+import { makePools, postGraphql, withRetry } from "./ObjectFetch.js"
+import { recordBadRows, syncObjects, wholeHistory } from "./ObjectSync.js"
+
+const EVENT_FIELDS = "eventid entityname eventaction fromfailedimport object_id object_datafordelerRowId datafordelerOpdateringstid"
+
+/** The events query: after the cursor, up to the gate when there is one, only the configured entities, in eventid order. */
+export const eventsQuery = (register: string, entities: ReadonlyArray<string>, gated: boolean): string =>
+  `query SkyggeEvents($first: Int!, $gt: Long!${gated ? ", $lte: Long!" : ""}) {
+  ${register}_Events(first: $first, where: { eventid: { gt: $gt${gated ? ", lte: $lte" : ""} }, entityname: { in: [${entities.map((e) => JSON.stringify(e)).join(", ")}] } }, order: { eventid: ASC }) {
+    pageInfo { hasNextPage endCursor }
+    nodes { ${EVENT_FIELDS} }
+  }
+}`
+
+export const IMPORT_STATUS_QUERY = "query SkyggeImportStatus { DAF_RegisterImportStatus { lastEventId lastSequenceNumber lastUpdated } }"
+
+export const runGraphqlSource = (runtime: DafRuntime, gql: GraphqlSettings) =>
+  Effect.scoped(Effect.gen(function* () {
+    const source = runtime.source
+    const pools = yield* makePools
+    const data = dataServiceOf(runtime, pools, gql)
+    const cursors = yield* SourceCursors
+    const mirror = yield* MirrorStore
+    const store = yield* Store
+    const cursorName = `${source.name}:graphql`
+    const entities = Object.keys(source.entities)
+    const query = eventsQuery(gql.register, entities, gql.importStatusGate)
+    const log = Effect.annotateLogs({ source: source.name, path: "graphql" })
+    const ask = (text: string, variables: Record<string, unknown>) => withRetry(gql, (signal) => postGraphql(data.service, gql.url, text, variables, signal))
+
+    const lastCompleteEvent = ask(IMPORT_STATUS_QUERY, {}).pipe(
+      Effect.flatMap((d) => {
+        const last = (d.DAF_RegisterImportStatus as { lastEventId?: unknown } | undefined)?.lastEventId
+        return typeof last === "number" && Number.isSafeInteger(last) ? Effect.succeed(last) : Effect.fail("DAF_RegisterImportStatus has no integer lastEventId")
+      })
+    )
+
+    // Where to start: the stored cursor, or — first start, or a gap longer than retention — after a full load.
+    const stored = yield* cursors.get(cursorName)
+    const retentionMs = source.fullLoad.retentionDays * 86_400_000
+    const now = yield* Clock.currentTimeMillis
+    const stale = Option.isSome(stored) && toEpochMillis(stored.value.updatedAt as Instant) < now - retentionMs
+    let cursor: number
+    if (Option.isNone(stored) || stale) {
+      // Without the gate a service lacking the import status is read from its oldest kept event.
+      const start = gql.importStatusGate
+        ? yield* lastCompleteEvent.pipe(
+          Effect.tapError((error) => Effect.logError("cannot read DAF_RegisterImportStatus to start from; trying again").pipe(log, Effect.annotateLogs({ error }))),
+          Effect.retry(Schedule.exponential(Duration.seconds(1)).pipe(Schedule.union(Schedule.spaced(Duration.seconds(gql.pollSeconds))), Schedule.jittered))
+        )
+        : yield* lastCompleteEvent.pipe(Effect.orElseSucceed(() => 0))
+      const why = Option.isNone(stored)
+        ? "first start: the events service shows a new subscriber only what happens from now on"
+        : `the cursor was last confirmed at ${stored.value.updatedAt}, longer ago than the service keeps events (${source.fullLoad.retentionDays} days): events since then are lost`
+      yield* fullLoadUntilDone(runtime, data, why).pipe(log)
+      yield* cursors.set(cursorName, String(start))
+      cursor = start
+    } else cursor = Number(stored.value.cursor)
+
+    for (;;) {
+      let upTo: number | undefined
+      if (gql.importStatusGate) {
+        const gate = yield* Effect.either(lastCompleteEvent)
+        if (gate._tag === "Left") {
+          yield* Effect.logWarning("reading DAF_RegisterImportStatus failed; trying again later").pipe(log, Effect.annotateLogs({ error: gate.left }))
+          yield* Effect.sleep(Duration.seconds(gql.pollSeconds))
+          continue
+        }
+        upTo = gate.right
+        if (upTo <= cursor) {
+          // Nothing complete after the cursor: confirm it (its age tells whether events could have been lost).
+          yield* cursors.set(cursorName, String(cursor))
+          yield* Effect.sleep(Duration.seconds(gql.pollSeconds))
+          continue
+        }
+      }
+      const answer = yield* Effect.either(ask(query, { first: gql.pageSize, gt: cursor, ...(upTo !== undefined ? { lte: upTo } : {}) }))
+      const page = answer._tag === "Right" ? decodeGraphqlEventsPage({ data: answer.right }, gql.register) : { _tag: "Failed" as const, reason: answer.left }
+      if (page._tag === "Failed") {
+        yield* Effect.logWarning("reading events failed; trying again later").pipe(log, Effect.annotateLogs({ error: page.reason }))
+        yield* Effect.sleep(Duration.seconds(gql.pollSeconds))
+        continue
+      }
+      const folded = foldRowEvents(page.events, (name) => source.entities[name] !== undefined, cursor)
+      const refusals = [...page.refused.map((r) => `event${r.id === null ? "" : ` ${r.id}`}: ${r.reason}`), ...folded.refused.map((r) => r.reason)]
+      if (refusals.length > 0) yield* store.ingest(`datafordeler:${source.name}`, refusals.map((reason) => ({ input: { reason: `GraphQL ${reason}` } })))
+      const synced = yield* syncObjects(
+        source,
+        data,
+        [...folded.objects.values()].map((o) => ({ entity: o.entity, objectId: o.objectId, shows: (f) => showsEvents(o, { rowIds: f.rowIds, rows: f.rows.length, newestUpdate: f.newestUpdate }), tag: o }))
+      )
+      const ready = synced.flatMap((s) => (s._tag === "Ready" ? [s] : []))
+      const parkedSyncs = synced.flatMap((s) => (s._tag === "Parked" ? [s] : []))
+      const parked: Array<ObjectEvents> = parkedSyncs.map((s) => s.work.tag)
+      yield* recordBadRows(source, ready.flatMap((s) => s.fetched.bad.map((b) => `${s.work.entity} ${s.work.objectId}: ${b}`)))
+      const next = cursorAfterPage(cursor, folded, parked)
+      yield* mirror.mirror(
+        `datafordeler:${source.name}`,
+        `graphql:${source.name}:${next}`,
+        ready.map((s) => wholeHistory(source, s.work.entity, s.work.objectId, s.fetched)),
+        { source: cursorName, cursor: String(next) }
+      )
+      yield* Effect.logDebug("GraphQL events page committed").pipe(log, Effect.annotateLogs({ after: cursor, cursor: next, events: page.events.length, objects: ready.length, parked: parked.length }))
+      cursor = next
+      if (parked.length > 0) {
+        yield* Effect.logWarning("objects whose rows do not yet show their events; they are read again from their first event").pipe(log, Effect.annotateLogs({ parked: parked.length, cursor, reason: parkedSyncs[0]!.reason }))
+        yield* Effect.sleep(Duration.seconds(gql.pollSeconds))
+      } else if (!page.hasNextPage) yield* Effect.sleep(Duration.seconds(gql.pollSeconds))
+    }
+  }))

@@ -1,0 +1,196 @@
+/**
+ * Talking to Datafordeler's data services: one undici Pool per origin for the
+ * life of a source, jittered retries on anything transient, credentials (an
+ * API key as the `apiKey` parameter, or OAuth client credentials as a bearer
+ * token) applied to every request and never shown — messages carry the URL
+ * without its query. On top: GraphQL requests, and an object's rows fetched by
+ * id from REST or GraphQL, decoded with their row ids (to check that they show
+ * the events that named them).
+ */
+import { Duration, Effect, Redacted, Schedule } from "effect"
+import { Pool } from "undici"
+import { decodeMirrorRow, type MirrorRow } from "../../domain/Mirror.js"
+import { printableUrl } from "../../ingest/Download.js"
+import { getPath } from "../../domain/ChangeHint.js"
+import { type Instant, parseInstant } from "../../domain/Instant.js"
+import { type DafEntity, type FetchPolicy, rowShape } from "./DafConfig.js"
+
+export class FetchFailed extends Error {}
+
+export type Pools = (origin: string) => Pool
+
+/** One undici Pool per service origin for the life of the source, closed with it. */
+export const makePools = Effect.acquireRelease(
+  Effect.sync(() => new Map<string, Pool>()),
+  (pools) => Effect.promise(() => Promise.all([...pools.values()].map((p) => p.close().catch(() => undefined))))
+).pipe(
+  Effect.map((pools): Pools => (origin) => {
+    let pool = pools.get(origin)
+    if (pool === undefined) {
+      pool = new Pool(origin, { connections: 16, keepAliveTimeout: 30_000 })
+      pools.set(origin, pool)
+    }
+    return pool
+  })
+)
+
+/** A request tried up to `maxAttempts` times with jittered exponential backoff capped at `maxBackoffSeconds`. */
+export const withRetry = <A>(policy: FetchPolicy, attempt: (signal: AbortSignal) => Promise<A>) =>
+  Effect.tryPromise({ try: attempt, catch: (e) => (e instanceof Error ? e.message : String(e)) }).pipe(
+    Effect.retry({
+      times: Math.max(0, policy.maxAttempts - 1),
+      schedule: Schedule.exponential(Duration.millis(200)).pipe(Schedule.union(Schedule.spaced(Duration.seconds(policy.maxBackoffSeconds))), Schedule.jittered)
+    })
+  )
+
+/** Credentials of a service: applied to each request's URL and headers. */
+export interface Credentials {
+  readonly apply: (url: URL, headers: Record<string, string>, signal: AbortSignal) => Promise<void>
+}
+
+export const noCredentials: Credentials = { apply: async () => undefined }
+
+export const apiKeyCredentials = (key: Redacted.Redacted | undefined): Credentials =>
+  key === undefined ? noCredentials : { apply: async (url) => void url.searchParams.set("apiKey", Redacted.value(key)) }
+
+/** OAuth 2 client credentials: a token fetched when needed and reused until a minute before it expires. */
+export const oauthCredentials = (pools: Pools, oauth: { tokenUrl: string; clientId: string; clientSecret: Redacted.Redacted; scope?: string | undefined }, timeoutMs: number): Credentials => {
+  let token: { value: string; until: number } | undefined
+  let pending: Promise<string> | undefined
+  const fetchToken = async (signal: AbortSignal): Promise<string> => {
+    const url = new URL(oauth.tokenUrl)
+    const form = new URLSearchParams({ grant_type: "client_credentials", client_id: oauth.clientId, client_secret: Redacted.value(oauth.clientSecret), ...(oauth.scope !== undefined ? { scope: oauth.scope } : {}) })
+    const res = await pools(url.origin).request({ path: url.pathname + url.search, method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json" }, body: form.toString(), signal, headersTimeout: timeoutMs, bodyTimeout: timeoutMs })
+    const text = await res.body.text()
+    if (res.statusCode !== 200) throw new FetchFailed(`token endpoint ${printableUrl(url.href)} answered HTTP ${res.statusCode}`)
+    let body: { access_token?: unknown; expires_in?: unknown }
+    try {
+      body = JSON.parse(text) as typeof body
+    } catch {
+      throw new FetchFailed(`token endpoint ${printableUrl(url.href)} answered with a body that is not JSON`)
+    }
+    if (typeof body.access_token !== "string") throw new FetchFailed(`token endpoint ${printableUrl(url.href)} gave no access_token`)
+    const seconds = typeof body.expires_in === "number" ? body.expires_in : 300
+    token = { value: body.access_token, until: Date.now() + Math.max(0, seconds - 60) * 1000 }
+    return body.access_token
+  }
+  return {
+    apply: async (_url, headers, signal) => {
+      let value = token !== undefined && token.until > Date.now() ? token.value : undefined
+      if (value === undefined) {
+        pending ??= fetchToken(signal).finally(() => (pending = undefined))
+        value = await pending
+      }
+      headers.authorization = `Bearer ${value}`
+    }
+  }
+}
+
+/** A service reached through a pool with credentials and a fetch policy. */
+export interface Service {
+  readonly pools: Pools
+  readonly credentials: Credentials
+  readonly policy: FetchPolicy
+}
+
+/** GET a JSON document (one try; wrap in withRetry). */
+export const getJson = async (service: Service, target: string, signal: AbortSignal): Promise<unknown> => {
+  const url = new URL(target)
+  const headers: Record<string, string> = { accept: "application/json" }
+  await service.credentials.apply(url, headers, signal)
+  const timeoutMs = service.policy.timeoutSeconds * 1000
+  const res = await service.pools(url.origin).request({ path: url.pathname + url.search, method: "GET", headers, signal, headersTimeout: timeoutMs, bodyTimeout: timeoutMs })
+  const text = await res.body.text()
+  if (res.statusCode !== 200) throw new FetchFailed(`HTTP ${res.statusCode} from ${printableUrl(url.href)}`)
+  try {
+    return JSON.parse(text) as unknown
+  } catch {
+    throw new FetchFailed(`a body that is not JSON from ${printableUrl(url.href)}`)
+  }
+}
+
+/** POST a GraphQL request (one try); the `data` object, or a failure naming the service's first error. */
+export const postGraphql = async (service: Service, endpoint: string, query: string, variables: Record<string, unknown>, signal: AbortSignal): Promise<Record<string, unknown>> => {
+  const url = new URL(endpoint)
+  const headers: Record<string, string> = { accept: "application/json", "content-type": "application/json" }
+  await service.credentials.apply(url, headers, signal)
+  const timeoutMs = service.policy.timeoutSeconds * 1000
+  const res = await service.pools(url.origin).request({ path: url.pathname + url.search, method: "POST", headers, body: JSON.stringify({ query, variables }), signal, headersTimeout: timeoutMs, bodyTimeout: timeoutMs })
+  const text = await res.body.text()
+  let body: { data?: unknown; errors?: Array<{ message?: unknown }> }
+  try {
+    body = JSON.parse(text) as typeof body
+  } catch {
+    throw new FetchFailed(`HTTP ${res.statusCode} with a body that is not JSON from ${printableUrl(url.href)}`)
+  }
+  if (Array.isArray(body.errors) && body.errors.length > 0) throw new FetchFailed(`GraphQL error from ${printableUrl(url.href)}: ${String(body.errors[0]?.message ?? "unnamed")}`)
+  if (res.statusCode !== 200) throw new FetchFailed(`HTTP ${res.statusCode} from ${printableUrl(url.href)}`)
+  if (body.data === null || typeof body.data !== "object") throw new FetchFailed(`a GraphQL answer without data from ${printableUrl(url.href)}`)
+  return body.data as Record<string, unknown>
+}
+
+/** Every node of a Relay-paged root field, page after page (`$first`/`$after` when the query declares them). */
+export const graphqlNodes = (service: Service, endpoint: string, query: string, root: string, variables: Record<string, unknown>, pageSize = 1000) =>
+  Effect.gen(function* () {
+    const paged = /\$after\b/.test(query)
+    const nodes: Array<unknown> = []
+    let after: string | null = null
+    for (;;) {
+      const vars: Record<string, unknown> = paged ? { ...variables, first: pageSize, after } : variables
+      const data = yield* withRetry(service.policy, (signal) => postGraphql(service, endpoint, query, vars, signal))
+      const field = data[root] as { nodes?: unknown; pageInfo?: { hasNextPage?: unknown; endCursor?: unknown } } | undefined
+      if (field === undefined || field === null || !Array.isArray(field.nodes)) return yield* Effect.fail(`the GraphQL answer has no ${root}.nodes`)
+      nodes.push(...field.nodes)
+      const next = field.pageInfo?.endCursor
+      if (!paged || field.pageInfo?.hasNextPage !== true || typeof next !== "string") return nodes
+      after = next
+    }
+  })
+
+export interface FetchedObject {
+  readonly rows: ReadonlyArray<MirrorRow>
+  /** Row ids the answer carried (`rowIdField`), to tell whether it shows the events that named the object. */
+  readonly rowIds: ReadonlySet<string>
+  /** Rows that carried no row id (then only presence of rows can be checked). */
+  readonly withoutRowId: number
+  /** The newest `datafordelerOpdateringstid` of the rows: how recent the answer is. */
+  readonly newestUpdate: Instant | null
+  readonly bad: ReadonlyArray<string>
+}
+
+/** Raw rows of one object, decoded; rows of another object in the answer are ignored. */
+export const decodeObjectRows = (raw: ReadonlyArray<unknown>, entity: DafEntity, objectId: string, timeZone: string): FetchedObject => {
+  const shape = rowShape(entity)
+  const rows: Array<MirrorRow> = []
+  const rowIds = new Set<string>()
+  const bad: Array<string> = []
+  let withoutRowId = 0
+  let newestUpdate: Instant | null = null
+  for (const r of raw) {
+    const row = decodeMirrorRow(r, shape, timeZone)
+    if ("reason" in row) bad.push(row.reason)
+    else if (row.objectId === objectId) {
+      rows.push(row)
+      const rowId = getPath(r, entity.rowIdField)
+      if (typeof rowId === "string" || typeof rowId === "number") rowIds.add(String(rowId))
+      else withoutRowId++
+      const updated = getPath(r, "datafordelerOpdateringstid")
+      const at = typeof updated === "string" ? parseInstant(updated, timeZone) : undefined
+      if (typeof at === "string" && (newestUpdate === null || at > newestUpdate)) newestUpdate = at
+    }
+  }
+  return { rows, rowIds, withoutRowId, newestUpdate, bad }
+}
+
+/** The rows of one object from its entity's REST URL or GraphQL query. */
+export const fetchObject = (service: Service, graphqlUrl: string | undefined, register: string | undefined, entityName: string, entity: DafEntity, objectId: string, timeZone: string) =>
+  Effect.gen(function* () {
+    if (entity.graphql !== undefined && graphqlUrl !== undefined) {
+      const root = entity.graphql.root ?? `${register}_${entityName}`
+      const nodes = yield* graphqlNodes(service, graphqlUrl, entity.graphql.query, root, { id: objectId })
+      return decodeObjectRows(nodes, entity, objectId, timeZone)
+    }
+    const url = entity.rest!.replaceAll("{id}", encodeURIComponent(objectId))
+    const body = yield* withRetry(service.policy, (signal) => getJson(service, url, signal))
+    return decodeObjectRows(Array.isArray(body) ? body : [], entity, objectId, timeZone)
+  })

@@ -1,0 +1,95 @@
+/**
+ * What every Datafordeler event path does once it knows which objects changed:
+ * fetch each object's rows once (however many events named it), check that
+ * they show what the events announced — the data services may lag the events
+ * by minutes — retry with backoff while they do not, and park the object when
+ * they still do not (the caller keeps its cursor before it, so nothing is
+ * stored as current that is not). The rows of the objects that are ready
+ * become mirror items with the object's whole history in hand.
+ */
+import { Duration, Effect, Schedule } from "effect"
+import { type MirrorItem, MirrorStore } from "../../store/Mirror.js"
+import { Store } from "../../store/Store.js"
+import type { DafSource } from "./DafConfig.js"
+import { fetchObject, type FetchedObject, type Service } from "./ObjectFetch.js"
+
+export interface ObjectWork<T> {
+  readonly entity: string
+  readonly objectId: string
+  /** Whether fetched rows show the events that named the object. */
+  readonly shows: (fetched: FetchedObject) => boolean
+  readonly tag: T
+}
+
+export type Synced<T> =
+  | { readonly _tag: "Ready"; readonly work: ObjectWork<T>; readonly fetched: FetchedObject }
+  | { readonly _tag: "Parked"; readonly work: ObjectWork<T>; readonly reason: string }
+
+/** The data service of a source's entities: its GraphQL endpoint when it has one. */
+export interface DataService {
+  readonly service: Service
+  readonly graphqlUrl?: string | undefined
+  readonly register?: string | undefined
+}
+
+/**
+ * Whether a fetched whole history holds every row we hold, and none of ours
+ * closed shown open. When not, upstream may be half-way through rewriting the
+ * object (a re-import deletes and inserts every row): it is fetched again, and
+ * only if it stays so is it mirrored — and the mirror records what it lacks as
+ * anomalies instead of obeying.
+ */
+const coversHeld = (held: ReadonlyMap<string, string | null>, fetched: FetchedObject): boolean => {
+  const upstream = new Map(fetched.rows.map((r) => [r.key, r.registreringTil] as const))
+  for (const [key, til] of held) {
+    if (!upstream.has(key)) return false
+    if (til !== null && upstream.get(key) === null) return false
+  }
+  return true
+}
+
+type NotYet = { readonly _tag: "Lagging" } | { readonly _tag: "Incomplete"; readonly fetched: FetchedObject }
+
+export const syncObjects = <T>(source: DafSource, data: DataService, works: ReadonlyArray<ObjectWork<T>>) =>
+  Effect.flatMap(MirrorStore, (mirror) =>
+    Effect.forEach(
+      works,
+      (work): Effect.Effect<Synced<T>> => {
+        const entity = source.entities[work.entity]!
+        return fetchObject(data.service, data.graphqlUrl, data.register, work.entity, entity, work.objectId, source.timeZone).pipe(
+          Effect.mapError((reason): NotYet | string => reason),
+          Effect.flatMap((fetched) => (work.shows(fetched) ? Effect.succeed(fetched) : Effect.fail<NotYet>({ _tag: "Lagging" }))),
+          Effect.flatMap((fetched) =>
+            Effect.flatMap(mirror.heldRows(entity.objectType, work.objectId, entity.identity), (held) =>
+              coversHeld(held, fetched) ? Effect.succeed(fetched) : Effect.fail<NotYet>({ _tag: "Incomplete", fetched })
+            )
+          ),
+          Effect.retry({ times: data.service.policy.maxAttempts - 1, schedule: Schedule.exponential(Duration.millis(250)).pipe(Schedule.jittered) }),
+          Effect.map((fetched): Synced<T> => ({ _tag: "Ready", work, fetched })),
+          Effect.catchAll((why): Effect.Effect<Synced<T>> => {
+            // Still lacking rows we hold after the retries: mirrored, and what it lacks recorded as anomalies.
+            if (typeof why !== "string" && why._tag === "Incomplete") return Effect.succeed({ _tag: "Ready", work, fetched: why.fetched })
+            return Effect.succeed({ _tag: "Parked", work, reason: typeof why === "string" ? why : "the rows do not yet show the event" })
+          })
+        )
+      },
+      { concurrency: data.service.policy.concurrency }
+    )
+  )
+
+/** A fetched object as a mirror item: its whole history, checked for overlaps. */
+export const wholeHistory = (source: DafSource, entity: string, objectId: string, fetched: FetchedObject): MirrorItem => ({
+  objectType: source.entities[entity]!.objectType,
+  objectId,
+  rows: fetched.rows,
+  complete: true,
+  identity: source.entities[entity]!.identity,
+  checkOverlaps: true
+})
+
+/** Rows a data service answered that cannot be read: recorded as refusals (the rest of the object applies). */
+export const recordBadRows = (source: DafSource, reasons: ReadonlyArray<string>) =>
+  reasons.length === 0
+    ? Effect.void
+    : Effect.flatMap(Store, (store) => store.ingest(`datafordeler:${source.name}`, reasons.map((reason) => ({ input: { reason: `row: ${reason}` } })))).pipe(Effect.asVoid)
+
