@@ -1,12 +1,19 @@
 /**
- * The Datafordeler PULL benchmark (`npm run bench:datafordeler`): one legacy PULL
- * page of N events (default 100,000, the upstream maximum; SKYGGE_BENCH_DAF_N)
- * from the register simulator, each carrying the rows it changed (as MAT's and
- * EBR's events do), decoded and applied end to end by a real `skygge run` in a
- * child process whose cursor is set just before the events: events/s until
- * every row is in the store, counted from when its API answers (start-up, i.e.
- * loading the TypeScript sources, is printed apart), and the child's peak RSS. Reference in the same
- * run: fetching the same page and parsing it whole with JSON.parse.
+ * The Datafordeler benchmark (`npm run bench:datafordeler`), end to end through
+ * a real `skygge run` in a child process against the register simulator, for
+ * the same volume of N events (default 100,000, the legacy page maximum;
+ * SKYGGE_BENCH_DAF_N) on two paths:
+ *
+ *   PULL     one legacy page of N events, each carrying the rows it changed
+ *            (as MAT's and EBR's do), decoded as it streams and mirrored;
+ *   GraphQL  N row events in pages of 10,000 (`<REG>_Events`), folded per
+ *            object, each object's rows fetched once by a GraphQL query by $id,
+ *            mirrored, the eventid cursor committed with each page.
+ *
+ * Each engine's cursor is set just before the events. Events/s until every row
+ * is in the store, counted from when the API answers (start-up, i.e. loading
+ * the TypeScript sources, printed apart), and the child's peak RSS. Reference
+ * in the same run: fetching the same events and parsing them whole (JSON.parse).
  */
 import { Effect } from "effect"
 import { spawn } from "node:child_process"
@@ -15,43 +22,25 @@ import { mkdirSync, rmSync, writeFileSync } from "node:fs"
 import { join, resolve } from "node:path"
 import { performance } from "node:perf_hooks"
 import { fromEpochMillis } from "../src/domain/Instant.js"
-import { startDafSimulator } from "../src/sources/datafordeler/simulator/DafSimulator.js"
+import { type DafSimulator, startDafSimulator } from "../src/sources/datafordeler/simulator/DafSimulator.js"
 import { makeSqliteSourceCursors } from "../src/store/sqlite/SqliteSourceCursors.js"
 import { makeSqliteStore, openSqlite } from "../src/store/sqlite/SqliteStore.js"
 import { fmt, freePort, PEAK_RSS_HOOK, peakRssMiB } from "./support.js"
 
 const N = Number(process.env.SKYGGE_BENCH_DAF_N ?? 100_000)
+const GRAPHQL_PAGE = 10_000
 const dir = resolve(".bench", `daf-${process.pid}`)
 const root = resolve(import.meta.dirname, "..")
 
+const rowsOf = (sim: DafSimulator) => sim.ids().reduce((n, id) => n + sim.rows(id).length, 0)
 
-const main = async () => {
-  rmSync(dir, { recursive: true, force: true })
-  mkdirSync(dir, { recursive: true })
-  console.log(`skygge Datafordeler PULL benchmark — one page of N = ${fmt(N)} events, node ${process.version}, ${new Date().toISOString()}`)
-  const sim = await startDafSimulator({ seed: 5, inlineRows: true })
-  const before = fromEpochMillis(Date.now() - 1000)
-  sim.randomChanges(N)
-  const events = sim.events()
-  const rows = sim.ids().reduce((n, id) => n + sim.rows(id).length, 0)
-  await new Promise((r) => setTimeout(r, 50))
-  const to = fromEpochMillis(Date.now() + 1000)
-
-  // Reference: the same page fetched and parsed whole.
-  const url = `${sim.baseUrl}/system/EventMessages/1.0.0/custom?datefrom=${before}&dateto=${to}&page=1&pagesize=100000&format=json`
-  const t0 = performance.now()
-  const page = JSON.parse(await (await fetch(url)).text()) as Array<unknown>
-  const bareSeconds = (performance.now() - t0) / 1000
-  if (page.length !== events) throw new Error(`the page holds ${page.length} of ${events} events`)
-  const bareRate = events / bareSeconds
-  console.log(`bare: fetch the page and JSON.parse it whole          ${fmt(bareRate).padStart(9)} events/s   (${fmt(bareSeconds, 2)} s)`)
-
-  // The engine: its cursor just before the events, so its first window is the whole page.
-  const dbFile = join(dir, "skygge.db")
+/** `skygge run` with one source until the store holds `rows` rows: seconds after start-up, in all, and peak RSS. */
+const runEngine = async (name: string, source: Record<string, unknown>, cursor: { name: string; value: string }, rows: number) => {
+  const dbFile = join(dir, `${name}.db`)
   const db = openSqlite({ filename: dbFile, synchronous: "NORMAL" })
-  Effect.runSync(makeSqliteSourceCursors(db).set("dar", before))
+  Effect.runSync(makeSqliteSourceCursors(db).set(cursor.name, cursor.value))
   const store = makeSqliteStore(db)
-  const configFile = join(dir, "skygge.json")
+  const configFile = join(dir, `${name}.json`)
   const port = await freePort()
   writeFileSync(
     configFile,
@@ -60,14 +49,7 @@ const main = async () => {
       api: { host: "127.0.0.1", port },
       activations: { enabled: false },
       log: { level: "Warn" },
-      sources: [
-        {
-          kind: "datafordeler",
-          name: "dar",
-          pull: { url: sim.baseUrl, pageSize: 100_000, lagSeconds: 0, overlapSeconds: 0, pollSeconds: 0.5 },
-          entities: { Adresse: { objectType: "dar.adresse", rest: `${sim.baseUrl}/rest/adresse?id={id}` } }
-        }
-      ]
+      sources: [{ kind: "datafordeler", name: "dar", ...source }]
     })
   )
   const start = performance.now()
@@ -90,14 +72,89 @@ const main = async () => {
   child.kill("SIGTERM")
   await once(child, "exit")
   db.close()
-  await sim.close()
-  const rss = peakRssMiB(stderr)
-  const afterReady = ready === undefined ? seconds : seconds - (ready - start) / 1000
-  const rate = events / afterReady
+  return { afterReady: ready === undefined ? seconds : seconds - (ready - start) / 1000, seconds, rss: peakRssMiB(stderr) }
+}
+
+const report = (label: string, events: number, rows: number, bareRate: number, run: Awaited<ReturnType<typeof runEngine>>) => {
+  const rate = events / run.afterReady
   console.log(
-    `engine: skygge run, PULL → decode → mirror → commit    ${fmt(rate).padStart(9)} events/s   (${fmt(afterReady, 2)} s after start-up; ${fmt(events / seconds)} events/s over ${fmt(seconds, 2)} s with it; ${fmt(rows)} rows)   ` +
-      `ratio ${fmt(rate / bareRate, 2)}   peak RSS ${rss === undefined ? "?" : fmt(rss)} MiB   target ≥ 20,000 events/s: ${rate >= 20_000 ? "PASS" : "MISS"}`
+    `${label} ${fmt(rate).padStart(9)} events/s   (${fmt(run.afterReady, 2)} s after start-up; ${fmt(events / run.seconds)} events/s over ${fmt(run.seconds, 2)} s with it; ${fmt(rows)} rows)   ` +
+      `ratio ${fmt(rate / bareRate, 2)}   peak RSS ${run.rss === undefined ? "?" : fmt(run.rss)} MiB   target ≥ 20,000 events/s: ${rate >= 20_000 ? "PASS" : "MISS"}`
   )
+}
+
+const pull = async () => {
+  const sim = await startDafSimulator({ seed: 5, inlineRows: true })
+  const before = fromEpochMillis(Date.now() - 1000)
+  sim.randomChanges(N)
+  const events = sim.events()
+  const rows = rowsOf(sim)
+  await new Promise((r) => setTimeout(r, 50))
+  const to = fromEpochMillis(Date.now() + 1000)
+  // Reference: the same page fetched and parsed whole.
+  const url = `${sim.baseUrl}/system/EventMessages/1.0.0/custom?datefrom=${before}&dateto=${to}&page=1&pagesize=100000&format=json`
+  const t0 = performance.now()
+  const page = JSON.parse(await (await fetch(url)).text()) as Array<unknown>
+  const bareSeconds = (performance.now() - t0) / 1000
+  if (page.length !== events) throw new Error(`the page holds ${page.length} of ${events} events`)
+  const bareRate = events / bareSeconds
+  console.log(`PULL bare: fetch the page, JSON.parse it whole                 ${fmt(bareRate).padStart(9)} events/s   (${fmt(bareSeconds, 2)} s)`)
+  const run = await runEngine(
+    "pull",
+    {
+      pull: { url: sim.baseUrl, pageSize: 100_000, lagSeconds: 0, overlapSeconds: 0, pollSeconds: 0.5 },
+      entities: { Adresse: { objectType: "dar.adresse", rest: `${sim.baseUrl}/rest/adresse?id={id}` } }
+    },
+    { name: "dar", value: before },
+    rows
+  )
+  await sim.close()
+  report("PULL engine: skygge run, PULL → decode → mirror → commit  ", events, rows, bareRate, run)
+}
+
+const graphql = async () => {
+  const sim = await startDafSimulator({ seed: 7 })
+  while (sim.rowEvents() < N) sim.randomChanges(1000)
+  const events = sim.rowEvents()
+  const rows = rowsOf(sim)
+  const query = (gt: number) => ({
+    query: `query ($first: Int!, $gt: Long!) { DAR_Events(first: $first, where: { eventid: { gt: $gt } }) { pageInfo { hasNextPage endCursor } nodes { eventid entityname eventaction fromfailedimport object_id object_datafordelerRowId datafordelerOpdateringstid } } }`,
+    variables: { first: GRAPHQL_PAGE, gt }
+  })
+  // Reference: the same events, page after page, fetched and parsed whole.
+  const t0 = performance.now()
+  let seen = 0
+  for (let gt = 0; ; ) {
+    const res = await fetch(sim.graphqlUrl, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(query(gt)) })
+    const page = (JSON.parse(await res.text()) as { data: { DAR_Events: { nodes: Array<{ eventid: number }>; pageInfo: { hasNextPage: boolean } } } }).data.DAR_Events
+    seen += page.nodes.length
+    if (!page.pageInfo.hasNextPage) break
+    gt = page.nodes[page.nodes.length - 1]!.eventid
+  }
+  const bareSeconds = (performance.now() - t0) / 1000
+  if (seen !== events) throw new Error(`the pages hold ${seen} of ${events} events`)
+  const bareRate = events / bareSeconds
+  console.log(`GraphQL bare: fetch the event pages, JSON.parse them whole     ${fmt(bareRate).padStart(9)} events/s   (${fmt(bareSeconds, 2)} s, pages of ${fmt(GRAPHQL_PAGE)})`)
+  const byId = "query ($id: String!) { DAR_Adresse(where: { id_lokalId: { eq: $id } }) { nodes { id_lokalId status adressebetegnelse registreringFra registreringTil virkningFra virkningTil datafordelerRowId datafordelerOpdateringstid } } }"
+  const run = await runEngine(
+    "graphql",
+    {
+      graphql: { url: sim.graphqlUrl, register: "DAR", pageSize: GRAPHQL_PAGE, pollSeconds: 0.5, concurrency: 16 },
+      entities: { Adresse: { objectType: "dar.adresse", graphql: { query: byId } } }
+    },
+    { name: "dar:graphql", value: "0" },
+    rows
+  )
+  await sim.close()
+  report(`GraphQL engine: events → fold → fetch ${fmt(sim.ids().length)} objects → mirror`, events, rows, bareRate, run)
+}
+
+const main = async () => {
+  rmSync(dir, { recursive: true, force: true })
+  mkdirSync(dir, { recursive: true })
+  console.log(`skygge Datafordeler benchmark — N = ${fmt(N)} events per path, node ${process.version}, ${new Date().toISOString()}`)
+  await pull()
+  await graphql()
   rmSync(dir, { recursive: true, force: true })
 }
 

@@ -15,6 +15,10 @@ export interface DownstreamStats {
   readonly workItems?: ReadonlyArray<{ readonly source: string; readonly state: string; readonly n: number }>
   /** Anomalies recorded by the mirror (upstream history rewrites and the like). */
   readonly anomalies?: number
+  /** Events received by PUSH and not yet applied. */
+  readonly pushInboxPending?: number
+  /** Seconds since each polling source last confirmed its cursor. */
+  readonly cursorAges?: ReadonlyArray<{ readonly source: string; readonly seconds: number }>
 }
 
 const BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
@@ -90,6 +94,9 @@ export const makeMetrics = (): MetricsShape => {
         out.push("# HELP skygge_source_work_items Objects waiting to be fetched from a provider, by source and state (abandoned: gave up after maxAttempts; a resync retries them).", "# TYPE skygge_source_work_items gauge")
         for (const w of downstream.workItems ?? []) out.push(`skygge_source_work_items{source="${w.source}",state="${w.state}"} ${w.n}`)
         if (downstream.anomalies !== undefined) gauge("skygge_anomalies", "Upstream history rewrites and other anomalies the mirror recorded instead of obeying.", downstream.anomalies)
+        if (downstream.pushInboxPending !== undefined) gauge("skygge_push_inbox_pending", "Events received by PUSH, recorded and not yet applied.", downstream.pushInboxPending)
+        out.push("# HELP skygge_source_cursor_age_seconds Seconds since a polling source last committed or confirmed its cursor (PULL window, GraphQL eventid).", "# TYPE skygge_source_cursor_age_seconds gauge")
+        for (const c of downstream.cursorAges ?? []) out.push(`skygge_source_cursor_age_seconds{source="${c.source}"} ${c.seconds.toFixed(3)}`)
       }
       out.push("# HELP skygge_ingest_operations_total Operations received by this process, by outcome.", "# TYPE skygge_ingest_operations_total counter")
       for (const [outcome, n] of ingest) out.push(`skygge_ingest_operations_total{outcome="${outcome}"} ${n}`)

@@ -5,6 +5,7 @@ export interface SourceCursorsShape {
   /** The cursor and when it was last set (a source sets it on every successful poll: it says how fresh the source is). */
   readonly get: (source: string) => Effect.Effect<Option.Option<{ readonly cursor: string; readonly updatedAt: string }>>
   readonly set: (source: string, cursor: string) => Effect.Effect<void>
+  readonly list: Effect.Effect<ReadonlyArray<{ readonly source: string; readonly cursor: string; readonly updatedAt: string }>>
 }
 
 export class SourceCursors extends Context.Tag("skygge/SourceCursors")<SourceCursors, SourceCursorsShape>() {}

@@ -28,6 +28,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const FIELDS = "id_lokalId status adressebetegnelse registreringFra registreringTil virkningFra virkningTil datafordelerRowId datafordelerOpdateringstid"
 /** An object's whole history by id, as an entity's `graphql` setting gives it. */
 export const BY_ID = `query Adresse($id: String!) { DAR_Adresse(where: { id_lokalId: { eq: $id } }) { nodes { ${FIELDS} } } }`
+/** Many objects' histories in one query (`$ids`): fetched a hundred at a time. */
+export const BY_IDS = `query Adresser($ids: [String!]!) { DAR_Adresse(where: { id_lokalId: { in: $ids } }) { nodes { ${FIELDS} } } }`
 /** Every row of the entity, paged: an entity's `list` setting (the full load). */
 export const LIST = `query Adresser($first: Int!, $after: String) { DAR_Adresse(first: $first, after: $after) { pageInfo { hasNextPage endCursor } nodes { ${FIELDS} } } }`
 
@@ -74,7 +76,7 @@ describe("Datafordeler sources against the register simulator", () => {
   }
 
   const restEntity = (sim: DafSimulator, rest?: string) => ({ Adresse: { objectType: "dar.adresse", rest: rest ?? `${sim.baseUrl}/rest/adresse?id={id}` } })
-  const graphqlEntity = (extra: Record<string, unknown> = {}) => ({ Adresse: { objectType: "dar.adresse", graphql: { query: BY_ID }, ...extra } })
+  const graphqlEntity = (extra: Record<string, unknown> = {}, query = BY_ID) => ({ Adresse: { objectType: "dar.adresse", graphql: { query }, ...extra } })
   const pullSettings = (sim: DafSimulator, extra: Record<string, unknown>) => ({ url: sim.baseUrl, lagSeconds: 0.2, overlapSeconds: 1, pollSeconds: 0.1, ...extra })
   const graphqlSettings = (sim: DafSimulator, extra: Record<string, unknown>) => ({ url: sim.graphqlUrl, register: "DAR", pollSeconds: 0.1, ...extra })
 
@@ -114,13 +116,13 @@ describe("Datafordeler sources against the register simulator", () => {
   }, 40_000)
 
   it.each([
-    ["rows by GraphQL", 5],
+    ["rows by GraphQL, many objects a query", 5],
     ["rows by REST", 9]
   ])("GraphQL events: random changes and re-imports with slow imports, lagging data, 5xx and cut-off answers end equal to the register (%s)", async (how, seed) => {
     const { sim, engine, run } = await setUp({ seed, faults: { error5xxRate: 0.05, truncateRate: 0.05, restLagMs: 1500, importMs: 300, slowRate: 0.05, slowMs: 200 } })
     await run({
       graphql: graphqlSettings(sim, { pageSize: 6, maxAttempts: 6, maxBackoffSeconds: 0.3 }),
-      entities: how === "rows by REST" ? restEntity(sim) : graphqlEntity()
+      entities: how === "rows by REST" ? restEntity(sim) : graphqlEntity({}, BY_IDS)
     })
     for (let round = 0; round < 12; round++) {
       sim.randomChanges(5)
@@ -200,11 +202,12 @@ describe("Datafordeler sources against the register simulator", () => {
     const sim = await startDafSimulator({ seed: 21, faults: { error5xxRate: 0.05, restLagMs: 300, commitDelayMs: 300, importMs: 100 } })
     const dbFile = join(dir, "skygge.db")
     const configFile = join(dir, "skygge.json")
+    const apiPort = await freePort()
     writeFileSync(
       configFile,
       JSON.stringify({
         store: { url: `sqlite:${dbFile}`, synchronous: "NORMAL" },
-        api: { host: "127.0.0.1", port: await freePort() },
+        api: { host: "127.0.0.1", port: apiPort },
         log: { level: "Error" },
         sources: [
           {
@@ -244,6 +247,13 @@ describe("Datafordeler sources against the register simulator", () => {
     child = start()
     expect(await converge(engine, sim, 40_000)).toEqual([])
     expect(Effect.runSync(engine.mirror.anomalies({ after: 0, limit: 10 })).map((a) => `${a.source} ${a.kind}: ${a.detail}`)).toEqual([])
+    // Both paths' cursors are fresh in /metrics.
+    const metrics = await (await fetch(`http://127.0.0.1:${apiPort}/metrics`)).text()
+    for (const path of ["dar", "dar:graphql"]) {
+      const age = new RegExp(`skygge_source_cursor_age_seconds\\{source="${path}"\\} ([0-9.]+)`).exec(metrics)?.[1]
+      expect(Number(age)).toBeLessThan(30)
+    }
+    expect(metrics).toContain("skygge_push_inbox_pending 0")
     child.kill("SIGTERM")
     const [code] = (await once(child, "exit")) as [number | null]
     expect(code).toBe(0)

@@ -182,15 +182,32 @@ export const decodeObjectRows = (raw: ReadonlyArray<unknown>, entity: DafEntity,
   return { rows, rowIds, withoutRowId, newestUpdate, bad }
 }
 
+/** Whether an entity's GraphQL query fetches many objects at once (declares `$ids`). */
+export const fetchesMany = (entity: DafEntity): boolean => entity.graphql !== undefined && /\$ids\b/.test(entity.graphql.query)
+
 /** The rows of one object from its entity's REST URL or GraphQL query. */
 export const fetchObject = (service: Service, graphqlUrl: string | undefined, register: string | undefined, entityName: string, entity: DafEntity, objectId: string, timeZone: string) =>
   Effect.gen(function* () {
     if (entity.graphql !== undefined && graphqlUrl !== undefined) {
       const root = entity.graphql.root ?? `${register}_${entityName}`
-      const nodes = yield* graphqlNodes(service, graphqlUrl, entity.graphql.query, root, { id: objectId })
+      const nodes = yield* graphqlNodes(service, graphqlUrl, entity.graphql.query, root, fetchesMany(entity) ? { ids: [objectId] } : { id: objectId })
       return decodeObjectRows(nodes, entity, objectId, timeZone)
     }
     const url = entity.rest!.replaceAll("{id}", encodeURIComponent(objectId))
     const body = yield* withRetry(service.policy, (signal) => getJson(service, url, signal))
     return decodeObjectRows(Array.isArray(body) ? body : [], entity, objectId, timeZone)
+  })
+
+/** The rows of many objects by one GraphQL query with `$ids` (every id gets an answer, empty if no row named it). */
+export const fetchObjects = (service: Service, graphqlUrl: string, register: string | undefined, entityName: string, entity: DafEntity, objectIds: ReadonlyArray<string>, timeZone: string) =>
+  Effect.gen(function* () {
+    const root = entity.graphql!.root ?? `${register}_${entityName}`
+    const nodes = yield* graphqlNodes(service, graphqlUrl, entity.graphql!.query, root, { ids: objectIds })
+    const idField = rowShape(entity).id
+    const byId = new Map<string, Array<unknown>>(objectIds.map((id) => [id, []]))
+    for (const node of nodes) {
+      const id = getPath(node, idField)
+      if (typeof id === "string" || typeof id === "number") byId.get(String(id))?.push(node)
+    }
+    return new Map([...byId].map(([id, raw]) => [id, decodeObjectRows(raw, entity, id, timeZone)] as const))
   })

@@ -11,7 +11,7 @@ import { Duration, Effect, Schedule } from "effect"
 import { type MirrorItem, MirrorStore } from "../../store/Mirror.js"
 import { Store } from "../../store/Store.js"
 import type { DafSource } from "./DafConfig.js"
-import { fetchObject, type FetchedObject, type Service } from "./ObjectFetch.js"
+import { fetchObject, type FetchedObject, fetchesMany, fetchObjects, type Service } from "./ObjectFetch.js"
 
 export interface ObjectWork<T> {
   readonly entity: string
@@ -50,13 +50,46 @@ const coversHeld = (held: ReadonlyMap<string, string | null>, fetched: FetchedOb
 
 type NotYet = { readonly _tag: "Lagging" } | { readonly _tag: "Incomplete"; readonly fetched: FetchedObject }
 
+/** Objects of entities whose query takes `$ids`, fetched BATCH at a time before the per-object checks (a failed batch is left to them). */
+const BATCH = 100
+
+const prefetch = <T>(source: DafSource, data: DataService, works: ReadonlyArray<ObjectWork<T>>) =>
+  Effect.gen(function* () {
+    const fetched = new Map<string, FetchedObject>()
+    if (data.graphqlUrl === undefined) return fetched
+    const chunks: Array<{ entity: string; ids: Array<string> }> = []
+    for (const work of works) {
+      if (!fetchesMany(source.entities[work.entity]!)) continue
+      const last = chunks.findLast((c) => c.entity === work.entity)
+      if (last !== undefined && last.ids.length < BATCH) last.ids.push(work.objectId)
+      else chunks.push({ entity: work.entity, ids: [work.objectId] })
+    }
+    yield* Effect.forEach(
+      chunks,
+      (c) =>
+        fetchObjects(data.service, data.graphqlUrl!, data.register, c.entity, source.entities[c.entity]!, c.ids, source.timeZone).pipe(
+          Effect.tap((answers) => Effect.sync(() => answers.forEach((f, id) => fetched.set(`${c.entity}\u0000${id}`, f)))),
+          Effect.ignore
+        ),
+      { concurrency: data.service.policy.concurrency }
+    )
+    return fetched
+  })
+
 export const syncObjects = <T>(source: DafSource, data: DataService, works: ReadonlyArray<ObjectWork<T>>) =>
-  Effect.flatMap(MirrorStore, (mirror) =>
+  Effect.flatMap(Effect.zip(MirrorStore, prefetch(source, data, works)), ([mirror, prefetched]) =>
     Effect.forEach(
       works,
       (work): Effect.Effect<Synced<T>> => {
         const entity = source.entities[work.entity]!
-        return fetchObject(data.service, data.graphqlUrl, data.register, work.entity, entity, work.objectId, source.timeZone).pipe(
+        // The first try takes the batch's answer when there is one; retries fetch the object alone.
+        let first: FetchedObject | undefined = prefetched.get(`${work.entity}\u0000${work.objectId}`)
+        const fetchOnce = Effect.suspend(() => {
+          const ready = first
+          first = undefined
+          return ready !== undefined ? Effect.succeed(ready) : fetchObject(data.service, data.graphqlUrl, data.register, work.entity, entity, work.objectId, source.timeZone)
+        })
+        return fetchOnce.pipe(
           Effect.mapError((reason): NotYet | string => reason),
           Effect.flatMap((fetched) => (work.shows(fetched) ? Effect.succeed(fetched) : Effect.fail<NotYet>({ _tag: "Lagging" }))),
           Effect.flatMap((fetched) =>
