@@ -7,7 +7,8 @@
  *   PULL     one legacy page of N events, each carrying the rows it changed
  *            (as MAT's and EBR's do), decoded as it streams and mirrored;
  *   GraphQL  N row events in pages of 10,000 (`<REG>_Events`), folded per
- *            object, each object's rows fetched once by a GraphQL query by $id,
+ *            object, each object's rows fetched once by a GraphQL query by $ids
+ *            (a hundred objects a request),
  *            mirrored, the eventid cursor committed with each page.
  *
  * Each engine's cursor is set just before the events. Events/s until every row
@@ -135,12 +136,12 @@ const graphql = async () => {
   if (seen !== events) throw new Error(`the pages hold ${seen} of ${events} events`)
   const bareRate = events / bareSeconds
   console.log(`GraphQL bare: fetch the event pages, JSON.parse them whole     ${fmt(bareRate).padStart(9)} events/s   (${fmt(bareSeconds, 2)} s, pages of ${fmt(GRAPHQL_PAGE)})`)
-  const byId = "query ($id: String!) { DAR_Adresse(where: { id_lokalId: { eq: $id } }) { nodes { id_lokalId status adressebetegnelse registreringFra registreringTil virkningFra virkningTil datafordelerRowId datafordelerOpdateringstid } } }"
+  const byIds = "query ($ids: [String!]!) { DAR_Adresse(where: { id_lokalId: { in: $ids } }) { nodes { id_lokalId status adressebetegnelse registreringFra registreringTil virkningFra virkningTil datafordelerRowId datafordelerOpdateringstid } } }"
   const run = await runEngine(
     "graphql",
     {
       graphql: { url: sim.graphqlUrl, register: "DAR", pageSize: GRAPHQL_PAGE, pollSeconds: 0.5, concurrency: 16 },
-      entities: { Adresse: { objectType: "dar.adresse", graphql: { query: byId } } }
+      entities: { Adresse: { objectType: "dar.adresse", graphql: { query: byIds } } }
     },
     { name: "dar:graphql", value: "0" },
     rows

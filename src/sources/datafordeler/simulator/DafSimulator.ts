@@ -130,7 +130,7 @@ export const startDafSimulator = async (options: {
   const random = seededRandom(options.seed ?? 1)
   const objects = new Map<string, Array<DafRow>>()
   // Each envelope is serialised once, when it is made: serving a 100,000-event page is then a join.
-  const events: Array<{ id: number; timestamp: Instant; visibleAt: number; json: string; xml: string }> = []
+  const events: Array<{ id: number; timestamp: Instant; visibleAt: number; json: string }> = []
   const rowEvents: Array<RowEvent> = []
   let nextRow = 1, nextEvent = 219_585_000, nextRowEvent = 1, lastUs = 0
 
@@ -187,8 +187,7 @@ export const startDafSimulator = async (options: {
       id,
       timestamp: op.registreringstid,
       visibleAt: now + faults.commitDelayMs,
-      json: JSON.stringify({ Id: id, Message: { Grunddatabesked: { Hændelsesbesked: body } }, Format: "Json", Timestamp: timestamp }),
-      xml: `<Envelope><Id>${id}</Id><Message>${toXml({ Grunddatabesked: { Hændelsesbesked: body } })}</Message><Format>Xml</Format><Timestamp>${timestamp}</Timestamp></Envelope>`
+      json: JSON.stringify({ Id: id, Message: { Grunddatabesked: { Hændelsesbesked: body } }, Format: "Json", Timestamp: timestamp })
     })
     return true
   }
@@ -256,6 +255,12 @@ export const startDafSimulator = async (options: {
     res.end(body)
   }
   const send = (res: ServerResponse, status: number, body: unknown) => write(res, status, "application/json; charset=utf-8", JSON.stringify(body))
+
+  /** The XML twin of an envelope (made when asked: XML pages are the rarer case). */
+  const xmlEnvelope = (e: { json: string }) => {
+    const { Id, Message, Timestamp } = JSON.parse(e.json) as { Id: number; Message: unknown; Timestamp: string }
+    return `<Envelope><Id>${Id}</Id><Message>${toXml(Message)}</Message><Format>Xml</Format><Timestamp>${Timestamp}</Timestamp></Envelope>`
+  }
 
   // ---- GraphQL ----------------------------------------------------------------
 
@@ -344,7 +349,7 @@ export const startDafSimulator = async (options: {
       const matching = events.filter((e) => e.timestamp >= from && e.timestamp < to && e.visibleAt <= now)
       const slice = matching.slice((page - 1) * pageSize, page * pageSize)
       if (url.searchParams.get("format") === "xml") {
-        return write(res, 200, "application/xml; charset=utf-8", `<?xml version="1.0" encoding="utf-8"?><ArrayOfEnvelope xmlns:i="http://www.w3.org/2001/XMLSchema-instance">${slice.map((e) => e.xml).join("")}</ArrayOfEnvelope>`)
+        return write(res, 200, "application/xml; charset=utf-8", `<?xml version="1.0" encoding="utf-8"?><ArrayOfEnvelope xmlns:i="http://www.w3.org/2001/XMLSchema-instance">${slice.map(xmlEnvelope).join("")}</ArrayOfEnvelope>`)
       }
       return write(res, 200, "application/json; charset=utf-8", `[${slice.map((e) => e.json).join(",")}]`)
     }
