@@ -60,6 +60,8 @@ export const GraphqlSettings = Schema.Struct({
   oauth: Schema.optional(OAuthSettings),
   /** Events per page (`first`). */
   pageSize: Schema.optionalWith(Schema.Number.pipe(Schema.int(), Schema.between(1, 100_000)), { default: () => 1000 }),
+  /** Pages are read until this many events before the objects are fetched (each object once a round). */
+  eventsPerRound: Schema.optionalWith(Schema.Number.pipe(Schema.int(), Schema.between(1, 1_000_000)), { default: () => 100_000 }),
   pollSeconds: Schema.optionalWith(Seconds, { default: () => 30 }),
   /** Read only events up to `DAF_RegisterImportStatus.lastEventId` (imports that are complete). */
   importStatusGate: Schema.optionalWith(Schema.Boolean, { default: () => true }),

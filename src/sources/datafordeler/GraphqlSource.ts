@@ -7,20 +7,21 @@
  *      have deleted an object's rows and not yet inserted them again). It is a
  *      completeness gate, never the cursor: its sequence number does not rise
  *      with the events.
- *   2. A page of events after the durable cursor (`where: {eventid: {gt}}`,
- *      only the configured entities), folded per object: which rows must be
- *      there and which must be gone (domain/RowEvents).
+ *   2. Pages of events after the durable cursor (`where: {eventid: {gt}}`,
+ *      only the configured entities) until they are all read or the round
+ *      holds `eventsPerRound`, folded per object: which rows must be there and
+ *      which must be gone (domain/RowEvents).
  *   3. Each object's rows fetched once (REST or GraphQL), retried while they do
  *      not show its events, parked if they still do not.
  *   4. The ready objects mirrored with their whole history and the cursor
- *      moved in the same transaction — to the page's last event, or to just
+ *      moved in the same transaction — to the round's last event, or to just
  *      before the earliest parked object's first event.
  *
  * A first start, or a cursor not confirmed for longer than the service keeps
  * events, runs the full load first (loudly) and starts from lastEventId.
  */
 import { Clock, Duration, Effect, Option, Schedule } from "effect"
-import { decodeGraphqlEventsPage } from "../../domain/DatafordelerEvents.js"
+import { decodeGraphqlEventsPage, type RowEvent } from "../../domain/DatafordelerEvents.js"
 import { toEpochMillis, type Instant } from "../../domain/Instant.js"
 import { cursorAfterPage, foldRowEvents, type ObjectEvents, showsEvents } from "../../domain/RowEvents.js"
 import { MirrorStore } from "../../store/Mirror.js"
@@ -66,6 +67,24 @@ export const runGraphqlSource = (runtime: DafRuntime, gql: GraphqlSettings) =>
       })
     )
 
+    /** Pages after `after` (up to `upTo`) until none is left or `eventsPerRound` are read. */
+    const readRound = (after: number, upTo: number | undefined) =>
+      Effect.gen(function* () {
+        const events: Array<RowEvent> = []
+        const refused: Array<{ id: string | null; reason: string }> = []
+        let gt = after
+        for (;;) {
+          const answer = yield* ask(query, { first: gql.pageSize, gt, ...(upTo !== undefined ? { lte: upTo } : {}) })
+          const page = decodeGraphqlEventsPage({ data: answer }, gql.register)
+          if (page._tag === "Failed") return yield* Effect.fail(page.reason)
+          for (const e of page.events) events.push(e)
+          for (const r of page.refused) refused.push(r)
+          const last = page.events.reduce((m, e) => Math.max(m, e.eventid), gt)
+          if (!page.hasNextPage || last === gt || events.length >= gql.eventsPerRound) return { events, refused, hasNextPage: page.hasNextPage }
+          gt = last
+        }
+      })
+
     // Where to start: the stored cursor, or — first start, or a gap longer than retention — after a full load.
     const stored = yield* cursors.get(cursorName)
     const retentionMs = source.fullLoad.retentionDays * 86_400_000
@@ -105,13 +124,14 @@ export const runGraphqlSource = (runtime: DafRuntime, gql: GraphqlSettings) =>
           continue
         }
       }
-      const answer = yield* Effect.either(ask(query, { first: gql.pageSize, gt: cursor, ...(upTo !== undefined ? { lte: upTo } : {}) }))
-      const page = answer._tag === "Right" ? decodeGraphqlEventsPage({ data: answer.right }, gql.register) : { _tag: "Failed" as const, reason: answer.left }
-      if (page._tag === "Failed") {
-        yield* Effect.logWarning("reading events failed; trying again later").pipe(log, Effect.annotateLogs({ error: page.reason }))
+      // A round reads pages until the events are all read or the round is full, then fetches each object once.
+      const round = yield* Effect.either(readRound(cursor, upTo))
+      if (round._tag === "Left") {
+        yield* Effect.logWarning("reading events failed; trying again later").pipe(log, Effect.annotateLogs({ error: round.left }))
         yield* Effect.sleep(Duration.seconds(gql.pollSeconds))
         continue
       }
+      const page = round.right
       const folded = foldRowEvents(page.events, (name) => source.entities[name] !== undefined, cursor)
       const refusals = [...page.refused.map((r) => `event${r.id === null ? "" : ` ${r.id}`}: ${r.reason}`), ...folded.refused.map((r) => r.reason)]
       if (refusals.length > 0) yield* store.ingest(`datafordeler:${source.name}`, refusals.map((reason) => ({ input: { reason: `GraphQL ${reason}` } })))
@@ -131,7 +151,7 @@ export const runGraphqlSource = (runtime: DafRuntime, gql: GraphqlSettings) =>
         ready.map((s) => wholeHistory(source, s.work.entity, s.work.objectId, s.fetched)),
         { source: cursorName, cursor: String(next) }
       )
-      yield* Effect.logDebug("GraphQL events page committed").pipe(log, Effect.annotateLogs({ after: cursor, cursor: next, events: page.events.length, objects: ready.length, parked: parked.length }))
+      yield* Effect.logDebug("GraphQL events round committed").pipe(log, Effect.annotateLogs({ after: cursor, cursor: next, events: page.events.length, objects: ready.length, parked: parked.length }))
       cursor = next
       if (parked.length > 0) {
         yield* Effect.logWarning("objects whose rows do not yet show their events; they are read again from their first event").pipe(log, Effect.annotateLogs({ parked: parked.length, cursor, reason: parkedSyncs[0]!.reason }))
