@@ -224,3 +224,15 @@ export const decodeGraphqlEventsPage = (body: unknown, register: string) => {
     endCursor: text(field(pageInfo, "endCursor")) ?? null
   }
 }
+
+/**
+ * `DAF_RegisterImportStatus`: how far the register's imports are complete. `lastEventId` gates which
+ * events may be read; `lastSequenceNumber` does not rise with the events and `lastUpdated` has been
+ * seen labelled Z while local: neither is used for ordering.
+ */
+export const decodeImportStatus = (data: unknown): { readonly lastEventId: number } | { readonly reason: string } => {
+  const status = field(data, "DAF_RegisterImportStatus")
+  if (!isObject(status)) return { reason: "no DAF_RegisterImportStatus in the answer" }
+  const last = field(status, "lastEventId")
+  return typeof last === "number" && Number.isSafeInteger(last) && last >= 0 ? { lastEventId: last } : { reason: "DAF_RegisterImportStatus.lastEventId is not a non-negative integer" }
+}

@@ -2,7 +2,8 @@
 import { readFileSync } from "node:fs"
 import { gunzipSync } from "node:zlib"
 import { describe, expect, it } from "vitest"
-import { decodeGraphqlEventsPage, decodePullEnvelope, decodePullPage, type PullEvent } from "../../src/domain/DatafordelerEvents.js"
+import { decodeObjectRows } from "../../src/sources/datafordeler/ObjectFetch.js"
+import { decodeGraphqlEventsPage, decodeImportStatus, decodePullEnvelope, decodePullPage, type PullEvent } from "../../src/domain/DatafordelerEvents.js"
 import { instant } from "../../src/domain/Instant.js"
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/datafordeler/${name}`, import.meta.url))
@@ -74,6 +75,21 @@ describe("GraphQL events", () => {
     const deleted = page.events.filter((e) => e.action === "d").map((e) => e.objectId)
     expect(page.events.some((e) => e.action === "i" && deleted.includes(e.objectId))).toBe(true)
     expect(page).toMatchObject({ hasNextPage: true, endCursor: "TVE9PTtNZ0FBQUFBQUFBQT0=" })
+  })
+
+  it("reads a real DAF_RegisterImportStatus: lastEventId is the gate (the sequence number is not in eventid order)", () => {
+    const answer = JSON.parse(fixture("daf_register_import_status.json").toString("utf8")) as { data: unknown }
+    expect(decodeImportStatus(answer.data)).toEqual({ lastEventId: 51128997 })
+    expect(decodeImportStatus({})).toEqual({ reason: "no DAF_RegisterImportStatus in the answer" })
+    expect(decodeImportStatus({ DAF_RegisterImportStatus: { lastEventId: "51128997" } })).toMatchObject({ reason: expect.stringContaining("lastEventId") })
+  })
+
+  it("a real row fetched by datafordelerRowId without its times selected is refused clearly, by the field it lacks", () => {
+    const answer = JSON.parse(fixture("cvr_navn_by_rowid.json").toString("utf8")) as { data: { CVR_Navn: { nodes: Array<unknown> } } }
+    const entity = { objectType: "cvr.navn", idField: "CVREnhedsId", rowIdField: "datafordelerRowId", identity: [] }
+    const fetched = decodeObjectRows(answer.data.CVR_Navn.nodes, entity, "4010603255", "Europe/Copenhagen")
+    expect(fetched.rows).toEqual([])
+    expect(fetched.bad).toEqual(["row without 'registreringFra'"])
   })
 
   it("says why when the answer holds no events", () => {

@@ -138,4 +138,15 @@ describe("mirror anomalies: recorded, never obeyed", () => {
     expect(d(row({ registreringFra: "2020-01-01T00:00:00.1234567+02:00" })).registreringFra).toBe("2019-12-31T22:00:00.123456Z" as Instant)
     expect(d(row({ virkningFra: "1753-01-01T00:00:00Z" })).virkningFra).toBe("1753-01-01T00:00:00.000000Z")
   })
+
+  it("decodes a live DAR adresse answer: Danish keys kept, nested objects part of the content, their own times not the row's", () => {
+    const rest = JSON.parse(readFileSync(new URL("../fixtures/datafordeler/adresse.json", import.meta.url), "utf8")) as Array<Record<string, unknown>>
+    const r = d(rest[0]!)
+    expect(r.objectId).toBe(rest[0]!.id_lokalId)
+    expect(r.registreringTil).toBeNull()
+    const data = JSON.parse(r.data) as Record<string, unknown>
+    expect(Object.keys(data)).toEqual(expect.arrayContaining(["dørbetegnelse", "forretningshændelse", "husnummer"]))
+    expect(data).not.toHaveProperty("registreringFra")
+    expect((data.husnummer as Record<string, unknown>).registreringFra).toBeDefined()
+  })
 })

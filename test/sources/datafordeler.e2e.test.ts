@@ -156,11 +156,12 @@ describe("Datafordeler sources against the register simulator", () => {
     expect(await reimportWhileRunning(false)).toBeGreaterThan(0)
   }, 60_000)
 
-  it("GraphQL events: a first start loads every row by the entity's list query, loudly, then follows the events", async () => {
+  it("a first start loads every row by the entity's list query once, however many paths ask, then follows the events", async () => {
     const { sim, engine, run } = await setUp({ seed: 23 })
     sim.randomChanges(60) // history from before the subscription
-    await run({ graphql: graphqlSettings(sim, {}), entities: graphqlEntity({ list: { query: LIST } }) })
+    await run({ graphql: graphqlSettings(sim, {}), pull: pullSettings(sim, {}), push: { port: await freePort() }, entities: graphqlEntity({ list: { query: LIST } }) })
     expect(await converge(engine, sim, 15_000)).toEqual([])
+    expect(sim.listRequests()).toBe(1)
     sim.randomChanges(20)
     expect(await converge(engine, sim, 15_000)).toEqual([])
     expect(Effect.runSync(engine.mirror.anomalyCount)).toBe(0)
@@ -197,12 +198,13 @@ describe("Datafordeler sources against the register simulator", () => {
     expect((engine.db.prepare("SELECT count(*) AS n FROM push_inbox").get() as { n: number }).n).toBe(sim.events())
   }, 60_000)
 
-  it("loses nothing and doubles nothing when skygge run, following PULL and GraphQL at once, is killed hard (SIGKILL) mid-stream and started again", async () => {
+  it("loses nothing and doubles nothing when skygge run, following PULL, GraphQL and PUSH at once, is killed hard (SIGKILL) mid-stream and started again", async () => {
     const dir = mkdtempSync(join(tmpdir(), "skygge-daf-kill-"))
     const sim = await startDafSimulator({ seed: 21, faults: { error5xxRate: 0.05, restLagMs: 300, commitDelayMs: 300, importMs: 100 } })
     const dbFile = join(dir, "skygge.db")
     const configFile = join(dir, "skygge.json")
     const apiPort = await freePort()
+    const pushPort = await freePort()
     writeFileSync(
       configFile,
       JSON.stringify({
@@ -215,6 +217,7 @@ describe("Datafordeler sources against the register simulator", () => {
             name: "dar",
             pull: pullSettings(sim, { pageSize: 5, maxAttempts: 6, maxBackoffSeconds: 0.5 }),
             graphql: graphqlSettings(sim, { pageSize: 5, maxAttempts: 6, maxBackoffSeconds: 0.5 }),
+            push: { port: pushPort, maxAttempts: 6, maxBackoffSeconds: 0.5 },
             entities: restEntity(sim)
           }
         ]
@@ -230,11 +233,13 @@ describe("Datafordeler sources against the register simulator", () => {
     })
     const start = () => startSkygge(configFile)
     child = start()
-    // Started: both paths have set their first cursor (start-up takes longer on a loaded machine).
+    // Started: every path has set its first cursor (start-up takes longer on a loaded machine).
     const started = Date.now()
     const cursors = () => (engine.db.prepare("SELECT count(*) AS n FROM source_cursors").get() as { n: number }).n
-    while (cursors() < 2 && Date.now() - started < 30_000) await sleep(100)
-    expect(cursors()).toBe(2)
+    while (cursors() < 3 && Date.now() - started < 30_000) await sleep(100)
+    expect(cursors()).toBe(3)
+    // Pushes that fail while the engine is down are sent again, as Datafordeler does.
+    sim.pushTo(`http://127.0.0.1:${pushPort}/`, { batch: 3 })
     for (let round = 0; round < 10; round++) {
       sim.randomChanges(6)
       if (round % 4 === 3) sim.reimports(2)
@@ -254,6 +259,9 @@ describe("Datafordeler sources against the register simulator", () => {
       expect(Number(age)).toBeLessThan(30)
     }
     expect(metrics).toContain("skygge_push_inbox_pending 0")
+    // Every pushed envelope recorded once and applied.
+    expect(engine.db.prepare("SELECT count(*) AS n, count(processed_at) AS done FROM push_inbox").get()).toEqual({ n: sim.pushed(), done: sim.pushed() })
+    expect(sim.pushed()).toBe(sim.events())
     child.kill("SIGTERM")
     const [code] = (await once(child, "exit")) as [number | null]
     expect(code).toBe(0)

@@ -6,7 +6,9 @@
 import { Effect, Layer } from "effect"
 import { ConfigSources } from "../../config/Config.js"
 import { decodeDafSources, type DafSource } from "./DafConfig.js"
-import { resolveRuntime } from "./DafRuntime.js"
+import { dataServiceOf, resolveRuntime } from "./DafRuntime.js"
+import { makeFullLoadOnce } from "./FullLoad.js"
+import { makePools } from "./ObjectFetch.js"
 import { runGraphqlSource } from "./GraphqlSource.js"
 import { runPullSource } from "./PullSource.js"
 import { startPushSource } from "./PushSource.js"
@@ -14,10 +16,12 @@ import { startPushSource } from "./PushSource.js"
 export const startDafSource = (source: DafSource) =>
   Effect.gen(function* () {
     const runtime = yield* resolveRuntime(source)
+    const policy = source.graphql ?? source.pull ?? source.push!
+    const fullLoad = yield* makeFullLoadOnce(runtime, dataServiceOf(runtime, yield* makePools, policy))
     const stopped = (path: string) => Effect.tapErrorCause((cause) => Effect.logError(`datafordeler source ${source.name} (${path}) stopped`, cause))
-    if (source.pull !== undefined) yield* Effect.forkScoped(runPullSource(runtime, source.pull).pipe(stopped("pull")))
-    if (source.graphql !== undefined) yield* Effect.forkScoped(runGraphqlSource(runtime, source.graphql).pipe(stopped("graphql")))
-    if (source.push !== undefined) yield* startPushSource(runtime, source.push)
+    if (source.pull !== undefined) yield* Effect.forkScoped(runPullSource(runtime, source.pull, fullLoad).pipe(stopped("pull")))
+    if (source.graphql !== undefined) yield* Effect.forkScoped(runGraphqlSource(runtime, source.graphql, fullLoad).pipe(stopped("graphql")))
+    if (source.push !== undefined) yield* startPushSource(runtime, source.push, fullLoad)
     yield* Effect.logInfo("datafordeler source started").pipe(
       Effect.annotateLogs({
         source: source.name,

@@ -9,7 +9,7 @@
  * adds what it lacks (and records what upstream rewrote). With nothing
  * configured it says how to load history by hand instead of pretending.
  */
-import { Duration, Effect, Redacted, Schedule } from "effect"
+import { Deferred, Duration, Effect, Redacted, Ref, Schedule } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -17,6 +17,7 @@ import { decodeMirrorRow, type MirrorRow } from "../../domain/Mirror.js"
 import { downloadToFile, printableUrl } from "../../ingest/Download.js"
 import { ingestMirrorExtract } from "../../ingest/MirrorExtract.js"
 import { type MirrorItem, MirrorStore } from "../../store/Mirror.js"
+import type { Store } from "../../store/Store.js"
 import { rowShape } from "./DafConfig.js"
 import type { DafRuntime } from "./DafRuntime.js"
 import { postGraphql, withRetry } from "./ObjectFetch.js"
@@ -114,3 +115,28 @@ export const fullLoadUntilDone = (runtime: DafRuntime, data: DataService, why: s
     Effect.tapError((error) => Effect.logError("full load failed; trying again").pipe(Effect.annotateLogs({ error }))),
     Effect.retry(Schedule.exponential(Duration.seconds(2)).pipe(Schedule.union(Schedule.spaced(Duration.minutes(5))), Schedule.jittered))
   )
+
+/** What a path calls when events cannot bring the shadow up to date; several paths of a source share one load. */
+export type FullLoadOnce = (why: string) => Effect.Effect<void>
+
+/**
+ * A source's full load, run at most once per start however many of its paths
+ * ask (a first start of PULL, GraphQL and PUSH together loads once); the
+ * others wait for it. `data` fetches with the source's own pools.
+ */
+export const makeFullLoadOnce = (runtime: DafRuntime, data: DataService) =>
+  Effect.gen(function* () {
+    const done = yield* Deferred.make<void>()
+    const started = yield* Ref.make(false)
+    const context = yield* Effect.context<Store | MirrorStore>()
+    const once: FullLoadOnce = (why) =>
+      Effect.gen(function* () {
+        if (yield* Ref.getAndSet(started, true)) {
+          yield* Effect.logWarning(`${why}; waiting for the source's full load`)
+          return yield* Deferred.await(done)
+        }
+        // It retries until done: its failure type is only the retried one's.
+        yield* fullLoadUntilDone(runtime, data, why).pipe(Effect.orDie, Effect.provide(context), Effect.ensuring(Deferred.succeed(done, undefined)))
+      })
+    return once
+  })

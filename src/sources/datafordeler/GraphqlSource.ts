@@ -21,7 +21,7 @@
  * events, runs the full load first (loudly) and starts from lastEventId.
  */
 import { Clock, Duration, Effect, Option, Schedule } from "effect"
-import { decodeGraphqlEventsPage, type RowEvent } from "../../domain/DatafordelerEvents.js"
+import { decodeGraphqlEventsPage, decodeImportStatus, type RowEvent } from "../../domain/DatafordelerEvents.js"
 import { toEpochMillis, type Instant } from "../../domain/Instant.js"
 import { cursorAfterPage, foldRowEvents, type ObjectEvents, showsEvents } from "../../domain/RowEvents.js"
 import { MirrorStore } from "../../store/Mirror.js"
@@ -29,7 +29,7 @@ import { SourceCursors } from "../../store/SourceCursors.js"
 import { Store } from "../../store/Store.js"
 import type { GraphqlSettings } from "./DafConfig.js"
 import { type DafRuntime, dataServiceOf } from "./DafRuntime.js"
-import { fullLoadUntilDone } from "./FullLoad.js"
+import type { FullLoadOnce } from "./FullLoad.js"
 import { makePools, postGraphql, withRetry } from "./ObjectFetch.js"
 import { recordBadRows, syncObjects, wholeHistory } from "./ObjectSync.js"
 
@@ -46,7 +46,7 @@ export const eventsQuery = (register: string, entities: ReadonlyArray<string>, g
 
 export const IMPORT_STATUS_QUERY = "query SkyggeImportStatus { DAF_RegisterImportStatus { lastEventId lastSequenceNumber lastUpdated } }"
 
-export const runGraphqlSource = (runtime: DafRuntime, gql: GraphqlSettings) =>
+export const runGraphqlSource = (runtime: DafRuntime, gql: GraphqlSettings, fullLoad: FullLoadOnce) =>
   Effect.scoped(Effect.gen(function* () {
     const source = runtime.source
     const pools = yield* makePools
@@ -62,8 +62,8 @@ export const runGraphqlSource = (runtime: DafRuntime, gql: GraphqlSettings) =>
 
     const lastCompleteEvent = ask(IMPORT_STATUS_QUERY, {}).pipe(
       Effect.flatMap((d) => {
-        const last = (d.DAF_RegisterImportStatus as { lastEventId?: unknown } | undefined)?.lastEventId
-        return typeof last === "number" && Number.isSafeInteger(last) ? Effect.succeed(last) : Effect.fail("DAF_RegisterImportStatus has no integer lastEventId")
+        const status = decodeImportStatus(d)
+        return "reason" in status ? Effect.fail(status.reason) : Effect.succeed(status.lastEventId)
       })
     )
 
@@ -102,7 +102,7 @@ export const runGraphqlSource = (runtime: DafRuntime, gql: GraphqlSettings) =>
       const why = Option.isNone(stored)
         ? "first start: the events service shows a new subscriber only what happens from now on"
         : `the cursor was last confirmed at ${stored.value.updatedAt}, longer ago than the service keeps events (${source.fullLoad.retentionDays} days): events since then are lost`
-      yield* fullLoadUntilDone(runtime, data, why).pipe(log)
+      yield* fullLoad(why).pipe(log)
       yield* cursors.set(cursorName, String(start))
       cursor = start
     } else cursor = Number(stored.value.cursor)

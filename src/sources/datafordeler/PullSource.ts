@@ -23,7 +23,7 @@ import { Store, type Submission } from "../../store/Store.js"
 import { printableUrl } from "../../ingest/Download.js"
 import { type DafSource, type PullSettings, rowShape } from "./DafConfig.js"
 import { type DafRuntime, dataServiceOf } from "./DafRuntime.js"
-import { fullLoadUntilDone } from "./FullLoad.js"
+import type { FullLoadOnce } from "./FullLoad.js"
 import { FetchFailed, type FetchedObject, makePools, type Service, withRetry } from "./ObjectFetch.js"
 import { type DataService, recordBadRows, syncObjects, wholeHistory } from "./ObjectSync.js"
 
@@ -153,7 +153,7 @@ const pullWindow = (service: Service, source: DafSource, pull: PullSettings, win
     return { wanted: fold.wanted, refused, events: fold.events() }
   })
 
-export const runPullSource = (runtime: DafRuntime, pull: PullSettings) =>
+export const runPullSource = (runtime: DafRuntime, pull: PullSettings, fullLoad: FullLoadOnce) =>
   Effect.scoped(Effect.gen(function* () {
     const source = runtime.source
     const pools = yield* makePools
@@ -172,14 +172,14 @@ export const runPullSource = (runtime: DafRuntime, pull: PullSettings) =>
     let cursor = Option.map(yield* cursors.get(cursorName), (c) => c.cursor)
     if (Option.isNone(cursor)) {
       const start = fromEpochMillis((yield* Clock.currentTimeMillis) - settings.lagMs)
-      yield* fullLoadUntilDone(runtime, data, "first start: the event service only has what happens from now on").pipe(log)
+      yield* fullLoad("first start: the event service only has what happens from now on").pipe(log)
       yield* cursors.set(cursorName, start)
       cursor = Option.some(start)
     } else {
       const retentionMs = source.fullLoad.retentionDays * 86_400_000
       if (toEpochMillis(cursor.value as Instant) < (yield* Clock.currentTimeMillis) - retentionMs) {
         const start = fromEpochMillis((yield* Clock.currentTimeMillis) - settings.lagMs)
-        yield* fullLoadUntilDone(runtime, data, `the cursor ${cursor.value} is older than the service keeps events (${source.fullLoad.retentionDays} days): events since then are lost`).pipe(log)
+        yield* fullLoad(`the cursor ${cursor.value} is older than the service keeps events (${source.fullLoad.retentionDays} days): events since then are lost`).pipe(log)
         yield* cursors.set(cursorName, start)
         cursor = Option.some(start)
       }

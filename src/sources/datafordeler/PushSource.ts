@@ -17,7 +17,7 @@ import { fromEpochMillis } from "../../domain/Instant.js"
 import { PushInbox } from "../../store/PushInbox.js"
 import { SourceCursors } from "../../store/SourceCursors.js"
 import { Store } from "../../store/Store.js"
-import { fullLoadUntilDone } from "./FullLoad.js"
+import type { FullLoadOnce } from "./FullLoad.js"
 import type { PushSettings } from "./DafConfig.js"
 import { type DafRuntime, dataServiceOf } from "./DafRuntime.js"
 import { makePools, type Pools } from "./ObjectFetch.js"
@@ -27,7 +27,7 @@ import { startPushReceiver } from "./push/PushReceiver.js"
 const BATCH = 1000
 
 /** The receiver (listening when this returns: a port in use stops the start) and the inbox loop, both for the life of the scope. */
-export const startPushSource = (runtime: DafRuntime, push: PushSettings) =>
+export const startPushSource = (runtime: DafRuntime, push: PushSettings, fullLoad: FullLoadOnce) =>
   Effect.gen(function* () {
     const source = runtime.source
     const inbox = yield* PushInbox
@@ -88,10 +88,10 @@ export const startPushSource = (runtime: DafRuntime, push: PushSettings) =>
       }).pipe(Effect.repeat(Schedule.spaced(Duration.hours(1))))
     )
 
-    yield* Effect.forkScoped(processInbox(runtime, push, wake, pools).pipe(log))
+    yield* Effect.forkScoped(processInbox(runtime, push, wake, pools, fullLoad).pipe(log))
   })
 
-const processInbox = (runtime: DafRuntime, push: PushSettings, wake: Queue.Queue<void>, pools: Pools) =>
+const processInbox = (runtime: DafRuntime, push: PushSettings, wake: Queue.Queue<void>, pools: Pools, fullLoad: FullLoadOnce) =>
   Effect.gen(function* () {
     const source = runtime.source
     const inbox = yield* PushInbox
@@ -102,8 +102,8 @@ const processInbox = (runtime: DafRuntime, push: PushSettings, wake: Queue.Queue
     const cursors = yield* SourceCursors
     const marker = `${source.name}:push`
     if (Option.isNone(yield* cursors.get(marker))) {
-      yield* fullLoadUntilDone(runtime, data, "first start: PUSH delivers only what happens from now on")
-      yield* cursors.set(marker, "loaded")
+      yield* fullLoad("first start: PUSH delivers only what happens from now on")
+      yield* cursors.set(marker, "0")
     }
     for (;;) {
       const entries = yield* inbox.pending(source.name, BATCH)
@@ -119,7 +119,9 @@ const processInbox = (runtime: DafRuntime, push: PushSettings, wake: Queue.Queue
         else fold.take(e)
       }
       if (refusals.length > 0) yield* store.ingest(`datafordeler:${source.name}`, refusals.map((reason) => ({ input: { reason } })))
-      const applied = yield* applyWanted(source, data, fold.wanted.values(), `push:${source.name}:${entries[entries.length - 1]!.id}`)
+      // The PUSH "cursor" is the last inbox entry applied: its age says how long since a push was applied.
+      const lastId = String(entries[entries.length - 1]!.id)
+      const applied = yield* applyWanted(source, data, fold.wanted.values(), `push:${source.name}:${lastId}`, { source: marker, cursor: lastId })
       if (applied.parked > 0) {
         // The entries stay pending and are taken again; what was applied is applied again idempotently.
         yield* Effect.logWarning("pushed objects whose rows do not yet show their events; trying again").pipe(Effect.annotateLogs({ parked: applied.parked }))

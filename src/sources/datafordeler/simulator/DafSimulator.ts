@@ -93,6 +93,8 @@ export interface DafSimulator {
   /** PUSH every envelope, once visible, to an OData receiver's base URL (one per request, or `batch` per request). */
   readonly pushTo: (baseUrl: string, options?: { readonly batch?: number; readonly duplicateRate?: number }) => void
   readonly pushed: () => number
+  /** Pages of the whole entity served (full loads). */
+  readonly listRequests: () => number
   readonly close: () => Promise<void>
 }
 
@@ -132,7 +134,7 @@ export const startDafSimulator = async (options: {
   // Each envelope is serialised once, when it is made: serving a 100,000-event page is then a join.
   const events: Array<{ id: number; timestamp: Instant; visibleAt: number; json: string }> = []
   const rowEvents: Array<RowEvent> = []
-  let nextRow = 1, nextEvent = 219_585_000, nextRowEvent = 1, lastUs = 0
+  let nextRow = 1, nextEvent = 219_585_000, nextRowEvent = 1, lastUs = 0, listRequests = 0
 
   /** A registration instant after every earlier one (microseconds apart at least), close to now. */
   const registrationNow = (): Instant => {
@@ -305,6 +307,7 @@ export const startDafSimulator = async (options: {
     if (typeof vars.id === "string") return { pageInfo: { hasNextPage: false, endCursor: null }, nodes: visibleRows(vars.id, now) }
     if (Array.isArray(vars.ids)) return { pageInfo: { hasNextPage: false, endCursor: null }, nodes: vars.ids.flatMap((id) => visibleRows(String(id), now)) }
     // The whole entity, paged by object.
+    listRequests++
     const ids = [...objects.keys()].sort()
     const first = Number(vars.first ?? 1000)
     const from = typeof vars.after === "string" ? ids.findIndex((i) => i > (vars.after as string)) : 0
@@ -430,6 +433,7 @@ export const startDafSimulator = async (options: {
     },
     pushTo,
     pushed: () => pushedCount,
+    listRequests: () => listRequests,
     close: async () => {
       if (pushTimer !== undefined) clearInterval(pushTimer)
       server.closeAllConnections()
