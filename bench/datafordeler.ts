@@ -54,7 +54,9 @@ const runEngine = async (name: string, source: Record<string, unknown>, cursor: 
     })
   )
   const start = performance.now()
-  const child = spawn(process.execPath, ["--import", PEAK_RSS_HOOK, join(root, "bin/skygge.js"), "run", "--config", configFile], { stdio: ["ignore", "ignore", "pipe"] })
+  // SKYGGE_BENCH_CPU_PROF=DIR writes the child's CPU profile there (chrome://inspect or any .cpuprofile viewer).
+  const profile = process.env.SKYGGE_BENCH_CPU_PROF === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${resolve(process.env.SKYGGE_BENCH_CPU_PROF)}`]
+  const child = spawn(process.execPath, [...profile, "--import", PEAK_RSS_HOOK, join(root, "bin/skygge.js"), "run", "--config", configFile], { stdio: ["ignore", "ignore", "pipe"] })
   let stderr = ""
   child.stderr.on("data", (d) => (stderr += String(d)))
   // When the API answers, start-up (loading and compiling the TypeScript sources) is over.
