@@ -76,9 +76,14 @@ describe("Datafordeler sources against the register simulator", () => {
       engine.close()
       rmSync(dir, { recursive: true, force: true })
     })
-    const run = async (config: Record<string, unknown>) => {
+    /** Start the source; with `logs`, every log line (all levels) is kept there instead of printed. */
+    const run = async (config: Record<string, unknown>, logs?: Array<string>) => {
       const source = Schema.decodeUnknownSync(DafSourceSchema)({ kind: "datafordeler", name: "dar", ...config })
-      const fiber = Effect.runFork(Effect.scoped(Effect.zipRight(startDafSource(source), Effect.never)).pipe(Effect.provide(engine.context), Logger.withMinimumLogLevel(logLevel)))
+      const logged = logs === undefined
+        ? Logger.withMinimumLogLevel(logLevel)
+        : (e: Effect.Effect<never, unknown, never>) =>
+          e.pipe(Effect.provide(Logger.replace(Logger.defaultLogger, Logger.map(Logger.logfmtLogger, (line) => void logs.push(line)))), Logger.withMinimumLogLevel(LogLevel.All))
+      const fiber = Effect.runFork(Effect.scoped(Effect.zipRight(startDafSource(source), Effect.never)).pipe(Effect.provide(engine.context), logged))
       cleanups.push(() => Effect.runPromise(Fiber.interrupt(fiber)).then(() => undefined))
       await sleep(300) // the first start sets its cursor
     }
@@ -204,6 +209,38 @@ describe("Datafordeler sources against the register simulator", () => {
     expect(res.status).toBe(400)
     expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/no Message\.Grunddatabesked\.Hændelsesbesked/)
     expect((engine.db.prepare("SELECT count(*) AS n FROM push_inbox").get() as { n: number }).n).toBe(sim.events())
+  }, 60_000)
+
+  it("credentials: PULL and REST with an API key, GraphQL with OAuth client credentials (tokens renewed before they expire); no secret in any log line", async () => {
+    const apiKey = "pull-key-5f1c0e"
+    const pulled = await setUp({ seed: 41, credentials: { apiKey }, faults: { error5xxRate: 0.2 } })
+    const pullLogs: Array<string> = []
+    await pulled.run({ pull: pullSettings(pulled.sim, { apiKey, maxAttempts: 6, maxBackoffSeconds: 0.2 }), entities: restEntity(pulled.sim) }, pullLogs)
+    pulled.sim.randomChanges(20)
+    expect(await converge(pulled.engine, pulled.sim, 15_000)).toEqual([])
+
+    const clientSecret = "oauth-secret-9d2a41"
+    const oauth = { clientId: "skygge", clientSecret, expiresInSeconds: 61 } // reused for one second (renewed a minute before expiry)
+    const graphql = await setUp({ seed: 43, credentials: { oauth }, faults: { error5xxRate: 0.2 } })
+    const graphqlLogs: Array<string> = []
+    process.env.SKYGGE_TEST_DAF_SECRET = clientSecret
+    cleanups.push(() => void delete process.env.SKYGGE_TEST_DAF_SECRET)
+    await graphql.run(
+      {
+        graphql: graphqlSettings(graphql.sim, { maxAttempts: 6, maxBackoffSeconds: 0.2, oauth: { tokenUrl: `${graphql.sim.baseUrl}/oauth/token`, clientId: "skygge", clientSecret: { env: "SKYGGE_TEST_DAF_SECRET" } } }),
+        entities: graphqlEntity()
+      },
+      graphqlLogs
+    )
+    for (let round = 0; round < 6; round++) {
+      graphql.sim.randomChanges(5)
+      await sleep(400)
+    }
+    expect(await converge(graphql.engine, graphql.sim, 15_000)).toEqual([])
+    expect(graphql.sim.tokenRequests()).toBeGreaterThan(1)
+    // The 5xx answers were logged (with their URLs): neither the key nor the client secret is in them.
+    expect(pullLogs.some((l) => l.includes("503") || l.includes("level=WARN"))).toBe(true)
+    expect([...pullLogs, ...graphqlLogs].filter((l) => l.includes(apiKey) || l.includes(clientSecret) || l.includes("Bearer"))).toEqual([])
   }, 60_000)
 
   it("loses nothing and doubles nothing when skygge run, following PULL, GraphQL and PUSH at once, is killed hard (SIGKILL) mid-stream and started again", async () => {

@@ -63,6 +63,8 @@ export const GraphqlSettings = Schema.Struct({
   /** Pages are read until this many events before the objects are fetched (each object once a round). */
   eventsPerRound: Schema.optionalWith(Schema.Number.pipe(Schema.int(), Schema.between(1, 1_000_000)), { default: () => 100_000 }),
   pollSeconds: Schema.optionalWith(Seconds, { default: () => 30 }),
+  /** The events query, if the register's schema wants another than the built one; variables `$first`, `$gt` and (gated) `$lte`. */
+  eventsQuery: Schema.optional(Schema.String),
   /** Read only events up to `DAF_RegisterImportStatus.lastEventId` (imports that are complete). */
   importStatusGate: Schema.optionalWith(Schema.Boolean, { default: () => true }),
   ...fetchFields

@@ -56,7 +56,7 @@ export const runGraphqlSource = (runtime: DafRuntime, gql: GraphqlSettings, full
     const store = yield* Store
     const cursorName = `${source.name}:graphql`
     const entities = Object.keys(source.entities)
-    const query = eventsQuery(gql.register, entities, gql.importStatusGate)
+    const query = gql.eventsQuery ?? eventsQuery(gql.register, entities, gql.importStatusGate)
     const log = Effect.annotateLogs({ source: source.name, path: "graphql" })
     const ask = (text: string, variables: Record<string, unknown>) => withRetry(gql, (signal) => postGraphql(data.service, gql.url, text, variables, signal))
 

@@ -23,7 +23,8 @@
  *       completes — what the import-status gate protects a reader from.
  *
  * It can PUSH each envelope, once visible, to an OData receiver (`/Events` or
- * `/$batch`). Faults: 5xx answers, slow answers, answers cut off half-way.
+ * `/$batch`), and require credentials (an API key; OAuth client credentials at
+ * `POST /oauth/token` with expiring bearer tokens for GraphQL). Faults: 5xx answers, slow answers, answers cut off half-way.
  * Deterministic for a seed.
  */
 import { randomUUID } from "node:crypto"
@@ -95,6 +96,8 @@ export interface DafSimulator {
   readonly pushed: () => number
   /** Pages of the whole entity served (full loads). */
   readonly listRequests: () => number
+  /** OAuth tokens issued. */
+  readonly tokenRequests: () => number
   readonly close: () => Promise<void>
 }
 
@@ -125,6 +128,8 @@ export const startDafSimulator = async (options: {
   readonly faults?: Partial<DafFaults>
   /** Events carry the rows they changed (Beskeddata[].Objektdata), as MAT's and EBR's do. */
   readonly inlineRows?: boolean
+  /** Require an API key, and/or OAuth bearer tokens for GraphQL (issued at /oauth/token for this client). */
+  readonly credentials?: { readonly apiKey?: string; readonly oauth?: { readonly clientId: string; readonly clientSecret: string; readonly expiresInSeconds: number } }
 }): Promise<DafSimulator> => {
   const entity = options.entity ?? "Adresse"
   const register = options.register ?? "DAR"
@@ -336,8 +341,37 @@ export const startDafSimulator = async (options: {
 
   // ---- HTTP -------------------------------------------------------------------
 
+  // Credentials, when asked for: an API key (the `apiKey` parameter) on every data service, and/or
+  // OAuth client credentials (POST /oauth/token) whose bearer tokens GraphQL requires.
+  const issued = new Map<string, number>()
+  let tokenRequests = 0
+  const token = (body: string, res: ServerResponse) => {
+    const form = new URLSearchParams(body)
+    const oauth = options.credentials?.oauth
+    if (oauth === undefined || form.get("grant_type") !== "client_credentials" || form.get("client_id") !== oauth.clientId || form.get("client_secret") !== oauth.clientSecret) {
+      return send(res, 401, { error: "invalid_client" })
+    }
+    tokenRequests++
+    const value = randomUUID()
+    issued.set(value, Date.now() + oauth.expiresInSeconds * 1000)
+    send(res, 200, { access_token: value, token_type: "Bearer", expires_in: oauth.expiresInSeconds })
+  }
+  const refused = (req: IncomingMessage, url: URL): string | undefined => {
+    const apiKey = options.credentials?.apiKey
+    if (apiKey !== undefined && url.searchParams.get("apiKey") !== apiKey) return "a valid apiKey is required"
+    if (options.credentials?.oauth !== undefined && url.pathname === "/graphql") {
+      const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? "")?.[1]
+      const until = bearer === undefined ? undefined : issued.get(bearer)
+      if (until === undefined || until < Date.now()) return "a valid bearer token is required"
+    }
+    return undefined
+  }
+
   const handle = (req: IncomingMessage, res: ServerResponse, body: string) => {
     const url = new URL(req.url ?? "/", "http://simulator")
+    if (url.pathname === "/oauth/token" && req.method === "POST") return token(body, res)
+    const denied = refused(req, url)
+    if (denied !== undefined) return send(res, 401, { message: denied })
     if (random() < faults.error5xxRate) return send(res, 503, { message: "Service Unavailable" })
     const now = Date.now()
     if (url.pathname === "/graphql" && req.method === "POST") return graphql(body, res)
@@ -434,6 +468,7 @@ export const startDafSimulator = async (options: {
     pushTo,
     pushed: () => pushedCount,
     listRequests: () => listRequests,
+    tokenRequests: () => tokenRequests,
     close: async () => {
       if (pushTimer !== undefined) clearInterval(pushTimer)
       server.closeAllConnections()
