@@ -3,8 +3,13 @@
  * its kind: secrets given inline or as `{"env": NAME}`, `"//"` comments, and
  * decoding with the kind's Schema so a mistake names the entry and the field.
  */
-import { Effect, ParseResult, Redacted, Schema } from "effect"
+import { Cron, Effect, Either, ParseResult, Redacted, Schema } from "effect"
 import { ConfigFileError } from "./Config.js"
+
+/** A cron expression (minute hour day month weekday, or with seconds first), checked at load. */
+export const CronExpression = Schema.String.pipe(
+  Schema.filter((expr) => Either.match(Cron.parse(expr), { onLeft: (e) => `not a cron expression: ${e.message}`, onRight: () => true }))
+)
 
 export const Secret = Schema.Union(Schema.String, Schema.Struct({ env: Schema.String }))
 export type Secret = typeof Secret.Type

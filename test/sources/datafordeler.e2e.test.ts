@@ -211,6 +211,21 @@ describe("Datafordeler sources against the register simulator", () => {
     expect((engine.db.prepare("SELECT count(*) AS n FROM push_inbox").get() as { n: number }).n).toBe(sim.events())
   }, 60_000)
 
+  it("a scheduled full load (fullLoad.cron) repairs what lost events never brought", async () => {
+    // Events that never arrive: an events query for an entity the register does not have (graphql.eventsQuery).
+    // After the first start's load, only the schedule brings changes.
+    const { sim, engine, run } = await setUp({ seed: 47 })
+    sim.randomChanges(20)
+    const blind = 'query ($first: Int!, $gt: Long!, $lte: Long!) { DAR_Events(first: $first, where: { eventid: { gt: $gt, lte: $lte }, entityname: { in: ["Nothing"] } }) { pageInfo { hasNextPage } nodes { eventid } } }'
+    await run({ graphql: graphqlSettings(sim, { eventsQuery: blind }), fullLoad: { cron: "*/2 * * * * *" }, entities: graphqlEntity({ list: { query: LIST } }) })
+    expect(await converge(engine, sim, 10_000)).toEqual([])
+    sim.randomChanges(30)
+    expect(await converge(engine, sim, 10_000)).toEqual([])
+    expect(sim.listRequests()).toBeGreaterThan(1)
+    // Without anything to load, a schedule is refused at start, naming the setting.
+    expect(() => Schema.decodeUnknownSync(DafSourceSchema)({ kind: "datafordeler", name: "x", push: { port: 1 }, fullLoad: { cron: "0 3 * * *" }, entities: restEntity(sim) })).toThrow(/fullLoad\.cron needs something to load/)
+  }, 40_000)
+
   it("credentials: PULL and REST with an API key, GraphQL with OAuth client credentials (tokens renewed before they expire); no secret in any log line", async () => {
     const apiKey = "pull-key-5f1c0e"
     const pulled = await setUp({ seed: 41, credentials: { apiKey }, faults: { error5xxRate: 0.2 } })

@@ -7,7 +7,7 @@
  * naming the entry and field.
  */
 import { Schema } from "effect"
-import { decodeSourcesOfKind, Secret } from "../../config/Sources.js"
+import { CronExpression, decodeSourcesOfKind, Secret } from "../../config/Sources.js"
 import { DATAFORDELER_SHAPE, type RowShape } from "../../domain/Mirror.js"
 const Positive = Schema.Number.pipe(Schema.int(), Schema.positive())
 const Seconds = Schema.Number.pipe(Schema.positive())
@@ -121,7 +121,9 @@ export const FullLoadSettings = Schema.Struct({
   retentionDays: Schema.optionalWith(Seconds, { default: () => 60 }),
   /** A register file download (zip of JSON entity lists), loaded through the mirror path. */
   download: Schema.optional(Schema.String),
-  downloadApiKey: Schema.optional(Secret)
+  downloadApiKey: Schema.optional(Secret),
+  /** Also load on this cron schedule (read in the source's timeZone): a resync that adds what lost events never brought. */
+  cron: Schema.optional(CronExpression)
 })
 
 export const DafSourceSchema = Schema.Struct({
@@ -136,6 +138,11 @@ export const DafSourceSchema = Schema.Struct({
   entities: Schema.Record({ key: Schema.String, value: EntitySettings })
 }).pipe(
   Schema.filter((s) => (s.pull === undefined && s.graphql === undefined && s.push === undefined ? "a datafordeler source needs at least one of pull, graphql and push" : undefined)),
+  Schema.filter((s) =>
+    s.fullLoad.cron !== undefined && s.fullLoad.download === undefined && Object.values(s.entities).every((e) => e.list === undefined)
+      ? "fullLoad.cron needs something to load: fullLoad.download or an entity's list query"
+      : undefined
+  ),
   Schema.filter((s) => {
     for (const [name, e] of Object.entries(s.entities)) {
       if (e.rest === undefined && e.graphql === undefined) return `entities.${name}: give rest (a URL with {id}) or graphql (a query by $id)`

@@ -7,7 +7,7 @@ import { Effect, Layer } from "effect"
 import { ConfigSources } from "../../config/Config.js"
 import { decodeDafSources, type DafSource } from "./DafConfig.js"
 import { dataServiceOf, resolveRuntime } from "./DafRuntime.js"
-import { makeFullLoadOnce } from "./FullLoad.js"
+import { makeFullLoadOnce, runFullLoadSchedule } from "./FullLoad.js"
 import { makePools } from "./ObjectFetch.js"
 import { runGraphqlSource } from "./GraphqlSource.js"
 import { runPullSource } from "./PullSource.js"
@@ -17,11 +17,13 @@ export const startDafSource = (source: DafSource) =>
   Effect.gen(function* () {
     const runtime = yield* resolveRuntime(source)
     const policy = source.graphql ?? source.pull ?? source.push!
-    const fullLoad = yield* makeFullLoadOnce(runtime, dataServiceOf(runtime, yield* makePools, policy))
+    const data = dataServiceOf(runtime, yield* makePools, policy)
+    const fullLoad = yield* makeFullLoadOnce(runtime, data)
     const stopped = (path: string) => Effect.tapErrorCause((cause) => Effect.logError(`datafordeler source ${source.name} (${path}) stopped`, cause))
     if (source.pull !== undefined) yield* Effect.forkScoped(runPullSource(runtime, source.pull, fullLoad).pipe(stopped("pull")))
     if (source.graphql !== undefined) yield* Effect.forkScoped(runGraphqlSource(runtime, source.graphql, fullLoad).pipe(stopped("graphql")))
     if (source.push !== undefined) yield* startPushSource(runtime, source.push, fullLoad)
+    if (source.fullLoad.cron !== undefined) yield* Effect.forkScoped(runFullLoadSchedule(runtime, data).pipe(Effect.annotateLogs({ source: source.name })))
     yield* Effect.logInfo("datafordeler source started").pipe(
       Effect.annotateLogs({
         source: source.name,

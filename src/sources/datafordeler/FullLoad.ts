@@ -9,7 +9,7 @@
  * adds what it lacks (and records what upstream rewrote). With nothing
  * configured it says how to load history by hand instead of pretending.
  */
-import { Deferred, Duration, Effect, Redacted, Ref, Schedule } from "effect"
+import { Clock, Cron, Deferred, Duration, Effect, Redacted, Ref, Schedule } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -139,4 +139,19 @@ export const makeFullLoadOnce = (runtime: DafRuntime, data: DataService) =>
         yield* fullLoadUntilDone(runtime, data, why).pipe(Effect.orDie, Effect.provide(context), Effect.ensuring(Deferred.succeed(done, undefined)))
       })
     return once
+  })
+
+/** The full load at every instant of `fullLoad.cron` (in the source's time zone) until interrupted; a failed run waits for the next. */
+export const runFullLoadSchedule = (runtime: DafRuntime, data: DataService) =>
+  Effect.gen(function* () {
+    const expr = runtime.source.fullLoad.cron
+    if (expr === undefined) return
+    const cron = Cron.unsafeParse(expr, runtime.source.timeZone)
+    for (;;) {
+      const nowMs = yield* Clock.currentTimeMillis
+      yield* Effect.sleep(Duration.millis(Math.max(0, Cron.next(cron, new Date(nowMs)).getTime() - nowMs)))
+      yield* fullLoad(runtime, data, "scheduled (fullLoad.cron)").pipe(
+        Effect.catchAllCause((cause) => Effect.logError("scheduled full load failed; the next one is at the next instant of fullLoad.cron", cause))
+      )
+    }
   })

@@ -4,8 +4,8 @@
  * a mistake stops the start with the path of the bad field. Secrets are given
  * as `{"env": "NAME"}` (read from the environment) or inline strings.
  */
-import { Cron, Either, Schema } from "effect"
-import { decodeSourcesOfKind, Secret } from "../../config/Sources.js"
+import { Schema } from "effect"
+import { CronExpression, decodeSourcesOfKind, Secret } from "../../config/Sources.js"
 
 const Positive = Schema.Number.pipe(Schema.int(), Schema.positive())
 
@@ -69,10 +69,6 @@ export const ResourceSettings = Schema.Struct({
   /** For list items without an href: the field holding the id. */
   listIdField: Schema.optional(Schema.String)
 })
-
-const CronExpression = Schema.String.pipe(
-  Schema.filter((expr) => Either.match(Cron.parse(expr), { onLeft: (e) => `not a cron expression: ${e.message}`, onRight: () => true }))
-)
 
 export const ResyncSettings = Schema.Struct({
   /** Cron expression (minute hour day month weekday, or with seconds first), e.g. `30 3 * * *`. */
