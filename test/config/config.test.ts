@@ -61,4 +61,15 @@ describe("configuration", () => {
     expect(fields.filter((f) => !text.includes(`"${f.split(".").pop()}"`))).toEqual([])
     expect(fields.filter((f) => !readme.includes(`\`${f}\``))).toEqual([])
   })
+
+  it("refuses Datafordeler settings that cannot work, naming them", () => {
+    const refused = (source: Record<string, unknown>) =>
+      Effect.runSync(Effect.flip(decodeDafSources([{ kind: "datafordeler", name: "x", entities: { Adresse: { objectType: "a", rest: "http://x/{id}" } }, ...source }]))).message
+    expect(refused({})).toMatch(/needs at least one of pull, graphql and push/)
+    expect(refused({ push: { port: 1 }, fullLoad: { cron: "0 3 * * *" } })).toMatch(/fullLoad\.cron needs something to load/)
+    expect(refused({ push: { port: 1 }, fullLoad: { cron: "every night" } })).toMatch(/not a cron expression/)
+    expect(refused({ push: { port: 1, allowedSubjects: ["datafordeler.dk"] } })).toMatch(/push\.allowedSubjects needs client certificates/)
+    expect(refused({ push: { port: 1 }, entities: { Adresse: { objectType: "a" } } })).toMatch(/entities\.Adresse: give rest/)
+    expect(refused({ push: { port: 1 }, entities: { Adresse: { objectType: "a", graphql: { query: "q" } } } })).toMatch(/needs the source's graphql settings/)
+  })
 })

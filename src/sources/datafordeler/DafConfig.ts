@@ -139,6 +139,11 @@ export const DafSourceSchema = Schema.Struct({
 }).pipe(
   Schema.filter((s) => (s.pull === undefined && s.graphql === undefined && s.push === undefined ? "a datafordeler source needs at least one of pull, graphql and push" : undefined)),
   Schema.filter((s) =>
+    s.push?.allowedSubjects !== undefined && s.push.tls === undefined && s.push.clientCertHeader === undefined
+      ? "push.allowedSubjects needs client certificates to check: push.tls, or push.clientCertHeader behind a TLS terminator"
+      : undefined
+  ),
+  Schema.filter((s) =>
     s.fullLoad.cron !== undefined && s.fullLoad.download === undefined && Object.values(s.entities).every((e) => e.list === undefined)
       ? "fullLoad.cron needs something to load: fullLoad.download or an entity's list query"
       : undefined
