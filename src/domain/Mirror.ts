@@ -17,6 +17,7 @@
  */
 import { type Bound, type Instant, parseInstant } from "./Instant.js"
 import { getPath } from "./ChangeHint.js"
+import { transliterate } from "./DatafordelerEvents.js"
 import { canonicalJson } from "./Operation.js"
 
 /** Where a register's rows keep the object id and the four instants, and what identifies a row. */
@@ -118,6 +119,22 @@ export const decodeMirrorRow = (raw: unknown, shape: RowShape, timeZone: string)
   }
 }
 
+/** A JSON value with every object key spelled in ASCII (æ→ae, ø→oe, å→aa), as GraphQL spells Datafordeler's fields. */
+const asciiKeys = (value: unknown): unknown => {
+  if (Array.isArray(value)) return value.map(asciiKeys)
+  if (value === null || typeof value !== "object") return value
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [transliterate(k), asciiKeys(v)]))
+}
+
+/**
+ * REST keeps Danish field names (`dørbetegnelse`), GraphQL transliterates them
+ * (`doerbetegnelse`): the same row read through the other service is the same
+ * row, not a rewrite (a source moving from REST to GraphQL must not see its
+ * whole history as anomalies). Only consulted when the texts differ.
+ */
+const sameModuloSpelling = (a: string, b: string): boolean =>
+  canonicalJson(asciiKeys(JSON.parse(a))) === canonicalJson(asciiKeys(JSON.parse(b)))
+
 const overlaps = (aF: Bound, aT: Bound, bF: Bound, bT: Bound) => (aF === null || bT === null || aF < bT) && (bF === null || aT === null || bF < aT)
 
 const describe = (r: MirrorRow) => `row registreringFra ${r.registreringFra}, virkningFra ${r.virkningFra ?? "open"}`
@@ -167,7 +184,7 @@ export const planMirror = (stored: ReadonlyArray<StoredMirrorRow>, upstream: Rea
       insert.push(u)
       continue
     }
-    const sameContent = s.data === u.data && s.virkningTil === u.virkningTil
+    const sameContent = (s.data === u.data || sameModuloSpelling(s.data, u.data)) && s.virkningTil === u.virkningTil
     if (!sameContent) {
       anomalies.push({ kind: "rewrite", detail: `${describe(u)}: upstream changed the row's content; ours is kept` })
     } else if (s.registreringTil === u.registreringTil) {
