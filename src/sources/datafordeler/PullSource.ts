@@ -38,15 +38,18 @@ export interface Wanted {
   inline: Map<string, MirrorRow> | null
 }
 
-/** Events folded per object of a configured entity, deduplicated by envelope Id. */
+/** Events folded per object of a configured entity, deduplicated by envelope Id and by beskedID. */
 export const eventFold = (source: DafSource) => {
   const wanted = new Map<string, Wanted>()
   const shapes = new Map(Object.entries(source.entities).map(([name, entity]) => [name, rowShape(entity)]))
   const seen = new Set<string>()
   let events = 0
   const take = (e: PullEvent) => {
-    if (seen.has(e.id)) return
+    // The same message may come again under another envelope (overlapping windows, PUSH after PULL): its beskedID says so.
+    const besked = e.beskedID === null ? undefined : `besked:${e.beskedID}`
+    if (seen.has(e.id) || (besked !== undefined && seen.has(besked))) return
     seen.add(e.id)
+    if (besked !== undefined) seen.add(besked)
     events++
     for (const r of e.registrations) {
       const entity = source.entities[r.objekttype]

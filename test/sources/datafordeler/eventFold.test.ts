@@ -1,0 +1,47 @@
+/** Folding decoded PULL/PUSH events per object: duplicates by envelope Id or beskedID, inline rows, unconfigured types. */
+import { Schema } from "effect"
+import { describe, expect, it } from "vitest"
+import { decodePullEnvelope, type PullEvent } from "../../../src/domain/DatafordelerEvents.js"
+import { instant } from "../../../src/domain/Instant.js"
+import { DafSourceSchema } from "../../../src/sources/datafordeler/DafConfig.js"
+import { eventFold } from "../../../src/sources/datafordeler/PullSource.js"
+
+const source = Schema.decodeUnknownSync(DafSourceSchema)({ kind: "datafordeler", name: "dar", push: { port: 1 }, entities: { Adresse: { objectType: "dar.adresse", rest: "http://x/{id}" } } })
+
+const envelope = (id: number, beskedID: string, objektID: string, registreringstid: string, objekttype = "Adresse", rows?: Array<Record<string, unknown>>) =>
+  decodePullEnvelope({
+    Id: id,
+    Message: {
+      Grunddatabesked: {
+        Hændelsesbesked: {
+          beskedID,
+          Beskedkuvert: { Filtreringsdata: { beskedtype: `${objekttype}Update`, Objektregistrering: [{ objektID, objekttype, registreringstid }] } },
+          Beskeddata: rows === undefined ? [{ Objektreference: { objektreference: objektID } }] : rows.map((r) => ({ Objektdata: r }))
+        }
+      }
+    }
+  }) as PullEvent
+
+describe("folding events per object", () => {
+  it("takes an event once, whether it comes again under its envelope Id or its beskedID; keeps the newest registration", () => {
+    const fold = eventFold(source)
+    fold.take(envelope(1, "b-1", "a", "2026-01-01T10:00:00Z"))
+    fold.take(envelope(1, "b-1", "a", "2026-01-01T10:00:00Z")) // the same envelope (an overlapping window)
+    fold.take(envelope(7, "b-1", "a", "2026-01-01T10:00:00Z")) // the same message in another envelope
+    fold.take(envelope(2, "b-2", "a", "2026-01-02T10:00:00Z"))
+    fold.take(envelope(3, "b-3", "x", "2026-01-02T10:00:00Z", "Husnummer")) // not configured
+    expect(fold.events()).toBe(3)
+    expect([...fold.wanted.values()].map((w) => [w.entity, w.objectId, w.newest])).toEqual([["Adresse", "a", instant("2026-01-02T10:00:00Z")]])
+    // A pointer event: the object is fetched (no inline rows).
+    expect(fold.wanted.get("Adresse\u0000a")!.inline).toBeNull()
+  })
+
+  it("uses inline rows only when every event of the object carries readable ones", () => {
+    const row = { id_lokalId: "a", registreringFra: "2026-01-01T10:00:00Z", virkningFra: "2026-01-01T00:00:00Z", navn: "Åbakke" }
+    const fold = eventFold(source)
+    fold.take(envelope(1, "b-1", "a", "2026-01-01T10:00:00Z", "Adresse", [row]))
+    expect(fold.wanted.get("Adresse\u0000a")!.inline!.size).toBe(1)
+    fold.take(envelope(2, "b-2", "a", "2026-01-02T10:00:00Z", "Adresse", [{ ...row, registreringFra: "not a time" }]))
+    expect(fold.wanted.get("Adresse\u0000a")!.inline).toBeNull()
+  })
+})
