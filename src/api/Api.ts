@@ -146,6 +146,11 @@ const ResyncReportSchema = Schema.Struct({
   error: Schema.NullOr(Schema.String)
 })
 
+export const SourcesStatusSchema = Schema.Struct({
+  cursors: Schema.Array(Schema.Struct({ source: Schema.String, cursor: Schema.String, updatedAt: Schema.String, ageSeconds: Schema.Number })),
+  pushInboxPending: Schema.Number
+})
+
 export const ObjectsGroup = HttpApiGroup.make("objects")
   .add(
     HttpApiEndpoint.get("get", "/v1/objects/:objectType/:objectId")
@@ -244,6 +249,14 @@ export const ObjectsGroup = HttpApiGroup.make("objects")
       .annotate(
         OpenApi.Description,
         "What a mirrored (bitemporal) upstream did that the mirror would not obey — rewrites of stored rows, reopened or moved closes, rows gone from a complete history, duplicate identities, overlapping rows — oldest first; page on with `after` = `next`."
+      )
+  )
+  .add(
+    HttpApiEndpoint.get("sources", "/v1/sources")
+      .addSuccess(SourcesStatusSchema)
+      .annotate(
+        OpenApi.Description,
+        "Where each polling path stands: its durable cursor (PULL: the end of the last committed window; GraphQL: the last applied eventid; PUSH: the last applied inbox entry), when it was last committed or confirmed and how many seconds ago; and the PUSH events recorded and not yet applied."
       )
   )
   .add(

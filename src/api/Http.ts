@@ -6,7 +6,7 @@
 import { HttpApiBuilder, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServerRequest } from "@effect/platform-node"
 import { Clock, Effect, Option, Stream } from "effect"
-import { fromEpochMillis, type Instant, parseInstant, toEpochMillis } from "../domain/Instant.js"
+import { fromEpochMillis, type Instant, parseInstant } from "../domain/Instant.js"
 import { ApiConfig, IngestConfig } from "../config/Config.js"
 import { emptySummary, type IngestSummary, ingestNdjson, ingestValues } from "../ingest/Ingest.js"
 import { ActivationStore } from "../store/Activations.js"
@@ -15,8 +15,7 @@ import { type ChangeCursor, type ChangeRow, Store } from "../store/Store.js"
 import { WorkQueue } from "../store/WorkQueue.js"
 import { ResyncReports } from "../store/ResyncReports.js"
 import { MirrorStore } from "../store/Mirror.js"
-import { PushInbox } from "../store/PushInbox.js"
-import { SourceCursors } from "../store/SourceCursors.js"
+import { sourcesStatus } from "../sources/SourcesStatus.js"
 import { OutboxConfig, publisherNames } from "../outbox/OutboxConfig.js"
 import { csvHeader, csvLine } from "../domain/Csv.js"
 import { BadRequest, NotFound, SkyggeApi } from "./Api.js"
@@ -160,6 +159,7 @@ export const ObjectsLive = HttpApiBuilder.group(SkyggeApi, "objects", (handlers)
           return { anomalies: list, next: list.length === limit ? list[list.length - 1]!.id : null }
         })
       )
+      .handle("sources", () => sourcesStatus)
       .handle("resyncReports", ({ urlParams }) =>
         Effect.gen(function* () {
           const limit = yield* checkLimit(urlParams.limit, 100)
@@ -292,8 +292,6 @@ export const SystemLive = HttpApiBuilder.group(SkyggeApi, "system", (handlers) =
     const outbox = yield* OutboxStore
     const workQueue = yield* WorkQueue
     const mirrorAnomalies = yield* MirrorStore
-    const cursors = yield* SourceCursors
-    const inbox = yield* PushInbox
     const publishers = publisherNames(yield* OutboxConfig)
     const metrics = yield* Metrics
     return handlers
@@ -302,15 +300,15 @@ export const SystemLive = HttpApiBuilder.group(SkyggeApi, "system", (handlers) =
       .handle("metrics", () =>
         Effect.gen(function* () {
           const stats = yield* store.stats
-          const now = yield* Clock.currentTimeMillis
+          const sources = yield* sourcesStatus
           const downstream = {
             pendingActivations: yield* activations.pendingCount,
             outboxRecords: yield* outbox.size,
             publishers: yield* outbox.states(publishers),
             workItems: yield* workQueue.counts,
             anomalies: yield* mirrorAnomalies.anomalyCount,
-            pushInboxPending: yield* inbox.pendingCount,
-            cursorAges: (yield* cursors.list).map((c) => ({ source: c.source, seconds: Math.max(0, (now - toEpochMillis(c.updatedAt as Instant)) / 1000) }))
+            pushInboxPending: sources.pushInboxPending,
+            cursorAges: sources.cursors.map((c) => ({ source: c.source, seconds: c.ageSeconds }))
           }
           return HttpServerResponse.text(metrics.render(stats, downstream), { contentType: "text/plain; version=0.0.4; charset=utf-8" })
         })

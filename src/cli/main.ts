@@ -21,6 +21,7 @@ import { DafSourcesLive, startDafSource } from "../sources/datafordeler/DafSourc
 import { DafSourceSchema } from "../sources/datafordeler/DafConfig.js"
 import { sqliteStoreLayer } from "../store/sqlite/SqliteStore.js"
 import { startDafSimulator } from "../sources/datafordeler/simulator/DafSimulator.js"
+import { sourcesStatus } from "../sources/SourcesStatus.js"
 import { ApiConfig, ConfigSources, IngestConfig, StoreConfig } from "../config/Config.js"
 import { runFetcher } from "../sources/intark/Fetcher.js"
 import { decodeIntarkSources } from "../sources/intark/IntarkConfig.js"
@@ -628,6 +629,18 @@ const anomalies = Command.make(
     )
 ).pipe(Command.withDescription("What mirrored upstreams did that skygge recorded instead of obeying (history rewrites, overlaps, …), oldest first"))
 
+const sources = Command.make("sources", { config: configOption, json: jsonOption }, (o) =>
+  withStore(
+    o.config,
+    Effect.gen(function* () {
+      const status = yield* sourcesStatus
+      if (o.json) return yield* println(JSON.stringify(status))
+      for (const c of status.cursors) yield* println([c.source.padEnd(24), c.cursor.padEnd(28), c.updatedAt, `${Math.round(c.ageSeconds)} s ago`].join("  "))
+      yield* println(`PUSH events recorded and not yet applied: ${status.pushInboxPending}`)
+    })
+  )
+).pipe(Command.withDescription("Where each source path stands: its cursor, when it was last committed or confirmed, and the PUSH backlog"))
+
 // ---- resync ------------------------------------------------------------------
 
 const reportLine = (r: ResyncReport) =>
@@ -723,7 +736,7 @@ const resyncReports = Command.make(
 
 const skygge = Command.make("skygge").pipe(
   Command.withDescription("Bitemporal shadow-register sync engine"),
-  Command.withSubcommands([run, demo, importCommand, importExtract, get, history, snapshot, changes, refused, activations, anomalies, resync, resyncReports])
+  Command.withSubcommands([run, demo, importCommand, importExtract, get, history, snapshot, changes, refused, activations, anomalies, sources, resync, resyncReports])
 )
 
 const cli = Command.run(skygge, { name: "skygge", version: VERSION })
