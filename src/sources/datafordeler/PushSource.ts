@@ -21,7 +21,7 @@ import type { FullLoadOnce } from "./FullLoad.js"
 import type { PushSettings } from "./DafConfig.js"
 import { type DafRuntime, dataServiceOf } from "./DafRuntime.js"
 import { makePools, type Pools } from "./ObjectFetch.js"
-import { applyWanted, eventFold } from "./PullSource.js"
+import { applyWanted, eventFold } from "./PointerEvents.js"
 import { startPushReceiver } from "./push/PushReceiver.js"
 
 const BATCH = 1000

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest"
 import { decodePullEnvelope, type PullEvent } from "../../../src/domain/DatafordelerEvents.js"
 import { instant } from "../../../src/domain/Instant.js"
 import { DafSourceSchema } from "../../../src/sources/datafordeler/DafConfig.js"
-import { eventFold } from "../../../src/sources/datafordeler/PullSource.js"
+import { eventFold } from "../../../src/sources/datafordeler/PointerEvents.js"
 
 const source = Schema.decodeUnknownSync(DafSourceSchema)({ kind: "datafordeler", name: "dar", push: { port: 1 }, entities: { Adresse: { objectType: "dar.adresse", rest: "http://x/{id}" } } })
 
