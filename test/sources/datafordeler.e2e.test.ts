@@ -15,7 +15,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { afterEach, describe, expect, it } from "vitest"
-import { fromEpochMillis, type Instant } from "../../src/domain/Instant.js"
+import { fromEpochMillis, type Instant, toEpochMillis } from "../../src/domain/Instant.js"
 import { DafSourceSchema } from "../../src/sources/datafordeler/DafConfig.js"
 import { startDafSource } from "../../src/sources/datafordeler/DafSourceLive.js"
 import { type DafSimulator, startDafSimulator } from "../../src/sources/datafordeler/simulator/DafSimulator.js"
@@ -168,6 +168,18 @@ describe("Datafordeler sources against the register simulator", () => {
     // Without it the deletes are read before the inserts exist: the rows look gone upstream (recorded, kept).
     expect(await reimportWhileRunning(false)).toBeGreaterThan(0)
   }, 60_000)
+
+  it("GraphQL events: a path stuck on objects whose rows never show their events keeps its cursor and lets it age (for alerts)", async () => {
+    const { sim, engine, run } = await setUp({ seed: 51 })
+    await run({ graphql: graphqlSettings(sim, { maxAttempts: 2, maxBackoffSeconds: 0.1 }), entities: restEntity(sim, `${sim.baseUrl}/nowhere?id={id}`) })
+    const cursor = () => engine.db.prepare("SELECT cursor, updated_at AS updatedAt FROM source_cursors WHERE source = 'dar:graphql'").get() as { cursor: string; updatedAt: string }
+    const before = cursor()
+    sim.randomChanges(5)
+    await sleep(2500)
+    // Parked every round: the cursor neither moves nor is confirmed.
+    expect(cursor()).toEqual(before)
+    expect(Date.now() - toEpochMillis(before.updatedAt as Instant)).toBeGreaterThan(2000)
+  }, 20_000)
 
   it("a first start loads every row by the entity's list query once, however many paths ask, then follows the events", async () => {
     const { sim, engine, run } = await setUp({ seed: 23 })

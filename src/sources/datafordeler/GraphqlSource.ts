@@ -145,11 +145,12 @@ export const runGraphqlSource = (runtime: DafRuntime, gql: GraphqlSettings, full
       const parked: Array<ObjectEvents> = parkedSyncs.map((s) => s.work.tag)
       yield* recordBadRows(source, ready.flatMap((s) => s.fetched.bad.map((b) => `${s.work.entity} ${s.work.objectId}: ${b}`)))
       const next = cursorAfterPage(cursor, folded, parked)
+      // A cursor held back by a parked object is not confirmed again: its age shows the path is stuck.
       yield* mirror.mirror(
         `datafordeler:${source.name}`,
         `graphql:${source.name}:${next}`,
         ready.map((s) => wholeHistory(source, s.work.entity, s.work.objectId, s.fetched)),
-        { source: cursorName, cursor: String(next) }
+        next !== cursor || parked.length === 0 ? { source: cursorName, cursor: String(next) } : undefined
       )
       yield* Effect.logDebug("GraphQL events round committed").pipe(log, Effect.annotateLogs({ after: cursor, cursor: next, events: page.events.length, objects: ready.length, parked: parked.length }))
       cursor = next
