@@ -10,7 +10,8 @@
 import { Effect, Fiber, Logger, LogLevel, Option, Schema } from "effect"
 import { type ChildProcess, execFileSync } from "node:child_process"
 import { once } from "node:events"
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { createServer } from "node:http"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -190,6 +191,37 @@ describe("Datafordeler sources against the register simulator", () => {
     sim.randomChanges(20)
     expect(await converge(engine, sim, 15_000)).toEqual([])
     expect(Effect.runSync(engine.mirror.anomalyCount)).toBe(0)
+  }, 40_000)
+
+  it("a first start loads the register's file download (a zip of entity lists, its key never shown) before following PULL", async () => {
+    const { sim, engine, run, dir } = await setUp({ seed: 53 })
+    sim.randomChanges(40)
+    // The register as a file download: every object's rows in Datafordeler's shape, plus a list no entity wants.
+    const rows = (await Promise.all(sim.ids().map(async (id) => (await (await fetch(`${sim.baseUrl}/rest/adresse?id=${id}`)).json()) as Array<unknown>))).flat()
+    const file = join(dir, "DAR_Totaludtraek.zip")
+    const script = "import sys, zipfile\nwith zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_DEFLATED) as z: z.writestr('DAR_Totaludtraek_1.json', sys.stdin.read())"
+    execFileSync("python3", ["-c", script, file], { input: JSON.stringify({ AdresseList: rows, HusnummerList: [{ id_lokalId: "h1", registreringFra: "2020-01-01T00:00:00Z" }] }) })
+    const key = "download-key-77ab"
+    let asked = 0
+    const server = createServer((req, res) => {
+      asked++
+      if (new URL(req.url ?? "/", "http://x").searchParams.get("apiKey") !== key) return void res.writeHead(401).end()
+      res.writeHead(200, { "content-type": "application/zip" }).end(readFileSync(file))
+    })
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r))
+    cleanups.push(() => new Promise<void>((r) => server.close(() => r())))
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/FileDownloads/GetFile?Register=DAR`
+    process.env.SKYGGE_TEST_DAF_DOWNLOAD_KEY = key
+    cleanups.push(() => void delete process.env.SKYGGE_TEST_DAF_DOWNLOAD_KEY)
+    const logs: Array<string> = []
+    await run({ pull: pullSettings(sim, {}), fullLoad: { download: url, downloadApiKey: { env: "SKYGGE_TEST_DAF_DOWNLOAD_KEY" } }, entities: restEntity(sim) }, logs)
+    expect(await converge(engine, sim, 15_000)).toEqual([])
+    expect(asked).toBe(1)
+    sim.randomChanges(10)
+    expect(await converge(engine, sim, 15_000)).toEqual([])
+    expect(Effect.runSync(engine.mirror.anomalyCount)).toBe(0)
+    expect(logs.some((l) => l.includes("full load: file download loaded"))).toBe(true)
+    expect(logs.filter((l) => l.includes(key))).toEqual([])
   }, 40_000)
 
   it("GraphQL events: a cursor older than the service keeps events triggers the full load again", async () => {
