@@ -9,7 +9,8 @@
  * adds what it lacks (and records what upstream rewrote). With nothing
  * configured it says how to load history by hand instead of pretending.
  */
-import { Clock, Cron, Deferred, Duration, Effect, Redacted, Ref, Schedule } from "effect"
+import { Deferred, Duration, Effect, Redacted, Ref, Schedule } from "effect"
+import { runOnCron } from "../../schedule/OnCron.js"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -20,10 +21,9 @@ import { type MirrorItem, MirrorStore } from "../../store/Mirror.js"
 import type { Store } from "../../store/Store.js"
 import { rowShape } from "./DafConfig.js"
 import type { DafRuntime } from "./DafRuntime.js"
-import { postGraphql, withRetry } from "./ObjectFetch.js"
+import { forEachGraphqlPage } from "./ObjectFetch.js"
 import { type DataService, recordBadRows } from "./ObjectSync.js"
 
-const PAGE = 1000
 
 /** Every row of one entity through its `list` query, page by page, each page mirrored as it comes. */
 const loadEntityByQuery = (runtime: DafRuntime, data: DataService, entityName: string) =>
@@ -31,32 +31,30 @@ const loadEntityByQuery = (runtime: DafRuntime, data: DataService, entityName: s
     const source = runtime.source
     const entity = source.entities[entityName]!
     const list = entity.list!
-    const root = list.root ?? `${source.graphql!.register}_${entityName}`
     const shape = rowShape(entity)
     const mirror = yield* MirrorStore
-    let after: string | null = null
     let rows = 0
-    for (;;) {
-      const variables = { first: PAGE, after }
-      const page = yield* withRetry(data.service.policy, (signal) => postGraphql(data.service, source.graphql!.url, list.query, variables, signal))
-      const field = page[root] as { nodes?: unknown; pageInfo?: { hasNextPage?: unknown; endCursor?: unknown } } | undefined
-      if (field === undefined || field === null || !Array.isArray(field.nodes)) return yield* Effect.fail(`the GraphQL answer has no ${root}.nodes`)
-      const byObject = new Map<string, Array<MirrorRow>>()
-      const bad: Array<string> = []
-      for (const raw of field.nodes) {
-        const row = decodeMirrorRow(raw, shape, source.timeZone)
-        if ("reason" in row) bad.push(`${entityName}: ${row.reason}`)
-        else byObject.set(row.objectId, [...(byObject.get(row.objectId) ?? []), row])
-      }
-      yield* recordBadRows(source, bad)
-      // A page may end inside an object's rows: each page's rows are mirrored as they are, not as whole histories.
-      const items: Array<MirrorItem> = [...byObject].map(([objectId, r]) => ({ objectType: entity.objectType, objectId, rows: r, complete: false, identity: entity.identity, checkOverlaps: false }))
-      if (items.length > 0) yield* mirror.mirror(`datafordeler:${source.name}`, `full-load:${source.name}:${entityName}`, items)
-      rows += field.nodes.length
-      const next = field.pageInfo?.endCursor
-      if (field.pageInfo?.hasNextPage !== true || typeof next !== "string") return rows
-      after = next
-    }
+    yield* forEachGraphqlPage(data.service, source.graphql!.url, list.query, list.root ?? `${source.graphql!.register}_${entityName}`, {}, (nodes) =>
+      Effect.gen(function* () {
+        const byObject = new Map<string, Array<MirrorRow>>()
+        const bad: Array<string> = []
+        for (const raw of nodes) {
+          const row = decodeMirrorRow(raw, shape, source.timeZone)
+          if ("reason" in row) bad.push(`${entityName}: ${row.reason}`)
+          else {
+            const same = byObject.get(row.objectId)
+            if (same === undefined) byObject.set(row.objectId, [row])
+            else same.push(row)
+          }
+        }
+        yield* recordBadRows(source, bad)
+        // A page may end inside an object's rows: each page's rows are mirrored as they are, not as whole histories.
+        const items: Array<MirrorItem> = [...byObject].map(([objectId, r]) => ({ objectType: entity.objectType, objectId, rows: r, complete: false, identity: entity.identity, checkOverlaps: false }))
+        if (items.length > 0) yield* mirror.mirror(`datafordeler:${source.name}`, `full-load:${source.name}:${entityName}`, items)
+        rows += nodes.length
+      })
+    )
+    return rows
   })
 
 const loadDownload = (runtime: DafRuntime, url: string) =>
@@ -143,15 +141,6 @@ export const makeFullLoadOnce = (runtime: DafRuntime, data: DataService) =>
 
 /** The full load at every instant of `fullLoad.cron` (in the source's time zone) until interrupted; a failed run waits for the next. */
 export const runFullLoadSchedule = (runtime: DafRuntime, data: DataService) =>
-  Effect.gen(function* () {
-    const expr = runtime.source.fullLoad.cron
-    if (expr === undefined) return
-    const cron = Cron.unsafeParse(expr, runtime.source.timeZone)
-    for (;;) {
-      const nowMs = yield* Clock.currentTimeMillis
-      yield* Effect.sleep(Duration.millis(Math.max(0, Cron.next(cron, new Date(nowMs)).getTime() - nowMs)))
-      yield* fullLoad(runtime, data, "scheduled (fullLoad.cron)").pipe(
-        Effect.catchAllCause((cause) => Effect.logError("scheduled full load failed; the next one is at the next instant of fullLoad.cron", cause))
-      )
-    }
-  })
+  runtime.source.fullLoad.cron === undefined
+    ? Effect.void
+    : runOnCron(runtime.source.fullLoad.cron, runtime.source.timeZone, "scheduled full load", fullLoad(runtime, data, "scheduled (fullLoad.cron)"))

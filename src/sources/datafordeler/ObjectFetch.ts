@@ -129,30 +129,43 @@ export const postGraphql = async (service: Service, endpoint: string, query: str
   return body.data as Record<string, unknown>
 }
 
-/** Every node of a Relay-paged root field, page after page (`$first`/`$after` when the query declares them). */
-export const graphqlNodes = (service: Service, endpoint: string, query: string, root: string, variables: Record<string, unknown>, pageSize = 1000) =>
+/** Each page of a Relay-paged root field's `nodes`, handed to `onPage` as it comes (paged by `$first`/`$after` when the query declares them). */
+export const forEachGraphqlPage = <E, R>(
+  service: Service,
+  endpoint: string,
+  query: string,
+  root: string,
+  variables: Record<string, unknown>,
+  onPage: (nodes: ReadonlyArray<unknown>) => Effect.Effect<void, E, R>,
+  pageSize = 1000
+) =>
   Effect.gen(function* () {
     const paged = /\$after\b/.test(query)
-    const nodes: Array<unknown> = []
     let after: string | null = null
     for (;;) {
       const vars: Record<string, unknown> = paged ? { ...variables, first: pageSize, after } : variables
       const data = yield* withRetry(service.policy, (signal) => postGraphql(service, endpoint, query, vars, signal))
       const field = data[root] as { nodes?: unknown; pageInfo?: { hasNextPage?: unknown; endCursor?: unknown } } | undefined
       if (field === undefined || field === null || !Array.isArray(field.nodes)) return yield* Effect.fail(`the GraphQL answer has no ${root}.nodes`)
-      nodes.push(...field.nodes)
+      yield* onPage(field.nodes)
       const next = field.pageInfo?.endCursor
-      if (!paged || field.pageInfo?.hasNextPage !== true || typeof next !== "string") return nodes
+      if (!paged || field.pageInfo?.hasNextPage !== true || typeof next !== "string") return
       after = next
     }
+  })
+
+/** Every node of a root field, all pages. */
+export const graphqlNodes = (service: Service, endpoint: string, query: string, root: string, variables: Record<string, unknown>) =>
+  Effect.gen(function* () {
+    const nodes: Array<unknown> = []
+    yield* forEachGraphqlPage(service, endpoint, query, root, variables, (page) => Effect.sync(() => page.forEach((n) => nodes.push(n))))
+    return nodes
   })
 
 export interface FetchedObject {
   readonly rows: ReadonlyArray<MirrorRow>
   /** Row ids the answer carried (`rowIdField`), to tell whether it shows the events that named the object. */
   readonly rowIds: ReadonlySet<string>
-  /** Rows that carried no row id (then only presence of rows can be checked). */
-  readonly withoutRowId: number
   /** The newest `datafordelerOpdateringstid` of the rows: how recent the answer is. */
   readonly newestUpdate: Instant | null
   readonly bad: ReadonlyArray<string>
@@ -164,7 +177,6 @@ export const decodeObjectRows = (raw: ReadonlyArray<unknown>, entity: DafEntity,
   const rows: Array<MirrorRow> = []
   const rowIds = new Set<string>()
   const bad: Array<string> = []
-  let withoutRowId = 0
   let newestUpdate: Instant | null = null
   for (const r of raw) {
     const row = decodeMirrorRow(r, shape, timeZone)
@@ -173,13 +185,12 @@ export const decodeObjectRows = (raw: ReadonlyArray<unknown>, entity: DafEntity,
       rows.push(row)
       const rowId = getPath(r, entity.rowIdField)
       if (typeof rowId === "string" || typeof rowId === "number") rowIds.add(String(rowId))
-      else withoutRowId++
       const updated = getPath(r, "datafordelerOpdateringstid")
       const at = typeof updated === "string" ? parseInstant(updated, timeZone) : undefined
       if (typeof at === "string" && (newestUpdate === null || at > newestUpdate)) newestUpdate = at
     }
   }
-  return { rows, rowIds, withoutRowId, newestUpdate, bad }
+  return { rows, rowIds, newestUpdate, bad }
 }
 
 /** Whether an entity's GraphQL query fetches many objects at once (declares `$ids`). */

@@ -7,7 +7,8 @@
  * on the provider's own 404. Abandoned work items get another chance. Every
  * run leaves a report. A dry run only measures the drift.
  */
-import { Clock, Cron, Duration, Effect, Either, Option, type Redacted } from "effect"
+import { Clock, Effect, Either, Option, type Redacted } from "effect"
+import { runOnCron } from "../../schedule/OnCron.js"
 import { drift, fingerprint, itemFingerprint } from "../../domain/Drift.js"
 import { fromEpochMillis } from "../../domain/Instant.js"
 import { type ResyncReport, ResyncReports } from "../../store/ResyncReports.js"
@@ -119,16 +120,8 @@ export const resyncSource = (source: IntarkSource, authHeaders: Readonly<Record<
 
 /** Run `resyncSource` at every instant of the source's cron schedule (in its time zone), until interrupted. */
 export const runResyncSchedule = (source: IntarkSource, authHeaders: Readonly<Record<string, Redacted.Redacted>>) =>
-  Effect.gen(function* () {
-    const settings = source.resync
-    if (settings === undefined) return
-    const cron = Cron.unsafeParse(settings.cron, settings.timeZone ?? source.timeZone)
-    for (;;) {
-      const nowMs = yield* Clock.currentTimeMillis
-      const next = Cron.next(cron, new Date(nowMs)).getTime()
-      yield* Effect.sleep(Duration.millis(Math.max(0, next - nowMs)))
-      yield* resyncSource(source, authHeaders, { dryRun: settings.dryRun }).pipe(
-        Effect.catchAllCause((cause) => Effect.logError("scheduled resync failed", cause).pipe(Effect.annotateLogs({ source: source.name })))
-      )
-    }
-  })
+  source.resync === undefined
+    ? Effect.void
+    : runOnCron(source.resync.cron, source.resync.timeZone ?? source.timeZone, "scheduled resync", resyncSource(source, authHeaders, { dryRun: source.resync.dryRun })).pipe(
+      Effect.annotateLogs({ source: source.name })
+    )
