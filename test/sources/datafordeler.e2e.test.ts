@@ -215,10 +215,12 @@ describe("Datafordeler sources against the register simulator", () => {
     cleanups.push(() => void delete process.env.SKYGGE_TEST_DAF_DOWNLOAD_KEY)
     const logs: Array<string> = []
     await run({ pull: pullSettings(sim, {}), fullLoad: { download: url, downloadApiKey: { env: "SKYGGE_TEST_DAF_DOWNLOAD_KEY" } }, entities: restEntity(sim) }, logs)
-    expect(await converge(engine, sim, 15_000)).toEqual([])
+    // Should it fail, the source's warnings and errors say why.
+    const said = () => logs.filter((l) => /level=(WARN|ERROR)/.test(l)).join("\n")
+    expect(await converge(engine, sim, 15_000), said()).toEqual([])
     expect(asked).toBe(1)
     sim.randomChanges(10)
-    expect(await converge(engine, sim, 15_000)).toEqual([])
+    expect(await converge(engine, sim, 15_000), said()).toEqual([])
     expect(Effect.runSync(engine.mirror.anomalyCount)).toBe(0)
     expect(logs.some((l) => l.includes("full load: file download loaded"))).toBe(true)
     expect(logs.filter((l) => l.includes(key))).toEqual([])

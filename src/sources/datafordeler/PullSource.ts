@@ -99,22 +99,21 @@ export const runPullSource = (runtime: DafRuntime, pull: PullSettings, fullLoad:
     const log = Effect.annotateLogs({ source: source.name, path: "pull" })
     // The PULL cursor keeps the source's own name (the first path built had it).
     const cursorName = source.name
-    let cursor = Option.map(yield* cursors.get(cursorName), (c) => c.cursor)
-    if (Option.isNone(cursor)) {
-      const start = fromEpochMillis((yield* Clock.currentTimeMillis) - settings.lagMs)
-      yield* fullLoad("first start: the event service only has what happens from now on").pipe(log)
-      yield* cursors.set(cursorName, start)
-      cursor = Option.some(start)
-    } else {
-      const retentionMs = source.fullLoad.retentionDays * 86_400_000
-      if (toEpochMillis(cursor.value as Instant) < (yield* Clock.currentTimeMillis) - retentionMs) {
-        const start = fromEpochMillis((yield* Clock.currentTimeMillis) - settings.lagMs)
-        yield* fullLoad(`the cursor ${cursor.value} is older than the service keeps events (${source.fullLoad.retentionDays} days): events since then are lost`).pipe(log)
-        yield* cursors.set(cursorName, start)
-        cursor = Option.some(start)
-      }
+    // A first start, or a cursor older than retention: what came before is loaded, then the windows start at now − lag.
+    const stored = Option.map(yield* cursors.get(cursorName), (c) => c.cursor as Instant)
+    const nowMs = yield* Clock.currentTimeMillis
+    const gap = Option.isNone(stored)
+      ? "first start: the event service only has what happens from now on"
+      : toEpochMillis(stored.value) < nowMs - source.fullLoad.retentionDays * 86_400_000
+      ? `the cursor ${stored.value} is older than the service keeps events (${source.fullLoad.retentionDays} days): events since then are lost`
+      : undefined
+    let at: Instant
+    if (gap === undefined) at = Option.getOrThrow(stored)
+    else {
+      at = fromEpochMillis(nowMs - settings.lagMs)
+      yield* fullLoad(gap).pipe(log)
+      yield* cursors.set(cursorName, at)
     }
-    let at = Option.getOrThrow(cursor) as Instant
     for (;;) {
       const window = nextWindow(at, yield* Clock.currentTimeMillis, settings)
       if (window === undefined) {
