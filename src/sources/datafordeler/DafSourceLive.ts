@@ -17,12 +17,14 @@ export const startDafSource = (source: DafSource) =>
   Effect.gen(function* () {
     const runtime = yield* resolveRuntime(source)
     const policy = source.graphql ?? source.pull ?? source.push!
-    const data = dataServiceOf(runtime, yield* makePools, policy)
+    // One pool per service origin for the whole source, whichever path asks.
+    const pools = yield* makePools
+    const data = dataServiceOf(runtime, pools, policy)
     const fullLoad = yield* makeFullLoadOnce(runtime, data)
     const stopped = (path: string) => Effect.tapErrorCause((cause) => Effect.logError(`datafordeler source ${source.name} (${path}) stopped`, cause))
-    if (source.pull !== undefined) yield* Effect.forkScoped(runPullSource(runtime, source.pull, fullLoad).pipe(stopped("pull")))
-    if (source.graphql !== undefined) yield* Effect.forkScoped(runGraphqlSource(runtime, source.graphql, fullLoad).pipe(stopped("graphql")))
-    if (source.push !== undefined) yield* startPushSource(runtime, source.push, fullLoad)
+    if (source.pull !== undefined) yield* Effect.forkScoped(runPullSource(runtime, source.pull, pools, fullLoad).pipe(stopped("pull")))
+    if (source.graphql !== undefined) yield* Effect.forkScoped(runGraphqlSource(runtime, source.graphql, pools, fullLoad).pipe(stopped("graphql")))
+    if (source.push !== undefined) yield* startPushSource(runtime, source.push, pools, fullLoad)
     if (source.fullLoad.cron !== undefined) yield* Effect.forkScoped(runFullLoadSchedule(runtime, data).pipe(Effect.annotateLogs({ source: source.name })))
     yield* Effect.logInfo("datafordeler source started").pipe(
       Effect.annotateLogs({

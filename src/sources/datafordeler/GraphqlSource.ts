@@ -30,7 +30,7 @@ import { Store } from "../../store/Store.js"
 import type { GraphqlSettings } from "./DafConfig.js"
 import { type DafRuntime, dataServiceOf } from "./DafRuntime.js"
 import type { FullLoadOnce } from "./FullLoad.js"
-import { makePools, postGraphql, withRetry } from "./ObjectFetch.js"
+import { type Pools, postGraphql, withRetry } from "./ObjectFetch.js"
 import { recordBadRows, syncObjects, wholeHistory } from "./ObjectSync.js"
 
 const EVENT_FIELDS = "eventid entityname eventaction fromfailedimport object_id object_datafordelerRowId datafordelerOpdateringstid"
@@ -46,10 +46,9 @@ export const eventsQuery = (register: string, entities: ReadonlyArray<string>, g
 
 export const IMPORT_STATUS_QUERY = "query SkyggeImportStatus { DAF_RegisterImportStatus { lastEventId lastSequenceNumber lastUpdated } }"
 
-export const runGraphqlSource = (runtime: DafRuntime, gql: GraphqlSettings, fullLoad: FullLoadOnce) =>
+export const runGraphqlSource = (runtime: DafRuntime, gql: GraphqlSettings, pools: Pools, fullLoad: FullLoadOnce) =>
   Effect.scoped(Effect.gen(function* () {
     const source = runtime.source
-    const pools = yield* makePools
     const data = dataServiceOf(runtime, pools, gql)
     const cursors = yield* SourceCursors
     const mirror = yield* MirrorStore

@@ -22,7 +22,7 @@ import { printableUrl } from "../../ingest/Download.js"
 import type { DafSource, PullSettings } from "./DafConfig.js"
 import { type DafRuntime, dataServiceOf } from "./DafRuntime.js"
 import type { FullLoadOnce } from "./FullLoad.js"
-import { FetchFailed, makePools, type Service, withRetry } from "./ObjectFetch.js"
+import { FetchFailed, type Pools, type Service, withRetry } from "./ObjectFetch.js"
 import { applyWanted, eventFold } from "./PointerEvents.js"
 
 const PULL_PATH = "/system/EventMessages/1.0.0/custom"
@@ -83,10 +83,9 @@ const pullWindow = (service: Service, source: DafSource, pull: PullSettings, win
     return { wanted: fold.wanted, refused, events: fold.events() }
   })
 
-export const runPullSource = (runtime: DafRuntime, pull: PullSettings, fullLoad: FullLoadOnce) =>
+export const runPullSource = (runtime: DafRuntime, pull: PullSettings, pools: Pools, fullLoad: FullLoadOnce) =>
   Effect.scoped(Effect.gen(function* () {
     const source = runtime.source
-    const pools = yield* makePools
     const data = dataServiceOf(runtime, pools, pull)
     const service = data.service
     const cursors = yield* SourceCursors

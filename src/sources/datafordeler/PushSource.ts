@@ -20,18 +20,17 @@ import { Store } from "../../store/Store.js"
 import type { FullLoadOnce } from "./FullLoad.js"
 import type { PushSettings } from "./DafConfig.js"
 import { type DafRuntime, dataServiceOf } from "./DafRuntime.js"
-import { makePools, type Pools } from "./ObjectFetch.js"
+import type { Pools } from "./ObjectFetch.js"
 import { applyWanted, eventFold } from "./PointerEvents.js"
 import { startPushReceiver } from "./push/PushReceiver.js"
 
 const BATCH = 1000
 
 /** The receiver (listening when this returns: a port in use stops the start) and the inbox loop, both for the life of the scope. */
-export const startPushSource = (runtime: DafRuntime, push: PushSettings, fullLoad: FullLoadOnce) =>
+export const startPushSource = (runtime: DafRuntime, push: PushSettings, pools: Pools, fullLoad: FullLoadOnce) =>
   Effect.gen(function* () {
     const source = runtime.source
     const inbox = yield* PushInbox
-    const pools = yield* makePools
     const wake = yield* Queue.sliding<void>(1)
     const run = Runtime.runPromise(yield* Effect.runtime<never>())
     const log = Effect.annotateLogs({ source: source.name, path: "push" })
