@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// The npm mirror on these machines serves only this platform's optional
-// binaries (rollup, esbuild, msgpackr-extract for linux-x64-gnu), so
-// `npm install` writes a lockfile without the other platforms' entries and
+// `npm install` may write a lockfile with only this platform's optional
+// binaries (rollup, esbuild, msgpackr-extract for linux-x64-gnu) and without
+// the other platforms' entries, and
 // `npm ci` then calls it out of sync. This adds each missing optional
 // dependency with the os/cpu/libc its name says, so `npm ci` sees a complete
 // lockfile and skips them here. Run after `npm install` changes the lockfile.

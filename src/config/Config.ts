@@ -95,7 +95,9 @@ export const mergeEnvironment = (json: Record<string, unknown>, env: NodeJS.Proc
   for (const [section, keys] of Object.entries(KNOWN_KEYS)) {
     for (const key of keys) {
       const value = env[envName(section, key)]
-      if (value === undefined) continue
+      // An empty variable is unset (compose files and unit templates leave `VAR=` behind): it must never
+      // turn a file's tokens into an empty list, which would open the API.
+      if (value === undefined || value.trim().length === 0) continue
       merged[section] ??= {}
       merged[section][key] = LIST_KEYS.has(`${section}.${key}`) ? value.split(",").map((v) => v.trim()).filter((v) => v.length > 0) : value
     }
@@ -119,10 +121,17 @@ export const configSources = (file: string | undefined): ReadonlyArray<unknown> 
   return Array.isArray(json.sources) ? json.sources : []
 }
 
-const secrets = (name: string) =>
-  Config.array(Config.redacted(name)).pipe(
-    Config.map((list) => list.filter((token) => Redacted.value(token).length > 0)),
-    Config.withDefault([] as Array<Redacted.Redacted>)
+/**
+ * A list of secrets at `name` — a JSON array in the file, comma-separated in the
+ * environment — empty entries dropped, empty when absent. The name goes to
+ * `Config.array` itself: `Config.array(Config.redacted(name))` looks for
+ * `name` *inside* each element, finds nothing, and `withDefault` then quietly
+ * turned every configured list into `[]` (tokens, webhook URLs).
+ */
+export const secretList = (name: string): Config.Config<ReadonlyArray<Redacted.Redacted>> =>
+  Config.array(Config.redacted(), name).pipe(
+    Config.map((list) => list.filter((entry) => Redacted.value(entry).length > 0)),
+    Config.withDefault([] as ReadonlyArray<Redacted.Redacted>)
   )
 
 export const StoreConfig = Config.all({
@@ -137,9 +146,9 @@ export const ApiConfig = Config.all({
   host: Config.string("host").pipe(Config.withDefault("127.0.0.1")),
   port: Config.port("port").pipe(Config.withDefault(8080)),
   /** Bearer tokens granting read access; entries may be `sha256:<hex>` of the token. */
-  readTokens: secrets("readTokens"),
+  readTokens: secretList("readTokens"),
   /** Bearer tokens granting read and write access. */
-  writeTokens: secrets("writeTokens"),
+  writeTokens: secretList("writeTokens"),
   maxBodyBytes: Config.integer("maxBodyBytes").pipe(Config.withDefault(64 * 1024 * 1024), Config.validate({ message: "must be positive", validation: (n) => n > 0 })),
   maxLineBytes: Config.integer("maxLineBytes").pipe(Config.withDefault(1024 * 1024), Config.validate({ message: "must be positive", validation: (n) => n > 0 })),
   maxPageSize: Config.integer("maxPageSize").pipe(Config.withDefault(10_000), Config.validate({ message: "must be positive", validation: (n) => n > 0 }))

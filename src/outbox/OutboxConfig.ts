@@ -1,6 +1,7 @@
 /** Configuration of the outbox publishers (`outbox.*`). */
 import { Config, Redacted } from "effect"
 import { createHash } from "node:crypto"
+import { secretList } from "../config/Config.js"
 
 const positive = (what: string) => Config.validate<number>({ message: `must be ${what}`, validation: (n) => n > 0 })
 
@@ -18,7 +19,8 @@ export const OutboxConfig = Config.all({
   amqpExchange: Config.string("amqpExchange").pipe(Config.withDefault("skygge")),
   /** Declare the exchange (durable topic) rather than only check that it exists. */
   amqpDeclareExchange: Config.boolean("amqpDeclareExchange").pipe(Config.withDefault(false)),
-  webhookUrls: Config.array(Config.redacted("webhookUrls")).pipe(Config.withDefault([] as Array<Redacted.Redacted>)),
+  /** Each URL may carry a token in its query: secrets. */
+  webhookUrls: secretList("webhookUrls"),
   /** HMAC-SHA256 key for the `X-Skygge-Signature` header; empty: unsigned. */
   webhookSecret: Config.redacted("webhookSecret").pipe(Config.withDefault(Redacted.make("")))
 }).pipe(Config.nested("outbox"))

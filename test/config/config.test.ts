@@ -4,8 +4,10 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "vitest"
-import { Effect } from "effect"
-import { KNOWN_KEYS, mergeEnvironment, readConfigFile } from "../../src/config/Config.js"
+import { type Config, Effect, LogLevel, Redacted } from "effect"
+import { ApiConfig, configProvider, IngestConfig, KNOWN_KEYS, LogConfig, mergeEnvironment, readConfigFile, StoreConfig } from "../../src/config/Config.js"
+import { OutboxConfig } from "../../src/outbox/OutboxConfig.js"
+import { ActivationsConfig } from "../../src/schedule/ActivationScheduler.js"
 import { decodeDafSources, EntitySettings, FullLoadSettings, GraphqlSettings, OAuthSettings, PullSettings, PushSettings, PushTls } from "../../src/sources/datafordeler/DafConfig.js"
 import { AmqpSettings, decodeIntarkSources, ProviderSettings, ResourceSettings, ResyncSettings } from "../../src/sources/intark/IntarkConfig.js"
 
@@ -27,6 +29,63 @@ describe("configuration", () => {
     const readme = readFileSync(root("README.md"), "utf8")
     const undocumented = Object.entries(KNOWN_KEYS).flatMap(([section, keys]) => keys.map((k) => `${section}.${k}`)).filter((key) => !readme.includes(`| \`${key}\``))
     expect(undocumented).toEqual([])
+  })
+
+  /** Each section's typed configuration: the audit below reads every key of every one of them. */
+  const SECTIONS: Record<string, Config.Config<Record<string, unknown>>> = {
+    store: StoreConfig,
+    api: ApiConfig,
+    ingest: IngestConfig,
+    log: LogConfig,
+    activations: ActivationsConfig,
+    outbox: OutboxConfig
+  }
+  /** A decoded value as it was written in the file: secrets revealed, log levels by label. */
+  const plain = (value: unknown): unknown =>
+    Array.isArray(value) ? value.map(plain) : Redacted.isRedacted(value) ? Redacted.value(value) : LogLevel.allLevels.includes(value as LogLevel.LogLevel) ? (value as LogLevel.LogLevel).label : value
+  const decode = (file: string | undefined, env: NodeJS.ProcessEnv) =>
+    Effect.runSync(Effect.withConfigProvider(Effect.all(SECTIONS), configProvider(file, env))) as Record<string, Record<string, unknown>>
+
+  it("reads every key of every section from a real file exactly as written (none silently falls back to its default)", () => {
+    expect(Object.keys(SECTIONS).sort()).toEqual(Object.keys(KNOWN_KEYS).sort())
+    // Values unlike the defaults, so that a key read as absent cannot pass.
+    const file = writeTemp({
+      store: { url: "sqlite:/tmp/audit.db", synchronous: "NORMAL", cacheMiB: 7, mmapMiB: 3 },
+      api: { host: "0.0.0.0", port: 9191, readTokens: ["r1", "r2"], writeTokens: ["w1"], maxBodyBytes: 11, maxLineBytes: 12, maxPageSize: 13 },
+      ingest: { batchSize: 14, timeZone: "Europe/Copenhagen" },
+      log: { level: "DEBUG", format: "json" },
+      activations: { enabled: false, lateAfterSeconds: 15, pollSeconds: 16 },
+      outbox: {
+        source: "urn:x", prefix: "p", subjectBaseUrl: "http://s", retentionHours: 17, batchSize: 18, maxBackoffSeconds: 19,
+        deliveryTimeoutSeconds: 20, amqpUrl: "amqp://u:p@h", amqpExchange: "ex", amqpDeclareExchange: true,
+        webhookUrls: ["http://a/hook", "http://b/hook?token=t"], webhookSecret: "s3"
+      }
+    })
+    const written = readConfigFile(file) as Record<string, Record<string, unknown>>
+    const unlisted = Object.entries(KNOWN_KEYS).flatMap(([section, keys]) => keys.filter((k) => !(k in (written[section] ?? {}))).map((k) => `${section}.${k}`))
+    expect(unlisted, "the audit's file must set every known key").toEqual([])
+    const decoded = decode(file, {})
+    for (const [section, body] of Object.entries(written)) {
+      for (const [key, value] of Object.entries(body)) {
+        const expected = key === "level" ? "DEBUG" : value
+        expect(plain(decoded[section]![key]), `${section}.${key}`).toEqual(expected)
+      }
+    }
+  })
+
+  it("reads every list key from the environment alone, comma-separated, over a file's value", () => {
+    const file = writeTemp({ api: { readTokens: ["from-file"] } })
+    const decoded = decode(file, {
+      SKYGGE_API_READ_TOKENS: "r1, r2,",
+      SKYGGE_API_WRITE_TOKENS: "w1",
+      SKYGGE_OUTBOX_WEBHOOK_URLS: "http://a/hook,http://b/hook"
+    })
+    expect(plain(decoded.api!.readTokens)).toEqual(["r1", "r2"])
+    expect(plain(decoded.api!.writeTokens)).toEqual(["w1"])
+    expect(plain(decoded.outbox!.webhookUrls)).toEqual(["http://a/hook", "http://b/hook"])
+    expect(plain(decode(undefined, {}).api!.readTokens)).toEqual([])
+    // An empty variable is unset: it never empties the file's tokens (which would open the API).
+    expect(plain(decode(file, { SKYGGE_API_READ_TOKENS: "", SKYGGE_API_PORT: " " }).api!.readTokens)).toEqual(["from-file"])
   })
 
   it("reads list keys from the environment as comma-separated values", () => {

@@ -5,11 +5,19 @@ import { fileURLToPath } from "node:url"
 
 const bin = fileURLToPath(new URL("../../bin/skygge.js", import.meta.url))
 
-/** Start `skygge run --config FILE`; an unexpected exit prints the end of its stderr. */
-export const startSkygge = (configFile: string): ChildProcess => {
-  const child = spawn(process.execPath, [bin, "run", "--config", configFile], { stdio: ["ignore", "ignore", "pipe"] })
+/**
+ * Start `skygge run --config FILE` (without a file when `configFile` is undefined:
+ * configuration from the environment alone); an unexpected exit prints the end of its stderr.
+ * `env` is laid over this process's environment; `stderr` collects what it logs.
+ */
+export const startSkygge = (configFile: string | undefined, options: { readonly env?: NodeJS.ProcessEnv; readonly stderr?: Array<string> } = {}): ChildProcess => {
+  const args = configFile === undefined ? [bin, "run"] : [bin, "run", "--config", configFile]
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, ...options.env } })
   let stderr = ""
-  child.stderr!.on("data", (d) => (stderr = (stderr + String(d)).slice(-4000)))
+  child.stderr!.on("data", (d) => {
+    stderr = (stderr + String(d)).slice(-4000)
+    options.stderr?.push(String(d))
+  })
   child.on("exit", (code) => {
     if (code !== null && code !== 0) console.error(`skygge run exited ${code}: ${stderr}`)
   })
