@@ -4,11 +4,13 @@
  * (`{"AdresseList": [{…}, …], "HusnummerList": [{…}, …]}`). Each element's
  * text is cut out and parsed on its own, so a file of gigabytes is read in
  * constant memory. Other values of the object are skipped. An element over
- * `maxElementBytes` is reported, not kept.
+ * `maxElementBytes` is reported, not kept. A document that is not an array or
+ * an object (a zip, an HTML page) or has a malformed key is reported `fatal`
+ * and read no further: nothing after it can be trusted.
  */
 export type JsonElement =
   | { readonly _tag: "Element"; readonly list: string | null; readonly index: number; readonly value: unknown }
-  | { readonly _tag: "Bad"; readonly list: string | null; readonly index: number; readonly reason: string }
+  | { readonly _tag: "Bad"; readonly list: string | null; readonly index: number; readonly reason: string; readonly fatal?: true }
 
 export async function* jsonElements(
   chunks: AsyncIterable<Uint8Array>,
@@ -25,6 +27,11 @@ export async function* jsonElements(
   let listDepth = -1
   let element: Array<string> | undefined, elementSize = 0, tooLong = false
   let index = 0
+  let stopped = false
+  const fatal = (reason: string): JsonElement => {
+    stopped = true
+    return { _tag: "Bad", list, index: index++, reason, fatal: true }
+  }
 
   const finishElement = function* (): Generator<JsonElement> {
     if (element === undefined) return
@@ -80,11 +87,23 @@ export async function* jsonElements(
         else if (c === '"') {
           inString = false
           if (keyText !== undefined) {
-            key = JSON.parse(`"${keyText.join("") + text.slice(keyStart, i)}"`) as string
+            const raw = keyText.join("") + text.slice(keyStart, i)
             keyText = undefined
+            try {
+              key = JSON.parse(`"${raw}"`) as string
+            } catch (e) {
+              yield fatal(`malformed key ${JSON.stringify(raw.slice(0, 40))} of the document: ${(e as Error).message}`)
+              return
+            }
           }
         }
         continue
+      }
+      // Outside the document only whitespace: anything else is not JSON of arrays (e.g. a zip read by mistake).
+      if (depth === 0 && c !== "{" && c !== "[") {
+        if (/\s/.test(c)) continue
+        yield fatal(`not a JSON array or object: ${rootIsArray === undefined ? "it starts" : "the document goes on"} with ${JSON.stringify(c)}`)
+        return
       }
       // A scalar in a list (a string, a number, true, …) is not a row: reported once, skipped to its end.
       if (listDepth > 0 && depth === listDepth && element === undefined && c !== "{" && c !== "[" && c !== "]") {
@@ -147,7 +166,9 @@ export async function* jsonElements(
   for await (const chunk of chunks) {
     if (options.progress) options.progress.bytes += chunk.byteLength
     yield* consume(decoder.decode(chunk, { stream: true }))
+    if (stopped) return
   }
   yield* consume(decoder.decode())
+  if (stopped) return
   if (depth !== 0 || inString) yield { _tag: "Bad", list, index, reason: "the document ends before it is complete" }
 }

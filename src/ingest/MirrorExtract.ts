@@ -16,7 +16,7 @@ import { MirrorStore, type MirrorItem } from "../store/Mirror.js"
 import { Store, type Submission } from "../store/Store.js"
 import { jsonElements } from "./JsonElements.js"
 import { splitLines } from "./Lines.js"
-import { zipEntries, zipEntryStream } from "./Zip.js"
+import { isZipFile, zipEntries, zipEntryStream } from "./Zip.js"
 
 export interface MirrorExtractOptions {
   /** Object type, or the prefix of one per entity list (`dar` + `AdresseList` → `dar.adresse`). */
@@ -50,9 +50,11 @@ export const entityType = (prefix: string, list: string | null): string =>
 
 type RawRow = { readonly list: string | null; readonly line: number; readonly value: unknown } | { readonly list: string | null; readonly line: number; readonly bad: string }
 
-const fromJson = (chunks: AsyncIterable<Uint8Array>, options: MirrorExtractOptions) =>
+const fromJson = (chunks: AsyncIterable<Uint8Array>, options: MirrorExtractOptions, what: string) =>
   (async function* (): AsyncGenerator<RawRow> {
     for await (const e of jsonElements(chunks, { maxElementBytes: options.maxRecordBytes, ...(options.progress ? { progress: options.progress } : {}) })) {
+      // Nothing more of it can be read: the file fails, not one row.
+      if (e._tag === "Bad" && e.fatal === true) throw new Error(`${what}: ${e.reason}`)
       yield e._tag === "Element" ? { list: e.list, line: e.index + 1, value: e.value } : { list: e.list, line: e.index + 1, bad: e.reason }
     }
   })()
@@ -73,10 +75,10 @@ const fromNdjson = (chunks: AsyncIterable<Uint8Array>, options: MirrorExtractOpt
     }
   })()
 
-/** The rows of a file: a zip's JSON/NDJSON entries in order, or the file itself. */
+/** The rows of a file: a zip's JSON/NDJSON entries in order (a zip by its content, whatever its name), or the file itself. */
 export const extractRows = (file: string, options: MirrorExtractOptions): { readonly rows: AsyncIterable<RawRow>; readonly totalBytes: number } => {
   const isNdjson = (name: string) => /\.(ndjson|jsonl)$/i.test(name)
-  if (/\.zip$/i.test(file)) {
+  if (isZipFile(file) || /\.zip$/i.test(file)) {
     const entries = zipEntries(file).filter((e) => /\.(json|ndjson|jsonl)$/i.test(e.name))
     if (entries.length === 0) throw new Error(`${file} holds no .json or .ndjson entry`)
     return {
@@ -84,13 +86,13 @@ export const extractRows = (file: string, options: MirrorExtractOptions): { read
       rows: (async function* () {
         for (const entry of entries) {
           const chunks = zipEntryStream(file, entry)
-          yield* isNdjson(entry.name) ? fromNdjson(chunks, options) : fromJson(chunks, options)
+          yield* isNdjson(entry.name) ? fromNdjson(chunks, options) : fromJson(chunks, options, `${basename(file)}: ${entry.name}`)
         }
       })()
     }
   }
   const chunks = createReadStream(file, { highWaterMark: 1 << 20 })
-  return { totalBytes: statSync(file).size, rows: isNdjson(file) ? fromNdjson(chunks, options) : fromJson(chunks, options) }
+  return { totalBytes: statSync(file).size, rows: isNdjson(file) ? fromNdjson(chunks, options) : fromJson(chunks, options, basename(file)) }
 }
 
 export const ingestMirrorExtract = (file: string, options: MirrorExtractOptions) =>

@@ -30,6 +30,21 @@ const big = (value: bigint, what: string): number => {
   return Number(value)
 }
 
+/**
+ * Whether a file is a zip by its first bytes (a local header, or the end
+ * record of an empty archive) — not by its name: a download service names
+ * its file as it likes (Datafordeler's `…/FileDownloads/GetFile?…` has no `.zip`).
+ */
+export const isZipFile = (file: string): boolean => {
+  const fd = openSync(file, "r")
+  try {
+    const head = readAt(fd, 0, 4)
+    return head.length === 4 && (head.readUInt32LE(0) === LOCAL || head.readUInt32LE(0) === EOCD)
+  } finally {
+    closeSync(fd)
+  }
+}
+
 /** The entries listed in the central directory, in order. */
 export const zipEntries = (file: string): ReadonlyArray<ZipEntry> => {
   const fd = openSync(file, "r")

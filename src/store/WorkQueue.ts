@@ -46,8 +46,8 @@ export interface WorkQueueShape {
   readonly settle: (settlements: ReadonlyArray<readonly [WorkItem, Settlement]>) => Effect.Effect<void>
   /** In-flight items of a crashed run go back to pending; returns how many. */
   readonly recover: (source: string) => Effect.Effect<number>
-  /** Abandoned items go back to pending (a resync, or an operator, retries them). */
-  readonly revive: (source: string) => Effect.Effect<number>
+  /** Abandoned items (of one resource, or all) go back to pending (a resync, or an operator, retries them); returns how many. */
+  readonly revive: (source: string, resource?: string) => Effect.Effect<number>
   readonly nextDue: (source: string) => Effect.Effect<Instant | null>
   readonly list: (source: string, state: WorkItem["state"], limit: number) => Effect.Effect<ReadonlyArray<WorkItem>>
   readonly counts: Effect.Effect<ReadonlyArray<{ readonly source: string; readonly state: string; readonly n: number }>>

@@ -49,4 +49,15 @@ describe("streamed JSON array elements", () => {
       { _tag: "Bad", list: null, index: 3, reason: "the document ends before it is complete" }
     ])
   })
+
+  it("reads no further than a document that is not an array or object, or has a malformed key, and says so", async () => {
+    expect(await read("PK\u0003\u0004\u0014{\"x\u0001\":[]}")).toEqual([{ _tag: "Bad", list: null, index: 0, reason: 'not a JSON array or object: it starts with "P"', fatal: true }])
+    expect(await read('  [{"a":1}] <html>')).toEqual([
+      { _tag: "Element", list: null, index: 0, value: { a: 1 } },
+      { _tag: "Bad", list: null, index: 1, reason: 'not a JSON array or object: the document goes on with "<"', fatal: true }
+    ])
+    const [bad, ...rest] = await read('{"A\u0001List":[{"a":1}]}', [3])
+    expect(rest).toEqual([])
+    expect(bad).toMatchObject({ _tag: "Bad", fatal: true, reason: expect.stringMatching(/^malformed key "A\\u0001List" of the document: Bad control character/) })
+  })
 })

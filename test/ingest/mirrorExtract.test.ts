@@ -96,6 +96,37 @@ describe("register file extracts through the mirror path", () => {
     expect(JSON.parse(r.stdout)).toMatchObject({ rows: 60, inserted: 60, refused: 0 })
   })
 
+  it("reads a download that is a zip by its content, not its name (Datafordeler's GetFile sends no file name), and refuses one that is neither zip nor JSON by name", async () => {
+    const file = join(t.dir, "unnamed.zip")
+    zip(file, { PostnummerList: dawa("Postnummer.ndjson") })
+    const body = readFileSync(file)
+    const server = createServer((req, res) => {
+      if (new URL(req.url ?? "/", "http://x").pathname === "/FileDownloads/GetFile") return void res.writeHead(200, { "content-type": "application/zip" }).end(body)
+      res.writeHead(200, { "content-type": "text/html" }).end("<html>Vedligeholdelse</html>")
+    })
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r))
+    const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`
+    const bin = fileURLToPath(new URL("../../bin/skygge.js", import.meta.url))
+    const run = (url: string) =>
+      new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+        const p = spawn(process.execPath, [bin, "import-extract", url, "--mirror", "--type", "dar", "--json"], { env: { ...process.env, SKYGGE_STORE_URL: `sqlite:${join(t.dir, "getfile.db")}` } })
+        let stdout = "", stderr = ""
+        p.stdout.on("data", (d) => (stdout += String(d)))
+        p.stderr.on("data", (d) => (stderr += String(d)))
+        p.on("close", (code) => resolve({ code, stdout, stderr }))
+      })
+    try {
+      const ok = await run(`${base}/FileDownloads/GetFile?Register=DAR&type=current&format=JSON`)
+      expect(ok.code, ok.stderr).toBe(0)
+      expect(JSON.parse(ok.stdout)).toMatchObject({ rows: 60, inserted: 60, refused: 0 })
+      const html = await run(`${base}/maintenance`)
+      expect(html.code).toBe(1)
+      expect(html.stderr).toContain('maintenance: not a JSON array or object: it starts with "<"')
+    } finally {
+      server.close()
+    }
+  })
+
   it("downloads the extract from a download service first (following its redirect, the API key never shown)", async () => {
     const file = join(t.dir, "served.zip")
     zip(file, { PostnummerList: dawa("Postnummer.ndjson") })

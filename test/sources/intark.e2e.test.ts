@@ -24,7 +24,8 @@ import {
   registrationsNeverBackwards,
   runSource,
   shadowDiff,
-  waitConverged
+  waitConverged,
+  waitForQueue
 } from "../support/intark.js"
 import { resyncSource, runResyncSchedule } from "../../src/sources/intark/Resync.js"
 import type { ResyncReport } from "../../src/store/ResyncReports.js"
@@ -393,22 +394,6 @@ describe("IntArk source on the real broker, against the FS simulator", () => {
   }, 150_000)
 })
 
-
-const waitForQueue = async (queue: string) => {
-  const connection = await connectRabbit()
-  try {
-    for (let i = 0; i < 300; i++) {
-      const ch = await connection.createChannel()
-      ch.on("error", () => undefined)
-      const ok = await ch.checkQueue(queue).then(() => true, () => false)
-      if (ok) return await ch.close()
-      await new Promise((r) => setTimeout(r, 100))
-    }
-    throw new Error(`queue ${queue} was never declared`)
-  } finally {
-    await connection.close().catch(() => undefined)
-  }
-}
 
 /** Close, from the broker's side, the connections with this client-given name (waiting up to 10 s for one); returns how many. */
 const closeConnectionsNamed = async (name: string): Promise<number> => {

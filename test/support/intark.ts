@@ -140,3 +140,20 @@ export const registrationsNeverBackwards = (engine: OpenStore) => {
   }
   expect(backwards).toEqual([])
 }
+
+/** Wait until the engine has declared its queue (up to 30 s): what is published before reaches nobody. */
+export const waitForQueue = async (queue: string) => {
+  const connection = await connectRabbit()
+  try {
+    for (let i = 0; i < 300; i++) {
+      const ch = await connection.createChannel()
+      ch.on("error", () => undefined)
+      const ok = await ch.checkQueue(queue).then(() => true, () => false)
+      if (ok) return await ch.close()
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    throw new Error(`queue ${queue} was never declared`)
+  } finally {
+    await connection.close().catch(() => undefined)
+  }
+}

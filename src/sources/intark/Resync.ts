@@ -4,7 +4,8 @@
  * enumerate upstream, compare with the shadow by content fingerprint, and
  * queue what differs — missing, changed, unverifiable and extra objects —
  * for the one fetch path, which registers only real changes and deletes only
- * on the provider's own 404. Abandoned work items get another chance. Every
+ * on the provider's own 404. A resource's abandoned work items get another
+ * chance once its own listing succeeded (not when it failed). Every
  * run leaves a report. A dry run only measures the drift.
  */
 import { Clock, Effect, Either, Option, type Redacted } from "effect"
@@ -96,7 +97,8 @@ export const resyncResource = (source: IntarkSource, resource: string, authHeade
     const d = drift(upstream, shadow)
     let repaired = 0, revived = 0
     if (!options.dryRun) {
-      revived = yield* workQueue.revive(source.name)
+      // Only this resource's items, now that its own listing succeeded (another's may be failing).
+      revived = yield* workQueue.revive(source.name, resource)
       const ids = [...d.missing, ...d.changed, ...d.unverified, ...d.extra]
       for (let i = 0; i < ids.length; i += QUEUE_CHUNK) {
         const chunk = ids.slice(i, i + QUEUE_CHUNK)

@@ -28,10 +28,12 @@ export interface SimulatorFaults {
   readonly slowMs: number
   /** Chance of a 404 from "the gateway": no origin header, an HTML body. */
   readonly gateway404Rate: number
+  /** Resources whose every request (list and fetch) answers 503: one part of the provider down. */
+  readonly unavailable: ReadonlyArray<string>
 }
 
 export const NO_FAULTS: SimulatorFaults = {
-  dropRate: 0, duplicateRate: 0, reorderRate: 0, apiLagMs: 0, error5xxRate: 0, rate429: 0, retryAfterSeconds: 1, slowRate: 0, slowMs: 0, gateway404Rate: 0
+  dropRate: 0, duplicateRate: 0, reorderRate: 0, apiLagMs: 0, error5xxRate: 0, rate429: 0, retryAfterSeconds: 1, slowRate: 0, slowMs: 0, gateway404Rate: 0, unavailable: []
 }
 
 export interface FsSimulatorOptions {
@@ -132,6 +134,7 @@ export const startFsSimulator = async (options: FsSimulatorOptions): Promise<FsS
     const path = url.pathname.startsWith(basePath) ? url.pathname.slice(basePath.length) : url.pathname
     const parts = path.split("/").filter((p) => p.length > 0).map(decodeURIComponent)
     if (req.method !== "GET" || parts.length < 1 || parts.length > 2) return send(res, 400, JSON.stringify({ message: "expected GET /{ressurs}/{id} or /{ressurs}" }), { ...ORIGIN_HEADER_RECORD })
+    if (faults.unavailable.includes(parts[0]!)) return send(res, 503, JSON.stringify({ message: "Service Unavailable" }))
     const roll = random()
     if (roll < faults.error5xxRate) return send(res, 503, JSON.stringify({ message: "Service Unavailable" }))
     if (roll < faults.error5xxRate + faults.rate429) return send(res, 429, JSON.stringify({ message: "Too Many Requests" }), { "retry-after": String(faults.retryAfterSeconds) })
