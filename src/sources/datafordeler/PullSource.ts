@@ -15,7 +15,7 @@ import { Clock, Duration, Effect, Option } from "effect"
 import { decodePullEnvelope, decodePullXmlPage } from "../../domain/DatafordelerEvents.js"
 import { jsonElements } from "../../ingest/JsonElements.js"
 import { fromEpochMillis, type Instant, toEpochMillis } from "../../domain/Instant.js"
-import { morePages, nextWindow, type PullWindow } from "../../domain/PullWindow.js"
+import { dueInMs, morePages, nextWindow, type PullWindow } from "../../domain/PullWindow.js"
 import { SourceCursors } from "../../store/SourceCursors.js"
 import { Store, type Submission } from "../../store/Store.js"
 import { printableUrl } from "../../ingest/Download.js"
@@ -93,7 +93,8 @@ export const runPullSource = (runtime: DafRuntime, pull: PullSettings, pools: Po
     const settings = {
       lagMs: pull.lagSeconds * 1000,
       overlapMs: pull.overlapSeconds * 1000,
-      maxWindowMs: pull.maxWindowSeconds * 1000
+      maxWindowMs: pull.maxWindowSeconds * 1000,
+      pollMs: pull.pollSeconds * 1000
     }
     const log = Effect.annotateLogs({ source: source.name, path: "pull" })
     // The PULL cursor keeps the source's own name (the first path built had it).
@@ -114,9 +115,11 @@ export const runPullSource = (runtime: DafRuntime, pull: PullSettings, pools: Po
       yield* cursors.set(cursorName, at)
     }
     for (;;) {
-      const window = nextWindow(at, yield* Clock.currentTimeMillis, settings)
+      const now = yield* Clock.currentTimeMillis
+      const window = nextWindow(at, now, settings)
       if (window === undefined) {
-        yield* Effect.sleep(Duration.seconds(pull.pollSeconds))
+        // Not due yet: sleep until the window reaches pollSeconds past the cursor (a round re-reads the overlap).
+        yield* Effect.sleep(Duration.millis(Math.max(1, dueInMs(at, now, settings))))
         continue
       }
       const pulled = yield* Effect.either(pullWindow(service, source, pull, window))
@@ -138,6 +141,6 @@ export const runPullSource = (runtime: DafRuntime, pull: PullSettings, pools: Po
         continue
       }
       at = window.to
-      yield* Effect.logDebug("PULL window committed").pipe(log, Effect.annotateLogs({ from: window.from, to: window.to, events, objects: applied.objects }))
+      yield* Effect.logDebug("PULL window committed").pipe(log, Effect.annotateLogs({ from: window.from, to: window.to, events, objects: applied.objects, known: applied.known }))
     }
   }))

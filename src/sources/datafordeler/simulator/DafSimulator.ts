@@ -98,7 +98,16 @@ export interface DafSimulator {
   readonly listRequests: () => number
   /** OAuth tokens issued. */
   readonly tokenRequests: () => number
+  /** Requests received so far, by service (every request, whatever it was answered): what a client costs the register. */
+  readonly requests: () => DafRequestCounts
   readonly close: () => Promise<void>
+}
+
+export interface DafRequestCounts {
+  readonly pull: number
+  readonly rest: number
+  readonly graphql: number
+  readonly other: number
 }
 
 const DAY = 86_400_000
@@ -367,8 +376,17 @@ export const startDafSimulator = async (options: {
     return undefined
   }
 
+  const counts = { pull: 0, rest: 0, graphql: 0, other: 0 }
+  const count = (path: string) => {
+    if (path === "/system/EventMessages/1.0.0/custom") counts.pull++
+    else if (path.startsWith("/rest/")) counts.rest++
+    else if (path === "/graphql") counts.graphql++
+    else counts.other++
+  }
+
   const handle = (req: IncomingMessage, res: ServerResponse, body: string) => {
     const url = new URL(req.url ?? "/", "http://simulator")
+    count(url.pathname)
     if (url.pathname === "/oauth/token" && req.method === "POST") return token(body, res)
     const denied = refused(req, url)
     if (denied !== undefined) return send(res, 401, { message: denied })
@@ -469,6 +487,7 @@ export const startDafSimulator = async (options: {
     pushed: () => pushedCount,
     listRequests: () => listRequests,
     tokenRequests: () => tokenRequests,
+    requests: () => ({ ...counts }),
     close: async () => {
       if (pushTimer !== undefined) clearInterval(pushTimer)
       server.closeAllConnections()
