@@ -42,3 +42,17 @@ export const dueInMs = (cursor: Instant, nowMs: number, s: WindowSettings): numb
 
 /** Pages of one window: keep asking while a page comes back full. */
 export const morePages = (pageLength: number, pageSize: number): boolean => pageLength >= pageSize
+
+/**
+ * Why a first PULL cursor at `startAt` cannot be used, if it cannot: the
+ * service keeps events `retentionDays`, so events before that are gone (a
+ * silent loss otherwise), and a start in the future would skip what happens
+ * until then.
+ */
+export const startAtRefusal = (startAt: Instant, nowMs: number, retentionDays: number): string | undefined => {
+  const oldestMs = nowMs - retentionDays * 86_400_000
+  if (toEpochMillis(startAt) < oldestMs)
+    return `${startAt} is older than the service keeps events (fullLoad.retentionDays ${retentionDays}: no earlier than ${fromEpochMillis(oldestMs)}); events before that are gone — start later and load what came before (fullLoad.download, an entity's list query, or skygge import-extract --mirror)`
+  if (toEpochMillis(startAt) > nowMs) return `${startAt} is in the future: events until then would be skipped`
+  return undefined
+}

@@ -1,7 +1,7 @@
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { fromEpochMillis, instant, toEpochMillis } from "../../src/domain/Instant.js"
-import { dueInMs, morePages, nextWindow } from "../../src/domain/PullWindow.js"
+import { dueInMs, morePages, nextWindow, startAtRefusal } from "../../src/domain/PullWindow.js"
 
 const settings = { lagMs: 60_000, overlapMs: 120_000, maxWindowMs: 3_600_000, pollMs: 30_000 }
 
@@ -48,5 +48,13 @@ describe("PULL windows", () => {
         }
       })
     )
+  })
+
+  it("refuse a first start older than the service keeps events, or in the future", () => {
+    const now = toEpochMillis(instant("2026-11-23T12:00:00Z"))
+    expect(startAtRefusal(instant("2026-09-24T12:00:00Z"), now, 60)).toBeUndefined()
+    expect(startAtRefusal(instant("2026-09-24T11:59:59Z"), now, 60)).toMatch(/is older than the service keeps events \(fullLoad\.retentionDays 60: no earlier than 2026-09-24T12:00:00\.000000Z\)/)
+    expect(startAtRefusal(instant("2026-11-23T12:00:01Z"), now, 60)).toMatch(/is in the future/)
+    expect(startAtRefusal(instant("2026-11-23T11:00:00Z"), now, 0.01)).toMatch(/older than/)
   })
 })

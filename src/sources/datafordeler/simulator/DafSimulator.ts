@@ -90,6 +90,8 @@ export interface DafSimulator {
   readonly reimports: (n: number) => void
   readonly events: () => number
   readonly rowEvents: () => number
+  /** Drop the GraphQL events up to this eventid, as the service drops events older than it keeps. */
+  readonly forgetRowEvents: (upTo: number) => void
   readonly setFaults: (faults: Partial<DafFaults>) => void
   /** PUSH every envelope, once visible, to an OData receiver's base URL (one per request, or `batch` per request). */
   readonly pushTo: (baseUrl: string, options?: { readonly batch?: number; readonly duplicateRate?: number }) => void
@@ -479,7 +481,12 @@ export const startDafSimulator = async (options: {
       for (let i = 0; i < n && ids.length > 0; i++) reimport(ids[Math.floor(random() * ids.length)]!)
     },
     events: () => events.length,
-    rowEvents: () => rowEvents.length,
+    rowEvents: () => nextRowEvent - 1,
+    forgetRowEvents: (upTo) => {
+      const kept = rowEvents.filter((e) => e.eventid > upTo)
+      rowEvents.length = 0
+      rowEvents.push(...kept)
+    },
     setFaults: (next) => {
       faults = { ...faults, ...next }
     },
