@@ -1,9 +1,9 @@
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { fromEpochMillis, instant, toEpochMillis } from "../../src/domain/Instant.js"
-import { morePages, nextWindow } from "../../src/domain/PullWindow.js"
+import { dueInMs, morePages, nextWindow, startAtRefusal } from "../../src/domain/PullWindow.js"
 
-const settings = { lagMs: 60_000, overlapMs: 120_000, maxWindowMs: 3_600_000 }
+const settings = { lagMs: 60_000, overlapMs: 120_000, maxWindowMs: 3_600_000, pollMs: 30_000 }
 
 describe("PULL windows", () => {
   it("end a minute before now, start the overlap before the cursor, and wait when nothing new can be asked", () => {
@@ -15,7 +15,20 @@ describe("PULL windows", () => {
     expect([morePages(100_000, 100_000), morePages(99_999, 100_000)]).toEqual([true, false])
   })
 
-  it("successive windows cover time without a gap and never reach into the last minute", () => {
+  it("are asked for only once they reach pollSeconds past the cursor, unless they are full catch-up windows", () => {
+    const now = toEpochMillis(instant("2026-11-23T12:00:00Z"))
+    // now − lag is 11:59:00: a cursor a millisecond (or 29 s) before it waits; 30 s before it is due.
+    expect(nextWindow(instant("2026-11-23T11:58:59.999Z"), now, settings)).toBeUndefined()
+    expect(nextWindow(instant("2026-11-23T11:58:31Z"), now, settings)).toBeUndefined()
+    expect(dueInMs(instant("2026-11-23T11:58:31Z"), now, settings)).toBe(1000)
+    expect(nextWindow(instant("2026-11-23T11:58:30Z"), now, settings)).toEqual({ from: instant("2026-11-23T11:56:30Z"), to: instant("2026-11-23T11:59:00Z") })
+    expect(dueInMs(instant("2026-11-23T11:58:30Z"), now, settings)).toBe(0)
+    // Windows shorter than a poll: a full one is due at once.
+    const short = { ...settings, maxWindowMs: 10_000 }
+    expect(nextWindow(instant("2026-11-23T11:58:50Z"), now, short)).toEqual({ from: instant("2026-11-23T11:56:50Z"), to: instant("2026-11-23T11:59:00Z") })
+  })
+
+  it("successive windows cover time without a gap, never reach into the last minute, and are never shorter than a poll unless full", () => {
     fc.assert(
       fc.property(fc.integer({ min: 0, max: 10 ** 9 }), fc.array(fc.integer({ min: 0, max: 7_200_000 }), { minLength: 1, maxLength: 30 }), (start, steps) => {
         let cursor = fromEpochMillis(1.7e12 + start)
@@ -23,13 +36,25 @@ describe("PULL windows", () => {
         for (const step of steps) {
           now += step
           const w = nextWindow(cursor, now, settings)
-          if (w === undefined) continue
+          if (w === undefined) {
+            expect(dueInMs(cursor, now, settings)).toBeGreaterThan(0)
+            expect(nextWindow(cursor, now + dueInMs(cursor, now, settings), settings)).toBeDefined()
+            continue
+          }
           expect(toEpochMillis(w.from)).toBeLessThan(toEpochMillis(cursor)) // overlaps the last one
           expect(toEpochMillis(w.to)).toBeLessThanOrEqual(now - settings.lagMs)
-          expect(w.to > cursor).toBe(true)
+          expect(toEpochMillis(w.to) - toEpochMillis(cursor)).toBeGreaterThanOrEqual(settings.pollMs)
           cursor = w.to
         }
       })
     )
+  })
+
+  it("refuse a first start older than the service keeps events, or in the future", () => {
+    const now = toEpochMillis(instant("2026-11-23T12:00:00Z"))
+    expect(startAtRefusal(instant("2026-09-24T12:00:00Z"), now, 60)).toBeUndefined()
+    expect(startAtRefusal(instant("2026-09-24T11:59:59Z"), now, 60)).toMatch(/is older than the service keeps events \(fullLoad\.retentionDays 60: no earlier than 2026-09-24T12:00:00\.000000Z\)/)
+    expect(startAtRefusal(instant("2026-11-23T12:00:01Z"), now, 60)).toMatch(/is in the future/)
+    expect(startAtRefusal(instant("2026-11-23T11:00:00Z"), now, 0.01)).toMatch(/older than/)
   })
 })

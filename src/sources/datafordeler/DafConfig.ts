@@ -8,6 +8,7 @@
  */
 import { Schema } from "effect"
 import { CronExpression, decodeSourcesOfKind, Secret } from "../../config/Sources.js"
+import { parseInstant } from "../../domain/Instant.js"
 import { DATAFORDELER_SHAPE, type RowShape } from "../../domain/Mirror.js"
 const Positive = Schema.Number.pipe(Schema.int(), Schema.positive())
 const Seconds = Schema.Number.pipe(Schema.positive())
@@ -40,6 +41,14 @@ export const PullSettings = Schema.Struct({
   overlapSeconds: Schema.optionalWith(Schema.Number.pipe(Schema.nonNegative()), { default: () => 120 }),
   pollSeconds: Schema.optionalWith(Seconds, { default: () => 30 }),
   maxWindowSeconds: Schema.optionalWith(Positive, { default: () => 3600 }),
+  /**
+   * Where a first start reads events from (an instant; without an offset, in the source's timeZone):
+   * a subscription's events reach back to its creation. Unset: from now on. Refused at start when
+   * older than fullLoad.retentionDays. Ignored once the path has a cursor.
+   */
+  startAt: Schema.optional(
+    Schema.String.pipe(Schema.filter((s) => (typeof parseInstant(s) === "string" ? undefined : "an instant, e.g. 2026-10-01T00:00:00Z")))
+  ),
   ...fetchFields
 })
 
@@ -67,6 +76,11 @@ export const GraphqlSettings = Schema.Struct({
   eventsQuery: Schema.optional(Schema.String),
   /** Read only events up to `DAF_RegisterImportStatus.lastEventId` (imports that are complete). */
   importStatusGate: Schema.optionalWith(Schema.Boolean, { default: () => true }),
+  /**
+   * Where a first start reads events from: after this eventid. Unset: after the newest complete one.
+   * Refused at start when the service no longer keeps the events after it. Ignored once the path has a cursor.
+   */
+  startAfterEventId: Schema.optional(Schema.Number.pipe(Schema.int(), Schema.nonNegative())),
   ...fetchFields
 })
 

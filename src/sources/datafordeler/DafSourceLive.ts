@@ -12,6 +12,7 @@ import { makePools } from "./ObjectFetch.js"
 import { runGraphqlSource } from "./GraphqlSource.js"
 import { runPullSource } from "./PullSource.js"
 import { startPushSource } from "./PushSource.js"
+import { checkStartingPoints } from "./StartingPoint.js"
 
 export const startDafSource = (source: DafSource) =>
   Effect.gen(function* () {
@@ -20,6 +21,8 @@ export const startDafSource = (source: DafSource) =>
     // One pool per service origin for the whole source, whichever path asks.
     const pools = yield* makePools
     const data = dataServiceOf(runtime, pools, policy)
+    // A configured starting point whose events are gone stops the start (naming the setting), before anything runs.
+    yield* checkStartingPoints(source, data.service)
     const fullLoad = yield* makeFullLoadOnce(runtime, data)
     const stopped = (path: string) => Effect.tapErrorCause((cause) => Effect.logError(`datafordeler source ${source.name} (${path}) stopped`, cause))
     if (source.pull !== undefined) yield* Effect.forkScoped(runPullSource(runtime, source.pull, pools, fullLoad).pipe(stopped("pull")))

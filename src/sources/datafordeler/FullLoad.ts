@@ -88,7 +88,7 @@ export const fullLoad = (runtime: DafRuntime, data: DataService, why: string) =>
     const download = source.fullLoad.download
     if (listed.length === 0 && download === undefined) {
       yield* Effect.logWarning(
-        `${why}; no full load is configured (fullLoad.download or entities.*.list): what happened before now is missing until it is loaded, e.g. with skygge import-extract --mirror from the register's file download`
+        `${why}; no full load is configured (fullLoad.download or entities.*.list): what happened before that is missing until it is loaded, e.g. with skygge import-extract --mirror from the register's file download`
       )
       return
     }

@@ -18,7 +18,8 @@
  *      before the earliest parked object's first event.
  *
  * A first start, or a cursor not confirmed for longer than the service keeps
- * events, runs the full load first (loudly) and starts from lastEventId.
+ * events, runs the full load first (loudly) and starts after
+ * `graphql.startAfterEventId` (a first start that sets it) or lastEventId.
  */
 import { Clock, Duration, Effect, Option, Schedule } from "effect"
 import { decodeGraphqlEventsPage, decodeImportStatus, type RowEvent } from "../../domain/DatafordelerEvents.js"
@@ -32,6 +33,7 @@ import { type DafRuntime, dataServiceOf } from "./DafRuntime.js"
 import type { FullLoadOnce } from "./FullLoad.js"
 import { type Pools, postGraphql, withRetry } from "./ObjectFetch.js"
 import { recordBadRows, syncObjects, wholeHistory } from "./ObjectSync.js"
+import { graphqlCursorName } from "./StartingPoint.js"
 
 const EVENT_FIELDS = "eventid entityname eventaction fromfailedimport object_id object_datafordelerRowId datafordelerOpdateringstid"
 
@@ -53,7 +55,7 @@ export const runGraphqlSource = (runtime: DafRuntime, gql: GraphqlSettings, pool
     const cursors = yield* SourceCursors
     const mirror = yield* MirrorStore
     const store = yield* Store
-    const cursorName = `${source.name}:graphql`
+    const cursorName = graphqlCursorName(source)
     const entities = Object.keys(source.entities)
     const query = gql.eventsQuery ?? eventsQuery(gql.register, entities, gql.importStatusGate)
     const log = Effect.annotateLogs({ source: source.name, path: "graphql" })
@@ -92,18 +94,23 @@ export const runGraphqlSource = (runtime: DafRuntime, gql: GraphqlSettings, pool
     let cursor: number
     if (Option.isNone(stored) || stale) {
       // Without the gate a service lacking the import status is read from its oldest kept event.
-      const start = gql.importStatusGate
+      const start = Option.isNone(stored) && gql.startAfterEventId !== undefined
+        ? gql.startAfterEventId
+        : gql.importStatusGate
         ? yield* lastCompleteEvent.pipe(
           Effect.tapError((error) => Effect.logError("cannot read DAF_RegisterImportStatus to start from; trying again").pipe(log, Effect.annotateLogs({ error }))),
           Effect.retry(Schedule.exponential(Duration.seconds(1)).pipe(Schedule.union(Schedule.spaced(Duration.seconds(gql.pollSeconds))), Schedule.jittered))
         )
         : yield* lastCompleteEvent.pipe(Effect.orElseSucceed(() => 0))
+      const configured = Option.isNone(stored) ? gql.startAfterEventId : undefined
       const why = Option.isNone(stored)
-        ? "first start: the events service shows a new subscriber only what happens from now on"
-        : `the cursor was last confirmed at ${stored.value.updatedAt}, longer ago than the service keeps events (${source.fullLoad.retentionDays} days): events since then are lost`
+        ? configured !== undefined
+          ? `first start: events are read after graphql.startAfterEventId (${configured})`
+          : `first start: events are read after the newest complete one (${start}); set graphql.startAfterEventId to read the subscription's earlier events`
+        : `the cursor was last confirmed at ${stored.value.updatedAt}, longer ago than the service keeps events (${source.fullLoad.retentionDays} days): events since then are lost; events are read after the newest complete one (${start})`
       yield* fullLoad(why).pipe(log)
-      yield* cursors.set(cursorName, String(start))
       cursor = start
+      yield* cursors.set(cursorName, String(cursor))
     } else cursor = Number(stored.value.cursor)
 
     for (;;) {

@@ -5,13 +5,16 @@
  * announced registration kept, rows carried inline kept when every event of
  * the object has them), then applied: inline rows mirrored as they are, the
  * other objects fetched whole and mirrored once their rows show the newest
- * registration.
+ * registration — unless the rows we hold already show every registration the
+ * events announced (an event read again in an overlapping window, after a
+ * restart, or by another path): that object costs no request.
  */
 import { Effect } from "effect"
 import type { PullEvent } from "../../domain/DatafordelerEvents.js"
-import type { Instant } from "../../domain/Instant.js"
+import type { Bound, Instant } from "../../domain/Instant.js"
 import { decodeMirrorRow, type MirrorRow } from "../../domain/Mirror.js"
 import { type MirrorItem, MirrorStore, type SourceCursorMove } from "../../store/Mirror.js"
+import { Store } from "../../store/Store.js"
 import { type DafSource, rowShape } from "./DafConfig.js"
 import type { FetchedObject } from "./ObjectFetch.js"
 import { type DataService, recordBadRows, syncObjects, wholeHistory } from "./ObjectSync.js"
@@ -21,6 +24,8 @@ export interface Wanted {
   readonly entity: string
   readonly objectId: string
   newest: Instant | null
+  /** Every registration the events announced; null once one announced none (then the object is fetched). */
+  registrations: Set<Instant> | null
   /** Rows carried inline (Beskeddata[].Objektdata) by identity, a later event's version winning; null once an event carried none (then it is fetched). */
   inline: Map<string, MirrorRow> | null
 }
@@ -42,8 +47,10 @@ export const eventFold = (source: DafSource) => {
       const entity = source.entities[r.objekttype]
       if (entity === undefined) continue
       const k = `${r.objekttype}\u0000${r.objektID}`
-      const w = wanted.get(k) ?? { entity: r.objekttype, objectId: r.objektID, newest: r.registreringstid, inline: new Map<string, MirrorRow>() }
+      const w = wanted.get(k) ?? { entity: r.objekttype, objectId: r.objektID, newest: r.registreringstid, registrations: new Set<Instant>(), inline: new Map<string, MirrorRow>() }
       if (r.registreringstid !== null && (w.newest === null || r.registreringstid > w.newest)) w.newest = r.registreringstid
+      if (r.registreringstid === null) w.registrations = null
+      else w.registrations?.add(r.registreringstid)
       // Inline rows are used only when every event of the object carries them, all readable.
       const rows = e.objektdata.map((d) => decodeMirrorRow(d, shapes.get(r.objekttype)!, source.timeZone))
       if (w.inline !== null && rows.length > 0 && rows.every((x) => !("reason" in x) && x.objectId === r.objektID)) {
@@ -59,17 +66,51 @@ export const eventFold = (source: DafSource) => {
 const showsRegistration = (newest: Instant | null) => (fetched: FetchedObject) =>
   newest === null || fetched.rows.some((r) => r.registreringFra >= newest || (r.registreringTil !== null && r.registreringTil >= newest))
 
+interface HeldRow {
+  readonly registreringFra: Instant
+  readonly registreringTil: Bound
+  readonly virkningFra: Bound
+  readonly virkningTil: Bound
+}
+
+const overlaps = (a: HeldRow, b: HeldRow) =>
+  (a.virkningFra === null || b.virkningTil === null || a.virkningFra < b.virkningTil) && (b.virkningFra === null || a.virkningTil === null || b.virkningFra < a.virkningTil)
+
+/**
+ * Whether the rows we hold of an object already show every registration its
+ * events announced: a row registered or closed at exactly that instant (a later
+ * one proves nothing when what we hold is partial — a current-only download,
+ * rows carried inline), and no two current rows overlapping in validity (a
+ * close the data service did not show yet when the object was fetched). When
+ * unsure it says no, and the object is fetched.
+ */
+export const heldRowsShow = (held: ReadonlyArray<HeldRow>, registrations: ReadonlySet<Instant>): boolean => {
+  if (registrations.size === 0) return false
+  for (const r of registrations) if (!held.some((row) => row.registreringFra === r || row.registreringTil === r)) return false
+  const current = held.filter((row) => row.registreringTil === null)
+  for (let i = 0; i < current.length; i++) for (let j = i + 1; j < current.length; j++) if (overlaps(current[i]!, current[j]!)) return false
+  return true
+}
+
 /**
  * Objects named by events, applied: those whose events carried their rows
  * mirrored as they are, the others fetched (checked against their newest
  * registration) and mirrored with their whole history, in one transaction
  * (with `cursor` when given and nothing is parked). Undecodable rows are
- * recorded as refusals. Returns how many objects are parked.
+ * recorded as refusals. Objects whose held rows already show their events
+ * are left alone. Returns how many objects were mirrored, known and parked.
  */
 export const applyWanted = (source: DafSource, data: DataService, wanted: Iterable<Wanted>, eventId: string, cursor?: SourceCursorMove) =>
   Effect.gen(function* () {
     const mirror = yield* MirrorStore
-    const all = [...wanted]
+    const store = yield* Store
+    const all: Array<Wanted> = []
+    let known = 0
+    for (const w of wanted) {
+      const shown = w.inline === null && w.registrations !== null && heldRowsShow(yield* store.history(source.entities[w.entity]!.objectType, w.objectId), w.registrations)
+      if (shown) known++
+      else all.push(w)
+    }
     // Objects whose events carried their rows need no fetch (and are not their whole history).
     const inlineItems: Array<MirrorItem> = all
       .filter((w) => w.inline !== null)
@@ -84,5 +125,5 @@ export const applyWanted = (source: DafSource, data: DataService, wanted: Iterab
     const items = [...inlineItems, ...ready.map((s) => wholeHistory(source, s.work.entity, s.work.objectId, s.fetched))]
     const parked = synced.length - ready.length
     if (items.length > 0 || (cursor !== undefined && parked === 0)) yield* mirror.mirror(`datafordeler:${source.name}`, eventId, items, parked === 0 ? cursor : undefined)
-    return { objects: items.length, parked }
+    return { objects: items.length, known, parked }
   })

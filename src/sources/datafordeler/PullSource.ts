@@ -8,14 +8,15 @@
  * object whose rows do not yet show its newest registration is fetched again
  * with backoff, and if it still does not, the cursor stays so the next round
  * sees the window again (nothing is stored as current that is not). A first
- * start, or a cursor older than the service keeps events, has no history to
- * PULL from: it says so loudly and runs the source's full load first.
+ * start begins at `pull.startAt` (else now − lag); it, or a cursor older than
+ * the service keeps events, says so loudly and runs the source's full load
+ * first (whatever came before the starting point comes from there).
  */
 import { Clock, Duration, Effect, Option } from "effect"
 import { decodePullEnvelope, decodePullXmlPage } from "../../domain/DatafordelerEvents.js"
 import { jsonElements } from "../../ingest/JsonElements.js"
 import { fromEpochMillis, type Instant, toEpochMillis } from "../../domain/Instant.js"
-import { morePages, nextWindow, type PullWindow } from "../../domain/PullWindow.js"
+import { dueInMs, morePages, nextWindow, type PullWindow } from "../../domain/PullWindow.js"
 import { SourceCursors } from "../../store/SourceCursors.js"
 import { Store, type Submission } from "../../store/Store.js"
 import { printableUrl } from "../../ingest/Download.js"
@@ -24,6 +25,7 @@ import { type DafRuntime, dataServiceOf } from "./DafRuntime.js"
 import type { FullLoadOnce } from "./FullLoad.js"
 import { FetchFailed, type Pools, type Service, withRetry } from "./ObjectFetch.js"
 import { applyWanted, eventFold } from "./PointerEvents.js"
+import { pullCursorName, pullStartAt } from "./StartingPoint.js"
 
 const PULL_PATH = "/system/EventMessages/1.0.0/custom"
 
@@ -93,30 +95,36 @@ export const runPullSource = (runtime: DafRuntime, pull: PullSettings, pools: Po
     const settings = {
       lagMs: pull.lagSeconds * 1000,
       overlapMs: pull.overlapSeconds * 1000,
-      maxWindowMs: pull.maxWindowSeconds * 1000
+      maxWindowMs: pull.maxWindowSeconds * 1000,
+      pollMs: pull.pollSeconds * 1000
     }
     const log = Effect.annotateLogs({ source: source.name, path: "pull" })
-    // The PULL cursor keeps the source's own name (the first path built had it).
-    const cursorName = source.name
-    // A first start, or a cursor older than retention: what came before is loaded, then the windows start at now − lag.
+    const cursorName = pullCursorName(source)
+    // A first start begins at pull.startAt (checked at start) or now − lag; a cursor older than retention at now − lag. What came before is loaded first.
     const stored = Option.map(yield* cursors.get(cursorName), (c) => c.cursor as Instant)
     const nowMs = yield* Clock.currentTimeMillis
-    const gap = Option.isNone(stored)
-      ? "first start: the event service only has what happens from now on"
+    const startAt = pullStartAt(source)
+    const fromNow = fromEpochMillis(nowMs - settings.lagMs)
+    const start: { at: Instant; why: string } | undefined = Option.isNone(stored)
+      ? startAt !== undefined
+        ? { at: startAt, why: `first start: events are read from pull.startAt (${startAt})` }
+        : { at: fromNow, why: `first start: events are read from now on (${fromNow}); set pull.startAt to read the subscription's earlier events` }
       : toEpochMillis(stored.value) < nowMs - source.fullLoad.retentionDays * 86_400_000
-      ? `the cursor ${stored.value} is older than the service keeps events (${source.fullLoad.retentionDays} days): events since then are lost`
+      ? { at: fromNow, why: `the cursor ${stored.value} is older than the service keeps events (${source.fullLoad.retentionDays} days): events since then are lost; events are read from now on (${fromNow})` }
       : undefined
     let at: Instant
-    if (gap === undefined) at = Option.getOrThrow(stored)
+    if (start === undefined) at = Option.getOrThrow(stored)
     else {
-      at = fromEpochMillis(nowMs - settings.lagMs)
-      yield* fullLoad(gap).pipe(log)
+      at = start.at
+      yield* fullLoad(start.why).pipe(log)
       yield* cursors.set(cursorName, at)
     }
     for (;;) {
-      const window = nextWindow(at, yield* Clock.currentTimeMillis, settings)
+      const now = yield* Clock.currentTimeMillis
+      const window = nextWindow(at, now, settings)
       if (window === undefined) {
-        yield* Effect.sleep(Duration.seconds(pull.pollSeconds))
+        // Not due yet: sleep until the window reaches pollSeconds past the cursor (a round re-reads the overlap).
+        yield* Effect.sleep(Duration.millis(Math.max(1, dueInMs(at, now, settings))))
         continue
       }
       const pulled = yield* Effect.either(pullWindow(service, source, pull, window))
@@ -138,6 +146,6 @@ export const runPullSource = (runtime: DafRuntime, pull: PullSettings, pools: Po
         continue
       }
       at = window.to
-      yield* Effect.logDebug("PULL window committed").pipe(log, Effect.annotateLogs({ from: window.from, to: window.to, events, objects: applied.objects }))
+      yield* Effect.logDebug("PULL window committed").pipe(log, Effect.annotateLogs({ from: window.from, to: window.to, events, objects: applied.objects, known: applied.known }))
     }
   }))

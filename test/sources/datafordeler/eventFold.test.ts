@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest"
 import { decodePullEnvelope, type PullEvent } from "../../../src/domain/DatafordelerEvents.js"
 import { instant } from "../../../src/domain/Instant.js"
 import { DafSourceSchema } from "../../../src/sources/datafordeler/DafConfig.js"
-import { eventFold } from "../../../src/sources/datafordeler/PointerEvents.js"
+import { eventFold, heldRowsShow } from "../../../src/sources/datafordeler/PointerEvents.js"
 
 const source = Schema.decodeUnknownSync(DafSourceSchema)({ kind: "datafordeler", name: "dar", push: { port: 1 }, entities: { Adresse: { objectType: "dar.adresse", rest: "http://x/{id}" } } })
 
@@ -43,5 +43,24 @@ describe("folding events per object", () => {
     expect(fold.wanted.get("Adresse\u0000a")!.inline!.size).toBe(1)
     fold.take(envelope(2, "b-2", "a", "2026-01-02T10:00:00Z", "Adresse", [{ ...row, registreringFra: "not a time" }]))
     expect(fold.wanted.get("Adresse\u0000a")!.inline).toBeNull()
+  })
+
+  it("leaves an object alone only when the rows held show exactly every registration announced, and no close is missing", () => {
+    const t = (s: string) => instant(`2026-01-0${s}T10:00:00Z`)
+    // Registered at 1, changed at 2 (row a closed, b and c registered).
+    const held = [
+      { registreringFra: t("1"), registreringTil: t("2"), virkningFra: null, virkningTil: null },
+      { registreringFra: t("2"), registreringTil: null, virkningFra: null, virkningTil: t("5") },
+      { registreringFra: t("2"), registreringTil: null, virkningFra: t("5"), virkningTil: null }
+    ]
+    expect(heldRowsShow(held, new Set([t("1")]))).toBe(true)
+    expect(heldRowsShow(held, new Set([t("1"), t("2")]))).toBe(true)
+    // A registration we hold no row of (a later one, or one between) is fetched.
+    expect(heldRowsShow(held, new Set([t("3")]))).toBe(false)
+    expect(heldRowsShow(held, new Set([instant("2026-01-01T12:00:00Z")]))).toBe(false)
+    expect(heldRowsShow(held, new Set())).toBe(false)
+    // Fetched while the data service showed change 2's rows but not yet its close of row a: fetched again.
+    const closeMissing = [{ ...held[0]!, registreringTil: null }, held[1]!, held[2]!]
+    expect(heldRowsShow(closeMissing, new Set([t("2")]))).toBe(false)
   })
 })

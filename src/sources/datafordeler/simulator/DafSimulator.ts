@@ -90,6 +90,8 @@ export interface DafSimulator {
   readonly reimports: (n: number) => void
   readonly events: () => number
   readonly rowEvents: () => number
+  /** Drop the GraphQL events up to this eventid, as the service drops events older than it keeps. */
+  readonly forgetRowEvents: (upTo: number) => void
   readonly setFaults: (faults: Partial<DafFaults>) => void
   /** PUSH every envelope, once visible, to an OData receiver's base URL (one per request, or `batch` per request). */
   readonly pushTo: (baseUrl: string, options?: { readonly batch?: number; readonly duplicateRate?: number }) => void
@@ -98,7 +100,16 @@ export interface DafSimulator {
   readonly listRequests: () => number
   /** OAuth tokens issued. */
   readonly tokenRequests: () => number
+  /** Requests received so far, by service (every request, whatever it was answered): what a client costs the register. */
+  readonly requests: () => DafRequestCounts
   readonly close: () => Promise<void>
+}
+
+export interface DafRequestCounts {
+  readonly pull: number
+  readonly rest: number
+  readonly graphql: number
+  readonly other: number
 }
 
 const DAY = 86_400_000
@@ -367,8 +378,17 @@ export const startDafSimulator = async (options: {
     return undefined
   }
 
+  const counts = { pull: 0, rest: 0, graphql: 0, other: 0 }
+  const count = (path: string) => {
+    if (path === "/system/EventMessages/1.0.0/custom") counts.pull++
+    else if (path.startsWith("/rest/")) counts.rest++
+    else if (path === "/graphql") counts.graphql++
+    else counts.other++
+  }
+
   const handle = (req: IncomingMessage, res: ServerResponse, body: string) => {
     const url = new URL(req.url ?? "/", "http://simulator")
+    count(url.pathname)
     if (url.pathname === "/oauth/token" && req.method === "POST") return token(body, res)
     const denied = refused(req, url)
     if (denied !== undefined) return send(res, 401, { message: denied })
@@ -461,7 +481,12 @@ export const startDafSimulator = async (options: {
       for (let i = 0; i < n && ids.length > 0; i++) reimport(ids[Math.floor(random() * ids.length)]!)
     },
     events: () => events.length,
-    rowEvents: () => rowEvents.length,
+    rowEvents: () => nextRowEvent - 1,
+    forgetRowEvents: (upTo) => {
+      const kept = rowEvents.filter((e) => e.eventid > upTo)
+      rowEvents.length = 0
+      rowEvents.push(...kept)
+    },
     setFaults: (next) => {
       faults = { ...faults, ...next }
     },
@@ -469,6 +494,7 @@ export const startDafSimulator = async (options: {
     pushed: () => pushedCount,
     listRequests: () => listRequests,
     tokenRequests: () => tokenRequests,
+    requests: () => ({ ...counts }),
     close: async () => {
       if (pushTimer !== undefined) clearInterval(pushTimer)
       server.closeAllConnections()
