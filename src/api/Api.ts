@@ -72,6 +72,8 @@ export const IngestSummarySchema = Schema.Struct({
   unchanged: Schema.Number,
   duplicate: Schema.Number,
   refused: Schema.Number,
+  /** Refused inputs past the first 1000 of a request: counted, summed up in one refused record, not recorded one by one. */
+  notRecorded: Schema.optional(Schema.Number),
   refusals: Schema.Array(
     Schema.Struct({
       line: Schema.optional(Schema.Number),

@@ -259,8 +259,10 @@ export const RegistrationsLive = HttpApiBuilder.group(SkyggeApi, "registrations"
           const summary = yield* ingestValues(Array.isArray(json) ? json : [json], {
             source: SOURCE,
             batchSize: ingest.batchSize,
-            timeZone: ingest.timeZone
-          })
+            timeZone: ingest.timeZone,
+            maxLineBytes: api.maxLineBytes,
+            maxDepth: api.maxDepth
+          }).pipe(Effect.orDie)
           yield* countSummary(metrics, summary)
           return summaryResponse(summary)
         }
@@ -268,7 +270,7 @@ export const RegistrationsLive = HttpApiBuilder.group(SkyggeApi, "registrations"
         // NDJSON: applied batch by batch while the body streams in.
         const summary = yield* ingestNdjson(
           { [Symbol.asyncIterator]: () => body },
-          { source: SOURCE, batchSize: ingest.batchSize, timeZone: ingest.timeZone, maxLineBytes: api.maxLineBytes, truncated: () => state.over }
+          { source: SOURCE, batchSize: ingest.batchSize, timeZone: ingest.timeZone, maxLineBytes: api.maxLineBytes, maxDepth: api.maxDepth, truncated: () => state.over }
         ).pipe(Effect.orDie)
         if (state.over) {
           const reason = `request body is over api.maxBodyBytes (${api.maxBodyBytes}): reading stopped after ${summary.lines} operations, which were processed; the rest of the body was not read`
