@@ -210,7 +210,7 @@ describe("as-of API", () => {
   it("serves health, readiness, Prometheus metrics and the OpenAPI document", async () => {
     expect(await (await fetch(`${server.baseUrl}/health`)).json()).toEqual({ status: "ok" })
     const metrics = await (await fetch(`${server.baseUrl}/metrics`)).text()
-    for (const name of ["skygge_rows ", "skygge_events ", "skygge_refused ", 'skygge_http_request_duration_seconds_bucket{route="get"']) {
+    for (const name of ["skygge_rows ", "skygge_events ", "skygge_refused ", 'skygge_http_request_duration_seconds_bucket{route="objects.get"']) {
       expect(metrics).toContain(name)
     }
     expect(Number(/^skygge_rows (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThan(0)
