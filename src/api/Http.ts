@@ -226,8 +226,16 @@ async function* limitBytes(body: AsyncIterable<Uint8Array>, max: number, state: 
   }
 }
 
+/**
+ * The summary as the answer. A 413 leaves the rest of the body unread, so it says
+ * `Connection: close`: a client that kept the connection for its next request
+ * would otherwise send it into a socket the server is closing (ECONNRESET).
+ */
 const summaryResponse = (summary: IngestSummary, status?: number) =>
-  HttpServerResponse.unsafeJson(summary, { status: status ?? (summary.refused > 0 ? 422 : 200) })
+  HttpServerResponse.unsafeJson(summary, {
+    status: status ?? (summary.refused > 0 ? 422 : 200),
+    ...(status === 413 ? { headers: { connection: "close" } } : {})
+  })
 
 export const RegistrationsLive = HttpApiBuilder.group(SkyggeApi, "registrations", (handlers) =>
   Effect.gen(function* () {

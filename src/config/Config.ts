@@ -142,8 +142,8 @@ export const ApiConfig = Config.all({
   writeTokens: secrets("writeTokens"),
   maxBodyBytes: Config.integer("maxBodyBytes").pipe(Config.withDefault(64 * 1024 * 1024), Config.validate({ message: "must be positive", validation: (n) => n > 0 })),
   maxLineBytes: Config.integer("maxLineBytes").pipe(Config.withDefault(1024 * 1024), Config.validate({ message: "must be positive", validation: (n) => n > 0 })),
-  maxPageSize: Config.integer("maxPageSize").pipe(Config.withDefault(10_000), Config.validate({ message: "must be positive", validation: (n) => n > 0 })),
-  maxDepth: Config.integer("maxDepth").pipe(Config.withDefault(64), Config.validate({ message: "must be between 1 and 10000", validation: (n) => n >= 1 && n <= 10_000 }))
+  maxDepth: Config.integer("maxDepth").pipe(Config.withDefault(64), Config.validate({ message: "must be between 1 and 10000", validation: (n) => n >= 1 && n <= 10_000 })),
+  maxPageSize: Config.integer("maxPageSize").pipe(Config.withDefault(10_000), Config.validate({ message: "must be positive", validation: (n) => n > 0 }))
 }).pipe(Config.nested("api"))
 export type ApiConfig = Config.Config.Success<typeof ApiConfig>
 
