@@ -12,7 +12,9 @@ import {
   HttpApiSecurity,
   OpenApi
 } from "@effect/platform"
-import { Schema } from "effect"
+import { ParseResult, Schema } from "effect"
+import { idProblem, MAX_ID_LENGTH } from "../domain/Operation.js"
+import { packageVersion } from "./Version.js"
 
 /**
  * An ISO 8601 instant in a query parameter. Declared as a string here (for the
@@ -21,8 +23,57 @@ import { Schema } from "effect"
  */
 export const InstantParam = Schema.String.annotations({
   identifier: "Instant",
-  description: "ISO 8601 instant, e.g. 2017-01-04T00:00:00Z or 2017-01-04 (an offset is honoured; none means UTC)"
+  description: "ISO 8601 instant, e.g. 2017-01-04T00:00:00Z or 2017-01-04 (an offset is honoured; none means UTC)",
+  // Only a parameter given twice (which arrives as a list) fails here; the handler reads the text.
+  message: () => "must be given once, as an instant, e.g. 2017-01-05T00:00:00Z"
 })
+
+/** A required instant: its absence said in words, not as a schema dump (see Routes.describeIssues). */
+const RequiredInstant = Schema.propertySignature(InstantParam).annotations({
+  missingMessage: () => "is required (an instant, e.g. 2017-01-05T00:00:00Z)"
+})
+
+/**
+ * A whole number in a query parameter: decimal digits only (no `1e3`, `0x10`,
+ * sign or space). Read by the handler, which answers 400 naming the parameter
+ * and its range (a page's range depends on `api.maxPageSize`).
+ */
+export const WholeNumberParam = Schema.String.annotations({
+  description: "A whole number, decimal digits only",
+  jsonSchema: { type: "string", pattern: "^[0-9]+$" },
+  message: () => "must be given once, as a whole number (decimal digits only)"
+})
+
+/** An objectType or objectId, in a path or a query: at most MAX_ID_LENGTH characters, no control characters. */
+export const IdParam = Schema.String.pipe(
+  Schema.filter((id) => idProblem(id), { message: (issue) => idProblem(String(issue.actual)) ?? "is not a valid id" })
+).annotations({
+  description: `1 to ${MAX_ID_LENGTH} characters, no control characters`,
+  jsonSchema: { type: "string", minLength: 1, maxLength: MAX_ID_LENGTH }
+})
+
+/**
+ * One of a few words, said in full when another is given. A transformation, not
+ * a bare union of literals: an optional parameter's union would absorb the
+ * literals and lose the message.
+ */
+const OneOf = <const L extends ReadonlyArray<string>>(...words: L) =>
+  Schema.transformOrFail(Schema.String, Schema.Literal(...words), {
+    strict: true,
+    decode: (word, _, ast) =>
+      (words as ReadonlyArray<string>).includes(word)
+        ? ParseResult.succeed(word as L[number])
+        : ParseResult.fail(new ParseResult.Type(ast, word, `must be one of ${words.join(", ")}`)),
+    encode: ParseResult.succeed
+  }).annotations({ jsonSchema: { type: "string", enum: words } })
+
+/** `after` of a snapshot page: the last objectId of the previous page (empty: from the start). */
+const AfterIdParam = Schema.String.pipe(
+  Schema.maxLength(MAX_ID_LENGTH, { message: () => `is longer than ${MAX_ID_LENGTH} characters` })
+).annotations({ description: "The `next` of the previous page" })
+
+/** An optional query parameter: absent, or given (no `undefined` member to show up in error messages). */
+const Optional = <S extends Schema.Schema.Any>(schema: S) => Schema.optionalWith(schema, { exact: true })
 
 const Bound = Schema.NullOr(Schema.String)
 
@@ -72,6 +123,8 @@ export const IngestSummarySchema = Schema.Struct({
   unchanged: Schema.Number,
   duplicate: Schema.Number,
   refused: Schema.Number,
+  /** Refused inputs past the first 1000 of a request: counted, summed up in one refused record, not recorded one by one. */
+  notRecorded: Schema.optional(Schema.Number),
   refusals: Schema.Array(
     Schema.Struct({
       line: Schema.optional(Schema.Number),
@@ -112,10 +165,10 @@ export class WriteAccess extends HttpApiMiddleware.Tag<WriteAccess>()("skygge/Wr
   security: { bearer: HttpApiSecurity.bearer }
 }) {}
 
-const ObjectPath = Schema.Struct({ objectType: Schema.String, objectId: Schema.String })
+const ObjectPath = Schema.Struct({ objectType: IdParam, objectId: IdParam })
 const AsOfParams = Schema.Struct({
-  registreringstid: Schema.optional(InstantParam),
-  virkningstid: Schema.optional(InstantParam)
+  registreringstid: Optional(InstantParam),
+  virkningstid: Optional(InstantParam)
 })
 const Ndjson = HttpApiSchema.withEncoding(Schema.String, { kind: "Text", contentType: "application/x-ndjson" })
 
@@ -169,14 +222,14 @@ export const ObjectsGroup = HttpApiGroup.make("objects")
   )
   .add(
     HttpApiEndpoint.get("snapshot", "/v1/objects/:objectType")
-      .setPath(Schema.Struct({ objectType: Schema.String }))
+      .setPath(Schema.Struct({ objectType: IdParam }))
       .setUrlParams(
         Schema.Struct({
-          registreringstid: Schema.optional(InstantParam),
-          virkningstid: Schema.optional(InstantParam),
-          limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.positive())),
-          after: Schema.optional(Schema.String),
-          format: Schema.optional(Schema.Literal("json", "ndjson", "csv"))
+          registreringstid: Optional(InstantParam),
+          virkningstid: Optional(InstantParam),
+          limit: Optional(WholeNumberParam),
+          after: Optional(AfterIdParam),
+          format: Optional(OneOf("json", "ndjson", "csv"))
         })
       )
       .addSuccess(SnapshotPage)
@@ -191,10 +244,10 @@ export const ObjectsGroup = HttpApiGroup.make("objects")
     HttpApiEndpoint.get("changes", "/v1/changes")
       .setUrlParams(
         Schema.Struct({
-          since: InstantParam,
-          until: Schema.optional(InstantParam),
-          objectType: Schema.optional(Schema.String),
-          format: Schema.optional(Schema.Literal("ndjson", "csv"))
+          since: RequiredInstant,
+          until: Optional(InstantParam),
+          objectType: Optional(IdParam),
+          format: Optional(OneOf("ndjson", "csv"))
         })
       )
       .addSuccess(Ndjson)
@@ -208,12 +261,12 @@ export const ObjectsGroup = HttpApiGroup.make("objects")
     HttpApiEndpoint.get("activations", "/v1/activations")
       .setUrlParams(
         Schema.Struct({
-          from: Schema.optional(InstantParam),
-          to: Schema.optional(InstantParam),
-          objectType: Schema.optional(Schema.String),
-          status: Schema.optional(Schema.Literal("pending", "fired", "skipped", "cancelled", "all")),
-          limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.positive())),
-          after: Schema.optional(Schema.String)
+          from: Optional(InstantParam),
+          to: Optional(InstantParam),
+          objectType: Optional(IdParam),
+          status: Optional(OneOf("pending", "fired", "skipped", "cancelled", "all")),
+          limit: Optional(WholeNumberParam),
+          after: Optional(Schema.String.annotations({ message: () => "must be given once" }))
         })
       )
       .addSuccess(Schema.Struct({ activations: Schema.Array(ActivationSchema), next: Schema.NullOr(Schema.String) }))
@@ -227,8 +280,8 @@ export const ObjectsGroup = HttpApiGroup.make("objects")
     HttpApiEndpoint.get("refused", "/v1/refused")
       .setUrlParams(
         Schema.Struct({
-          after: Schema.optional(Schema.NumberFromString.pipe(Schema.int())),
-          limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.positive()))
+          after: Optional(WholeNumberParam),
+          limit: Optional(WholeNumberParam)
         })
       )
       .addSuccess(Schema.Struct({ refused: Schema.Array(RefusedSchema), next: Schema.NullOr(Schema.Number) }))
@@ -239,9 +292,9 @@ export const ObjectsGroup = HttpApiGroup.make("objects")
     HttpApiEndpoint.get("anomalies", "/v1/anomalies")
       .setUrlParams(
         Schema.Struct({
-          after: Schema.optional(Schema.NumberFromString.pipe(Schema.int())),
-          limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.positive())),
-          objectType: Schema.optional(Schema.String)
+          after: Optional(WholeNumberParam),
+          limit: Optional(WholeNumberParam),
+          objectType: Optional(IdParam)
         })
       )
       .addSuccess(Schema.Struct({ anomalies: Schema.Array(AnomalySchema), next: Schema.NullOr(Schema.Number) }))
@@ -263,8 +316,8 @@ export const ObjectsGroup = HttpApiGroup.make("objects")
     HttpApiEndpoint.get("resyncReports", "/v1/resync-reports")
       .setUrlParams(
         Schema.Struct({
-          source: Schema.optional(Schema.String),
-          limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.positive()))
+          source: Optional(Schema.String.annotations({ message: () => "must be given once" })),
+          limit: Optional(WholeNumberParam)
         })
       )
       .addSuccess(Schema.Struct({ reports: Schema.Array(ResyncReportSchema) }))
@@ -304,4 +357,5 @@ export class SkyggeApi extends HttpApi.make("skygge")
   .add(SystemGroup)
   .addError(BadRequest)
   .annotate(OpenApi.Title, "skygge — bitemporal shadow register")
+  .annotate(OpenApi.Version, packageVersion)
   .annotate(OpenApi.Description, "As-of queries over a bitemporal copy of upstream registers. Intervals are half-open [fra, til); null is an open end.") {}

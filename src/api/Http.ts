@@ -50,6 +50,27 @@ const pagedNdjson = <C, A>(
     )
   ).pipe(Stream.filter((text) => text.length > 0), Stream.encodeText)
 
+/**
+ * A whole-number query parameter: decimal digits only — not `1e3`, `0x10`,
+ * `+5` or ` 5`, which `Number()` would take — within [min, max], else 400 naming it.
+ */
+const wholeNumber = (name: string, text: string, min: number, max = Number.MAX_SAFE_INTEGER) => {
+  const n = /^[0-9]{1,16}$/.test(text) ? Number(text) : NaN
+  return n >= min && n <= max
+    ? Effect.succeed(n)
+    : Effect.fail(
+        new BadRequest({
+          message: max === Number.MAX_SAFE_INTEGER ? `${name} must be a whole number of at least ${min}` : `${name} must be a whole number between ${min} and ${max}`
+        })
+      )
+}
+
+/** A streamed answer's `limit`: a cap on the rows, any size. */
+const streamCap = (limit: string | undefined) => (limit === undefined ? Effect.succeed(Infinity) : wholeNumber("limit", limit, 1))
+
+/** A refusal or anomaly id to page on from (`next` of the previous page). */
+const afterId = (after: string | undefined) => (after === undefined ? Effect.succeed(0) : wholeNumber("after", after, 0))
+
 /** `at~id`, as the activations listing hands out in `next`. */
 const activationCursor = (text: string) => {
   const [at, id] = text.split("~")
@@ -79,12 +100,9 @@ export const ObjectsLive = HttpApiBuilder.group(SkyggeApi, "objects", (handlers)
     const resyncReports = yield* ResyncReports
     const mirrorStore = yield* MirrorStore
     const api = yield* ApiConfig
-    const checkLimit = (limit: number | undefined, fallback: number) =>
-      limit === undefined
-        ? Effect.succeed(fallback)
-        : limit > api.maxPageSize
-          ? Effect.fail(new BadRequest({ message: `limit ${limit} is over the maximum page size ${api.maxPageSize}` }))
-          : Effect.succeed(limit)
+    /** A page's `limit`: absent → `fallback`; else 1 to `api.maxPageSize`. */
+    const checkLimit = (limit: string | undefined, fallback: number) =>
+      limit === undefined ? Effect.succeed(fallback) : wholeNumber("limit", limit, 1, api.maxPageSize)
     return handlers
       .handle("get", ({ path, urlParams }) =>
         Effect.gen(function* () {
@@ -117,7 +135,7 @@ export const ObjectsLive = HttpApiBuilder.group(SkyggeApi, "objects", (handlers)
             virkningstid: yield* instantParam("virkningstid", urlParams.virkningstid, at)
           }
           if (wantsCsv(urlParams.format, request.headers.accept)) {
-            const cap = urlParams.limit ?? Infinity
+            const cap = yield* streamCap(urlParams.limit)
             return csvResponse(
               pagedNdjson(urlParams.after ?? "", (after) => store.snapshot({ ...base, after, limit: PAGE }), (row) => row.objectId, cap, (row) => csvLine(row, false)),
               false,
@@ -125,7 +143,7 @@ export const ObjectsLive = HttpApiBuilder.group(SkyggeApi, "objects", (handlers)
             )
           }
           if (urlParams.format === "ndjson" || (request.headers.accept ?? "").includes("application/x-ndjson")) {
-            const cap = urlParams.limit ?? Infinity
+            const cap = yield* streamCap(urlParams.limit)
             return ndjsonResponse(
               pagedNdjson(urlParams.after ?? "", (after) => store.snapshot({ ...base, after, limit: PAGE }), (row) => row.objectId, cap)
             )
@@ -155,7 +173,7 @@ export const ObjectsLive = HttpApiBuilder.group(SkyggeApi, "objects", (handlers)
       .handle("anomalies", ({ urlParams }) =>
         Effect.gen(function* () {
           const limit = yield* checkLimit(urlParams.limit, 1000)
-          const list = yield* mirrorStore.anomalies({ after: urlParams.after ?? 0, limit, ...(urlParams.objectType === undefined ? {} : { objectType: urlParams.objectType }) })
+          const list = yield* mirrorStore.anomalies({ after: yield* afterId(urlParams.after), limit, ...(urlParams.objectType === undefined ? {} : { objectType: urlParams.objectType }) })
           return { anomalies: list, next: list.length === limit ? list[list.length - 1]!.id : null }
         })
       )
@@ -189,7 +207,7 @@ export const ObjectsLive = HttpApiBuilder.group(SkyggeApi, "objects", (handlers)
       .handle("refused", ({ urlParams }) =>
         Effect.gen(function* () {
           const limit = yield* checkLimit(urlParams.limit, 100)
-          const refused = yield* store.refused(urlParams.after ?? 0, limit)
+          const refused = yield* store.refused(yield* afterId(urlParams.after), limit)
           return { refused, next: refused.length === limit ? refused[refused.length - 1]!.id : null }
         })
       )
@@ -208,8 +226,16 @@ async function* limitBytes(body: AsyncIterable<Uint8Array>, max: number, state: 
   }
 }
 
+/**
+ * The summary as the answer. A 413 leaves the rest of the body unread, so it says
+ * `Connection: close`: a client that kept the connection for its next request
+ * would otherwise send it into a socket the server is closing (ECONNRESET).
+ */
 const summaryResponse = (summary: IngestSummary, status?: number) =>
-  HttpServerResponse.unsafeJson(summary, { status: status ?? (summary.refused > 0 ? 422 : 200) })
+  HttpServerResponse.unsafeJson(summary, {
+    status: status ?? (summary.refused > 0 ? 422 : 200),
+    ...(status === 413 ? { headers: { connection: "close" } } : {})
+  })
 
 export const RegistrationsLive = HttpApiBuilder.group(SkyggeApi, "registrations", (handlers) =>
   Effect.gen(function* () {
@@ -259,8 +285,10 @@ export const RegistrationsLive = HttpApiBuilder.group(SkyggeApi, "registrations"
           const summary = yield* ingestValues(Array.isArray(json) ? json : [json], {
             source: SOURCE,
             batchSize: ingest.batchSize,
-            timeZone: ingest.timeZone
-          })
+            timeZone: ingest.timeZone,
+            maxLineBytes: api.maxLineBytes,
+            maxDepth: api.maxDepth
+          }).pipe(Effect.orDie)
           yield* countSummary(metrics, summary)
           return summaryResponse(summary)
         }
@@ -268,7 +296,7 @@ export const RegistrationsLive = HttpApiBuilder.group(SkyggeApi, "registrations"
         // NDJSON: applied batch by batch while the body streams in.
         const summary = yield* ingestNdjson(
           { [Symbol.asyncIterator]: () => body },
-          { source: SOURCE, batchSize: ingest.batchSize, timeZone: ingest.timeZone, maxLineBytes: api.maxLineBytes, truncated: () => state.over }
+          { source: SOURCE, batchSize: ingest.batchSize, timeZone: ingest.timeZone, maxLineBytes: api.maxLineBytes, maxDepth: api.maxDepth, truncated: () => state.over }
         ).pipe(Effect.orDie)
         if (state.over) {
           const reason = `request body is over api.maxBodyBytes (${api.maxBodyBytes}): reading stopped after ${summary.lines} operations, which were processed; the rest of the body was not read`

@@ -1,6 +1,6 @@
 /**
- * Prometheus metrics, kept in-process: request counts and latency by route
- * class (never by concrete path — object ids can be personal data), ingest
+ * Prometheus metrics, kept in-process: request counts and latency by endpoint
+ * (its operationId, see Routes.ts; never a concrete path — object ids can be personal data), ingest
  * outcomes, and store gauges read at scrape time.
  */
 import { Context, Effect, Layer } from "effect"
@@ -37,22 +37,6 @@ export interface MetricsShape {
 
 export class Metrics extends Context.Tag("skygge/Metrics")<Metrics, MetricsShape>() {
   static readonly layer = Layer.sync(Metrics, () => makeMetrics())
-}
-
-/** Route class of a path, for labels: a fixed, small set. */
-export const routeOf = (path: string): string => {
-  if (path.startsWith("/v1/objects/")) {
-    const parts = path.split("?")[0]!.split("/").filter((p) => p.length > 0)
-    return parts.length === 3 ? "snapshot" : parts[parts.length - 1] === "history" && parts.length === 5 ? "history" : "get"
-  }
-  if (path.startsWith("/v1/changes")) return "changes"
-  if (path.startsWith("/v1/registrations")) return "registrations"
-  if (path.startsWith("/v1/refused")) return "refused"
-  if (path.startsWith("/v1/activations")) return "activations"
-  if (path.startsWith("/health") || path.startsWith("/ready")) return "health"
-  if (path.startsWith("/metrics")) return "metrics"
-  if (path.startsWith("/docs")) return "docs"
-  return "other"
 }
 
 export const makeMetrics = (): MetricsShape => {

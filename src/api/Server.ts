@@ -2,7 +2,7 @@
  * The HTTP server: the API, its OpenAPI document (`/docs/openapi.json`) and
  * Swagger page (`/docs`), request metrics, and the listening socket.
  */
-import { HttpApiBuilder, HttpApiSwagger, HttpMiddleware, HttpServer, HttpServerRequest } from "@effect/platform"
+import { HttpApiBuilder, HttpApiSwagger, HttpMiddleware, HttpRouter, HttpServer, HttpServerError, HttpServerRequest } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Clock, Effect, Exit, Layer } from "effect"
 import { createServer } from "node:http"
@@ -10,7 +10,8 @@ import { ApiConfig } from "../config/Config.js"
 import { SkyggeApi } from "./Api.js"
 import { AuthLive } from "./Auth.js"
 import { ObjectsLive, RegistrationsLive, SystemLive } from "./Http.js"
-import { Metrics, routeOf } from "./Metrics.js"
+import { Metrics } from "./Metrics.js"
+import { apiErrors, routeLabel } from "./Routes.js"
 
 /** Latency and status of every request, labelled by route class only (paths can hold personal ids). */
 const requestMetrics = HttpMiddleware.make((app) =>
@@ -20,11 +21,12 @@ const requestMetrics = HttpMiddleware.make((app) =>
     const start = yield* Clock.currentTimeNanos
     return yield* app.pipe(
       Effect.onExit((exit) =>
-        Effect.flatMap(Clock.currentTimeNanos, (end) =>
-          Effect.sync(() =>
-            metrics.observeRequest(routeOf(request.url), Exit.isSuccess(exit) ? exit.value.status : 500, Number(end - start) / 1e9)
-          )
-        )
+        Effect.gen(function* () {
+          // A failure is counted with the status the server will answer it with, not as a blanket 500.
+          const status = Exit.isSuccess(exit) ? exit.value.status : (yield* HttpServerError.causeResponse(exit.cause))[0].status
+          const end = yield* Clock.currentTimeNanos
+          metrics.observeRequest(routeLabel(request.method, request.url), status, Number(end - start) / 1e9)
+        })
       )
     )
   })
@@ -36,8 +38,12 @@ export const ApiLive = HttpApiBuilder.api(SkyggeApi).pipe(Layer.provide([Objects
 export const HttpAppLive = HttpApiBuilder.serve(requestMetrics).pipe(
   Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
   Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/docs/openapi.json" })),
+  Layer.provide(HttpApiBuilder.middleware(apiErrors)),
   Layer.provide(ApiLive),
-  Layer.provide(AuthLive)
+  Layer.provide(AuthLive),
+  // Ids up to MAX_ID_LENGTH must reach their handler (the router's default cuts path segments at 100
+  // characters and answers an empty 404); an over-long one is then refused there with a 400 naming it.
+  Layer.provide(HttpRouter.setRouterConfig({ maxParamLength: 65_536 }))
 )
 
 const isLoopback = (host: string) => host === "localhost" || host === "::1" || host.startsWith("127.")

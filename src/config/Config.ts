@@ -14,7 +14,7 @@ export const defaultConfigFile = fileURLToPath(new URL("../../config/default.jso
 /** Every key the engine reads, by section: a key in a file that is not here is a mistake worth stopping for. */
 export const KNOWN_KEYS: Readonly<Record<string, ReadonlyArray<string>>> = {
   store: ["url", "synchronous", "cacheMiB", "mmapMiB"],
-  api: ["host", "port", "readTokens", "writeTokens", "maxBodyBytes", "maxLineBytes", "maxPageSize"],
+  api: ["host", "port", "readTokens", "writeTokens", "maxBodyBytes", "maxLineBytes", "maxPageSize", "maxDepth"],
   ingest: ["batchSize", "timeZone"],
   log: ["level", "format"],
   activations: ["enabled", "lateAfterSeconds", "pollSeconds"],
@@ -151,6 +151,7 @@ export const ApiConfig = Config.all({
   writeTokens: secretList("writeTokens"),
   maxBodyBytes: Config.integer("maxBodyBytes").pipe(Config.withDefault(64 * 1024 * 1024), Config.validate({ message: "must be positive", validation: (n) => n > 0 })),
   maxLineBytes: Config.integer("maxLineBytes").pipe(Config.withDefault(1024 * 1024), Config.validate({ message: "must be positive", validation: (n) => n > 0 })),
+  maxDepth: Config.integer("maxDepth").pipe(Config.withDefault(64), Config.validate({ message: "must be between 1 and 10000", validation: (n) => n >= 1 && n <= 10_000 })),
   maxPageSize: Config.integer("maxPageSize").pipe(Config.withDefault(10_000), Config.validate({ message: "must be positive", validation: (n) => n > 0 }))
 }).pipe(Config.nested("api"))
 export type ApiConfig = Config.Config.Success<typeof ApiConfig>

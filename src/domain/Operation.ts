@@ -8,6 +8,7 @@
  * bulk path, and it must name the field that is wrong in plain words.
  */
 import { type Bound, type Instant, parseInstant, startsBeforeEnd } from "./Instant.js"
+import { jsonDepth, stringifyJson } from "./Json.js"
 
 interface OperationBase {
   readonly objectType: string
@@ -37,10 +38,33 @@ export interface Refusal {
 }
 
 const FIELDS = new Set(["op", "objectType", "objectId", "registreringstid", "virkningFra", "virkningTil", "data", "eventId"])
-const MAX_KEY_LENGTH = 512
+/** The longest objectType, objectId or eventId, on every way in and in every read (a longer one is refused, not cut). */
+export const MAX_ID_LENGTH = 512
+const MAX_KEY_LENGTH = MAX_ID_LENGTH
+/** How deeply `data` may nest objects and arrays unless `api.maxDepth` says otherwise. */
+export const DEFAULT_MAX_DEPTH = 64
 
-/** JSON with object keys sorted at every level: equal values give equal text. */
-export const canonicalJson = (value: unknown): string => JSON.stringify(sortKeys(value))
+/** C0 and C1 control characters and DEL: invisible in logs and tables, and NUL cuts strings short in many tools. */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/
+
+/** Why `value` cannot be an id (objectType, objectId, eventId), or undefined when it can. */
+export const idProblem = (value: string): string | undefined => {
+  if (value.length === 0) return "must not be empty"
+  if (value.length > MAX_ID_LENGTH) return `is longer than ${MAX_ID_LENGTH} characters`
+  const control = CONTROL.exec(value)
+  if (control !== null) return `holds a control character (U+${control[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")} at position ${control.index + 1})`
+  return undefined
+}
+
+/** Below this depth the recursive walk is safe and faster; past it, the iterative one. */
+const RECURSION_SAFE_DEPTH = 512
+
+/**
+ * JSON with object keys sorted at every level: equal values give equal text.
+ * Any depth: a value nested past what recursion can hold is written iteratively.
+ */
+export const canonicalJson = (value: unknown): string =>
+  jsonDepth(value, RECURSION_SAFE_DEPTH) <= RECURSION_SAFE_DEPTH ? JSON.stringify(sortKeys(value)) : (stringifyJson(value, true) ?? "null")
 
 const sortKeys = (value: unknown): unknown => {
   if (Array.isArray(value)) return value.map(sortKeys)
@@ -68,9 +92,10 @@ export const isRefusal = (x: Operation | Refusal): x is Refusal => "reason" in x
 
 /**
  * Decode one parsed JSON value into an operation, or say why not.
- * `timeZone` reads timestamps that carry no offset.
+ * `timeZone` reads timestamps that carry no offset; `data` nested deeper than
+ * `maxDepth` is refused (`api.maxDepth`).
  */
-export const decodeOperation = (input: unknown, timeZone = "UTC"): Operation | Refusal => {
+export const decodeOperation = (input: unknown, timeZone = "UTC", maxDepth = DEFAULT_MAX_DEPTH): Operation | Refusal => {
   if (input === null || typeof input !== "object" || Array.isArray(input)) {
     return { reason: "expected a JSON object with an 'op' field" }
   }
@@ -90,7 +115,8 @@ export const decodeOperation = (input: unknown, timeZone = "UTC"): Operation | R
     const v = obj[key]
     if (v === undefined) return refuse(`missing field '${key}'`, key, obj)
     if (typeof v !== "string" || v.length === 0) return refuse(`field '${key}' must be a non-empty string`, key, obj)
-    if (v.length > MAX_KEY_LENGTH) return refuse(`field '${key}' is longer than ${MAX_KEY_LENGTH} characters`, key, obj)
+    const problem = idProblem(v)
+    if (problem !== undefined) return refuse(`field '${key}' ${problem}`, key, obj)
   }
   const times: Record<string, Bound> = {}
   for (const key of ["registreringstid", "virkningFra", "virkningTil"] as const) {
@@ -129,6 +155,9 @@ export const decodeOperation = (input: unknown, timeZone = "UTC"): Operation | R
     return { op, ...base }
   }
   if (obj.data === undefined || obj.data === null) return refuse("missing field 'data' (an assert needs the object's data)", "data", obj)
+  if (jsonDepth(obj.data, maxDepth) > maxDepth) {
+    return refuse(`field 'data' nests objects and arrays more than ${maxDepth} levels deep (api.maxDepth)`, "data", obj)
+  }
   return { op, ...base, data: canonicalJson(obj.data) }
 }
 

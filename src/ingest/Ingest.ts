@@ -2,11 +2,20 @@
  * The one generic way in: NDJSON operations (from a file or an HTTP body)
  * decoded line by line, refused lines recorded with their reason, the rest
  * applied in batches of one transaction each. A bad line never costs a good one.
+ *
+ * One request (or one import run) records at most MAX_RECORDED_REFUSALS of its
+ * refused inputs one by one; past that they are counted, and one record says how
+ * many more there were — a megabyte of junk cannot flood the refused table.
  */
-import { Effect, Stream } from "effect"
-import { decodeOperation, type Refusal } from "../domain/Operation.js"
-import { Store, type Submission, type SubmissionResult } from "../store/Store.js"
+import { type ConfigError, Effect, Stream } from "effect"
+import { ApiConfig } from "../config/Config.js"
+import { stringifyJson } from "../domain/Json.js"
+import { decodeOperation, isRefusal } from "../domain/Operation.js"
+import { Store, type StoreShape, type Submission, type SubmissionResult } from "../store/Store.js"
 import { type Line, type LineProgress, splitLines } from "./Lines.js"
+
+/** Refused inputs recorded one by one (with their raw input) per request or import run. */
+export const MAX_RECORDED_REFUSALS = 1000
 
 export interface IngestSummary {
   lines: number
@@ -14,6 +23,8 @@ export interface IngestSummary {
   unchanged: number
   duplicate: number
   refused: number
+  /** Refused inputs past MAX_RECORDED_REFUSALS: counted here and in one summary record, not recorded one by one. */
+  notRecorded?: number
   /** The first refusals (up to `maxListedRefusals`), by line. */
   refusals: Array<{ line?: number; eventId?: string; field?: string; reason: string }>
 }
@@ -23,6 +34,8 @@ export interface IngestOptions {
   readonly batchSize: number
   readonly maxLineBytes: number
   readonly timeZone: string
+  /** How deeply `data` may nest; default `api.maxDepth` from the configuration. */
+  readonly maxDepth?: number
   readonly maxListedRefusals?: number
   readonly progress?: LineProgress
   /** See splitLines: the source was cut short. */
@@ -34,9 +47,9 @@ export interface IngestOptions {
 export const emptySummary = (): IngestSummary => ({ lines: 0, applied: 0, unchanged: 0, duplicate: 0, refused: 0, refusals: [] })
 
 /** Decode one NDJSON line into a submission (an operation, or a refusal saying why not). */
-export const decodeLine = (line: Line, timeZone: string): Submission => {
+export const decodeLine = (line: Line, timeZone: string, maxDepth?: number): Submission => {
   if (line._tag === "TooLong") {
-    return { line: line.line, raw: line.head, input: { reason: `line ${line.line} is ${line.bytes} bytes, over the limit` } }
+    return { line: line.line, raw: line.head, input: { reason: `line ${line.line} is ${line.bytes} bytes, over the limit (api.maxLineBytes)` } }
   }
   let json: unknown
   try {
@@ -44,7 +57,7 @@ export const decodeLine = (line: Line, timeZone: string): Submission => {
   } catch (e) {
     return { line: line.line, raw: line.text, input: { reason: `malformed JSON: ${(e as Error).message}` } }
   }
-  return { line: line.line, raw: line.text, input: decodeOperation(json, timeZone) }
+  return { line: line.line, raw: line.text, input: decodeOperation(json, timeZone, maxDepth) }
 }
 
 export const addResults = (summary: IngestSummary, results: ReadonlyArray<SubmissionResult>, maxListed: number): void => {
@@ -61,12 +74,61 @@ export const addResults = (summary: IngestSummary, results: ReadonlyArray<Submis
   }
 }
 
+/**
+ * Hands batches to the store, recording refusals one by one only up to
+ * MAX_RECORDED_REFUSALS; the rest are counted and summed up in one record by `finish`.
+ */
+const refusalBudget = (store: StoreShape, source: string, summary: IngestSummary, maxListed: number) => {
+  let recorded = 0
+  return {
+    submit: (batch: ReadonlyArray<Submission>) =>
+      Effect.gen(function* () {
+        const kept: Array<Submission> = []
+        const dropped = new Map<number, SubmissionResult>()
+        batch.forEach((item, i) => {
+          if (!isRefusal(item.input) || recorded < MAX_RECORDED_REFUSALS) {
+            if (isRefusal(item.input)) recorded++
+            kept.push(item)
+            return
+          }
+          const r = item.input
+          dropped.set(i, {
+            outcome: "refused",
+            reason: r.reason,
+            ...(item.line === undefined ? {} : { line: item.line }),
+            ...(r.eventId === undefined ? {} : { eventId: r.eventId }),
+            ...(r.field === undefined ? {} : { field: r.field })
+          })
+        })
+        const stored = yield* store.ingest(source, kept)
+        // Refusals the store decided (stale registrations, reused event ids) were recorded too.
+        recorded += stored.filter((r) => r.outcome === "refused").length - kept.filter((k) => isRefusal(k.input)).length
+        const results: Array<SubmissionResult> = []
+        let k = 0
+        for (let i = 0; i < batch.length; i++) results.push(dropped.get(i) ?? stored[k++]!)
+        addResults(summary, results, maxListed)
+        if (dropped.size > 0) summary.notRecorded = (summary.notRecorded ?? 0) + dropped.size
+      }),
+    finish: Effect.suspend(() => {
+      const n = summary.notRecorded ?? 0
+      if (n === 0) return Effect.void
+      const reason = `${n} more refused inputs of this request or import were counted but not recorded one by one (at most ${MAX_RECORDED_REFUSALS} are)`
+      return Effect.asVoid(store.ingest(source, [{ input: { reason }, raw: "" }]))
+    })
+  }
+}
+
+/** `api.maxDepth` unless the caller says. */
+const maxDepthOf = (options: { readonly maxDepth?: number }): Effect.Effect<number, ConfigError.ConfigError> =>
+  options.maxDepth === undefined ? Effect.map(ApiConfig, (api) => api.maxDepth) : Effect.succeed(options.maxDepth)
+
 /** Ingest an NDJSON byte stream. Each batch commits on its own; interruption stops between batches. */
 export const ingestNdjson = (chunks: AsyncIterable<Uint8Array>, options: IngestOptions) =>
   Effect.gen(function* () {
     const store = yield* Store
+    const maxDepth = yield* maxDepthOf(options)
     const summary = emptySummary()
-    const maxListed = options.maxListedRefusals ?? 100
+    const budget = refusalBudget(store, options.source, summary, options.maxListedRefusals ?? 100)
     const groups = splitLines(chunks, {
       maxLineBytes: options.maxLineBytes,
       groupSize: options.batchSize,
@@ -74,28 +136,41 @@ export const ingestNdjson = (chunks: AsyncIterable<Uint8Array>, options: IngestO
       ...(options.truncated ? { truncated: options.truncated } : {})
     })
     yield* Stream.fromAsyncIterable(groups, (e) => e).pipe(
-      Stream.mapEffect((group) => store.ingest(options.source, group.map((line) => decodeLine(line, options.timeZone)))),
-      Stream.runForEach((results) =>
-        Effect.sync(() => {
-          addResults(summary, results, maxListed)
-          options.onBatch?.(summary)
-        })
-      )
+      Stream.runForEach((group) =>
+        Effect.zipRight(
+          budget.submit(group.map((line) => decodeLine(line, options.timeZone, maxDepth))),
+          Effect.sync(() => options.onBatch?.(summary))
+        )
+      ),
+      Effect.ensuring(budget.finish)
     )
     return summary
   })
 
-/** Ingest already-parsed values (a JSON body holding one operation or an array of them). */
-export const ingestValues = (values: ReadonlyArray<unknown>, options: Omit<IngestOptions, "maxLineBytes">) =>
+/**
+ * Ingest already-parsed values (a JSON body holding one operation or an array of
+ * them). One operation is held to `maxLineBytes` as an NDJSON line is.
+ */
+export const ingestValues = (values: ReadonlyArray<unknown>, options: IngestOptions) =>
   Effect.gen(function* () {
     const store = yield* Store
+    const maxDepth = yield* maxDepthOf(options)
     const summary = emptySummary()
+    const budget = refusalBudget(store, options.source, summary, options.maxListedRefusals ?? 100)
+    const many = values.length > 1 // a body of one object has no index to name
     for (let i = 0; i < values.length; i += options.batchSize) {
       const batch: Array<Submission> = values.slice(i, i + options.batchSize).map((value, k) => {
-        const input: ReturnType<typeof decodeOperation> | Refusal = decodeOperation(value, options.timeZone)
-        return { line: i + k + 1, raw: JSON.stringify(value) ?? "", input }
+        const index = i + k
+        const raw = stringifyJson(value) ?? ""
+        const bytes = Buffer.byteLength(raw)
+        if (bytes > options.maxLineBytes) {
+          const where = many ? `operation at index ${index}` : "the operation"
+          return { line: index + 1, raw: raw.slice(0, 200), input: { reason: `${where} is ${bytes} bytes as JSON, over the limit of ${options.maxLineBytes} (api.maxLineBytes)` } }
+        }
+        return { line: index + 1, raw, input: decodeOperation(value, options.timeZone, maxDepth) }
       })
-      addResults(summary, yield* store.ingest(options.source, batch), options.maxListedRefusals ?? 100)
+      yield* budget.submit(batch)
     }
+    yield* budget.finish
     return summary
   })

@@ -210,7 +210,7 @@ describe("as-of API", () => {
   it("serves health, readiness, Prometheus metrics and the OpenAPI document", async () => {
     expect(await (await fetch(`${server.baseUrl}/health`)).json()).toEqual({ status: "ok" })
     const metrics = await (await fetch(`${server.baseUrl}/metrics`)).text()
-    for (const name of ["skygge_rows ", "skygge_events ", "skygge_refused ", 'skygge_http_request_duration_seconds_bucket{route="get"']) {
+    for (const name of ["skygge_rows ", "skygge_events ", "skygge_refused ", 'skygge_http_request_duration_seconds_bucket{route="objects.get"']) {
       expect(metrics).toContain(name)
     }
     expect(Number(/^skygge_rows (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThan(0)
@@ -275,6 +275,8 @@ describe("limits", () => {
     const lines = Array.from({ length: 30 }, (_, i) => op(100 + i))
     const res = await postNdjson(server.baseUrl, lines.join("\n"))
     expect(res.status).toBe(413)
+    // The rest of the body is not read: the connection is not kept for another request.
+    expect(res.headers.get("connection")).toBe("close")
     const summary = (await res.json()) as { applied: number; refusals: Array<{ reason: string }> }
     expect(summary.applied).toBe(0)
     expect(summary.refusals[0]!.reason).toMatch(/over api.maxBodyBytes/)
@@ -296,6 +298,7 @@ describe("limits", () => {
       duplex: "half"
     } as RequestInit)
     expect(res.status).toBe(413)
+    expect(res.headers.get("connection")).toBe("close")
     const summary = (await res.json()) as { applied: number; refusals: Array<{ reason: string }> }
     expect(summary.applied).toBeGreaterThan(5)
     expect(summary.applied).toBeLessThan(30)
