@@ -1,8 +1,14 @@
 /**
- * Wiring shared by every command: configuration source, logging, and the store
- * chosen by `store.url`.
+ * The composition root: configuration source, logging, the store chosen by
+ * `store.url`, and the engine's layers (what `skygge run` and `skygge demo` launch).
  */
 import { ConfigError, Effect, Layer, Logger } from "effect"
+import { Metrics } from "./api/Metrics.js"
+import { ServerLive } from "./api/Server.js"
+import { OutboxLive } from "./outbox/OutboxLive.js"
+import { ActivationSchedulerLive } from "./schedule/ActivationScheduler.js"
+import { DafSourcesLive } from "./sources/datafordeler/DafSourceLive.js"
+import { IntarkSourcesLive } from "./sources/intark/IntarkSourceLive.js"
 import { ConfigFileError, configProvider, ConfigSources, configSources, LogConfig, parseStoreUrl, StoreConfig } from "./config/Config.js"
 import type { ActivationStore } from "./store/Activations.js"
 import type { CommitSignal, OutboxStore } from "./store/Outbox.js"
@@ -24,6 +30,16 @@ export const StoreFromConfig: Layer.Layer<StoreServices, ConfigError.ConfigError
     return sqliteStoreLayer({ filename: url.filename, synchronous: cfg.synchronous, cacheMiB: cfg.cacheMiB, mmapMiB: cfg.mmapMiB })
   })
 )
+
+/** What every running engine serves: the API with its metrics, and the activation scheduler. */
+const CoreLive = Layer.mergeAll(ServerLive.pipe(Layer.provide(Metrics.layer)), ActivationSchedulerLive)
+
+/** The engine of `skygge run`: API, activations, outbox publishers and every configured source, on the configured store. */
+export const EngineLive = Layer.mergeAll(CoreLive, OutboxLive, IntarkSourcesLive, DafSourcesLive).pipe(Layer.provide(StoreFromConfig))
+
+/** An engine with other workers than the configured sources (the demo's simulated register), on a store of its own. */
+export const engineWith = <E, R, E2, R2>(workers: Layer.Layer<never, E, R>, store: Layer.Layer<StoreServices, E2, R2>) =>
+  Layer.mergeAll(CoreLive, workers).pipe(Layer.provide(store))
 
 /** Logs go to stderr (stdout is for answers), as text or JSON lines, at the configured level. */
 export const LoggingFromConfig = Layer.unwrapEffect(

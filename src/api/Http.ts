@@ -15,13 +15,13 @@ import { type ChangeCursor, type ChangeRow, Store } from "../store/Store.js"
 import { WorkQueue } from "../store/WorkQueue.js"
 import { ResyncReports } from "../store/ResyncReports.js"
 import { MirrorStore } from "../store/Mirror.js"
+import { keysetPages, PAGE } from "../store/Paging.js"
 import { sourcesStatus } from "../sources/SourcesStatus.js"
 import { OutboxConfig, publisherNames } from "../outbox/OutboxConfig.js"
 import { csvHeader, csvLine } from "../domain/Csv.js"
 import { BadRequest, NotFound, SkyggeApi } from "./Api.js"
 import { countSummary, Metrics } from "./Metrics.js"
 
-const PAGE = 1000
 const now = Effect.map(Clock.currentTimeMillis, fromEpochMillis)
 
 /** A query parameter as an instant: absent → `fallback`, malformed → 400 naming the parameter. */
@@ -38,17 +38,7 @@ const pagedNdjson = <C, A>(
   cursorOf: (last: A) => C,
   cap = Infinity,
   line: (row: A) => string = (row) => JSON.stringify(row) + "\n"
-) =>
-  Stream.paginateEffect({ cursor: first, sent: 0 }, ({ cursor, sent }) =>
-    fetch(cursor).pipe(
-      Effect.map((rows) => {
-        const page = rows.slice(0, Math.max(0, cap - sent))
-        const text = page.map(line).join("")
-        const done = rows.length < PAGE || sent + page.length >= cap
-        return [text, done ? Option.none() : Option.some({ cursor: cursorOf(rows[rows.length - 1]!), sent: sent + page.length })] as const
-      })
-    )
-  ).pipe(Stream.filter((text) => text.length > 0), Stream.encodeText)
+) => keysetPages(first, fetch, cursorOf, cap).pipe(Stream.map((page) => page.map(line).join("")), Stream.encodeText)
 
 /** `at~id`, as the activations listing hands out in `next`. */
 const activationCursor = (text: string) => {
