@@ -18,18 +18,25 @@ import type { ResyncReports } from "./store/ResyncReports.js"
 import type { MirrorStore } from "./store/Mirror.js"
 import type { SourceCursors } from "./store/SourceCursors.js"
 import type { PushInbox } from "./store/PushInbox.js"
-import { sqliteStoreLayer } from "./store/sqlite/SqliteStore.js"
+import { sqliteStoreLayer, type StoreOpenError } from "./store/sqlite/SqliteStore.js"
 
 export type StoreServices = Store | ActivationStore | OutboxStore | CommitSignal | WorkQueue | ResyncReports | MirrorStore | SourceCursors | PushInbox
 
-/** The store named by `store.url` (SQLite today), with its activations, outbox and commit signal. */
-export const StoreFromConfig: Layer.Layer<StoreServices, ConfigError.ConfigError | ConfigFileError> = Layer.unwrapEffect(
-  Effect.gen(function* () {
-    const cfg = yield* StoreConfig
-    const url = yield* parseStoreUrl(cfg.url)
-    return sqliteStoreLayer({ filename: url.filename, synchronous: cfg.synchronous, cacheMiB: cfg.cacheMiB, mmapMiB: cfg.mmapMiB })
-  })
-)
+/** The store named by `store.url` (SQLite today), with its activations, outbox and commit signal; read-only for commands that only read. */
+const storeFromConfig = (readOnly: boolean): Layer.Layer<StoreServices, ConfigError.ConfigError | ConfigFileError | StoreOpenError> =>
+  Layer.unwrapEffect(
+    Effect.gen(function* () {
+      const cfg = yield* StoreConfig
+      const url = yield* parseStoreUrl(cfg.url)
+      return sqliteStoreLayer({ filename: url.filename, synchronous: cfg.synchronous, cacheMiB: cfg.cacheMiB, mmapMiB: cfg.mmapMiB, readOnly })
+    })
+  )
+
+/** The store opened for writing: created and migrated if need be. */
+export const StoreFromConfig = storeFromConfig(false)
+
+/** The store opened for reading only: it must exist; nothing is migrated or written, so a read-only copy will do. */
+export const ReadStoreFromConfig = storeFromConfig(true)
 
 /** What every running engine serves: the API with its metrics, and the activation scheduler. */
 const CoreLive = Layer.mergeAll(ServerLive.pipe(Layer.provide(Metrics.layer)), ActivationSchedulerLive)

@@ -19,6 +19,7 @@ import { keysetPages, PAGE } from "../store/Paging.js"
 import { sourcesStatus } from "../sources/SourcesStatus.js"
 import { OutboxConfig, publisherNames } from "../outbox/OutboxConfig.js"
 import { csvHeader, csvLine } from "../domain/Csv.js"
+import { pageLimitProblem } from "../domain/PageLimit.js"
 import { BadRequest, NotFound, SkyggeApi } from "./Api.js"
 import { countSummary, Metrics } from "./Metrics.js"
 
@@ -69,12 +70,10 @@ export const ObjectsLive = HttpApiBuilder.group(SkyggeApi, "objects", (handlers)
     const resyncReports = yield* ResyncReports
     const mirrorStore = yield* MirrorStore
     const api = yield* ApiConfig
-    const checkLimit = (limit: number | undefined, fallback: number) =>
-      limit === undefined
-        ? Effect.succeed(fallback)
-        : limit > api.maxPageSize
-          ? Effect.fail(new BadRequest({ message: `limit ${limit} is over the maximum page size ${api.maxPageSize}` }))
-          : Effect.succeed(limit)
+    const checkLimit = (limit: number | undefined, fallback: number) => {
+      const problem = limit === undefined ? undefined : pageLimitProblem("limit", limit, api.maxPageSize)
+      return problem === undefined ? Effect.succeed(limit ?? fallback) : Effect.fail(new BadRequest({ message: problem }))
+    }
     return handlers
       .handle("get", ({ path, urlParams }) =>
         Effect.gen(function* () {

@@ -9,7 +9,7 @@
  */
 import { Command } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
-import { Cause, Console, Effect, Exit, Option } from "effect"
+import { Cause, Console, Effect, Exit, HashMap, Option } from "effect"
 import { describeError } from "../Engine.js"
 import { importCommand, importExtract } from "./commands/import.js"
 import { activations, anomalies, refused, sources } from "./commands/lists.js"
@@ -17,16 +17,30 @@ import { changes, get, history, snapshot } from "./commands/queries.js"
 import { resync, resyncReports } from "./commands/resync.js"
 import { demo, run } from "./commands/run.js"
 import { VERSION } from "./common.js"
+import { withCliConsole } from "./console.js"
 
-const skygge = Command.make("skygge").pipe(
-  Command.withDescription("Bitemporal shadow-register sync engine"),
-  Command.withSubcommands([run, demo, importCommand, importExtract, get, history, snapshot, changes, refused, activations, anomalies, sources, resync, resyncReports])
-)
+const commands = [run, demo, importCommand, importExtract, get, history, snapshot, changes, refused, activations, anomalies, sources, resync, resyncReports] as const
+
+const skygge = Command.make("skygge").pipe(Command.withDescription("Bitemporal shadow-register sync engine"), Command.withSubcommands(commands))
 
 const cli = Command.run(skygge, { name: "skygge", version: VERSION })
 
+const names = new Set(HashMap.keys(Command.getSubcommands(skygge)))
+
+/**
+ * `skygge refused --help` shows the usage line `$ refused …`: @effect/cli names the parent only
+ * when the parent itself was asked for help. Asking both gives `$ skygge refused …`.
+ */
+const helpWithParent = (argv: ReadonlyArray<string>) => {
+  const [runtime, script, first, ...rest] = argv
+  return first !== undefined && names.has(first) && (rest.includes("--help") || rest.includes("-h"))
+    ? [runtime!, script!, "--help", first, ...rest]
+    : argv
+}
+
 export const main = (argv: ReadonlyArray<string>) =>
-  cli(argv).pipe(
+  cli(helpWithParent(argv)).pipe(
+    withCliConsole,
     Effect.catchAllCause((cause) => {
       if (Cause.isInterruptedOnly(cause)) return Effect.void
       const failure = Cause.failureOption(cause)

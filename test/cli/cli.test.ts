@@ -10,27 +10,9 @@ import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { freePort } from "../support/net.js"
+import { bin, skygge } from "./skygge.js"
 
-const bin = fileURLToPath(new URL("../../bin/skygge.js", import.meta.url))
 const fixture = fileURLToPath(new URL("../fixtures/worked-examples.ndjson", import.meta.url))
-
-interface Result {
-  code: number | null
-  stdout: string
-  stderr: string
-}
-
-const skygge = (args: ReadonlyArray<string>, env: Record<string, string> = {}, cwd?: string): Promise<Result> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, ...env }, cwd })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()))
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()))
-    child.on("error", reject)
-    child.on("close", (code) => resolve({ code, stdout, stderr }))
-  })
-
 
 describe("skygge command", () => {
   let dir: string
@@ -147,10 +129,11 @@ describe("skygge command", () => {
 
     const other = join(dir, "other.json")
     writeFileSync(other, JSON.stringify({ store: { url: `sqlite:${join(dir, "other.db")}` } }))
+    // The file's store.url is the one read; reading does not create a store.
     const fromFile = await skygge(["snapshot", "vej", "--json", "--config", other])
-    expect(fromFile.code).toBe(0)
-    expect(fromFile.stdout).toBe("") // a fresh, empty store
-    expect(existsSync(join(dir, "other.db"))).toBe(true)
+    expect(fromFile.code).toBe(1)
+    expect(fromFile.stderr.trim()).toBe(`skygge: no store at ${join(dir, "other.db")}: check store.url, or create it with skygge run or skygge import`)
+    expect(existsSync(join(dir, "other.db"))).toBe(false)
     const overridden = await skygge(["snapshot", "vej", "--json"], { ...env, SKYGGE_CONFIG: other })
     expect(overridden.stdout.trim().split("\n")).toHaveLength(2) // env store.url wins over the file
 
@@ -202,6 +185,11 @@ describe("skygge command", () => {
       })
       expect(post.status).toBe(200)
       expect(existsSync(db)).toBe(true)
+      // limit=0 and a limit over api.maxPageSize are refused over HTTP, as --limit is by the CLI (test/cli/output.test.ts).
+      expect((await fetch(`http://127.0.0.1:${port}/v1/refused?limit=0`)).status).toBe(400)
+      const over = await fetch(`http://127.0.0.1:${port}/v1/refused?limit=10001`)
+      expect(over.status).toBe(400)
+      expect(await over.text()).toContain("limit 10001 is over the maximum page size 10000")
     } finally {
       child.kill("SIGTERM")
     }

@@ -5,18 +5,22 @@ import { sourcesStatus } from "../../sources/SourcesStatus.js"
 import { ActivationStore } from "../../store/Activations.js"
 import { MirrorStore } from "../../store/Mirror.js"
 import { Store } from "../../store/Store.js"
-import { configOption, instantOr, jsonOption, limitOption, ofType, println, typeOption, withStore } from "../common.js"
+import { checkLimit, configOption, instantOr, jsonOption, limitOption, nothing, ofType, println, typeOption, withReadStore } from "../common.js"
 import { refusedLine } from "../format.js"
 
 const afterOption = (what: string) => Options.integer("after").pipe(Options.withDescription(`start after this ${what} id`), Options.withDefault(0))
 
+const after = (id: number) => (id > 0 ? ` after id ${id}` : "")
+const ofTypeText = (objectType: Option.Option<string>) => Option.match(objectType, { onNone: () => "", onSome: (t) => ` of type ${t}` })
+
 export const refused = Command.make("refused", { config: configOption, json: jsonOption, after: afterOption("refusal"), limit: limitOption(100) }, (o) =>
-  withStore(
+  withReadStore(
     o.config,
     Effect.gen(function* () {
       const store = yield* Store
-      const list = yield* store.refused(o.after, o.limit)
+      const list = yield* store.refused(o.after, yield* checkLimit(o.limit, true))
       for (const r of list) yield* println(o.json ? JSON.stringify(r) : refusedLine(r))
+      yield* nothing(o.json, list, `no refused inputs${after(o.after)}`)
     })
   )
 ).pipe(Command.withDescription("Refused inputs with their reasons, oldest first"))
@@ -36,7 +40,7 @@ export const activations = Command.make(
     limit: limitOption(1000)
   },
   (o) =>
-    withStore(
+    withReadStore(
       o.config,
       Effect.gen(function* () {
         const store = yield* ActivationStore
@@ -44,7 +48,7 @@ export const activations = Command.make(
         const list = yield* store.list({
           from: yield* bound(o.from, "from"),
           to: yield* bound(o.to, "to"),
-          limit: o.limit,
+          limit: yield* checkLimit(o.limit, true),
           ...ofType(o.objectType),
           ...(o.status === "all" ? {} : { status: o.status })
         })
@@ -55,6 +59,7 @@ export const activations = Command.make(
               : [a.at, a.kind.padEnd(7), a.status.padEnd(9), a.late ? "late" : "    ", `${a.objectType}/${a.objectId}`, `row ${a.rowId}`].join("  ")
           )
         }
+        yield* nothing(o.json, list, `no ${o.status === "all" ? "" : `${o.status} `}activations${ofTypeText(o.objectType)}`)
       })
     )
 ).pipe(Command.withDescription("Virkningstid activations: pending ones (what is due) by default, oldest first"))
@@ -63,25 +68,28 @@ export const anomalies = Command.make(
   "anomalies",
   { config: configOption, json: jsonOption, after: afterOption("anomaly"), limit: limitOption(100), objectType: typeOption },
   (o) =>
-    withStore(
+    withReadStore(
       o.config,
       Effect.gen(function* () {
         const mirror = yield* MirrorStore
-        const list = yield* mirror.anomalies({ after: o.after, limit: o.limit, ...ofType(o.objectType) })
+        const list = yield* mirror.anomalies({ after: o.after, limit: yield* checkLimit(o.limit, true), ...ofType(o.objectType) })
         for (const a of list) {
           yield* println(o.json ? JSON.stringify(a) : [String(a.id).padStart(6), a.detectedAt, a.kind.padEnd(18), `${a.objectType}/${a.objectId}`, a.detail].join("  "))
         }
+        yield* nothing(o.json, list, `no anomalies${ofTypeText(o.objectType)}${after(o.after)}`)
       })
     )
 ).pipe(Command.withDescription("What mirrored upstreams did that skygge recorded instead of obeying (history rewrites, overlaps, …), oldest first"))
 
 export const sources = Command.make("sources", { config: configOption, json: jsonOption }, (o) =>
-  withStore(
+  withReadStore(
     o.config,
     Effect.gen(function* () {
       const status = yield* sourcesStatus
       if (o.json) return yield* println(JSON.stringify(status))
-      for (const c of status.cursors) yield* println([c.source.padEnd(24), c.cursor.padEnd(28), c.updatedAt, `${Math.round(c.ageSeconds)} s ago`].join("  "))
+      const line = (cells: ReadonlyArray<string>) => [cells[0]!.padEnd(24), cells[1]!.padEnd(28), cells[2]!.padEnd(27), cells[3]].join("  ").trimEnd()
+      yield* println(line(["source", "cursor", "updatedAt", "age"]))
+      for (const c of status.cursors) yield* println(line([c.source, c.cursor, c.updatedAt, `${Math.round(c.ageSeconds)} s ago`]))
       yield* println(`PUSH events recorded and not yet applied: ${status.pushInboxPending}`)
     })
   )

@@ -4,13 +4,13 @@ import { Effect, Option, Stream } from "effect"
 import { type CsvRow, csvHeader, csvLine } from "../../domain/Csv.js"
 import { keysetPages, PAGE } from "../../store/Paging.js"
 import { type ChangeCursor, type ChangeRow, Store } from "../../store/Store.js"
-import { CliError, configOption, instantOption, instantOr, jsonOption, ofType, println, typeOption, withStore } from "../common.js"
+import { checkLimit, CliError, configOption, instantOption, instantOr, jsonOption, ofType, println, typeOption, withReadStore } from "../common.js"
 import { rowRecord, type RowTable, rowTable } from "../format.js"
 import { listSink } from "../output.js"
 
 const objectArgs = {
-  objectType: Args.text({ name: "OBJECT_TYPE" }),
-  objectId: Args.text({ name: "OBJECT_ID" })
+  objectType: Args.text({ name: "OBJECT_TYPE" }).pipe(Args.withDescription("the object type, e.g. dar.adresse")),
+  objectId: Args.text({ name: "OBJECT_ID" }).pipe(Args.withDescription("the object's id within its type"))
 }
 
 /** Both times of an as-of question, each defaulting to now. */
@@ -36,7 +36,7 @@ export const get = Command.make(
     ...asOfOptions
   },
   (o) =>
-    withStore(
+    withReadStore(
       o.config,
       Effect.gen(function* () {
         const store = yield* Store
@@ -53,7 +53,7 @@ export const get = Command.make(
 ).pipe(Command.withDescription("The row of an object in force at registreringstid and virkningstid"))
 
 export const history = Command.make("history", { config: configOption, json: jsonOption, ...objectArgs }, (o) =>
-  withStore(
+  withReadStore(
     o.config,
     Effect.gen(function* () {
       const store = yield* Store
@@ -111,7 +111,7 @@ export const snapshot = Command.make(
     after: Options.text("after").pipe(Options.withDescription("start after this objectId"), Options.optional)
   },
   (o) =>
-    withStore(
+    withReadStore(
       o.config,
       Effect.gen(function* () {
         const store = yield* Store
@@ -124,7 +124,7 @@ export const snapshot = Command.make(
             Option.getOrElse(o.after, () => ""),
             (after) => store.snapshot({ objectType: o.objectType, ...times, after, limit: PAGE }),
             (row) => row.objectId,
-            Option.getOrElse(o.limit, () => Infinity)
+            Option.isSome(o.limit) ? yield* checkLimit(o.limit.value, false) : Infinity
           )
         )
       })
@@ -143,7 +143,7 @@ export const changes = Command.make(
     objectType: typeOption
   },
   (o) =>
-    withStore(
+    withReadStore(
       o.config,
       Effect.gen(function* () {
         const store = yield* Store

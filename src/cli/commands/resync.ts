@@ -8,7 +8,7 @@ import { authHeaders } from "../../sources/intark/IntarkSourceLive.js"
 import { resyncSource } from "../../sources/intark/Resync.js"
 import { type ResyncReport, ResyncReports } from "../../store/ResyncReports.js"
 import { WorkQueue } from "../../store/WorkQueue.js"
-import { CliError, configOption, jsonOption, limitOption, println, withStore } from "../common.js"
+import { checkLimit, CliError, configOption, jsonOption, limitOption, nothing, println, withReadStore, withStore } from "../common.js"
 import { formatCount } from "../format.js"
 
 const reportLine = (r: ResyncReport) =>
@@ -90,12 +90,13 @@ export const resyncReports = Command.make(
     limit: limitOption(20)
   },
   (o) =>
-    withStore(
+    withReadStore(
       o.config,
       Effect.gen(function* () {
         const reports = yield* ResyncReports
-        const list = yield* reports.list({ limit: o.limit, ...(Option.isSome(o.source) ? { source: o.source.value } : {}) })
+        const list = yield* reports.list({ limit: yield* checkLimit(o.limit, true), ...(Option.isSome(o.source) ? { source: o.source.value } : {}) })
         for (const r of list) yield* println(o.json ? JSON.stringify(r) : reportLine(r))
+        yield* nothing(o.json, list, `no resync reports${Option.match(o.source, { onNone: () => "", onSome: (s) => ` of source ${s}` })}`)
       })
     )
 ).pipe(Command.withDescription("Reports of past resync runs, newest first"))
