@@ -9,6 +9,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { freePort } from "../support/net.js"
 import { skygge, skyggeEach } from "./skygge.js"
 
 const fixture = fileURLToPath(new URL("../fixtures/worked-examples.ndjson", import.meta.url))
@@ -67,6 +68,12 @@ describe("the store on disk, through the CLI", () => {
       expect(r.code).toBe(1)
       expect(oneLine(r.stderr)).toBe(`skygge: store ${folder} is a directory: store.url must name a file in it (e.g. sqlite:${folder}/skygge.db)`)
     }
+    // The engine too: after its start line, the reason, and no claim that it stopped cleanly.
+    const run = await skygge(["run"], { ...store(corrupt), SKYGGE_API_PORT: String(await freePort()) })
+    expect(run.code).toBe(1)
+    const lines = run.stderr.trim().split("\n")
+    expect(lines.at(-1)).toMatch(new RegExp(`^skygge: store ${corrupt} is not a readable SQLite database`))
+    expect(run.stderr).not.toMatch(/\n\s+at |skygge stopped/)
   })
 
   it("a read-only store (file and folder): every reading command answers from it and leaves it as it was; a writing command says what it needs", async () => {

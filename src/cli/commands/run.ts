@@ -17,8 +17,9 @@ export const run = Command.make("run", { config: configOption }, ({ config }) =>
       const api = yield* ApiConfig
       yield* Effect.logInfo(`skygge ${VERSION} starting: store ${store.url}, API on ${api.host}:${api.port}`)
       return yield* Layer.launch(EngineLive).pipe(
-        // Finalizers have run by now: the server stopped accepting, the store is closed.
-        Effect.ensuring(Effect.logInfo("skygge stopped: server closed, store closed"))
+        // Stopped by a signal, the finalizers have run by now: the server stopped accepting, the store is closed.
+        // (An engine that failed to start says why instead.)
+        Effect.onInterrupt(() => Effect.logInfo("skygge stopped: server closed, store closed"))
       )
     })
   )
