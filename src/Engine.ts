@@ -1,8 +1,14 @@
 /**
- * Wiring shared by every command: configuration source, logging, and the store
- * chosen by `store.url`.
+ * The composition root: configuration source, logging, the store chosen by
+ * `store.url`, and the engine's layers (what `skygge run` and `skygge demo` launch).
  */
 import { ConfigError, Effect, Layer, Logger } from "effect"
+import { Metrics } from "./api/Metrics.js"
+import { ServerLive } from "./api/Server.js"
+import { OutboxLive } from "./outbox/OutboxLive.js"
+import { ActivationSchedulerLive } from "./schedule/ActivationScheduler.js"
+import { DafSourcesLive } from "./sources/datafordeler/DafSourceLive.js"
+import { IntarkSourcesLive } from "./sources/intark/IntarkSourceLive.js"
 import { ConfigFileError, configProvider, ConfigSources, configSources, LogConfig, parseStoreUrl, StoreConfig } from "./config/Config.js"
 import type { ActivationStore } from "./store/Activations.js"
 import type { CommitSignal, OutboxStore } from "./store/Outbox.js"
@@ -12,18 +18,35 @@ import type { ResyncReports } from "./store/ResyncReports.js"
 import type { MirrorStore } from "./store/Mirror.js"
 import type { SourceCursors } from "./store/SourceCursors.js"
 import type { PushInbox } from "./store/PushInbox.js"
-import { sqliteStoreLayer } from "./store/sqlite/SqliteStore.js"
+import { sqliteStoreLayer, type StoreOpenError } from "./store/sqlite/SqliteStore.js"
 
 export type StoreServices = Store | ActivationStore | OutboxStore | CommitSignal | WorkQueue | ResyncReports | MirrorStore | SourceCursors | PushInbox
 
-/** The store named by `store.url` (SQLite today), with its activations, outbox and commit signal. */
-export const StoreFromConfig: Layer.Layer<StoreServices, ConfigError.ConfigError | ConfigFileError> = Layer.unwrapEffect(
-  Effect.gen(function* () {
-    const cfg = yield* StoreConfig
-    const url = yield* parseStoreUrl(cfg.url)
-    return sqliteStoreLayer({ filename: url.filename, synchronous: cfg.synchronous, cacheMiB: cfg.cacheMiB, mmapMiB: cfg.mmapMiB })
-  })
-)
+/** The store named by `store.url` (SQLite today), with its activations, outbox and commit signal; read-only for commands that only read. */
+const storeFromConfig = (readOnly: boolean): Layer.Layer<StoreServices, ConfigError.ConfigError | ConfigFileError | StoreOpenError> =>
+  Layer.unwrapEffect(
+    Effect.gen(function* () {
+      const cfg = yield* StoreConfig
+      const url = yield* parseStoreUrl(cfg.url)
+      return sqliteStoreLayer({ filename: url.filename, synchronous: cfg.synchronous, cacheMiB: cfg.cacheMiB, mmapMiB: cfg.mmapMiB, readOnly })
+    })
+  )
+
+/** The store opened for writing: created and migrated if need be. */
+export const StoreFromConfig = storeFromConfig(false)
+
+/** The store opened for reading only: it must exist; nothing is migrated or written, so a read-only copy will do. */
+export const ReadStoreFromConfig = storeFromConfig(true)
+
+/** What every running engine serves: the API with its metrics, and the activation scheduler. */
+const CoreLive = Layer.mergeAll(ServerLive.pipe(Layer.provide(Metrics.layer)), ActivationSchedulerLive)
+
+/** The engine of `skygge run`: API, activations, outbox publishers and every configured source, on the configured store. */
+export const EngineLive = Layer.mergeAll(CoreLive, OutboxLive, IntarkSourcesLive, DafSourcesLive).pipe(Layer.provide(StoreFromConfig))
+
+/** An engine with other workers than the configured sources (the demo's simulated register), on a store of its own. */
+export const engineWith = <E, R, E2, R2>(workers: Layer.Layer<never, E, R>, store: Layer.Layer<StoreServices, E2, R2>) =>
+  Layer.mergeAll(CoreLive, workers).pipe(Layer.provide(store))
 
 /** Logs go to stderr (stdout is for answers), as text or JSON lines, at the configured level. */
 export const LoggingFromConfig = Layer.unwrapEffect(

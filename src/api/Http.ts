@@ -15,13 +15,14 @@ import { type ChangeCursor, type ChangeRow, Store } from "../store/Store.js"
 import { WorkQueue } from "../store/WorkQueue.js"
 import { ResyncReports } from "../store/ResyncReports.js"
 import { MirrorStore } from "../store/Mirror.js"
+import { keysetPages, PAGE } from "../store/Paging.js"
 import { sourcesStatus } from "../sources/SourcesStatus.js"
 import { OutboxConfig, publisherNames } from "../outbox/OutboxConfig.js"
 import { csvHeader, csvLine } from "../domain/Csv.js"
+import { pageLimitProblem } from "../domain/PageLimit.js"
 import { BadRequest, NotFound, SkyggeApi } from "./Api.js"
 import { countSummary, Metrics } from "./Metrics.js"
 
-const PAGE = 1000
 const now = Effect.map(Clock.currentTimeMillis, fromEpochMillis)
 
 /** A query parameter as an instant: absent → `fallback`, malformed → 400 naming the parameter. */
@@ -38,17 +39,7 @@ const pagedNdjson = <C, A>(
   cursorOf: (last: A) => C,
   cap = Infinity,
   line: (row: A) => string = (row) => JSON.stringify(row) + "\n"
-) =>
-  Stream.paginateEffect({ cursor: first, sent: 0 }, ({ cursor, sent }) =>
-    fetch(cursor).pipe(
-      Effect.map((rows) => {
-        const page = rows.slice(0, Math.max(0, cap - sent))
-        const text = page.map(line).join("")
-        const done = rows.length < PAGE || sent + page.length >= cap
-        return [text, done ? Option.none() : Option.some({ cursor: cursorOf(rows[rows.length - 1]!), sent: sent + page.length })] as const
-      })
-    )
-  ).pipe(Stream.filter((text) => text.length > 0), Stream.encodeText)
+) => keysetPages(first, fetch, cursorOf, cap).pipe(Stream.map((page) => page.map(line).join("")), Stream.encodeText)
 
 /**
  * A whole-number query parameter: decimal digits only — not `1e3`, `0x10`,
@@ -101,8 +92,12 @@ export const ObjectsLive = HttpApiBuilder.group(SkyggeApi, "objects", (handlers)
     const mirrorStore = yield* MirrorStore
     const api = yield* ApiConfig
     /** A page's `limit`: absent → `fallback`; else 1 to `api.maxPageSize`. */
-    const checkLimit = (limit: string | undefined, fallback: number) =>
-      limit === undefined ? Effect.succeed(fallback) : wholeNumber("limit", limit, 1, api.maxPageSize)
+    const checkLimit = (limit: string | undefined, fallback: number) => {
+      if (limit === undefined) return Effect.succeed(fallback)
+      const n = /^[0-9]{1,16}$/.test(limit) ? Number(limit) : NaN
+      const problem = pageLimitProblem("limit", n, api.maxPageSize)
+      return problem === undefined ? Effect.succeed(n) : Effect.fail(new BadRequest({ message: problem }))
+    }
     return handlers
       .handle("get", ({ path, urlParams }) =>
         Effect.gen(function* () {

@@ -10,27 +10,9 @@ import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { freePort } from "../support/net.js"
+import { bin, skygge } from "./skygge.js"
 
-const bin = fileURLToPath(new URL("../../bin/skygge.js", import.meta.url))
 const fixture = fileURLToPath(new URL("../fixtures/worked-examples.ndjson", import.meta.url))
-
-interface Result {
-  code: number | null
-  stdout: string
-  stderr: string
-}
-
-const skygge = (args: ReadonlyArray<string>, env: Record<string, string> = {}, cwd?: string): Promise<Result> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, ...env }, cwd })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()))
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()))
-    child.on("error", reject)
-    child.on("close", (code) => resolve({ code, stdout, stderr }))
-  })
-
 
 describe("skygge command", () => {
   let dir: string
@@ -89,7 +71,7 @@ describe("skygge command", () => {
     expect(csvLines[csvLines.length - 1]).toBe("")
     const snapshotCsv = await skygge(["snapshot", "vej", "--registreringstid", "2017-01-05", "--virkningstid", "2017-03-01", "--format", "csv"], env)
     expect(snapshotCsv.stdout).toContain(`vej,yyyy,2017-01-04T00:00:00.000000Z,,2017-02-01T00:00:00.000000Z,,"{""navn"":""Åbakke""}"`)
-  })
+  }, 180_000) // a dozen processes one after another, each compiling the sources at start (about 2 s each here)
 
   it("loads a CSV dump with import-extract, reporting records, outcomes and refusals", async () => {
     const file = join(dir, "ansatte.csv")
@@ -147,10 +129,11 @@ describe("skygge command", () => {
 
     const other = join(dir, "other.json")
     writeFileSync(other, JSON.stringify({ store: { url: `sqlite:${join(dir, "other.db")}` } }))
+    // The file's store.url is the one read; reading does not create a store.
     const fromFile = await skygge(["snapshot", "vej", "--json", "--config", other])
-    expect(fromFile.code).toBe(0)
-    expect(fromFile.stdout).toBe("") // a fresh, empty store
-    expect(existsSync(join(dir, "other.db"))).toBe(true)
+    expect(fromFile.code).toBe(1)
+    expect(fromFile.stderr.trim()).toBe(`skygge: no store at ${join(dir, "other.db")}: check store.url, or create it with skygge run or skygge import`)
+    expect(existsSync(join(dir, "other.db"))).toBe(false)
     const overridden = await skygge(["snapshot", "vej", "--json"], { ...env, SKYGGE_CONFIG: other })
     expect(overridden.stdout.trim().split("\n")).toHaveLength(2) // env store.url wins over the file
 
@@ -202,6 +185,11 @@ describe("skygge command", () => {
       })
       expect(post.status).toBe(200)
       expect(existsSync(db)).toBe(true)
+      // limit=0 and a limit over api.maxPageSize are refused over HTTP, as --limit is by the CLI (test/cli/output.test.ts).
+      expect((await fetch(`http://127.0.0.1:${port}/v1/refused?limit=0`)).status).toBe(400)
+      const over = await fetch(`http://127.0.0.1:${port}/v1/refused?limit=10001`)
+      expect(over.status).toBe(400)
+      expect(await over.text()).toContain("limit must be a whole number between 1 and 10000")
     } finally {
       child.kill("SIGTERM")
     }

@@ -51,7 +51,7 @@ describe("configuration", () => {
     // Values unlike the defaults, so that a key read as absent cannot pass.
     const file = writeTemp({
       store: { url: "sqlite:/tmp/audit.db", synchronous: "NORMAL", cacheMiB: 7, mmapMiB: 3 },
-      api: { host: "0.0.0.0", port: 9191, readTokens: ["r1", "r2"], writeTokens: ["w1"], maxBodyBytes: 11, maxLineBytes: 12, maxPageSize: 13 },
+      api: { host: "0.0.0.0", port: 9191, readTokens: ["r1", "r2"], writeTokens: ["w1"], maxBodyBytes: 11, maxLineBytes: 12, maxPageSize: 13, maxDepth: 21 },
       ingest: { batchSize: 14, timeZone: "Europe/Copenhagen" },
       log: { level: "DEBUG", format: "json" },
       activations: { enabled: false, lateAfterSeconds: 15, pollSeconds: 16 },

@@ -3,13 +3,9 @@
  * `drizzle/sqlite` on open, prepared statements on every path, and one
  * synchronous IMMEDIATE transaction per unit of work.
  */
-import Database from "better-sqlite3"
-import { drizzle } from "drizzle-orm/better-sqlite3"
-import { migrate } from "drizzle-orm/better-sqlite3/migrator"
+import type Database from "better-sqlite3"
 import { Clock, Context, Effect, Layer, Option } from "effect"
-import { mkdirSync } from "node:fs"
-import { dirname, resolve } from "node:path"
-import { fileURLToPath } from "node:url"
+import { openSqlite, type SqliteOptions, StoreOpenError } from "./SqliteOpen.js"
 import { type Bound, fromEpochMillis, type Instant } from "../../domain/Instant.js"
 import { encodeOperation, isRefusal, type Operation, type Refusal } from "../../domain/Operation.js"
 import { type CurrentRow, planOperation, staleReason } from "../../domain/Plan.js"
@@ -37,7 +33,7 @@ import { PushInbox } from "../PushInbox.js"
 import { makeSqlitePushInbox } from "./SqlitePushInbox.js"
 import { makeCommitSignal, makeDownstreamWrites, makeSqliteActivations, makeSqliteOutbox } from "./SqliteDownstream.js"
 
-export const sqliteMigrationsFolder = fileURLToPath(new URL("../../../drizzle/sqlite", import.meta.url))
+export { openSqlite, sqliteMigrationsFolder, type SqliteOptions, StoreOpenError } from "./SqliteOpen.js"
 
 const MAX_RAW_INPUT = 16 * 1024
 /** A current row as planning sees it, plus when it was stored (for its activations). */
@@ -71,31 +67,6 @@ const toRow = (r: RowRecord): Row => ({
   eventId: r.event_id,
   storedAt: r.stored_at as Instant
 })
-
-export interface SqliteOptions {
-  /** A file path, or `:memory:`. */
-  readonly filename: string
-  /** `FULL` (default) survives power loss after commit; `NORMAL` only a process crash. */
-  readonly synchronous?: "FULL" | "NORMAL" | "OFF"
-  /** Page cache per connection (default 64 MiB): bounds the memory of any import, however large the file. */
-  readonly cacheMiB?: number
-  /** Memory-mapped reads (default 0, off). Mapped pages count as resident memory of the process. */
-  readonly mmapMiB?: number
-}
-
-/** Open (creating the folder and file if need be), tune and migrate a SQLite database. */
-export const openSqlite = (options: SqliteOptions): Database.Database => {
-  if (options.filename !== ":memory:") mkdirSync(dirname(resolve(options.filename)), { recursive: true })
-  const db = new Database(options.filename)
-  db.pragma("journal_mode = WAL")
-  db.pragma(`synchronous = ${options.synchronous ?? "FULL"}`)
-  db.pragma("busy_timeout = 10000")
-  db.pragma(`cache_size = -${(options.cacheMiB ?? 64) * 1024}`)
-  db.pragma(`mmap_size = ${(options.mmapMiB ?? 0) * 1024 * 1024}`)
-  db.pragma("temp_store = MEMORY")
-  migrate(drizzle(db), { migrationsFolder: sqliteMigrationsFolder })
-  return db
-}
 
 const ROW_COLUMNS =
   "id, object_type, object_id, registrering_fra, registrering_til, virkning_fra, virkning_til, data, event_id, stored_at"
@@ -386,12 +357,14 @@ const decodeRecorded = (text: string): Operation => {
   return o.op === "assert" ? { ...o, data: JSON.stringify(o.data) } : o
 }
 
-/** A scoped store on a SQLite file: opened and migrated on acquire, closed on release. */
-export const sqliteStoreLayer = (options: SqliteOptions): Layer.Layer<Store | ActivationStore | OutboxStore | CommitSignal | WorkQueue | ResyncReports | MirrorStore | SourceCursors | PushInbox> =>
+/** A scoped store on a SQLite file: opened (and migrated, unless read-only) on acquire, closed on release. */
+export const sqliteStoreLayer = (
+  options: SqliteOptions
+): Layer.Layer<Store | ActivationStore | OutboxStore | CommitSignal | WorkQueue | ResyncReports | MirrorStore | SourceCursors | PushInbox, StoreOpenError> =>
   Layer.scopedContext(
     Effect.gen(function* () {
       const db = yield* Effect.acquireRelease(
-        Effect.sync(() => openSqlite(options)),
+        Effect.try({ try: () => openSqlite(options), catch: (e) => (e instanceof StoreOpenError ? e : new StoreOpenError({ message: `cannot open store ${options.filename}: ${String(e)}` })) }),
         (db) => Effect.sync(() => db.close())
       )
       const signal = yield* makeCommitSignal
