@@ -67,7 +67,7 @@ const allRefused = async (baseUrl: string): Promise<Array<Refused>> => {
 describe("hostile input over HTTP", () => {
   let server: TestServer
   beforeAll(async () => {
-    server = await startServer({ "api.maxLineBytes": "100000" })
+    server = await startServer({ api: { maxLineBytes: 100000 } })
   })
   afterAll(() => server.close())
 

@@ -253,7 +253,7 @@ describe("as-of API", () => {
 describe("limits", () => {
   let server: TestServer
   beforeAll(async () => {
-    server = await startServer({ "api.maxBodyBytes": "2000", "api.maxLineBytes": "400" })
+    server = await startServer({ api: { maxBodyBytes: 2000, maxLineBytes: 400 } })
   })
   afterAll(() => server.close())
 
@@ -316,8 +316,7 @@ describe("bearer tokens", () => {
   const hashed = "reader-two"
   beforeAll(async () => {
     server = await startServer({
-      "api.readTokens": `reader-one,sha256:${createHash("sha256").update(hashed).digest("hex")}`,
-      "api.writeTokens": "writer"
+      api: { readTokens: ["reader-one", `sha256:${createHash("sha256").update(hashed).digest("hex")}`], writeTokens: ["writer"] }
     })
   })
   afterAll(() => server.close())

@@ -1,8 +1,8 @@
 /** A real skygge API on 127.0.0.1:<ephemeral>, over a real SQLite file in a temp dir. */
 import { HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
-import { ConfigProvider, Effect, Layer, ManagedRuntime } from "effect"
-import { mkdtempSync, rmSync } from "node:fs"
+import { Effect, Layer, ManagedRuntime } from "effect"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { createServer } from "node:http"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -11,6 +11,7 @@ import { HttpAppLive } from "../../src/api/Server.js"
 import { Store } from "../../src/store/Store.js"
 import { sqliteStoreLayer } from "../../src/store/sqlite/SqliteStore.js"
 import type { StoreServices } from "../../src/Engine.js"
+import { configProvider } from "../../src/config/Config.js"
 
 export interface TestServer {
   readonly baseUrl: string
@@ -21,14 +22,20 @@ export interface TestServer {
   readonly close: () => Promise<void>
 }
 
-export const startServer = async (config: Record<string, string> = {}): Promise<TestServer> => {
+/**
+ * `config` is the file's sections (`{ api: { maxBodyBytes: 2000 } }`): written to a real file in the temp dir and
+ * read by the reader `skygge run` uses, so a setting behaves here as it does in a user's file.
+ */
+export const startServer = async (config: Record<string, Record<string, unknown>> = {}): Promise<TestServer> => {
   const dir = mkdtempSync(join(tmpdir(), "skygge-http-"))
+  const configFile = join(dir, "skygge.json")
+  writeFileSync(configFile, JSON.stringify(config))
   const storeLayer = sqliteStoreLayer({ filename: join(dir, "skygge.db"), synchronous: "NORMAL" })
   const layer = HttpAppLive.pipe(
     Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
     Layer.provideMerge(Metrics.layer),
     Layer.provideMerge(storeLayer),
-    Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(config)))))
+    Layer.provide(Layer.setConfigProvider(configProvider(configFile, {})))
   )
   const runtime = ManagedRuntime.make(layer)
   const { address, store } = await runtime.runPromise(
