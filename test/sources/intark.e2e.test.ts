@@ -7,7 +7,7 @@
  * source name, and deletes them.
  */
 import { Effect, Fiber, Logger, LogLevel, TestClock, TestContext } from "effect"
-import { type ChildProcess, execFileSync, spawn } from "node:child_process"
+import { type ChildProcess, execFileSync } from "node:child_process"
 import { once } from "node:events"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -32,6 +32,7 @@ import type { ResyncReport } from "../../src/store/ResyncReports.js"
 import { connectRabbit, RABBIT_URL, startTcpProxy } from "../support/rabbit.js"
 import { freePort } from "../support/net.js"
 import { killIfRunning, startSkygge } from "../support/process.js"
+import { skygge } from "../cli/skygge.js"
 
 const FAULTS = {
   duplicateRate: 0.1,
@@ -315,14 +316,7 @@ describe("IntArk source on the real broker, against the FS simulator", () => {
       }
     })
     writeFileSync(configFile, JSON.stringify({ store: { url: `sqlite:${dbFile}` }, log: { level: "Error" }, sources: [config] }))
-    const cli = (args: ReadonlyArray<string>) =>
-      new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-        const p = spawn(process.execPath, ["bin/skygge.js", ...args, "--config", configFile])
-        let stdout = "", stderr = ""
-        p.stdout.on("data", (d) => (stdout += String(d)))
-        p.stderr.on("data", (d) => (stderr += String(d)))
-        p.on("close", (code) => resolve({ code, stdout, stderr }))
-      })
+    const cli = (args: ReadonlyArray<string>) => skygge([...args, "--config", configFile])
     const parse = (out: string) => out.trim().split("\n").map((l) => JSON.parse(l) as ResyncReport)
 
     const dry = await cli(["resync", "--dry-run", "--json"])
