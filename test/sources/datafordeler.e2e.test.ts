@@ -27,7 +27,7 @@ import { killIfRunning, startSkygge } from "../support/process.js"
 const logLevel = process.env.SKYGGE_TEST_LOG === "1" ? LogLevel.Debug : LogLevel.Error
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-const FIELDS = "id_lokalId status adressebetegnelse registreringFra registreringTil virkningFra virkningTil datafordelerRowId datafordelerOpdateringstid"
+const FIELDS = "id_lokalId status adressebetegnelse registreringFra registreringTil virkningFra virkningTil datafordelerRowId datafordelerOpdateringstid datafordelerRegisterImportSequenceNumber"
 /** An object's whole history by id, as an entity's `graphql` setting gives it. */
 export const BY_ID = `query Adresse($id: String!) { DAR_Adresse(where: { id_lokalId: { eq: $id } }) { nodes { ${FIELDS} } } }`
 /** Many objects' histories in one query (`$ids`): fetched a hundred at a time. */
