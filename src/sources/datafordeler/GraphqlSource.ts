@@ -51,7 +51,7 @@ export const IMPORT_STATUS_QUERY = "query SkyggeImportStatus { DAF_RegisterImpor
 export const runGraphqlSource = (runtime: DafRuntime, gql: GraphqlSettings, pools: Pools, fullLoad: FullLoadOnce) =>
   Effect.scoped(Effect.gen(function* () {
     const source = runtime.source
-    const data = dataServiceOf(runtime, pools, gql)
+    const data = dataServiceOf(runtime, pools, gql, "graphql")
     const cursors = yield* SourceCursors
     const mirror = yield* MirrorStore
     const store = yield* Store
