@@ -76,6 +76,8 @@ interface RowEvent {
   readonly rowId: string
   readonly at: Instant
   readonly importSeq: number
+  /** Repeats an event of an import that failed (the data unchanged). */
+  readonly failed?: boolean
   /** When the event shows in `<REG>_Events`, and when its import is complete. */
   readonly visibleAt: number
   readonly completeAt: number
@@ -93,6 +95,10 @@ export interface DafSimulator {
   readonly randomChanges: (n: number) => void
   /** Delete and insert again every row of `n` random objects (new row ids, same content). */
   readonly reimports: (n: number) => void
+  /** Re-import these objects (taking `importMs`, as any import). */
+  readonly reimport: (objectIds: ReadonlyArray<string>) => void
+  /** An import of these objects that failed: `fromfailedimport` events naming their rows, complete at once, the data unchanged. */
+  readonly failedImport: (objectIds: ReadonlyArray<string>) => void
   readonly events: () => number
   readonly rowEvents: () => number
   /** Drop the GraphQL events up to this eventid, as the service drops events older than it keeps. */
@@ -321,7 +327,7 @@ export const startDafSimulator = async (options: {
         eventid: e.eventid,
         entityname: entity,
         eventaction: e.action,
-        fromfailedimport: false,
+        fromfailedimport: e.failed === true,
         object_id: e.objectId,
         object_datafordelerRowId: e.rowId,
         datafordelerOpdateringstid: `${e.at.slice(0, 26)}Z`,
@@ -488,6 +494,14 @@ export const startDafSimulator = async (options: {
     ids: () => [...objects.keys()],
     randomChanges: (n) => {
       for (let i = 0; i < n; i++) randomChange()
+    },
+    reimport: (objectIds) => objectIds.forEach(reimport),
+    failedImport: (objectIds) => {
+      const now = Date.now()
+      for (const id of objectIds) {
+        const importSeq = nextImport++
+        for (const row of objects.get(id) ?? []) rowEvents.push({ eventid: nextRowEvent++, action: "i", objectId: id, rowId: row.rowId, at: row.writtenAt, importSeq, failed: true, visibleAt: now, completeAt: now })
+      }
     },
     reimports: (n) => {
       const ids = [...objects.keys()]
