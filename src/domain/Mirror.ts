@@ -10,6 +10,12 @@
  *   anything else (content or a closed         → an anomaly (a history rewrite): recorded,
  *     registreringTil changed, a reopen)          ours kept — never silently obeyed
  *
+ * The platform's own columns — every field named `datafordeler…`
+ * (datafordelerRowId, …RowVersion, …Opdateringstid,
+ * …RegisterImportSequenceNumber, in any spelling, nested rows' too) — are
+ * bookkeeping, not the register's data: a re-import writes the same rows again
+ * with new ones. They are never compared as content.
+ *
  * With the object's complete history in hand, a row we hold that upstream no
  * longer has is an anomaly too. After the plan, rows whose registration and
  * validity intervals both overlap are reported as an overlap anomaly (real DAR
@@ -33,6 +39,9 @@ export interface RowShape {
   readonly volatile: ReadonlyArray<string>
 }
 
+/** The platform's bookkeeping columns (row ids, versions, update stamps, import sequence numbers), by name. */
+export const isBookkeeping = (field: string): boolean => /^datafordeler/i.test(field)
+
 /** Datafordeler's naming. */
 export const DATAFORDELER_SHAPE: RowShape = {
   id: "id_lokalId",
@@ -41,7 +50,8 @@ export const DATAFORDELER_SHAPE: RowShape = {
   virkningFra: "virkningFra",
   virkningTil: "virkningTil",
   identity: [],
-  volatile: ["datafordelerOpdateringstid", "datafordelerRowVersion", "datafordelerRowId"]
+  // Besides these, every `datafordeler…` field (isBookkeeping).
+  volatile: ["datafordelerOpdateringstid", "datafordelerRowVersion", "datafordelerRowId", "datafordelerRegisterImportSequenceNumber"]
 }
 
 export interface MirrorRow {
@@ -107,7 +117,7 @@ export const decodeMirrorRow = (raw: unknown, shape: RowShape, timeZone: string)
   if (virkningFra !== null && virkningTil !== null && virkningTil < virkningFra) return { reason: `virkningTil ${virkningTil} is before virkningFra ${virkningFra}`, field: shape.virkningTil }
   const content: Record<string, unknown> = {}
   const skip = new Set([shape.registreringFra, shape.registreringTil, shape.virkningFra, shape.virkningTil, ...shape.volatile])
-  for (const [k, v] of Object.entries(record)) if (!skip.has(k)) content[k] = v
+  for (const [k, v] of Object.entries(record)) if (!skip.has(k) && !isBookkeeping(k)) content[k] = v
   return {
     objectId: String(id),
     registreringFra,
@@ -126,14 +136,25 @@ const asciiKeys = (value: unknown): unknown => {
   return Object.fromEntries(Object.entries(value).map(([k, v]) => [transliterate(k), asciiKeys(v)]))
 }
 
+/** A JSON value without the platform's bookkeeping fields, at any depth (nested rows carry their own). */
+const withoutBookkeeping = (value: unknown): unknown => {
+  if (Array.isArray(value)) return value.map(withoutBookkeeping)
+  if (value === null || typeof value !== "object") return value
+  return Object.fromEntries(Object.entries(value).filter(([k]) => !isBookkeeping(k)).map(([k, v]) => [k, withoutBookkeeping(v)]))
+}
+
 /**
  * REST keeps Danish field names (`dørbetegnelse`), GraphQL transliterates them
  * (`doerbetegnelse`): the same row read through the other service is the same
  * row, not a rewrite (a source moving from REST to GraphQL must not see its
- * whole history as anomalies). Only consulted when the texts differ.
+ * whole history as anomalies). Nested rows' bookkeeping (a re-import of the
+ * husnummer an adresse embeds) is not content either. Only consulted when the
+ * texts differ.
  */
-const sameModuloSpelling = (a: string, b: string): boolean =>
-  canonicalJson(asciiKeys(JSON.parse(a))) === canonicalJson(asciiKeys(JSON.parse(b)))
+const sameContentText = (a: string, b: string): boolean => {
+  const norm = (t: string) => canonicalJson(withoutBookkeeping(asciiKeys(JSON.parse(t))))
+  return norm(a) === norm(b)
+}
 
 const overlaps = (aF: Bound, aT: Bound, bF: Bound, bT: Bound) => (aF === null || bT === null || aF < bT) && (bF === null || aT === null || bF < aT)
 
@@ -184,7 +205,7 @@ export const planMirror = (stored: ReadonlyArray<StoredMirrorRow>, upstream: Rea
       insert.push(u)
       continue
     }
-    const sameContent = (s.data === u.data || sameModuloSpelling(s.data, u.data)) && s.virkningTil === u.virkningTil
+    const sameContent = (s.data === u.data || sameContentText(s.data, u.data)) && s.virkningTil === u.virkningTil
     if (!sameContent) {
       anomalies.push({ kind: "rewrite", detail: `${describe(u)}: upstream changed the row's content; ours is kept` })
     } else if (s.registreringTil === u.registreringTil) {

@@ -108,6 +108,29 @@ describe("mirror anomalies: recorded, never obeyed", () => {
     expect(m.mirror([d(row({ registreringTil: "2021-01-01T00:00:00Z" }))], true).anomalies.map((a) => a.kind)).toEqual(["missing-upstream"])
   })
 
+  it("a re-import (same rows, new row ids, a new import sequence number) is the same history: no rewrite, later closes apply", () => {
+    // As CVR_Events shows: rows deleted at one load package and inserted again at another, with the platform's
+    // columns (every field named datafordeler…) new and the register's data the same.
+    const m = copy()
+    const first = { datafordelerRowId: "r1", datafordelerRowVersion: 1, datafordelerRegisterImportSequenceNumber: 349504 }
+    m.mirror([d(row(first))])
+    const again = { datafordelerRowId: "r2", datafordelerRowVersion: 2, datafordelerRegisterImportSequenceNumber: 310213, datafordelerOpdateringstid: "2021-06-01T00:00:00Z" }
+    expect(m.mirror([d(row(again))], true)).toMatchObject({ insert: [], close: [], unchanged: 1, anomalies: [] })
+    // The platform's columns are not the row's content, whatever their spelling, nested rows' too.
+    expect(JSON.parse(m.rows[0]!.data)).not.toHaveProperty("datafordelerRegisterImportSequenceNumber")
+    const nested = copy()
+    nested.mirror([d(row({ husnummer: { id: "h", datafordelerOpdateringstid: "2020-01-01T00:00:00Z" } }))])
+    expect(nested.mirror([d(row({ husnummer: { id: "h", datafordelerOpdateringstid: "2021-01-01T00:00:00Z", DatafordelerRowId: "x" } }))], true).anomalies).toEqual([])
+    expect(nested.mirror([d(row({ husnummer: { id: "i" } }))], true).anomalies.map((a) => a.kind)).toEqual(["rewrite"])
+    // The close that follows the re-import is the allowed one; a row after it overlaps nothing.
+    const closed = m.mirror([
+      d(row({ ...again, registreringTil: "2022-01-01T00:00:00Z", datafordelerRegisterImportSequenceNumber: 409204 })),
+      d(row({ registreringFra: "2022-01-01T00:00:00Z", navn: "Ny", datafordelerRegisterImportSequenceNumber: 409204 }))
+    ], true)
+    expect(closed).toMatchObject({ close: [{ id: 1, at: instant("2022-01-01T00:00:00Z") }], anomalies: [] })
+    expect(closed.insert).toHaveLength(1)
+  })
+
   it("a whole history older than what is held (read before another path committed) testifies to no absence or reopen", () => {
     const m = copy()
     const later = row({ registreringFra: "2021-01-01T00:00:00Z", virkningFra: "2021-01-01T00:00:00Z", navn: "B" })

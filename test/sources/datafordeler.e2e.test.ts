@@ -27,7 +27,7 @@ import { killIfRunning, startSkygge } from "../support/process.js"
 const logLevel = process.env.SKYGGE_TEST_LOG === "1" ? LogLevel.Debug : LogLevel.Error
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-const FIELDS = "id_lokalId status adressebetegnelse registreringFra registreringTil virkningFra virkningTil datafordelerRowId datafordelerOpdateringstid"
+const FIELDS = "id_lokalId status adressebetegnelse registreringFra registreringTil virkningFra virkningTil datafordelerRowId datafordelerOpdateringstid datafordelerRegisterImportSequenceNumber"
 /** An object's whole history by id, as an entity's `graphql` setting gives it. */
 export const BY_ID = `query Adresse($id: String!) { DAR_Adresse(where: { id_lokalId: { eq: $id } }) { nodes { ${FIELDS} } } }`
 /** Many objects' histories in one query (`$ids`): fetched a hundred at a time. */
@@ -169,6 +169,33 @@ describe("Datafordeler sources against the register simulator", () => {
     // Without it the deletes are read before the inserts exist: the rows look gone upstream (recorded, kept).
     expect(await reimportWhileRunning(false)).toBeGreaterThan(0)
   }, 60_000)
+
+  it("GraphQL events: an object fetched half-way through an import longer than the retry budget is parked, not mirrored as complete (a failed import, then a re-import)", async () => {
+    const { sim, engine, run } = await setUp({ seed: 19 })
+    await run({ graphql: graphqlSettings(sim, { maxAttempts: 3, maxBackoffSeconds: 0.1 }), entities: graphqlEntity({}, BY_IDS) })
+    sim.randomChanges(15)
+    expect(await converge(engine, sim, 15_000)).toEqual([])
+    const cursor = () => engine.db.prepare("SELECT cursor, updated_at AS updatedAt FROM source_cursors WHERE source = 'dar:graphql'").get() as { cursor: string; updatedAt: string }
+    const before = Number(cursor().cursor)
+    // A failed import names the objects (its events complete, demanding no rows); the re-import that follows
+    // deletes their rows at once and inserts them again only after 4 s — far past the fetch retries.
+    const ids = sim.ids().slice(0, 4)
+    sim.failedImport(ids)
+    sim.setFaults({ importMs: 4000 })
+    sim.reimport(ids)
+    sim.setFaults({ importMs: 0 })
+    await sleep(2500)
+    // Parked: the cursor stays before the failed import's events, unconfirmed (its age grows), nothing recorded missing.
+    expect(Number(cursor().cursor)).toBe(before)
+    expect(Effect.runSync(engine.mirror.anomalyCount)).toBe(0)
+    expect(diff(engine, sim)).toEqual([])
+    // Once the import completes the objects are mirrored, unchanged, and the cursor reaches the last event.
+    const deadline = Date.now() + 15_000
+    while (Number(cursor().cursor) < sim.rowEvents() && Date.now() < deadline) await sleep(200)
+    expect(Number(cursor().cursor)).toBe(sim.rowEvents())
+    expect(diff(engine, sim)).toEqual([])
+    expect(Effect.runSync(engine.mirror.anomalies({ after: 0, limit: 10 })).map((a) => `${a.kind}: ${a.detail}`)).toEqual([])
+  }, 40_000)
 
   it("GraphQL events: a path stuck on objects whose rows never show their events keeps its cursor and lets it age (for alerts)", async () => {
     const { sim, engine, run } = await setUp({ seed: 51 })

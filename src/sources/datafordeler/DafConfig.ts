@@ -13,8 +13,10 @@ import { DATAFORDELER_SHAPE, type RowShape } from "../../domain/Mirror.js"
 const Positive = Schema.Number.pipe(Schema.int(), Schema.positive())
 const Seconds = Schema.Number.pipe(Schema.positive())
 
-/** How object rows are fetched: requests, retries, parallelism. Shared by every event path. */
+/** How object rows are fetched: requests, retries, parallelism, the REST key. Shared by every event path. */
 const fetchFields = {
+  /** The key this path sends (as `apiKey`) to the REST services it fetches rows from; default pull.apiKey, else graphql.apiKey. */
+  restApiKey: Schema.optional(Secret),
   concurrency: Schema.optionalWith(Positive, { default: () => 8 }),
   timeoutSeconds: Schema.optionalWith(Positive, { default: () => 30 }),
   /** Tries per request, and fetches of an object whose rows do not yet show its event before it is parked. */

@@ -20,7 +20,8 @@ export const startDafSource = (source: DafSource) =>
     const policy = source.graphql ?? source.pull ?? source.push!
     // One pool per service origin for the whole source, whichever path asks.
     const pools = yield* makePools
-    const data = dataServiceOf(runtime, pools, policy)
+    // Shared work (starting points, full loads) fetches with the first path's key.
+    const data = dataServiceOf(runtime, pools, policy, source.graphql !== undefined ? "graphql" : source.pull !== undefined ? "pull" : "push")
     // A configured starting point whose events are gone stops the start (naming the setting), before anything runs.
     yield* checkStartingPoints(source, data.service)
     const fullLoad = yield* makeFullLoadOnce(runtime, data)

@@ -46,12 +46,16 @@ export const eventsQuery = (register: string, entities: ReadonlyArray<string>, g
   }
 }`
 
+/** Any event past the import status's lastEventId: an import is running (its deletes may show before its inserts). */
+export const runningImportQuery = (register: string): string =>
+  `query SkyggeImportRunning($first: Int!, $gt: Long!) { ${register}_Events(first: $first, where: { eventid: { gt: $gt } }, order: { eventid: ASC }) { nodes { eventid } } }`
+
 export const IMPORT_STATUS_QUERY = "query SkyggeImportStatus { DAF_RegisterImportStatus { lastEventId lastSequenceNumber lastUpdated } }"
 
 export const runGraphqlSource = (runtime: DafRuntime, gql: GraphqlSettings, pools: Pools, fullLoad: FullLoadOnce) =>
   Effect.scoped(Effect.gen(function* () {
     const source = runtime.source
-    const data = dataServiceOf(runtime, pools, gql)
+    const data = dataServiceOf(runtime, pools, gql, "graphql")
     const cursors = yield* SourceCursors
     const mirror = yield* MirrorStore
     const store = yield* Store
@@ -67,6 +71,15 @@ export const runGraphqlSource = (runtime: DafRuntime, gql: GraphqlSettings, pool
         return "reason" in status ? Effect.fail(status.reason) : Effect.succeed(status.lastEventId)
       })
     )
+
+    /** Whether an import is running now: events exist past the newest complete one. */
+    const importRunning = Effect.gen(function* () {
+      const complete = yield* lastCompleteEvent
+      const answer = yield* ask(runningImportQuery(gql.register), { first: 1, gt: complete })
+      const nodes = (answer[`${gql.register}_Events`] as { nodes?: unknown } | undefined)?.nodes
+      if (!Array.isArray(nodes)) return yield* Effect.fail(`no ${gql.register}_Events nodes in the answer`)
+      return nodes.length > 0
+    })
 
     /** Pages after `after` (up to `upTo`) until none is left or `eventsPerRound` are read. */
     const readRound = (after: number, upTo: number | undefined) =>
@@ -144,7 +157,9 @@ export const runGraphqlSource = (runtime: DafRuntime, gql: GraphqlSettings, pool
       const synced = yield* syncObjects(
         source,
         data,
-        [...folded.objects.values()].map((o) => ({ entity: o.entity, objectId: o.objectId, shows: (f) => showsEvents(o, { rowIds: f.rowIds, rows: f.rows.length, newestUpdate: f.newestUpdate }), tag: o }))
+        [...folded.objects.values()].map((o) => ({ entity: o.entity, objectId: o.objectId, shows: (f) => showsEvents(o, { rowIds: f.rowIds, rows: f.rows.length, newestUpdate: f.newestUpdate }), tag: o })),
+        // Without the import status (gate off) a history lacking rows is mirrored after the retries, as before.
+        gql.importStatusGate ? importRunning : undefined
       )
       const ready = synced.flatMap((s) => (s._tag === "Ready" ? [s] : []))
       const parkedSyncs = synced.flatMap((s) => (s._tag === "Parked" ? [s] : []))

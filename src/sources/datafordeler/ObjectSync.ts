@@ -36,8 +36,9 @@ export interface DataService {
  * Whether a fetched whole history holds every row we hold, and none of ours
  * closed shown open. When not, upstream may be half-way through rewriting the
  * object (a re-import deletes and inserts every row): it is fetched again, and
- * only if it stays so is it mirrored — and the mirror records what it lacks as
- * anomalies instead of obeying.
+ * while an import is running (when the path can tell) it is parked however long
+ * that takes; only a history that stays so with no import running is mirrored —
+ * and the mirror records what it lacks as anomalies instead of obeying.
  */
 const coversHeld = (held: ReadonlyMap<string, string | null>, fetched: FetchedObject): boolean => {
   const upstream = new Map(fetched.rows.map((r) => [r.key, r.registreringTil] as const))
@@ -76,7 +77,12 @@ const prefetch = <T>(source: DafSource, data: DataService, works: ReadonlyArray<
     return fetched
   })
 
-export const syncObjects = <T>(source: DafSource, data: DataService, works: ReadonlyArray<ObjectWork<T>>) =>
+/**
+ * `importRunning`: whether the register has an import in progress (one that may
+ * have deleted rows it has not yet inserted again); asked only for objects
+ * whose history still lacks rows we hold after the retries.
+ */
+export const syncObjects = <T>(source: DafSource, data: DataService, works: ReadonlyArray<ObjectWork<T>>, importRunning?: Effect.Effect<boolean, unknown>) =>
   Effect.flatMap(Effect.zip(MirrorStore, prefetch(source, data, works)), ([mirror, prefetched]) =>
     Effect.forEach(
       works,
@@ -100,8 +106,16 @@ export const syncObjects = <T>(source: DafSource, data: DataService, works: Read
           Effect.retry({ times: data.service.policy.maxAttempts - 1, schedule: Schedule.exponential(Duration.millis(250)).pipe(Schedule.jittered) }),
           Effect.map((fetched): Synced<T> => ({ _tag: "Ready", work, fetched })),
           Effect.catchAll((why): Effect.Effect<Synced<T>> => {
-            // Still lacking rows we hold after the retries: mirrored, and what it lacks recorded as anomalies.
-            if (typeof why !== "string" && why._tag === "Incomplete") return Effect.succeed({ _tag: "Ready", work, fetched: why.fetched })
+            // Still lacking rows we hold after the retries: parked while an import runs (or the status cannot be read),
+            // else mirrored, and what it lacks recorded as anomalies.
+            if (typeof why !== "string" && why._tag === "Incomplete") {
+              const ready: Synced<T> = { _tag: "Ready", work, fetched: why.fetched }
+              if (importRunning === undefined) return Effect.succeed(ready)
+              return importRunning.pipe(
+                Effect.orElseSucceed(() => true),
+                Effect.map((running): Synced<T> => (running ? { _tag: "Parked", work, reason: "its history lacks rows we hold while an import is running" } : ready))
+              )
+            }
             return Effect.succeed({ _tag: "Parked", work, reason: typeof why === "string" ? why : "the rows do not yet show the event" })
           })
         )

@@ -88,7 +88,7 @@ const pullWindow = (service: Service, source: DafSource, pull: PullSettings, win
 export const runPullSource = (runtime: DafRuntime, pull: PullSettings, pools: Pools, fullLoad: FullLoadOnce) =>
   Effect.scoped(Effect.gen(function* () {
     const source = runtime.source
-    const data = dataServiceOf(runtime, pools, pull)
+    const data = dataServiceOf(runtime, pools, pull, "pull")
     const service = data.service
     const cursors = yield* SourceCursors
     const store = yield* Store

@@ -95,7 +95,7 @@ const processInbox = (runtime: DafRuntime, push: PushSettings, wake: Queue.Queue
     const source = runtime.source
     const inbox = yield* PushInbox
     const store = yield* Store
-    const data = dataServiceOf(runtime, pools, push)
+    const data = dataServiceOf(runtime, pools, push, "push")
     // A PUSH subscription only delivers what happens from now on: a first start loads history first,
     // while the receiver already records what arrives (it is applied right after).
     const cursors = yield* SourceCursors

@@ -3,7 +3,8 @@
  * of a bitemporal register that applies generated changes (creations,
  * corrections, changes of validity in the past or the future, invalidations)
  * and re-imports (every row of an object deleted and inserted again with new
- * row ids, as CVR does), and serves them as Datafordeler does:
+ * row ids and a new `datafordelerRegisterImportSequenceNumber`, as CVR does:
+ * each import — a change or a re-import — is one load package), and serves them as Datafordeler does:
  *
  *   GET /system/EventMessages/1.0.0/custom?datefrom&dateto&page&pagesize&format=json
  *       the legacy PULL service: envelopes in the real shape, `Id` rising, stamped
@@ -58,6 +59,9 @@ export interface DafRow {
   readonly virkningFra: Bound
   readonly virkningTil: Bound
   readonly data: Record<string, unknown>
+  /** The import (load package) that wrote the row, and the one that closed it: the platform's bookkeeping. */
+  importSeq: number
+  closeImportSeq: number
   /** When the row was written (inserted, or inserted again by a re-import); its close is a later write. */
   writtenAt: Instant
   /** When REST shows the row (and its close). */
@@ -71,6 +75,9 @@ interface RowEvent {
   readonly objectId: string
   readonly rowId: string
   readonly at: Instant
+  readonly importSeq: number
+  /** Repeats an event of an import that failed (the data unchanged). */
+  readonly failed?: boolean
   /** When the event shows in `<REG>_Events`, and when its import is complete. */
   readonly visibleAt: number
   readonly completeAt: number
@@ -88,6 +95,10 @@ export interface DafSimulator {
   readonly randomChanges: (n: number) => void
   /** Delete and insert again every row of `n` random objects (new row ids, same content). */
   readonly reimports: (n: number) => void
+  /** Re-import these objects (taking `importMs`, as any import). */
+  readonly reimport: (objectIds: ReadonlyArray<string>) => void
+  /** An import of these objects that failed: `fromfailedimport` events naming their rows, complete at once, the data unchanged. */
+  readonly failedImport: (objectIds: ReadonlyArray<string>) => void
   readonly events: () => number
   readonly rowEvents: () => number
   /** Drop the GraphQL events up to this eventid, as the service drops events older than it keeps. */
@@ -151,6 +162,8 @@ export const startDafSimulator = async (options: {
   const events: Array<{ id: number; timestamp: Instant; visibleAt: number; json: string }> = []
   const rowEvents: Array<RowEvent> = []
   let nextRow = 1, nextEvent = 219_585_000, nextRowEvent = 1, lastUs = 0, listRequests = 0
+  // Load packages are numbered apart from eventids (the real numbers do not rise with them).
+  let nextImport = 309_826
 
   /** A registration instant after every earlier one (microseconds apart at least), close to now. */
   const registrationNow = (): Instant => {
@@ -159,8 +172,8 @@ export const startDafSimulator = async (options: {
     return fromEpochMillis(us / 1000)
   }
 
-  const rowEvent = (action: RowEvent["action"], objectId: string, rowId: string, at: Instant, visibleAt: number, completeAt: number) =>
-    rowEvents.push({ eventid: nextRowEvent++, action, objectId, rowId, at, visibleAt, completeAt })
+  const rowEvent = (action: RowEvent["action"], objectId: string, rowId: string, at: Instant, importSeq: number, visibleAt: number, completeAt: number) =>
+    rowEvents.push({ eventid: nextRowEvent++, action, objectId, rowId, at, importSeq, visibleAt, completeAt })
 
   const apply = (objectId: string, op: Operation) => {
     const rows = objects.get(objectId) ?? []
@@ -169,6 +182,7 @@ export const startDafSimulator = async (options: {
     if (plan._tag === "Unchanged") return false
     const now = Date.now()
     const completeAt = now + faults.importMs
+    const importSeq = nextImport++
     // The data shows an import once it is complete, and REST lags on top.
     const visibleAt = Math.max(now + faults.restLagMs, completeAt)
     const touched: Array<DafRow> = []
@@ -176,14 +190,15 @@ export const startDafSimulator = async (options: {
       const row = rows.find((r) => r.id === id)!
       row.registreringTil = op.registreringstid
       row.closeVisibleAt = visibleAt
+      row.closeImportSeq = importSeq
       touched.push(row)
-      rowEvent("u", objectId, row.rowId, op.registreringstid, completeAt, completeAt)
+      rowEvent("u", objectId, row.rowId, op.registreringstid, importSeq, completeAt, completeAt)
     }
     for (const n of plan.insert) {
-      const row: DafRow = { id: nextRow++, rowId: randomUUID(), registreringFra: op.registreringstid, registreringTil: null, virkningFra: n.virkningFra, virkningTil: n.virkningTil, data: JSON.parse(n.data) as Record<string, unknown>, writtenAt: op.registreringstid, visibleAt, closeVisibleAt: Infinity }
+      const row: DafRow = { id: nextRow++, rowId: randomUUID(), registreringFra: op.registreringstid, registreringTil: null, virkningFra: n.virkningFra, virkningTil: n.virkningTil, data: JSON.parse(n.data) as Record<string, unknown>, importSeq, closeImportSeq: importSeq, writtenAt: op.registreringstid, visibleAt, closeVisibleAt: Infinity }
       rows.push(row)
       touched.push(row)
-      rowEvent("i", objectId, row.rowId, op.registreringstid, completeAt, completeAt)
+      rowEvent("i", objectId, row.rowId, op.registreringstid, importSeq, completeAt, completeAt)
     }
     objects.set(objectId, rows)
     const created = current.length === 0
@@ -216,14 +231,17 @@ export const startDafSimulator = async (options: {
     const now = Date.now()
     const completeAt = now + faults.importMs
     const at = registrationNow()
-    for (const row of rows) rowEvent("d", objectId, row.rowId, at, now, completeAt)
+    const importSeq = nextImport++
+    for (const row of rows) rowEvent("d", objectId, row.rowId, at, importSeq, now, completeAt)
     for (const row of rows) {
       row.rowId = randomUUID()
+      row.importSeq = importSeq
+      row.closeImportSeq = importSeq
       row.writtenAt = at
       // Gone while the import runs; back (with its new id) when it completes.
       row.visibleAt = Math.max(row.visibleAt, completeAt)
       if (row.registreringTil !== null) row.closeVisibleAt = Math.max(row.closeVisibleAt, completeAt)
-      rowEvent("i", objectId, row.rowId, at, completeAt, completeAt)
+      rowEvent("i", objectId, row.rowId, at, importSeq, completeAt, completeAt)
     }
   }
 
@@ -256,7 +274,8 @@ export const startDafSimulator = async (options: {
     ...(row.virkningFra !== null ? { virkningFra: dafInstant(row.virkningFra) } : {}),
     ...(row.virkningTil !== null ? { virkningTil: dafInstant(row.virkningTil) } : {}),
     datafordelerRowId: row.rowId,
-    datafordelerOpdateringstid: dafInstant(updated)
+    datafordelerOpdateringstid: dafInstant(updated),
+    datafordelerRegisterImportSequenceNumber: closed ? row.closeImportSeq : row.importSeq
     }
   }
 
@@ -308,11 +327,11 @@ export const startDafSimulator = async (options: {
         eventid: e.eventid,
         entityname: entity,
         eventaction: e.action,
-        fromfailedimport: false,
+        fromfailedimport: e.failed === true,
         object_id: e.objectId,
         object_datafordelerRowId: e.rowId,
         datafordelerOpdateringstid: `${e.at.slice(0, 26)}Z`,
-        datafordelerRegisterImportSequenceNumber: e.eventid
+        datafordelerRegisterImportSequenceNumber: e.importSeq
       })
     }
     const last = nodes[nodes.length - 1]?.eventid
@@ -475,6 +494,14 @@ export const startDafSimulator = async (options: {
     ids: () => [...objects.keys()],
     randomChanges: (n) => {
       for (let i = 0; i < n; i++) randomChange()
+    },
+    reimport: (objectIds) => objectIds.forEach(reimport),
+    failedImport: (objectIds) => {
+      const now = Date.now()
+      for (const id of objectIds) {
+        const importSeq = nextImport++
+        for (const row of objects.get(id) ?? []) rowEvents.push({ eventid: nextRowEvent++, action: "i", objectId: id, rowId: row.rowId, at: row.writtenAt, importSeq, failed: true, visibleAt: now, completeAt: now })
+      }
     },
     reimports: (n) => {
       const ids = [...objects.keys()]

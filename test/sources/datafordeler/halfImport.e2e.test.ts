@@ -1,0 +1,90 @@
+/**
+ * An import longer than the retry budget, seen through the real `skygge run
+ * --config FILE`: objects named by a failed import and then re-imported are
+ * parked while the import runs — the GraphQL cursor's age grows in
+ * /v1/sources and /metrics — and mirrored unchanged once it completes.
+ */
+import { Effect } from "effect"
+import { type ChildProcess } from "node:child_process"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { afterEach, expect, it } from "vitest"
+import { startDafSimulator } from "../../../src/sources/datafordeler/simulator/DafSimulator.js"
+import { openStore } from "../../support/engine.js"
+import { freePort } from "../../support/net.js"
+import { killIfRunning, startSkygge } from "../../support/process.js"
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+const cleanups: Array<() => Promise<void> | void> = []
+afterEach(async () => {
+  for (const c of cleanups.reverse()) await c()
+  cleanups.length = 0
+})
+
+it("skygge run parks objects half-way through a long import, shows the wait as cursor age, and ends exact", async () => {
+  const sim = await startDafSimulator({ seed: 67 })
+  const dir = mkdtempSync(join(tmpdir(), "skygge-daf-import-"))
+  const dbFile = join(dir, "skygge.db"), configFile = join(dir, "skygge.json")
+  const apiPort = await freePort()
+  const fields = "id_lokalId status adressebetegnelse registreringFra registreringTil virkningFra virkningTil datafordelerRowId datafordelerOpdateringstid datafordelerRegisterImportSequenceNumber"
+  writeFileSync(
+    configFile,
+    JSON.stringify({
+      store: { url: `sqlite:${dbFile}` },
+      api: { host: "127.0.0.1", port: apiPort },
+      log: { level: "Error" },
+      sources: [{
+        kind: "datafordeler",
+        name: "dar",
+        graphql: { url: sim.graphqlUrl, register: "DAR", pollSeconds: 0.1, maxAttempts: 3, maxBackoffSeconds: 0.1 },
+        entities: { Adresse: { objectType: "dar.adresse", graphql: { query: `query ($ids: [String!]!) { DAR_Adresse(where: { id_lokalId: { in: $ids } }) { nodes { ${fields} } } }` } } }
+      }]
+    })
+  )
+  let child: ChildProcess | undefined = startSkygge(configFile)
+  const engine = openStore(dbFile)
+  cleanups.push(async () => {
+    await killIfRunning(child)
+    child = undefined
+    await sim.close()
+    engine.close()
+    rmSync(dir, { recursive: true, force: true })
+  })
+  const rowsOf = (rows: ReadonlyArray<{ registreringFra: string; registreringTil: string | null; virkningFra: string | null; virkningTil: string | null; data: unknown }>) =>
+    rows.map((r) => JSON.stringify([r.registreringFra, r.registreringTil, r.virkningFra, r.virkningTil, r.data])).sort()
+  const equal = () => sim.ids().every((id) => JSON.stringify(rowsOf(Effect.runSync(engine.store.history("dar.adresse", id)))) === JSON.stringify(rowsOf(sim.rows(id))))
+  const sources = async () => ((await (await fetch(`http://127.0.0.1:${apiPort}/v1/sources`)).json()) as { cursors: Array<{ source: string; cursor: string; ageSeconds: number }> }).cursors.find((c) => c.source === "dar:graphql")!
+  const metricAge = async () => Number(/skygge_source_cursor_age_seconds\{source="dar:graphql"\} ([0-9.]+)/.exec(await (await fetch(`http://127.0.0.1:${apiPort}/metrics`)).text())?.[1])
+  const until = async (ok: () => boolean | Promise<boolean>, ms: number) => {
+    const deadline = Date.now() + ms
+    while (!(await Promise.resolve().then(ok).catch(() => false)) && Date.now() < deadline) await sleep(200)
+  }
+
+  // Started (the first start sets the cursor), then some history mirrored.
+  await until(async () => (await sources()) !== undefined, 30_000)
+  sim.randomChanges(15)
+  await until(async () => equal() && Number((await sources()).cursor) === sim.rowEvents(), 20_000)
+  expect(equal()).toBe(true)
+  const before = (await sources()).cursor
+
+  // A failed import of four objects, then their re-import taking 6 s: their rows are gone meanwhile.
+  const ids = sim.ids().slice(0, 4)
+  sim.failedImport(ids)
+  sim.setFaults({ importMs: 6000 })
+  sim.reimport(ids)
+  sim.setFaults({ importMs: 0 })
+  await sleep(3500)
+  const waiting = await sources()
+  expect(waiting.cursor).toBe(before)
+  expect(waiting.ageSeconds).toBeGreaterThanOrEqual(2)
+  expect(await metricAge()).toBeGreaterThanOrEqual(2)
+  expect(Effect.runSync(engine.mirror.anomalyCount)).toBe(0)
+
+  // The import completes: mirrored unchanged, the cursor at the last event and fresh again.
+  await until(async () => Number((await sources()).cursor) === sim.rowEvents(), 20_000)
+  expect(Number((await sources()).cursor)).toBe(sim.rowEvents())
+  expect(equal()).toBe(true)
+  expect(await metricAge()).toBeLessThan(2)
+  expect(Effect.runSync(engine.mirror.anomalies({ after: 0, limit: 10 })).map((a) => `${a.kind}: ${a.detail}`)).toEqual([])
+}, 90_000)
