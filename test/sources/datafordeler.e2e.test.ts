@@ -20,6 +20,7 @@ import { fromEpochMillis, type Instant, toEpochMillis } from "../../src/domain/I
 import { DafSourceSchema } from "../../src/sources/datafordeler/DafConfig.js"
 import { startDafSource } from "../../src/sources/datafordeler/DafSourceLive.js"
 import { type DafSimulator, startDafSimulator } from "../../src/sources/datafordeler/simulator/DafSimulator.js"
+import { SourceCursors } from "../../src/store/SourceCursors.js"
 import { type OpenStore, openStore } from "../support/engine.js"
 import { freePort } from "../support/net.js"
 import { killIfRunning, startSkygge } from "../support/process.js"
@@ -175,7 +176,7 @@ describe("Datafordeler sources against the register simulator", () => {
     await run({ graphql: graphqlSettings(sim, { maxAttempts: 3, maxBackoffSeconds: 0.1 }), entities: graphqlEntity({}, BY_IDS) })
     sim.randomChanges(15)
     expect(await converge(engine, sim, 15_000)).toEqual([])
-    const cursor = () => engine.db.prepare("SELECT cursor, updated_at AS updatedAt FROM source_cursors WHERE source = 'dar:graphql'").get() as { cursor: string; updatedAt: string }
+    const cursor = () => Option.getOrThrow(Effect.runSync(Effect.flatMap(SourceCursors, (c) => c.get("dar:graphql")).pipe(Effect.provide(engine.context))))
     const before = Number(cursor().cursor)
     // A failed import names the objects (its events complete, demanding no rows); the re-import that follows
     // deletes their rows at once and inserts them again only after 4 s — far past the fetch retries.
@@ -200,7 +201,7 @@ describe("Datafordeler sources against the register simulator", () => {
   it("GraphQL events: a path stuck on objects whose rows never show their events keeps its cursor and lets it age (for alerts)", async () => {
     const { sim, engine, run } = await setUp({ seed: 51 })
     await run({ graphql: graphqlSettings(sim, { maxAttempts: 2, maxBackoffSeconds: 0.1 }), entities: restEntity(sim, `${sim.baseUrl}/nowhere?id={id}`) })
-    const cursor = () => engine.db.prepare("SELECT cursor, updated_at AS updatedAt FROM source_cursors WHERE source = 'dar:graphql'").get() as { cursor: string; updatedAt: string }
+    const cursor = () => Option.getOrThrow(Effect.runSync(Effect.flatMap(SourceCursors, (c) => c.get("dar:graphql")).pipe(Effect.provide(engine.context))))
     const before = cursor()
     sim.randomChanges(5)
     await sleep(2500)

@@ -11,3 +11,5 @@ export const waitFor = async (what: string, check: () => Promise<boolean> | bool
 /** Wait until a `skygge run` on `port` answers /ready. */
 export const waitForReady = (port: number, timeoutMs = 30_000): Promise<void> =>
   waitFor(`skygge on port ${port} to be ready`, async () => (await fetch(`http://127.0.0.1:${port}/ready`).catch(() => undefined))?.status === 200, timeoutMs)
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))

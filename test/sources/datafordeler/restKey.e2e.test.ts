@@ -8,18 +8,15 @@ import { type ChildProcess } from "node:child_process"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { afterEach, expect, it } from "vitest"
+import { expect, it } from "vitest"
 import { startDafSimulator } from "../../../src/sources/datafordeler/simulator/DafSimulator.js"
 import { openStore } from "../../support/engine.js"
 import { freePort } from "../../support/net.js"
+import { useCleanups } from "../../support/cleanups.js"
 import { killIfRunning, startSkygge } from "../../support/process.js"
+import { sleep } from "../../support/wait.js"
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-const cleanups: Array<() => Promise<void> | void> = []
-afterEach(async () => {
-  for (const c of cleanups.reverse()) await c()
-  cleanups.length = 0
-})
+const cleanups = useCleanups()
 
 it("a PUSH-only source sends push.restApiKey (from the environment) to REST, and logs it nowhere", async () => {
   const apiKey = "rest-key-only-push-3e9b71"
