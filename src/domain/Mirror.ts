@@ -37,6 +37,8 @@ export interface RowShape {
   readonly identity: ReadonlyArray<string>
   /** Fields that change when upstream closes a row (update stamps, event ids): not part of its content. */
   readonly volatile: ReadonlyArray<string>
+  /** Where a row says when the platform last wrote it (how current a file download is). */
+  readonly updatedAt?: string
 }
 
 /** The platform's bookkeeping columns (row ids, versions, update stamps, import sequence numbers), by name. */
@@ -51,7 +53,8 @@ export const DATAFORDELER_SHAPE: RowShape = {
   virkningTil: "virkningTil",
   identity: [],
   // Besides these, every `datafordeler…` field (isBookkeeping).
-  volatile: ["datafordelerOpdateringstid", "datafordelerRowVersion", "datafordelerRowId", "datafordelerRegisterImportSequenceNumber"]
+  volatile: ["datafordelerOpdateringstid", "datafordelerRowVersion", "datafordelerRowId", "datafordelerRegisterImportSequenceNumber"],
+  updatedAt: "datafordelerOpdateringstid"
 }
 
 export interface MirrorRow {
@@ -245,4 +248,17 @@ export const planMirror = (stored: ReadonlyArray<StoredMirrorRow>, upstream: Rea
     }
   }
   return { insert, close, unchanged, anomalies }
+}
+
+/**
+ * When the platform last wrote a row: its update stamp (`shape.updatedAt`) when
+ * it has one, else its newest registration instant. The newest over a file
+ * download tells how current the download is: a change written after it is not
+ * in the file.
+ */
+export const rowWrittenAt = (raw: unknown, row: MirrorRow, shape: RowShape, timeZone: string): Instant => {
+  const stamp = shape.updatedAt === undefined ? undefined : getPath(raw, shape.updatedAt)
+  const parsed = typeof stamp === "string" ? parseInstant(stamp, timeZone) : undefined
+  if (typeof parsed === "string") return parsed
+  return row.registreringTil !== null && row.registreringTil > row.registreringFra ? row.registreringTil : row.registreringFra
 }

@@ -56,3 +56,31 @@ export const startAtRefusal = (startAt: Instant, nowMs: number, retentionDays: n
   if (toEpochMillis(startAt) > nowMs) return `${startAt} is in the future: events until then would be skipped`
   return undefined
 }
+
+/**
+ * Where events must be read from after a first start loaded a file download
+ * whose newest row was written at `newestWrite`. A download is generated daily
+ * or weekly, so whatever changed between its generation and the start comes
+ * only from events: they are read from `overlapMs` before its newest row (row
+ * and event stamps may differ a little; the mirror absorbs what is read twice).
+ * Never later than where the path would have started anyway (`planned`), and
+ * never before the oldest event the service keeps — a download older than that
+ * has lost changes, which `lost` says (the next full load repairs them).
+ */
+export const startAfterDownload = (
+  planned: Instant,
+  newestWrite: Instant,
+  overlapMs: number,
+  nowMs: number,
+  retentionDays: number
+): { readonly at: Instant; readonly lost?: string } => {
+  const sinceMs = Math.floor(toEpochMillis(newestWrite)) - overlapMs
+  const oldestMs = nowMs - retentionDays * 86_400_000
+  if (sinceMs >= toEpochMillis(planned)) return { at: planned }
+  if (sinceMs >= oldestMs) return { at: fromEpochMillis(sinceMs) }
+  const oldest = fromEpochMillis(oldestMs)
+  return {
+    at: oldest,
+    lost: `the file download's newest row was written at ${newestWrite}, before the oldest event the service keeps (fullLoad.retentionDays ${retentionDays}: ${oldest}); changes in between are missing until a newer download is loaded (fullLoad.cron)`
+  }
+}

@@ -11,7 +11,8 @@
 import { Effect, Stream } from "effect"
 import { createReadStream, statSync } from "node:fs"
 import { basename } from "node:path"
-import { decodeMirrorRow, type MirrorRow, type RowShape } from "../domain/Mirror.js"
+import { decodeMirrorRow, type MirrorRow, type RowShape, rowWrittenAt } from "../domain/Mirror.js"
+import type { Instant } from "../domain/Instant.js"
 import { MirrorStore, type MirrorItem } from "../store/Mirror.js"
 import { Store, type Submission } from "../store/Store.js"
 import { jsonElements } from "./JsonElements.js"
@@ -42,6 +43,8 @@ export interface MirrorExtractSummary {
   anomalies: number
   refused: number
   refusals: Array<{ line?: number; reason: string; field?: string }>
+  /** The newest write among the rows (their update stamps, else registration instants): how current the file is. */
+  newestWrite: Instant | null
 }
 
 /** `AdresseList` → `adresse`; a root array or NDJSON has no list name. */
@@ -99,7 +102,7 @@ export const ingestMirrorExtract = (file: string, options: MirrorExtractOptions)
   Effect.gen(function* () {
     const mirrorStore = yield* MirrorStore
     const store = yield* Store
-    const summary: MirrorExtractSummary = { rows: 0, inserted: 0, closed: 0, unchanged: 0, anomalies: 0, refused: 0, refusals: [] }
+    const summary: MirrorExtractSummary = { rows: 0, inserted: 0, closed: 0, unchanged: 0, anomalies: 0, refused: 0, refusals: [], newestWrite: null }
     const { rows } = yield* Effect.try({ try: () => extractRows(file, options), catch: (e) => (e instanceof Error ? e : new Error(String(e))) })
     const eventId = `extract:${basename(file)}`
     const wanted = options.entities === undefined ? undefined : new Set(options.entities)
@@ -120,6 +123,8 @@ export const ingestMirrorExtract = (file: string, options: MirrorExtractOptions)
             refused.push({ line: raw.line, raw: JSON.stringify(raw.value).slice(0, 4000), input: { reason: `${where}: ${row.reason}`, ...(row.field !== undefined ? { field: row.field } : {}) } })
             continue
           }
+          const written = rowWrittenAt(raw.value, row, options.shape, options.timeZone)
+          if (summary.newestWrite === null || written > summary.newestWrite) summary.newestWrite = written
           const objectType = options.typeOfList?.(raw.list) ?? entityType(options.objectType, raw.list)
           const key = `${objectType}\u0000${row.objectId}`
           const item = items.get(key) ?? { objectType, objectId: row.objectId, rows: [] }

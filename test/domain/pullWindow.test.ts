@@ -1,7 +1,7 @@
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { fromEpochMillis, instant, toEpochMillis } from "../../src/domain/Instant.js"
-import { dueInMs, morePages, nextWindow, startAtRefusal } from "../../src/domain/PullWindow.js"
+import { dueInMs, morePages, nextWindow, startAfterDownload, startAtRefusal } from "../../src/domain/PullWindow.js"
 
 const settings = { lagMs: 60_000, overlapMs: 120_000, maxWindowMs: 3_600_000, pollMs: 30_000 }
 
@@ -56,5 +56,41 @@ describe("PULL windows", () => {
     expect(startAtRefusal(instant("2026-09-24T11:59:59Z"), now, 60)).toMatch(/is older than the service keeps events \(fullLoad\.retentionDays 60: no earlier than 2026-09-24T12:00:00\.000000Z\)/)
     expect(startAtRefusal(instant("2026-11-23T12:00:01Z"), now, 60)).toMatch(/is in the future/)
     expect(startAtRefusal(instant("2026-11-23T11:00:00Z"), now, 0.01)).toMatch(/older than/)
+  })
+
+  describe("after a file download", () => {
+    const now = toEpochMillis(instant("2026-11-23T12:00:00Z"))
+    const planned = instant("2026-11-23T11:59:00Z")
+    const hour = 3_600_000
+
+    it("events are read from the overlap before the download's newest row, never later than planned", () => {
+      // Generated on Sunday night, started on Monday: Monday's changes come from events.
+      expect(startAfterDownload(planned, instant("2026-11-22T23:59:59.999999Z"), hour, now, 60)).toEqual({ at: instant("2026-11-22T22:59:59.999Z") })
+      // A download newer than the planned start (generated while events were lagging): the planned start stays.
+      expect(startAfterDownload(planned, instant("2026-11-23T11:59:30Z"), 0, now, 60)).toEqual({ at: planned })
+      // Equal instants: the planned start (nothing between them).
+      expect(startAfterDownload(planned, planned, 0, now, 60)).toEqual({ at: planned })
+    })
+
+    it("a download older than the events kept starts at the oldest kept and says what is lost", () => {
+      const old = startAfterDownload(planned, instant("2026-09-01T00:00:00Z"), hour, now, 60)
+      expect(old.at).toBe(fromEpochMillis(now - 60 * 86_400_000))
+      expect(old.lost).toMatch(/newest row was written at 2026-09-01T00:00:00.000000Z, before the oldest event the service keeps \(fullLoad.retentionDays 60: 2026-09-24T12:00:00.000000Z\)/)
+    })
+
+    it("never starts after the planned start or before the oldest kept event, and only says lost when it had to clamp", () => {
+      fc.assert(
+        fc.property(fc.integer({ min: -100 * 86_400_000, max: 86_400_000 }), fc.integer({ min: 0, max: 10 * hour }), (offset, overlap) => {
+          const newest = fromEpochMillis(now + offset)
+          const got = startAfterDownload(planned, newest, overlap, now, 60)
+          const at = toEpochMillis(got.at)
+          expect(at).toBeLessThanOrEqual(toEpochMillis(planned))
+          expect(at).toBeGreaterThanOrEqual(now - 60 * 86_400_000)
+          expect(got.lost !== undefined).toBe(now + offset - overlap < now - 60 * 86_400_000)
+          // Every change written after the download's newest row, less the overlap, is at or after the start.
+          if (got.lost === undefined) expect(at).toBeLessThanOrEqual(Math.max(now + offset - overlap, 0))
+        })
+      )
+    })
   })
 })

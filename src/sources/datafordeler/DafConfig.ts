@@ -138,6 +138,11 @@ export const FullLoadSettings = Schema.Struct({
   /** A register file download (zip of JSON entity lists), loaded through the mirror path. */
   download: Schema.optional(Schema.String),
   downloadApiKey: Schema.optional(Secret),
+  /**
+   * After a first start loads the download, events are read from this long before its newest row
+   * (the download is generated daily or weekly; what changed since comes from events).
+   */
+  downloadOverlapMinutes: Schema.optionalWith(Schema.Number.pipe(Schema.nonNegative()), { default: () => 60 }),
   /** Also load on this cron schedule (read in the source's timeZone): a resync that adds what lost events never brought. */
   cron: Schema.optional(CronExpression)
 })
@@ -149,7 +154,7 @@ export const DafSourceSchema = Schema.Struct({
   pull: Schema.optional(PullSettings),
   graphql: Schema.optional(GraphqlSettings),
   push: Schema.optional(PushSettings),
-  fullLoad: Schema.optionalWith(FullLoadSettings, { default: () => ({ retentionDays: 60 }) }),
+  fullLoad: Schema.optionalWith(FullLoadSettings, { default: () => ({ retentionDays: 60, downloadOverlapMinutes: 60 }) }),
   /** Keyed by objekttype / entityname as the events name it (e.g. `Adresse`); other events are skipped. */
   entities: Schema.Record({ key: Schema.String, value: EntitySettings })
 }).pipe(

@@ -14,6 +14,7 @@ import { runOnCron } from "../../schedule/OnCron.js"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import type { Instant } from "../../domain/Instant.js"
 import { decodeMirrorRow, type MirrorRow } from "../../domain/Mirror.js"
 import { downloadToFile, printableUrl } from "../../ingest/Download.js"
 import { ingestMirrorExtract } from "../../ingest/MirrorExtract.js"
@@ -81,6 +82,11 @@ const loadDownload = (runtime: DafRuntime, url: string) =>
     (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
   )
 
+/** What a full load tells the event paths: how current its file download was (its newest row's write), if it loaded one. */
+export interface FullLoadResult {
+  readonly downloadNewestWrite: Instant | null
+}
+
 export const fullLoad = (runtime: DafRuntime, data: DataService, why: string) =>
   Effect.gen(function* () {
     const source = runtime.source
@@ -90,17 +96,22 @@ export const fullLoad = (runtime: DafRuntime, data: DataService, why: string) =>
       yield* Effect.logWarning(
         `${why}; no full load is configured (fullLoad.download or entities.*.list): what happened before that is missing until it is loaded, e.g. with skygge import-extract --mirror from the register's file download`
       )
-      return
+      return { downloadNewestWrite: null } satisfies FullLoadResult
     }
     yield* Effect.logWarning(`${why}; full load starts`).pipe(Effect.annotateLogs({ download: download === undefined ? "none" : printableUrl(download), queries: listed.join(",") || "none" }))
+    let downloadNewestWrite: Instant | null = null
     if (download !== undefined) {
       const summary = yield* loadDownload(runtime, download).pipe(Effect.mapError((e) => `the file download: ${e.message}`))
-      yield* Effect.logWarning("full load: file download loaded").pipe(Effect.annotateLogs({ rows: summary.rows, inserted: summary.inserted, closed: summary.closed, refused: summary.refused, anomalies: summary.anomalies }))
+      downloadNewestWrite = summary.newestWrite
+      yield* Effect.logWarning("full load: file download loaded").pipe(
+        Effect.annotateLogs({ rows: summary.rows, inserted: summary.inserted, closed: summary.closed, refused: summary.refused, anomalies: summary.anomalies, newestWrite: summary.newestWrite ?? "none" })
+      )
     }
     for (const name of listed) {
       const rows = yield* loadEntityByQuery(runtime, data, name).pipe(Effect.mapError((e) => `${name}: ${e}`))
       yield* Effect.logWarning(`full load: ${name} loaded`).pipe(Effect.annotateLogs({ rows }))
     }
+    return { downloadNewestWrite } satisfies FullLoadResult
   })
 
 /**
@@ -115,7 +126,7 @@ export const fullLoadUntilDone = (runtime: DafRuntime, data: DataService, why: s
   )
 
 /** What a path calls when events cannot bring the shadow up to date; several paths of a source share one load. */
-export type FullLoadOnce = (why: string) => Effect.Effect<void>
+export type FullLoadOnce = (why: string) => Effect.Effect<FullLoadResult>
 
 /**
  * A source's full load, run at most once per start however many of its paths
@@ -124,7 +135,7 @@ export type FullLoadOnce = (why: string) => Effect.Effect<void>
  */
 export const makeFullLoadOnce = (runtime: DafRuntime, data: DataService) =>
   Effect.gen(function* () {
-    const done = yield* Deferred.make<void>()
+    const done = yield* Deferred.make<FullLoadResult>()
     const started = yield* Ref.make(false)
     const context = yield* Effect.context<Store | MirrorStore>()
     const once: FullLoadOnce = (why) =>
@@ -133,8 +144,8 @@ export const makeFullLoadOnce = (runtime: DafRuntime, data: DataService) =>
           yield* Effect.logWarning(`${why}; waiting for the source's full load`)
           return yield* Deferred.await(done)
         }
-        // It retries until done: its failure type is only the retried one's.
-        yield* fullLoadUntilDone(runtime, data, why).pipe(Effect.orDie, Effect.provide(context), Effect.ensuring(Deferred.succeed(done, undefined)))
+        // It retries until done: its failure type is only the retried one's. Interrupted, the waiting paths are too.
+        return yield* fullLoadUntilDone(runtime, data, why).pipe(Effect.orDie, Effect.provide(context), Effect.onExit((exit) => Deferred.done(done, exit)))
       })
     return once
   })

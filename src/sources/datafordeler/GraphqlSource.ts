@@ -19,7 +19,9 @@
  *
  * A first start, or a cursor not confirmed for longer than the service keeps
  * events, runs the full load first (loudly) and starts after
- * `graphql.startAfterEventId` (a first start that sets it) or lastEventId.
+ * `graphql.startAfterEventId` (a first start that sets it) or lastEventId —
+ * or, when the load read a file download (generated before the start), after
+ * the last event before the download's newest row, less an overlap.
  */
 import { Clock, Duration, Effect, Option, Schedule } from "effect"
 import { decodeGraphqlEventsPage, decodeImportStatus, type RowEvent } from "../../domain/DatafordelerEvents.js"
@@ -33,7 +35,7 @@ import { type DafRuntime, dataServiceOf } from "./DafRuntime.js"
 import type { FullLoadOnce } from "./FullLoad.js"
 import { type Pools, postGraphql, withRetry } from "./ObjectFetch.js"
 import { recordBadRows, syncObjects, wholeHistory } from "./ObjectSync.js"
-import { graphqlCursorName } from "./StartingPoint.js"
+import { graphqlCursorName, graphqlStartAfterDownload } from "./StartingPoint.js"
 
 const EVENT_FIELDS = "eventid entityname eventaction fromfailedimport object_id object_datafordelerRowId datafordelerOpdateringstid"
 
@@ -121,8 +123,8 @@ export const runGraphqlSource = (runtime: DafRuntime, gql: GraphqlSettings, pool
           ? `first start: events are read after graphql.startAfterEventId (${configured})`
           : `first start: events are read after the newest complete one (${start}); set graphql.startAfterEventId to read the subscription's earlier events`
         : `the cursor was last confirmed at ${stored.value.updatedAt}, longer ago than the service keeps events (${source.fullLoad.retentionDays} days): events since then are lost; events are read after the newest complete one (${start})`
-      yield* fullLoad(why).pipe(log)
-      cursor = start
+      const loaded = yield* fullLoad(why).pipe(log)
+      cursor = loaded.downloadNewestWrite === null ? start : yield* graphqlStartAfterDownload(source, gql, data.service, start, loaded.downloadNewestWrite)
       yield* cursors.set(cursorName, String(cursor))
     } else cursor = Number(stored.value.cursor)
 

@@ -10,13 +10,15 @@
  * sees the window again (nothing is stored as current that is not). A first
  * start begins at `pull.startAt` (else now − lag); it, or a cursor older than
  * the service keeps events, says so loudly and runs the source's full load
- * first (whatever came before the starting point comes from there).
+ * first (whatever came before the starting point comes from there). A file
+ * download is generated before the start: the events are then read from
+ * `fullLoad.downloadOverlapMinutes` before its newest row.
  */
 import { Clock, Duration, Effect, Option } from "effect"
 import { decodePullEnvelope, decodePullXmlPage } from "../../domain/DatafordelerEvents.js"
 import { jsonElements } from "../../ingest/JsonElements.js"
 import { fromEpochMillis, type Instant, toEpochMillis } from "../../domain/Instant.js"
-import { dueInMs, morePages, nextWindow, type PullWindow } from "../../domain/PullWindow.js"
+import { dueInMs, morePages, nextWindow, type PullWindow, startAfterDownload } from "../../domain/PullWindow.js"
 import { SourceCursors } from "../../store/SourceCursors.js"
 import { Store, type Submission } from "../../store/Store.js"
 import { printableUrl } from "../../ingest/Download.js"
@@ -115,8 +117,15 @@ export const runPullSource = (runtime: DafRuntime, pull: PullSettings, pools: Po
     let at: Instant
     if (start === undefined) at = Option.getOrThrow(stored)
     else {
+      const loaded = yield* fullLoad(start.why).pipe(log)
       at = start.at
-      yield* fullLoad(start.why).pipe(log)
+      if (loaded.downloadNewestWrite !== null) {
+        // What changed since the download was generated comes from events: read them from before its newest row.
+        const after = startAfterDownload(start.at, loaded.downloadNewestWrite, source.fullLoad.downloadOverlapMinutes * 60_000, yield* Clock.currentTimeMillis, source.fullLoad.retentionDays)
+        if (after.lost !== undefined) yield* Effect.logError(after.lost).pipe(log)
+        if (after.at !== at) yield* Effect.logWarning(`events are read from ${after.at}, ${source.fullLoad.downloadOverlapMinutes} minutes (fullLoad.downloadOverlapMinutes) before the file download's newest row`).pipe(log)
+        at = after.at
+      }
       yield* cursors.set(cursorName, at)
     }
     for (;;) {

@@ -101,7 +101,13 @@ const processInbox = (runtime: DafRuntime, push: PushSettings, wake: Queue.Queue
     const cursors = yield* SourceCursors
     const marker = `${source.name}:push`
     if (Option.isNone(yield* cursors.get(marker))) {
-      yield* fullLoad("first start: PUSH delivers only what happens from now on")
+      const loaded = yield* fullLoad("first start: PUSH delivers only what happens from now on")
+      // PUSH cannot replay: without an event path beside it, what changed after the download was generated waits for a full load.
+      if (loaded.downloadNewestWrite !== null && source.pull === undefined && source.graphql === undefined) {
+        yield* Effect.logWarning(
+          `the file download's newest row was written at ${loaded.downloadNewestWrite}: changes between its generation and the subscription's first push reach the shadow only with the next full load (fullLoad.cron, or an entity's list query), or with graphql/pull beside push`
+        ).pipe(Effect.annotateLogs({ source: source.name, path: "push" }))
+      }
       yield* cursors.set(marker, "0")
     }
     for (;;) {

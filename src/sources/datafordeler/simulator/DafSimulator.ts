@@ -22,6 +22,10 @@
  *       `$first`/`$after` (the whole entity). An import takes `importMs`: its
  *       deletes are visible at once, its inserts (and the data) only when it
  *       completes — what the import-status gate protects a reader from.
+ *   GET /FileDownloads/GetFile
+ *       the register's file download (a zip holding `{"<Entity>List": [rows]}`),
+ *       as the platform generates it daily or weekly: a snapshot of the rows
+ *       when `generateDownload` was last called, while events go on after it.
  *
  * It can PUSH each envelope, once visible, to an OData receiver (`/Events` or
  * `/$batch`), and require credentials (an API key; OAuth client credentials at
@@ -31,6 +35,7 @@
 import { randomUUID } from "node:crypto"
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import { request } from "undici"
+import { zipBytes } from "../../../ingest/ZipWrite.js"
 import { type Bound, fromEpochMillis, type Instant, parseInstant, toEpochMillis } from "../../../domain/Instant.js"
 import { canonicalJson, type Operation } from "../../../domain/Operation.js"
 import { planOperation } from "../../../domain/Plan.js"
@@ -99,6 +104,10 @@ export interface DafSimulator {
   readonly reimport: (objectIds: ReadonlyArray<string>) => void
   /** An import of these objects that failed: `fromfailedimport` events naming their rows, complete at once, the data unchanged. */
   readonly failedImport: (objectIds: ReadonlyArray<string>) => void
+  /** Generate the file download now: a snapshot of the rows as REST shows them, served until generated again. */
+  readonly generateDownload: () => void
+  /** The file download's URL (404 until one is generated). */
+  readonly downloadUrl: string
   readonly events: () => number
   readonly rowEvents: () => number
   /** Drop the GraphQL events up to this eventid, as the service drops events older than it keeps. */
@@ -120,6 +129,8 @@ export interface DafRequestCounts {
   readonly pull: number
   readonly rest: number
   readonly graphql: number
+  /** Of the GraphQL requests, those asking for rows (`<REG>_<Entity>`): the data fetches, not the event polls. */
+  readonly graphqlRows: number
   readonly other: number
 }
 
@@ -313,10 +324,15 @@ export const startDafSimulator = async (options: {
     const lte = vars.lte === undefined || vars.lte === null ? Infinity : Number(vars.lte)
     const only = /entityname\s*:\s*\{\s*in\s*:\s*\[([^\]]*)\]/.exec(query)?.[1]
     if (only !== undefined && !only.includes(`"${entity}"`)) return { pageInfo: { hasNextPage: false, endCursor: null }, nodes: [] }
+    // `datafordelerOpdateringstid: { gte: $var }`: events stamped at or after an instant.
+    const sinceVar = /datafordelerOpdateringstid\s*:\s*\{\s*gte\s*:\s*\$(\w+)/.exec(query)?.[1]
+    const since = sinceVar === undefined ? undefined : parseInstant(String(vars[sinceVar] ?? ""))
+    if (typeof since === "object") throw new Error(`$${sinceVar} is not a DateTime: ${since.error}`)
     const nodes: Array<Record<string, unknown>> = []
     let more = false
     for (const e of rowEvents) {
       if (e.eventid <= gt || e.eventid > lte) continue
+      if (since !== undefined && e.at < since) continue
       // Events past one not yet visible wait for it: the feed is in eventid order.
       if (e.visibleAt > now) break
       if (nodes.length === first) {
@@ -363,8 +379,15 @@ export const startDafSimulator = async (options: {
     const now = Date.now()
     const data: Record<string, unknown> = {}
     if (req.query.includes("DAF_RegisterImportStatus")) data.DAF_RegisterImportStatus = importStatus(now)
-    if (req.query.includes(`${register}_Events`)) data[`${register}_Events`] = eventsPage(req.query, vars, now)
-    if (new RegExp(`\\b${register}_${entity}\\b`).test(req.query)) data[`${register}_${entity}`] = entityRows(vars, now)
+    try {
+      if (req.query.includes(`${register}_Events`)) data[`${register}_Events`] = eventsPage(req.query, vars, now)
+    } catch (e) {
+      return send(res, 200, { errors: [{ message: (e as Error).message }] })
+    }
+    if (new RegExp(`\\b${register}_${entity}\\b`).test(req.query)) {
+      counts.graphqlRows++
+      data[`${register}_${entity}`] = entityRows(vars, now)
+    }
     if (Object.keys(data).length === 0) return send(res, 200, { errors: [{ message: `The field is not known here: the simulator serves DAF_RegisterImportStatus, ${register}_Events and ${register}_${entity}` }] })
     send(res, 200, { data })
   }
@@ -397,7 +420,14 @@ export const startDafSimulator = async (options: {
     return undefined
   }
 
-  const counts = { pull: 0, rest: 0, graphql: 0, other: 0 }
+  let download: Buffer | undefined
+  const generateDownload = () => {
+    const now = Date.now()
+    const rows = [...objects.keys()].flatMap((id) => visibleRows(id, now))
+    download = zipBytes([{ name: `${register}_Totaludtraek_1.json`, data: Buffer.from(JSON.stringify({ [`${entity}List`]: rows }), "utf8"), level: 6 }])
+  }
+
+  const counts = { pull: 0, rest: 0, graphql: 0, graphqlRows: 0, other: 0 }
   const count = (path: string) => {
     if (path === "/system/EventMessages/1.0.0/custom") counts.pull++
     else if (path.startsWith("/rest/")) counts.rest++
@@ -430,6 +460,11 @@ export const startDafSimulator = async (options: {
       return write(res, 200, "application/json; charset=utf-8", `[${slice.map((e) => e.json).join(",")}]`)
     }
     if (url.pathname === `/rest/${entity.toLowerCase()}`) return send(res, 200, visibleRows(url.searchParams.get("id") ?? "", now))
+    if (url.pathname === "/FileDownloads/GetFile") {
+      if (download === undefined) return send(res, 404, { message: "no file download has been generated yet" })
+      res.writeHead(200, { "content-type": "application/octet-stream", "content-length": download.length })
+      return void res.end(download)
+    }
     send(res, 404, { message: "no such endpoint" })
   }
 
@@ -507,6 +542,8 @@ export const startDafSimulator = async (options: {
       const ids = [...objects.keys()]
       for (let i = 0; i < n && ids.length > 0; i++) reimport(ids[Math.floor(random() * ids.length)]!)
     },
+    generateDownload,
+    downloadUrl: `${baseUrl}/FileDownloads/GetFile?Register=${register}&Type=Totaludtraek&Format=JSON`,
     events: () => events.length,
     rowEvents: () => nextRowEvent - 1,
     forgetRowEvents: (upTo) => {
