@@ -11,6 +11,7 @@ import { Effect, type Redacted } from "effect"
 import { resolveSecret } from "../../config/Sources.js"
 import type { DafSource, FetchPolicy } from "./DafConfig.js"
 import { apiKeyCredentials, type Credentials, oauthCredentials, type Pools } from "./ObjectFetch.js"
+import { importRunning } from "./ImportStatus.js"
 import type { DataService } from "./ObjectSync.js"
 
 export interface DafRuntime {
@@ -62,8 +63,14 @@ export const credentialsOf = (runtime: DafRuntime, pools: Pools, timeoutMs = 30_
 }
 
 /** Where a source fetches its objects' rows: REST URLs and/or its GraphQL endpoint, with its credentials. */
-export const dataServiceOf = (runtime: DafRuntime, pools: Pools, policy: FetchPolicy, path?: Path): DataService => ({
-  service: { pools, credentials: credentialsOf(runtime, pools, policy.timeoutSeconds * 1000, path), policy },
-  graphqlUrl: runtime.source.graphql?.url,
-  register: runtime.source.graphql?.register
-})
+export const dataServiceOf = (runtime: DafRuntime, pools: Pools, policy: FetchPolicy, path?: Path): DataService => {
+  const service = { pools, credentials: credentialsOf(runtime, pools, policy.timeoutSeconds * 1000, path), policy }
+  const gql = runtime.source.graphql
+  return {
+    service,
+    graphqlUrl: gql?.url,
+    register: gql?.register,
+    // Every path asks the import status when the source has it: a re-import empties REST's answers too.
+    importRunning: gql?.importStatusGate === true ? importRunning(gql, { ...service, policy: gql }) : undefined
+  }
+}

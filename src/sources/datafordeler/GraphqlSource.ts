@@ -24,7 +24,7 @@
  * the last event before the download's newest row, less an overlap.
  */
 import { Clock, Duration, Effect, Option, Schedule } from "effect"
-import { decodeGraphqlEventsPage, decodeImportStatus, type RowEvent } from "../../domain/DatafordelerEvents.js"
+import { decodeGraphqlEventsPage, type RowEvent } from "../../domain/DatafordelerEvents.js"
 import { toEpochMillis, type Instant } from "../../domain/Instant.js"
 import { cursorAfterPage, foldRowEvents, type ObjectEvents, showsEvents } from "../../domain/RowEvents.js"
 import { MirrorStore } from "../../store/Mirror.js"
@@ -33,6 +33,7 @@ import { Store } from "../../store/Store.js"
 import type { GraphqlSettings } from "./DafConfig.js"
 import { type DafRuntime, dataServiceOf } from "./DafRuntime.js"
 import type { FullLoadOnce } from "./FullLoad.js"
+import { lastCompleteEvent } from "./ImportStatus.js"
 import { type Pools, postGraphql, withRetry } from "./ObjectFetch.js"
 import { recordBadRows, syncObjects, wholeHistory } from "./ObjectSync.js"
 import { graphqlCursorName, graphqlStartAfterDownload } from "./StartingPoint.js"
@@ -48,12 +49,6 @@ export const eventsQuery = (register: string, entities: ReadonlyArray<string>, g
   }
 }`
 
-/** Any event past the import status's lastEventId: an import is running (its deletes may show before its inserts). */
-export const runningImportQuery = (register: string): string =>
-  `query SkyggeImportRunning($first: Int!, $gt: Long!) { ${register}_Events(first: $first, where: { eventid: { gt: $gt } }, order: { eventid: ASC }) { nodes { eventid } } }`
-
-export const IMPORT_STATUS_QUERY = "query SkyggeImportStatus { DAF_RegisterImportStatus { lastEventId lastSequenceNumber lastUpdated } }"
-
 export const runGraphqlSource = (runtime: DafRuntime, gql: GraphqlSettings, pools: Pools, fullLoad: FullLoadOnce) =>
   Effect.scoped(Effect.gen(function* () {
     const source = runtime.source
@@ -67,21 +62,7 @@ export const runGraphqlSource = (runtime: DafRuntime, gql: GraphqlSettings, pool
     const log = Effect.annotateLogs({ source: source.name, path: "graphql" })
     const ask = (text: string, variables: Record<string, unknown>) => withRetry(gql, (signal) => postGraphql(data.service, gql.url, text, variables, signal))
 
-    const lastCompleteEvent = ask(IMPORT_STATUS_QUERY, {}).pipe(
-      Effect.flatMap((d) => {
-        const status = decodeImportStatus(d)
-        return "reason" in status ? Effect.fail(status.reason) : Effect.succeed(status.lastEventId)
-      })
-    )
-
-    /** Whether an import is running now: events exist past the newest complete one. */
-    const importRunning = Effect.gen(function* () {
-      const complete = yield* lastCompleteEvent
-      const answer = yield* ask(runningImportQuery(gql.register), { first: 1, gt: complete })
-      const nodes = (answer[`${gql.register}_Events`] as { nodes?: unknown } | undefined)?.nodes
-      if (!Array.isArray(nodes)) return yield* Effect.fail(`no ${gql.register}_Events nodes in the answer`)
-      return nodes.length > 0
-    })
+    const lastComplete = lastCompleteEvent(gql, data.service)
 
     /** Pages after `after` (up to `upTo`) until none is left or `eventsPerRound` are read. */
     const readRound = (after: number, upTo: number | undefined) =>
@@ -112,11 +93,11 @@ export const runGraphqlSource = (runtime: DafRuntime, gql: GraphqlSettings, pool
       const start = Option.isNone(stored) && gql.startAfterEventId !== undefined
         ? gql.startAfterEventId
         : gql.importStatusGate
-        ? yield* lastCompleteEvent.pipe(
+        ? yield* lastComplete.pipe(
           Effect.tapError((error) => Effect.logError("cannot read DAF_RegisterImportStatus to start from; trying again").pipe(log, Effect.annotateLogs({ error }))),
           Effect.retry(Schedule.exponential(Duration.seconds(1)).pipe(Schedule.union(Schedule.spaced(Duration.seconds(gql.pollSeconds))), Schedule.jittered))
         )
-        : yield* lastCompleteEvent.pipe(Effect.orElseSucceed(() => 0))
+        : yield* lastComplete.pipe(Effect.orElseSucceed(() => 0))
       const configured = Option.isNone(stored) ? gql.startAfterEventId : undefined
       const why = Option.isNone(stored)
         ? configured !== undefined
@@ -131,7 +112,7 @@ export const runGraphqlSource = (runtime: DafRuntime, gql: GraphqlSettings, pool
     for (;;) {
       let upTo: number | undefined
       if (gql.importStatusGate) {
-        const gate = yield* Effect.either(lastCompleteEvent)
+        const gate = yield* Effect.either(lastComplete)
         if (gate._tag === "Left") {
           yield* Effect.logWarning("reading DAF_RegisterImportStatus failed; trying again later").pipe(log, Effect.annotateLogs({ error: gate.left }))
           yield* Effect.sleep(Duration.seconds(gql.pollSeconds))
@@ -160,8 +141,6 @@ export const runGraphqlSource = (runtime: DafRuntime, gql: GraphqlSettings, pool
         source,
         data,
         [...folded.objects.values()].map((o) => ({ entity: o.entity, objectId: o.objectId, shows: (f) => showsEvents(o, { rowIds: f.rowIds, rows: f.rows.length, newestUpdate: f.newestUpdate }), tag: o })),
-        // Without the import status (gate off) a history lacking rows is mirrored after the retries, as before.
-        gql.importStatusGate ? importRunning : undefined
       )
       const ready = synced.flatMap((s) => (s._tag === "Ready" ? [s] : []))
       const parkedSyncs = synced.flatMap((s) => (s._tag === "Parked" ? [s] : []))

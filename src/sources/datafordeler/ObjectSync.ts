@@ -30,6 +30,13 @@ export interface DataService {
   readonly service: Service
   readonly graphqlUrl?: string | undefined
   readonly register?: string | undefined
+  /**
+   * Whether the register has an import in progress (one that may have deleted
+   * rows it has not yet inserted again), when the source can tell (`graphql`
+   * with the import-status gate); asked only for objects whose history still
+   * lacks rows we hold after the retries.
+   */
+  readonly importRunning?: Effect.Effect<boolean, unknown> | undefined
 }
 
 /**
@@ -77,12 +84,7 @@ const prefetch = <T>(source: DafSource, data: DataService, works: ReadonlyArray<
     return fetched
   })
 
-/**
- * `importRunning`: whether the register has an import in progress (one that may
- * have deleted rows it has not yet inserted again); asked only for objects
- * whose history still lacks rows we hold after the retries.
- */
-export const syncObjects = <T>(source: DafSource, data: DataService, works: ReadonlyArray<ObjectWork<T>>, importRunning?: Effect.Effect<boolean, unknown>) =>
+export const syncObjects = <T>(source: DafSource, data: DataService, works: ReadonlyArray<ObjectWork<T>>) =>
   Effect.flatMap(Effect.zip(MirrorStore, prefetch(source, data, works)), ([mirror, prefetched]) =>
     Effect.forEach(
       works,
@@ -110,8 +112,8 @@ export const syncObjects = <T>(source: DafSource, data: DataService, works: Read
             // else mirrored, and what it lacks recorded as anomalies.
             if (typeof why !== "string" && why._tag === "Incomplete") {
               const ready: Synced<T> = { _tag: "Ready", work, fetched: why.fetched }
-              if (importRunning === undefined) return Effect.succeed(ready)
-              return importRunning.pipe(
+              if (data.importRunning === undefined) return Effect.succeed(ready)
+              return data.importRunning.pipe(
                 Effect.orElseSucceed(() => true),
                 Effect.map((running): Synced<T> => (running ? { _tag: "Parked", work, reason: "its history lacks rows we hold while an import is running" } : ready))
               )

@@ -20,8 +20,9 @@
  *       `pageInfo`), `DAF_RegisterImportStatus` (lastEventId of the imports that
  *       are complete), and `<REG>_<Entity>` rows by `$id`, `$ids` or paged by
  *       `$first`/`$after` (the whole entity). An import takes `importMs`: its
- *       deletes are visible at once, its inserts (and the data) only when it
- *       completes — what the import-status gate protects a reader from.
+ *       deletes are visible at once, its inserts (and the data) when it
+ *       completes — a re-import's rows come back in the data one by one while
+ *       it runs — what the import-status gate protects a reader from.
  *   GET /FileDownloads/GetFile
  *       the register's file download (a zip holding `{"<Entity>List": [rows]}`),
  *       as the platform generates it daily or weekly: a snapshot of the rows
@@ -98,6 +99,8 @@ export interface DafSimulator {
   readonly ids: () => ReadonlyArray<string>
   /** Apply `n` random changes, one registration instant each (strictly increasing). */
   readonly randomChanges: (n: number) => void
+  /** Change each of these objects once (a random change of its data or validity). */
+  readonly change: (objectIds: ReadonlyArray<string>) => void
   /** Delete and insert again every row of `n` random objects (new row ids, same content). */
   readonly reimports: (n: number) => void
   /** Re-import these objects (taking `importMs`, as any import). */
@@ -244,24 +247,28 @@ export const startDafSimulator = async (options: {
     const at = registrationNow()
     const importSeq = nextImport++
     for (const row of rows) rowEvent("d", objectId, row.rowId, at, importSeq, now, completeAt)
-    for (const row of rows) {
+    // Gone while the import runs, then back (with new ids) one by one as it inserts them — newest first — the
+    // last when it completes: half-way, the data shows the object's newest rows without its older ones.
+    const newestFirst = [...rows].reverse()
+    newestFirst.forEach((row, i) => {
+      const back = now + Math.round(((i + 1) / newestFirst.length) * faults.importMs)
       row.rowId = randomUUID()
       row.importSeq = importSeq
       row.closeImportSeq = importSeq
       row.writtenAt = at
-      // Gone while the import runs; back (with its new id) when it completes.
-      row.visibleAt = Math.max(row.visibleAt, completeAt)
-      if (row.registreringTil !== null) row.closeVisibleAt = Math.max(row.closeVisibleAt, completeAt)
+      row.visibleAt = Math.max(row.visibleAt, back)
+      if (row.registreringTil !== null) row.closeVisibleAt = Math.max(row.closeVisibleAt, back)
       rowEvent("i", objectId, row.rowId, at, importSeq, completeAt, completeAt)
-    }
+    })
   }
 
-  const randomChange = () => {
-    const ids = [...objects.keys()]
+  /** A random change: a new object, or a change of an existing one (`of`, when given). */
+  const randomChange = (of?: string) => {
+    const ids = of === undefined ? [...objects.keys()] : [of]
     const r = registrationNow()
     const rMs = Math.floor(lastUs / 1000)
     const name = () => `${["Åbakke", "Grøndal Allé", "Vestergade", "Østerbro", "Søndre Vej"][Math.floor(random() * 5)]} ${1 + Math.floor(random() * 99)}`
-    if (ids.length === 0 || random() < 0.25) {
+    if (ids.length === 0 || (of === undefined && random() < 0.25)) {
       const id = randomUUID()
       apply(id, { op: "assert", objectType: entity, objectId: id, registreringstid: r, virkningFra: fromEpochMillis(rMs - Math.floor(random() * 400) * DAY), virkningTil: null, data: canonicalJson({ id_lokalId: id, status: "3", adressebetegnelse: name() }), eventId: "" })
       return
@@ -530,6 +537,7 @@ export const startDafSimulator = async (options: {
     randomChanges: (n) => {
       for (let i = 0; i < n; i++) randomChange()
     },
+    change: (objectIds) => objectIds.forEach((id) => randomChange(id)),
     reimport: (objectIds) => objectIds.forEach(reimport),
     failedImport: (objectIds) => {
       const now = Date.now()
