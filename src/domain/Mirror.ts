@@ -118,7 +118,8 @@ export const decodeMirrorRow = (raw: unknown, shape: RowShape, timeZone: string)
   const registreringFra = rf as Instant, registreringTil = rt as Bound, virkningFra = vf as Bound, virkningTil = vt as Bound
   if (registreringTil !== null && registreringTil < registreringFra) return { reason: `registreringTil ${registreringTil} is before registreringFra ${registreringFra}`, field: shape.registreringTil }
   if (virkningFra !== null && virkningTil !== null && virkningTil < virkningFra) return { reason: `virkningTil ${virkningTil} is before virkningFra ${virkningFra}`, field: shape.virkningTil }
-  const content: Record<string, unknown> = {}
+  // Without a prototype, a field named "__proto__" stays a field (an assignment would set the prototype).
+  const content = Object.create(null) as Record<string, unknown>
   const skip = new Set([shape.registreringFra, shape.registreringTil, shape.virkningFra, shape.virkningTil, ...shape.volatile])
   for (const [k, v] of Object.entries(record)) if (!skip.has(k) && !isBookkeeping(k)) content[k] = v
   return {

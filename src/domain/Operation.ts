@@ -70,7 +70,8 @@ const sortKeys = (value: unknown): unknown => {
   if (Array.isArray(value)) return value.map(sortKeys)
   if (value !== null && typeof value === "object") {
     const keys = Object.keys(value).sort()
-    const out: Record<string, unknown> = {}
+    // Without a prototype, a key named "__proto__" (JSON.parse makes it an own property) stays a property.
+    const out = Object.create(null) as Record<string, unknown>
     for (const k of keys) out[k] = sortKeys((value as Record<string, unknown>)[k])
     return out
   }

@@ -22,6 +22,13 @@ describe("JSON walked without recursion", () => {
     )
   })
 
+  it("keeps a key named __proto__ as data (the property above once found it dropped)", () => {
+    const value = JSON.parse('{"b":1,"__proto__":{"x":null},"a":[{"__proto__":2}]}') as unknown
+    expect(canonicalJson(value)).toBe('{"__proto__":{"x":null},"a":[{"__proto__":2}],"b":1}')
+    expect(stringifyJson(value, true)).toBe(canonicalJson(value))
+    expect(({} as Record<string, unknown>).x).toBeUndefined()
+  })
+
   it("writes, canonicalises and measures values far deeper than the stack holds", () => {
     const levels = 200_000
     const text = '{"b":['.repeat(levels) + "1" + "]}".repeat(levels)

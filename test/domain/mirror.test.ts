@@ -94,6 +94,11 @@ describe("mirror anomalies: recorded, never obeyed", () => {
   })
   const d = (raw: Record<string, unknown>) => decode(raw, DATAFORDELER_SHAPE)
 
+  it("keeps a field named __proto__ as the row's data", () => {
+    const row = decodeMirrorRow(JSON.parse('{"id_lokalId":"a","registreringFra":"2020-01-01T00:00:00Z","__proto__":{"x":1},"b":2}'), DATAFORDELER_SHAPE, "UTC")
+    expect("data" in row && row.data).toBe('{"__proto__":{"x":1},"b":2,"id_lokalId":"a"}')
+  })
+
   it("a changed row content, a moved or reopened close, and a row gone from a complete history", () => {
     const m = copy()
     m.mirror([d(row()), d(row({ registreringFra: "2021-01-01T00:00:00Z", virkningFra: "2021-01-01T00:00:00Z", navn: "B" }))])
