@@ -73,7 +73,9 @@ export interface StoredMirrorRow extends MirrorRow {
   readonly id: number
 }
 
-export type AnomalyKind = "rewrite" | "reopen" | "missing-upstream" | "overlap" | "duplicate-identity" | "invalid-close"
+/** What a mirrored upstream can do that the mirror records instead of obeying (the API shows exactly these). */
+export const ANOMALY_KINDS = ["rewrite", "reopen", "missing-upstream", "overlap", "duplicate-identity", "invalid-close"] as const
+export type AnomalyKind = (typeof ANOMALY_KINDS)[number]
 
 export interface Anomaly {
   readonly kind: AnomalyKind

@@ -10,9 +10,10 @@
 import { Context, type Effect, type Option } from "effect"
 import type { Bound, Instant } from "../domain/Instant.js"
 
-export type ActivationKind = "started" | "ended"
-export type ActivationStatus = "pending" | "fired" | "skipped" | "cancelled"
-export const ACTIVATION_STATUSES: ReadonlyArray<ActivationStatus> = ["pending", "fired", "skipped", "cancelled"]
+export const ACTIVATION_KINDS = ["started", "ended"] as const
+export type ActivationKind = (typeof ACTIVATION_KINDS)[number]
+export const ACTIVATION_STATUSES = ["pending", "fired", "skipped", "cancelled"] as const
+export type ActivationStatus = (typeof ACTIVATION_STATUSES)[number]
 
 export interface Activation {
   readonly id: number
