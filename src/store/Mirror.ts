@@ -5,7 +5,7 @@
  * will not obey recorded as anomalies.
  */
 import { Context, type Effect } from "effect"
-import type { AnomalyKind, MirrorRow } from "../domain/Mirror.js"
+import type { AnomalyKind, ContentNormaliser, MirrorRow } from "../domain/Mirror.js"
 
 export interface MirrorItem {
   readonly objectType: string
@@ -17,6 +17,8 @@ export interface MirrorItem {
   readonly identity: ReadonlyArray<string>
   /** Check for overlapping rows (off while loading a file whose rows of one object may be far apart). */
   readonly checkOverlaps: boolean
+  /** How the register's content compares when texts differ (its row shape's rule). */
+  readonly normalise?: ContentNormaliser | undefined
 }
 
 export interface SourceCursorMove {

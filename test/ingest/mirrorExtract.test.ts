@@ -13,7 +13,7 @@ import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "vitest"
 import { instant } from "../../src/domain/Instant.js"
-import { DATAFORDELER_SHAPE } from "../../src/domain/Mirror.js"
+import { DATAFORDELER_SHAPE } from "../../src/domain/DatafordelerRows.js"
 import { ingestMirrorExtract } from "../../src/ingest/MirrorExtract.js"
 import { tempStore } from "../support/engine.js"
 

@@ -9,7 +9,8 @@
 import { Schema } from "effect"
 import { CronExpression, decodeSourcesOfKind, Secret } from "../../config/Sources.js"
 import { parseInstant } from "../../domain/Instant.js"
-import { DATAFORDELER_SHAPE, type RowShape } from "../../domain/Mirror.js"
+import { type RowShape } from "../../domain/Mirror.js"
+import { DATAFORDELER_SHAPE } from "../../domain/DatafordelerRows.js"
 const Positive = Schema.Number.pipe(Schema.int(), Schema.positive())
 const Seconds = Schema.Number.pipe(Schema.positive())
 

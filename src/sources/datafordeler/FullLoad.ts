@@ -50,7 +50,7 @@ const loadEntityByQuery = (runtime: DafRuntime, data: DataService, entityName: s
         }
         yield* recordBadRows(source, bad)
         // A page may end inside an object's rows: each page's rows are mirrored as they are, not as whole histories.
-        const items: Array<MirrorItem> = [...byObject].map(([objectId, r]) => ({ objectType: entity.objectType, objectId, rows: r, complete: false, identity: entity.identity, checkOverlaps: false }))
+        const items: Array<MirrorItem> = [...byObject].map(([objectId, r]) => ({ objectType: entity.objectType, objectId, rows: r, complete: false, identity: entity.identity, checkOverlaps: false, normalise: shape.normalise }))
         if (items.length > 0) yield* mirror.mirror(`datafordeler:${source.name}`, `full-load:${source.name}:${entityName}`, items)
         rows += nodes.length
       })

@@ -10,7 +10,7 @@
 import { Duration, Effect, Schedule } from "effect"
 import { type MirrorItem, MirrorStore } from "../../store/Mirror.js"
 import { Store } from "../../store/Store.js"
-import type { DafSource } from "./DafConfig.js"
+import { type DafSource, rowShape } from "./DafConfig.js"
 import { fetchObject, type FetchedObject, fetchesMany, fetchObjects, type Service } from "./ObjectFetch.js"
 
 export interface ObjectWork<T> {
@@ -133,7 +133,8 @@ export const wholeHistory = (source: DafSource, entity: string, objectId: string
   rows: fetched.rows,
   complete: true,
   identity: source.entities[entity]!.identity,
-  checkOverlaps: true
+  checkOverlaps: true,
+  normalise: rowShape(source.entities[entity]!).normalise
 })
 
 /** Rows a data service answered that cannot be read: recorded as refusals (the rest of the object applies). */

@@ -114,7 +114,7 @@ export const applyWanted = (source: DafSource, data: DataService, wanted: Iterab
     // Objects whose events carried their rows need no fetch (and are not their whole history).
     const inlineItems: Array<MirrorItem> = all
       .filter((w) => w.inline !== null)
-      .map((w) => ({ objectType: source.entities[w.entity]!.objectType, objectId: w.objectId, rows: [...w.inline!.values()], complete: false, identity: source.entities[w.entity]!.identity, checkOverlaps: false }))
+      .map((w) => ({ objectType: source.entities[w.entity]!.objectType, objectId: w.objectId, rows: [...w.inline!.values()], complete: false, identity: source.entities[w.entity]!.identity, checkOverlaps: false, normalise: rowShape(source.entities[w.entity]!).normalise }))
     const synced = yield* syncObjects(
       source,
       data,

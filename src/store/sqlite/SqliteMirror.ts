@@ -40,7 +40,7 @@ export const makeSqliteMirror = (db: Database.Database, signal?: CommitSignalSha
 
   const applyItem = (source: string, eventId: string, item: MirrorItem, now: Instant): MirrorResult => {
     const stored = q.rows.all(item.objectType, item.objectId).map((r) => ({ ...r, objectId: item.objectId, key: storedKey(r, item.identity) }))
-    const plan = planMirror(stored, item.rows, item.complete, item.checkOverlaps)
+    const plan = planMirror(stored, item.rows, item.complete, item.checkOverlaps, item.normalise)
     const currentBefore = stored.filter((r) => r.registreringTil === null).length
     let latest: string | undefined
     const later = (t: string | null) => {
