@@ -21,7 +21,7 @@
  * data has some); they are stored anyway, as upstream has them.
  */
 import { type Bound, type Instant, parseInstant } from "./Instant.js"
-import { getPath } from "./ChangeHint.js"
+import { getPath } from "./Json.js"
 import { canonicalJson } from "./Operation.js"
 
 /** Where a register's rows keep the object id and the four instants, and what identifies a row. */

@@ -10,7 +10,8 @@
  */
 import { Effect, Option, Stream } from "effect"
 import { readFile } from "node:fs/promises"
-import { getPath, idOf } from "../domain/ChangeHint.js"
+import { idOf } from "../domain/ChangeHint.js"
+import { getPath } from "../domain/Json.js"
 import type { Instant } from "../domain/Instant.js"
 import type { Refusal } from "../domain/Operation.js"
 import { deletionOperations, type ResourceRule, stateOperations } from "../domain/ProviderState.js"

@@ -11,7 +11,7 @@ import { Duration, Effect, Redacted, Schedule } from "effect"
 import { Pool } from "undici"
 import { decodeMirrorRow, type MirrorRow } from "../../domain/Mirror.js"
 import { printableUrl } from "../../ingest/Download.js"
-import { getPath } from "../../domain/ChangeHint.js"
+import { getPath } from "../../domain/Json.js"
 import { type Instant, parseInstant } from "../../domain/Instant.js"
 import { type DafEntity, type FetchPolicy, rowShape } from "./DafConfig.js"
 
