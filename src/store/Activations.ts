@@ -5,13 +5,14 @@
  * row's own transaction; closing the row cancels them. When one falls due the
  * store settles it in one transaction: `fired` (with an outbox record) when the
  * instant is still a real boundary of the object's current view, `skipped` when
- * a neighbouring current row holds the same data across it.
+ * a neighbouring current row holds the same data across it. Those rules are
+ * domain/Activation's; a store reads what they need and executes what they decide.
  */
 import { Context, type Effect, type Option } from "effect"
+import type { ActivationKind } from "../domain/Activation.js"
 import type { Bound, Instant } from "../domain/Instant.js"
 
-export const ACTIVATION_KINDS = ["started", "ended"] as const
-export type ActivationKind = (typeof ACTIVATION_KINDS)[number]
+export { ACTIVATION_KINDS, type ActivationKind } from "../domain/Activation.js"
 export const ACTIVATION_STATUSES = ["pending", "fired", "skipped", "cancelled"] as const
 export type ActivationStatus = (typeof ACTIVATION_STATUSES)[number]
 

@@ -7,7 +7,8 @@
 import type Database from "better-sqlite3"
 import { Clock, Effect, Option, PubSub } from "effect"
 import { randomUUID } from "node:crypto"
-import { type Bound, fromEpochMillis, type Instant, toEpochMillis } from "../../domain/Instant.js"
+import { closingCancels, heldActivations, neighbourAcross, settleActivation } from "../../domain/Activation.js"
+import { type Bound, fromEpochMillis, type Instant } from "../../domain/Instant.js"
 import type { Activation, ActivationKind, ActivationStatus, ActivationStoreShape } from "../Activations.js"
 import type { CommitSignalShape, OutboxRecord, OutboxStoreShape, OutboxType } from "../Outbox.js"
 
@@ -38,11 +39,10 @@ export const makeDownstreamWrites = (db: Database.Database): DownstreamWrites =>
   )
   return {
     rowClosed: (row, now) => {
-      if ((row.virkningFra !== null && row.virkningFra > row.storedAt) || (row.virkningTil !== null && row.virkningTil > row.storedAt)) cancel.run(now, row.id)
+      if (closingCancels(row)) cancel.run(now, row.id)
     },
-    rowInserted: (rowId, objectType, objectId, fra, til, now) => {
-      if (fra !== null && fra > now) hold.run(rowId, objectType, objectId, "started", fra, now)
-      if (til !== null && til > now) hold.run(rowId, objectType, objectId, "ended", til, now)
+    rowInserted: (rowId, objectType, objectId, virkningFra, virkningTil, now) => {
+      for (const a of heldActivations({ virkningFra, virkningTil, storedAt: now })) hold.run(rowId, objectType, objectId, a.kind, a.at, now)
     },
     changeRecorded: (type, op, now) =>
       record.run(randomUUID(), type, op.objectType, op.objectId, op.registreringstid, op.virkningFra, op.virkningTil, op.eventId, now)
@@ -117,19 +117,19 @@ export const makeSqliteActivations = (db: Database.Database, signal: CommitSigna
   const settleBatch = db.transaction((now: Instant, lateAfterMs: number) => {
     const due = q.due.all(now, SETTLE_BATCH)
     let fired = 0, skipped = 0, late = 0
-    const nowMs = toEpochMillis(now)
     for (const a of due) {
-      const neighbour = a.kind === "started" ? q.endsAt.get(a.object_type, a.object_id, a.at) : q.startsAt.get(a.object_type, a.object_id, a.at)
-      if (neighbour !== undefined && neighbour.data === a.data) {
+      const neighbour = q[neighbourAcross(a.kind)].get(a.object_type, a.object_id, a.at)
+      const settled = settleActivation({ kind: a.kind, at: a.at as Instant, data: a.data }, neighbour, now, lateAfterMs)
+      if (settled._tag === "Skipped") {
         q.settle.run("skipped", now, null, a.id)
         skipped++
         continue
       }
-      const isLate = nowMs - toEpochMillis(a.at as Instant) > lateAfterMs ? 1 : 0
+      const isLate = settled.late ? 1 : 0
       q.settle.run("fired", now, isLate, a.id)
       q.record.run(
         randomUUID(),
-        a.kind === "started" ? "validity-started" : "validity-ended",
+        settled.announce,
         a.object_type,
         a.object_id,
         a.registrering_fra,
