@@ -5,9 +5,11 @@
  * cursor, so one that is down holds back only itself.
  */
 import { Context, type Effect, type Queue, type Scope } from "effect"
+import type { ChangeKind } from "../domain/Change.js"
 import type { Bound, Instant } from "../domain/Instant.js"
 
-export type OutboxType = "created" | "updated" | "deleted" | "validity-started" | "validity-ended"
+/** A change (domain/Change) or a fired activation (domain/Activation). */
+export type OutboxType = ChangeKind | "validity-started" | "validity-ended"
 
 export interface OutboxRecord {
   readonly seq: number

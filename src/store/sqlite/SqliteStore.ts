@@ -6,6 +6,7 @@
 import type Database from "better-sqlite3"
 import { Clock, Context, Effect, Layer, Option } from "effect"
 import { openSqlite, type SqliteOptions, StoreOpenError } from "./SqliteOpen.js"
+import { operationChangeKind } from "../../domain/Change.js"
 import { type Bound, fromEpochMillis, type Instant } from "../../domain/Instant.js"
 import { encodeOperation, isRefusal, type Operation, type Refusal } from "../../domain/Operation.js"
 import { type CurrentRow, planOperation, staleReason } from "../../domain/Plan.js"
@@ -208,8 +209,7 @@ export const makeSqliteStore = (db: Database.Database, signal?: CommitSignalShap
         const rowId = q.insertRow.run(op.objectType, op.objectId, op.registreringstid, row.virkningFra, row.virkningTil, row.data, op.eventId, now).lastInsertRowid
         downstream.rowInserted(rowId, op.objectType, op.objectId, row.virkningFra, row.virkningTil, now)
       }
-      const remaining = current.length - plan.close.length + plan.insert.length
-      downstream.changeRecorded(current.length === 0 ? "created" : remaining === 0 ? "deleted" : "updated", op, now)
+      downstream.changeRecorded(operationChangeKind(current.length, plan), op, now)
       changed = true
     }
     q.upsertHead.run(op.objectType, op.objectId, op.registreringstid)
