@@ -11,6 +11,7 @@
 import { Context, type Effect, type Option } from "effect"
 import type { ActivationKind } from "../domain/Activation.js"
 import type { Bound, Instant } from "../domain/Instant.js"
+import type { StoreError } from "./StoreError.js"
 
 export { ACTIVATION_KINDS, type ActivationKind } from "../domain/Activation.js"
 export const ACTIVATION_STATUSES = ["pending", "fired", "skipped", "cancelled"] as const
@@ -52,15 +53,15 @@ export interface SettledActivations {
 
 export interface ActivationStoreShape {
   /** The earliest pending activation's instant. */
-  readonly next: Effect.Effect<Option.Option<Instant>>
+  readonly next: Effect.Effect<Option.Option<Instant>, StoreError>
   /**
    * Settle every pending activation due at `now` (oldest first, in batches of
    * one transaction): fired ones write their outbox record in that transaction.
    * Fired later than `lateAfterMs` after its instant counts as late.
    */
-  readonly settleDue: (now: Instant, lateAfterMs: number) => Effect.Effect<SettledActivations>
-  readonly list: (query: ActivationQuery) => Effect.Effect<ReadonlyArray<Activation>>
-  readonly pendingCount: Effect.Effect<number>
+  readonly settleDue: (now: Instant, lateAfterMs: number) => Effect.Effect<SettledActivations, StoreError>
+  readonly list: (query: ActivationQuery) => Effect.Effect<ReadonlyArray<Activation>, StoreError>
+  readonly pendingCount: Effect.Effect<number, StoreError>
 }
 
 export class ActivationStore extends Context.Tag("skygge/ActivationStore")<ActivationStore, ActivationStoreShape>() {}

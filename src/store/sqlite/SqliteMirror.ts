@@ -7,6 +7,7 @@ import { planMirror, type StoredMirrorRow, storedKey } from "../../domain/Mirror
 import type { AnomalyRecord, MirrorItem, MirrorResult, MirrorStoreShape, SourceCursorMove } from "../Mirror.js"
 import { setCursorStatement } from "./SqliteSourceCursors.js"
 import type { CommitSignalShape } from "../Outbox.js"
+import { attempt } from "../StoreError.js"
 import { makeDownstreamWrites } from "./SqliteDownstream.js"
 
 /** A stored row as planning reads it, with when it was stored (for its activations). */
@@ -75,15 +76,17 @@ export const makeSqliteMirror = (db: Database.Database, signal?: CommitSignalSha
 
   return {
     mirror: (source, eventId, items, cursor) =>
-      Effect.flatMap(Clock.currentTimeMillis, (ms) => {
-        const results = mirrorTx.immediate(source, eventId, items, fromEpochMillis(ms), cursor)
-        const changed = results.some((r) => r.inserted > 0 || r.closed > 0)
-        return changed && signal !== undefined ? Effect.as(signal.notify, results) : Effect.succeed(results)
-      }),
+      Clock.currentTimeMillis.pipe(
+        Effect.flatMap((ms) => attempt("MirrorStore.mirror", () => mirrorTx.immediate(source, eventId, items, fromEpochMillis(ms), cursor))),
+        Effect.flatMap((results) => {
+          const changed = results.some((r) => r.inserted > 0 || r.closed > 0)
+          return changed && signal !== undefined ? Effect.as(signal.notify, results) : Effect.succeed(results)
+        })
+      ),
     heldRows: (objectType, objectId, identity) =>
-      Effect.sync(() => new Map(q.rows.all(objectType, objectId).map((r) => [storedKey(r, identity), r.registreringTil] as const))),
+      attempt("MirrorStore.heldRows", () => new Map(q.rows.all(objectType, objectId).map((r) => [storedKey(r, identity), r.registreringTil] as const))),
     anomalies: ({ after, limit, objectType }) =>
-      Effect.sync(() => q.anomalies.all({ after, type: objectType ?? null, limit })),
-    anomalyCount: Effect.sync(() => q.count.get()!.n)
+      attempt("MirrorStore.anomalies", () => q.anomalies.all({ after, type: objectType ?? null, limit })),
+    anomalyCount: attempt("MirrorStore.anomalyCount", () => q.count.get()!.n)
   }
 }
