@@ -7,18 +7,16 @@ import { Cause, Effect, Exit, Option } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { afterEach, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { Store } from "../../src/store/Store.js"
 import { StoreError } from "../../src/store/StoreError.js"
 import { makeSqliteStore, openSqlite, sqliteStoreLayer } from "../../src/store/sqlite/SqliteStore.js"
+import { useCleanups } from "../support/cleanups.js"
 
-const dirs: Array<string> = []
-afterEach(() => {
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true })
-})
+const cleanups = useCleanups()
 const tempFile = () => {
   const dir = mkdtempSync(join(tmpdir(), "skygge-store-error-"))
-  dirs.push(dir)
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
   return join(dir, "skygge.db")
 }
 
