@@ -168,6 +168,12 @@ export class NotFound extends Schema.TaggedError<NotFound>()("NotFound", { messa
 export class BadRequest extends Schema.TaggedError<BadRequest>()("BadRequest", { message: Schema.String }, HttpApiSchema.annotations({ status: 400 })) {}
 export class Unauthorized extends Schema.TaggedError<Unauthorized>()("Unauthorized", { message: Schema.String }, HttpApiSchema.annotations({ status: 401 })) {}
 export class Forbidden extends Schema.TaggedError<Forbidden>()("Forbidden", { message: Schema.String }, HttpApiSchema.annotations({ status: 403 })) {}
+/** The store failed (disk full, busy past its timeout, …): the message names the operation and why; try again later. */
+export class StoreUnavailable extends Schema.TaggedError<StoreUnavailable>()(
+  "StoreUnavailable",
+  { operation: Schema.String, message: Schema.String },
+  HttpApiSchema.annotations({ status: 503 })
+) {}
 
 /** Read scope: a read or a write token, when tokens are configured. */
 export class ReadAccess extends HttpApiMiddleware.Tag<ReadAccess>()("skygge/ReadAccess", {
@@ -375,6 +381,7 @@ export class SkyggeApi extends HttpApi.make("skygge")
   .add(RegistrationsGroup)
   .add(SystemGroup)
   .addError(BadRequest)
+  .addError(StoreUnavailable)
   .annotate(OpenApi.Title, "skygge — bitemporal shadow register")
   .annotate(OpenApi.Version, packageVersion)
   .annotate(OpenApi.Description, "As-of queries over a bitemporal copy of upstream registers. Intervals are half-open [fra, til); null is an open end.") {}

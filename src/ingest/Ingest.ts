@@ -142,7 +142,8 @@ export const ingestNdjson = (chunks: AsyncIterable<Uint8Array>, options: IngestO
           Effect.sync(() => options.onBatch?.(summary))
         )
       ),
-      Effect.ensuring(budget.finish)
+      // A finalizer cannot fail: the store failing here too dies loudly (the batch's own failure, if any, is what the caller sees).
+      Effect.ensuring(Effect.orDie(budget.finish))
     )
     return summary
   })

@@ -6,6 +6,7 @@
  */
 import { Context, type Effect } from "effect"
 import type { AnomalyKind, ContentNormaliser, MirrorRow } from "../domain/Mirror.js"
+import type { StoreError } from "./StoreError.js"
 
 export interface MirrorItem {
   readonly objectType: string
@@ -51,11 +52,11 @@ export interface MirrorStoreShape {
    * cursor given here moves in the same transaction, so what a page caused and the page's
    * position are committed together.
    */
-  readonly mirror: (source: string, eventId: string, items: ReadonlyArray<MirrorItem>, cursor?: SourceCursorMove) => Effect.Effect<ReadonlyArray<MirrorResult>>
+  readonly mirror: (source: string, eventId: string, items: ReadonlyArray<MirrorItem>, cursor?: SourceCursorMove) => Effect.Effect<ReadonlyArray<MirrorResult>, StoreError>
   /** The identities of the rows held for an object, each with its registreringTil (to tell a fetched history that lacks some). */
-  readonly heldRows: (objectType: string, objectId: string, identity: ReadonlyArray<string>) => Effect.Effect<ReadonlyMap<string, string | null>>
-  readonly anomalies: (query: { readonly after: number; readonly limit: number; readonly objectType?: string }) => Effect.Effect<ReadonlyArray<AnomalyRecord>>
-  readonly anomalyCount: Effect.Effect<number>
+  readonly heldRows: (objectType: string, objectId: string, identity: ReadonlyArray<string>) => Effect.Effect<ReadonlyMap<string, string | null>, StoreError>
+  readonly anomalies: (query: { readonly after: number; readonly limit: number; readonly objectType?: string }) => Effect.Effect<ReadonlyArray<AnomalyRecord>, StoreError>
+  readonly anomalyCount: Effect.Effect<number, StoreError>
 }
 
 export class MirrorStore extends Context.Tag("skygge/MirrorStore")<MirrorStore, MirrorStoreShape>() {}

@@ -10,10 +10,11 @@
 import { Effect, Option } from "effect"
 import type { Instant } from "../domain/Instant.js"
 import { Store } from "./Store.js"
+import type { StoreError } from "./StoreError.js"
 
 export type Present = Option.Option<{ readonly data: unknown } | { readonly inconsistent: number }>
 
-export const presentState = (objectType: string, objectId: string, hasValidity: boolean, at: Instant): Effect.Effect<Present, never, Store> =>
+export const presentState = (objectType: string, objectId: string, hasValidity: boolean, at: Instant): Effect.Effect<Present, StoreError, Store> =>
   Effect.gen(function* () {
     const store = yield* Store
     if (!hasValidity) {

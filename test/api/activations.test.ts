@@ -57,7 +57,7 @@ describe("activations API", () => {
     const db = openSqlite({ filename: `${server.dir}/skygge.db` })
     try {
       const outbox = makeSqliteOutbox(db)
-      const run = <A>(e: Effect.Effect<A>) => Effect.runPromise(e)
+      const run = <A>(e: Effect.Effect<A, unknown>) => Effect.runPromise(e)
       const records = await run(outbox.after(0, 100))
       expect(records.length).toBe(5)
       await run(outbox.cursor("a"))

@@ -10,7 +10,7 @@ import { makeSqliteStore, openSqlite } from "../../src/store/sqlite/SqliteStore.
 import { makeSqliteWorkQueue } from "../../src/store/sqlite/SqliteWorkQueue.js"
 import type { Received } from "../../src/store/WorkQueue.js"
 
-const run = <A>(e: Effect.Effect<A>) => Effect.runPromise(e)
+const run = <A>(e: Effect.Effect<A, unknown>) => Effect.runPromise(e)
 const dirs: Array<string> = []
 afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true })

@@ -101,7 +101,8 @@ export const syncObjects = <T>(source: DafSource, data: DataService, works: Read
           Effect.mapError((reason): NotYet | string => reason),
           Effect.flatMap((fetched) => (work.shows(fetched) ? Effect.succeed(fetched) : Effect.fail<NotYet>({ _tag: "Lagging" }))),
           Effect.flatMap((fetched) =>
-            Effect.flatMap(mirror.heldRows(entity.objectType, work.objectId, entity.identity), (held) =>
+            // orDie: the catchAll below reads every failure as a reason to park; a store failure is none (it stops the path loudly, as before).
+            Effect.flatMap(Effect.orDie(mirror.heldRows(entity.objectType, work.objectId, entity.identity)), (held) =>
               coversHeld(held, fetched) ? Effect.succeed(fetched) : Effect.fail<NotYet>({ _tag: "Incomplete", fetched })
             )
           ),
