@@ -13,8 +13,8 @@ import {
   OpenApi
 } from "@effect/platform"
 import { type Effect, ParseResult, Schema } from "effect"
-import { ANOMALY_KINDS } from "../domain/Mirror.js"
-import { idProblem, MAX_ID_LENGTH } from "../domain/Operation.js"
+import { ANOMALY_KINDS } from "../domain/core/Mirror.js"
+import { idProblem, MAX_ID_LENGTH } from "../domain/core/Operation.js"
 import { ACTIVATION_KINDS, ACTIVATION_STATUSES, type Activation } from "../store/Activations.js"
 import type { AnomalyRecord } from "../store/Mirror.js"
 import type { ResyncReport } from "../store/ResyncReports.js"

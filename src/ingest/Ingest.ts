@@ -9,8 +9,8 @@
  */
 import { type ConfigError, Effect, Stream } from "effect"
 import { ApiConfig } from "../config/Config.js"
-import { stringifyJson } from "../domain/Json.js"
-import { decodeOperation, isRefusal } from "../domain/Operation.js"
+import { stringifyJson } from "../domain/core/Json.js"
+import { decodeOperation, isRefusal } from "../domain/core/Operation.js"
 import { Store, type StoreShape, type Submission, type SubmissionResult } from "../store/Store.js"
 import { type Line, type LineProgress, splitLines } from "./Lines.js"
 

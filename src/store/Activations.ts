@@ -9,11 +9,11 @@
  * domain/Activation's; a store reads what they need and executes what they decide.
  */
 import { Context, type Effect, type Option } from "effect"
-import type { ActivationKind } from "../domain/Activation.js"
-import type { Bound, Instant } from "../domain/Instant.js"
+import type { ActivationKind } from "../domain/core/Activation.js"
+import type { Bound, Instant } from "../domain/core/Instant.js"
 import type { StoreError } from "./StoreError.js"
 
-export { ACTIVATION_KINDS, type ActivationKind } from "../domain/Activation.js"
+export { ACTIVATION_KINDS, type ActivationKind } from "../domain/core/Activation.js"
 export const ACTIVATION_STATUSES = ["pending", "fired", "skipped", "cancelled"] as const
 export type ActivationStatus = (typeof ACTIVATION_STATUSES)[number]
 

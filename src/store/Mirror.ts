@@ -1,11 +1,11 @@
 /**
  * The mirror write path (bitemporal upstreams): rows stored as upstream has
- * them, planned by domain/Mirror, applied in one transaction per batch with
+ * them, planned by domain/core/Mirror, applied in one transaction per batch with
  * their activations and outbox records, and what upstream did that the mirror
  * will not obey recorded as anomalies.
  */
 import { Context, type Effect } from "effect"
-import type { AnomalyKind, ContentNormaliser, MirrorRow } from "../domain/Mirror.js"
+import type { AnomalyKind, ContentNormaliser, MirrorRow } from "../domain/core/Mirror.js"
 import type { StoreError } from "./StoreError.js"
 
 export interface MirrorItem {

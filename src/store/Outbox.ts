@@ -5,11 +5,11 @@
  * cursor, so one that is down holds back only itself.
  */
 import { Context, type Effect, type Queue, type Scope } from "effect"
-import type { ChangeKind } from "../domain/Change.js"
-import type { Bound, Instant } from "../domain/Instant.js"
+import type { ChangeKind } from "../domain/core/Change.js"
+import type { Bound, Instant } from "../domain/core/Instant.js"
 import type { StoreError } from "./StoreError.js"
 
-/** A change (domain/Change) or a fired activation (domain/Activation). */
+/** A change (domain/core/Change) or a fired activation (domain/core/Activation). */
 export type OutboxType = ChangeKind | "validity-started" | "validity-ended"
 
 export interface OutboxRecord {

@@ -8,7 +8,7 @@
  * itself, reported as such so a comparison repairs it.
  */
 import { Effect, Option } from "effect"
-import type { Instant } from "../domain/Instant.js"
+import type { Instant } from "../domain/core/Instant.js"
 import { Store } from "./Store.js"
 import type { StoreError } from "./StoreError.js"
 

@@ -4,8 +4,8 @@
  * transaction. Domain planning decides what to write; the layer only applies it.
  */
 import { Context, type Effect, type Option } from "effect"
-import type { Bound, Instant } from "../domain/Instant.js"
-import type { Operation, Refusal } from "../domain/Operation.js"
+import type { Bound, Instant } from "../domain/core/Instant.js"
+import type { Operation, Refusal } from "../domain/core/Operation.js"
 import type { StoreError } from "./StoreError.js"
 
 /** One input of a batch: a decoded operation, or an input already refused by decoding. */

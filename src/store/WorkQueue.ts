@@ -4,8 +4,8 @@
  * notifications are durable (as work, as a dropped duplicate, or as a refusal).
  */
 import { Context, type Effect, type Queue, type Scope } from "effect"
-import type { ChangeHint } from "../domain/ChangeHint.js"
-import type { Instant } from "../domain/Instant.js"
+import type { ChangeHint } from "../domain/intark/ChangeHint.js"
+import type { Instant } from "../domain/core/Instant.js"
 import type { StoreError } from "./StoreError.js"
 
 export type Received =

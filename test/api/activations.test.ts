@@ -1,7 +1,7 @@
 /** Activations and the outbox as the API shows them, on a real server. */
 import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { fromEpochMillis } from "../../src/domain/Instant.js"
+import { fromEpochMillis } from "../../src/domain/core/Instant.js"
 import { makeSqliteOutbox } from "../../src/store/sqlite/SqliteDownstream.js"
 import { openSqlite } from "../../src/store/sqlite/SqliteStore.js"
 import { ndjson, postNdjson, startServer, type TestServer } from "../support/server.js"

@@ -1,8 +1,8 @@
 /** Activation rules: which boundaries a stored row holds, what closing it cancels, how a due one settles. */
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { closingCancels, heldActivations, isLate, neighbourAcross, settleActivation } from "../../src/domain/Activation.js"
-import { type Bound, fromEpochMillis, instant, toEpochMillis } from "../../src/domain/Instant.js"
+import { closingCancels, heldActivations, isLate, neighbourAcross, settleActivation } from "../../src/domain/core/Activation.js"
+import { type Bound, fromEpochMillis, instant, toEpochMillis } from "../../src/domain/core/Instant.js"
 
 const t = (date: string | null): Bound => (date === null ? null : instant(date))
 const stored = (virkningFra: string | null, virkningTil: string | null, storedAt: string) => ({

@@ -1,9 +1,9 @@
 /** The created / updated / deleted rule, and what a mirror plan announces. */
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { changeKind, mirroredChange, operationChangeKind } from "../../src/domain/Change.js"
-import { type Bound, instant } from "../../src/domain/Instant.js"
-import type { MirrorRow } from "../../src/domain/Mirror.js"
+import { changeKind, mirroredChange, operationChangeKind } from "../../src/domain/core/Change.js"
+import { type Bound, instant } from "../../src/domain/core/Instant.js"
+import type { MirrorRow } from "../../src/domain/core/Mirror.js"
 
 const t = (date: string | null): Bound => (date === null ? null : instant(date))
 

@@ -6,9 +6,9 @@
  */
 import { readFileSync } from "node:fs"
 import { describe, expect, it } from "vitest"
-import { type Instant, instant } from "../../src/domain/Instant.js"
-import { decodeMirrorRow, type MirrorRow, planMirror, type RowShape, type StoredMirrorRow } from "../../src/domain/Mirror.js"
-import { DATAFORDELER_SHAPE } from "../../src/domain/DatafordelerRows.js"
+import { type Instant, instant } from "../../src/domain/core/Instant.js"
+import { decodeMirrorRow, type MirrorRow, planMirror, type RowShape, type StoredMirrorRow } from "../../src/domain/core/Mirror.js"
+import { DATAFORDELER_SHAPE } from "../../src/domain/datafordeler/DatafordelerRows.js"
 
 const DAWA_SHAPE: RowShape = {
   id: "id",

@@ -7,9 +7,9 @@
 import { Effect, Option } from "effect"
 import { readFileSync } from "node:fs"
 import { describe, expect, it } from "vitest"
-import { fromEpochMillis, instant } from "../../src/domain/Instant.js"
-import { decodeMirrorRow, type MirrorRow, type RowShape } from "../../src/domain/Mirror.js"
-import { DATAFORDELER_SHAPE } from "../../src/domain/DatafordelerRows.js"
+import { fromEpochMillis, instant } from "../../src/domain/core/Instant.js"
+import { decodeMirrorRow, type MirrorRow, type RowShape } from "../../src/domain/core/Mirror.js"
+import { DATAFORDELER_SHAPE } from "../../src/domain/datafordeler/DatafordelerRows.js"
 import type { MirrorItem } from "../../src/store/Mirror.js"
 import { tempStore } from "../support/engine.js"
 

@@ -8,8 +8,8 @@
 import { Effect, Option } from "effect"
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { type Bound, fromEpochMillis, type Instant } from "../../src/domain/Instant.js"
-import { canonicalJson, type Operation } from "../../src/domain/Operation.js"
+import { type Bound, fromEpochMillis, type Instant } from "../../src/domain/core/Instant.js"
+import { canonicalJson, type Operation } from "../../src/domain/core/Operation.js"
 import type { Outcome, Row, StoreShape } from "../../src/store/Store.js"
 import { makeSqliteStore, openSqlite } from "../../src/store/sqlite/SqliteStore.js"
 

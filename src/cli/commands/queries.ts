@@ -1,7 +1,7 @@
 /** The as-of questions of the local store: `get`, `history`, `snapshot` and `changes`. */
 import { Args, Command, Options } from "@effect/cli"
 import { Effect, Option, Stream } from "effect"
-import { type CsvRow, csvHeader, csvLine } from "../../domain/Csv.js"
+import { type CsvRow, csvHeader, csvLine } from "../../domain/core/Csv.js"
 import { keysetPages, PAGE } from "../../store/Paging.js"
 import { type ChangeCursor, type ChangeRow, Store } from "../../store/Store.js"
 import type { StoreError } from "../../store/StoreError.js"

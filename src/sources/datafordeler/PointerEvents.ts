@@ -10,9 +10,9 @@
  * restart, or by another path): that object costs no request.
  */
 import { Effect } from "effect"
-import type { PullEvent } from "../../domain/DatafordelerEvents.js"
-import type { Bound, Instant } from "../../domain/Instant.js"
-import { decodeMirrorRow, type MirrorRow } from "../../domain/Mirror.js"
+import type { PullEvent } from "../../domain/datafordeler/DatafordelerEvents.js"
+import type { Bound, Instant } from "../../domain/core/Instant.js"
+import { decodeMirrorRow, type MirrorRow } from "../../domain/core/Mirror.js"
 import { type MirrorItem, MirrorStore, type SourceCursorMove } from "../../store/Mirror.js"
 import { Store } from "../../store/Store.js"
 import { type DafSource, rowShape } from "./DafConfig.js"

@@ -1,9 +1,9 @@
 /** The mirror write path on SQLite: one IMMEDIATE transaction per batch, downstream records included. */
 import type Database from "better-sqlite3"
 import { Clock, Effect } from "effect"
-import { mirroredChange } from "../../domain/Change.js"
-import { fromEpochMillis, type Instant } from "../../domain/Instant.js"
-import { planMirror, type StoredMirrorRow, storedKey } from "../../domain/Mirror.js"
+import { mirroredChange } from "../../domain/core/Change.js"
+import { fromEpochMillis, type Instant } from "../../domain/core/Instant.js"
+import { planMirror, type StoredMirrorRow, storedKey } from "../../domain/core/Mirror.js"
 import type { AnomalyRecord, MirrorItem, MirrorResult, MirrorStoreShape, SourceCursorMove } from "../Mirror.js"
 import { setCursorStatement } from "./SqliteSourceCursors.js"
 import type { CommitSignalShape } from "../Outbox.js"

@@ -1,7 +1,7 @@
 /** The PUSH inbox on SQLite. */
 import type Database from "better-sqlite3"
 import { Clock, Effect } from "effect"
-import { fromEpochMillis } from "../../domain/Instant.js"
+import { fromEpochMillis } from "../../domain/core/Instant.js"
 import type { InboxEntry, PushInboxShape } from "../PushInbox.js"
 import { attempt } from "../StoreError.js"
 

@@ -1,7 +1,7 @@
 /** Source cursors on SQLite. */
 import type Database from "better-sqlite3"
 import { Clock, Effect, Option } from "effect"
-import { fromEpochMillis } from "../../domain/Instant.js"
+import { fromEpochMillis } from "../../domain/core/Instant.js"
 import type { SourceCursorsShape } from "../SourceCursors.js"
 import { attempt } from "../StoreError.js"
 

@@ -6,10 +6,10 @@
 import type Database from "better-sqlite3"
 import { Clock, Context, Effect, Layer, Option } from "effect"
 import { openSqlite, type SqliteOptions, StoreOpenError } from "./SqliteOpen.js"
-import { operationChangeKind } from "../../domain/Change.js"
-import { type Bound, fromEpochMillis, type Instant } from "../../domain/Instant.js"
-import { encodeOperation, isRefusal, type Operation, type Refusal } from "../../domain/Operation.js"
-import { type CurrentRow, planOperation, staleReason } from "../../domain/Plan.js"
+import { operationChangeKind } from "../../domain/core/Change.js"
+import { type Bound, fromEpochMillis, type Instant } from "../../domain/core/Instant.js"
+import { encodeOperation, isRefusal, type Operation, type Refusal } from "../../domain/core/Operation.js"
+import { type CurrentRow, planOperation, staleReason } from "../../domain/core/Plan.js"
 import {
   type ChangeRow,
   type RecordedEvent,

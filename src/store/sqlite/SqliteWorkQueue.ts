@@ -1,7 +1,7 @@
 /** The work queue on SQLite: one IMMEDIATE transaction per recorded batch, per claim, per settle. */
 import type Database from "better-sqlite3"
 import { Clock, Effect, PubSub } from "effect"
-import { fromEpochMillis, type Instant } from "../../domain/Instant.js"
+import { fromEpochMillis, type Instant } from "../../domain/core/Instant.js"
 import type { Received, RecordOutcome, WorkItem, WorkQueueShape } from "../WorkQueue.js"
 import { attempt } from "../StoreError.js"
 

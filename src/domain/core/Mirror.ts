@@ -13,7 +13,7 @@
  * A register's shape says which fields are its platform's bookkeeping (row
  * ids, update stamps, import numbers: a re-import writes the same rows again
  * with new ones) — never compared as content — and how two spellings of the
- * same content compare (Datafordeler's: domain/DatafordelerRows).
+ * same content compare (Datafordeler's: domain/datafordeler/DatafordelerRows).
  *
  * With the object's complete history in hand, a row we hold that upstream no
  * longer has is an anomaly too. After the plan, rows whose registration and

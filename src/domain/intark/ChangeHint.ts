@@ -5,8 +5,8 @@
  * in plain words, why it cannot. The operation is only a hint: the provider's
  * API decides what is true.
  */
-import { fromEpochMillis, type Instant, parseInstant } from "./Instant.js"
-import { getPath, isJsonObject as isObject } from "./Json.js"
+import { fromEpochMillis, type Instant, parseInstant } from "../core/Instant.js"
+import { getPath, isJsonObject as isObject } from "../core/Json.js"
 
 type Json = Record<string, unknown>
 

@@ -10,7 +10,7 @@
  * whole history as anomalies).
  */
 import { transliterate } from "./DatafordelerEvents.js"
-import type { RowShape } from "./Mirror.js"
+import type { RowShape } from "../core/Mirror.js"
 
 /** The platform's bookkeeping columns (row ids, versions, update stamps, import sequence numbers), by name. */
 export const isBookkeeping = (field: string): boolean => /^datafordeler/i.test(field)

@@ -2,7 +2,7 @@
  * What a committed change of an object is called downstream: `created` when
  * the object had no current row before it, `deleted` when it has none after
  * it, else `updated`. Both write paths — operations (domain/Plan) and mirrored
- * rows (domain/Mirror) — name their changes by this one rule.
+ * rows (domain/core/Mirror) — name their changes by this one rule.
  */
 import type { Bound, Instant } from "./Instant.js"
 import type { MirrorPlan } from "./Mirror.js"
