@@ -11,6 +11,7 @@ import { Duration, Effect, Schedule } from "effect"
 import { type MirrorItem, MirrorStore } from "../../store/Mirror.js"
 import { Store } from "../../store/Store.js"
 import type { DafSource } from "./DafConfig.js"
+import type { UpstreamError } from "../FetchError.js"
 import { fetchObject, type FetchedObject, fetchesMany, fetchObjects, type Service } from "./ObjectFetch.js"
 
 export interface ObjectWork<T> {
@@ -36,7 +37,7 @@ export interface DataService {
    * with the import-status gate); asked only for objects whose history still
    * lacks rows we hold after the retries.
    */
-  readonly importRunning?: Effect.Effect<boolean, unknown> | undefined
+  readonly importRunning?: Effect.Effect<boolean, UpstreamError> | undefined
 }
 
 /**
@@ -98,19 +99,20 @@ export const syncObjects = <T>(source: DafSource, data: DataService, works: Read
           return ready !== undefined ? Effect.succeed(ready) : fetchObject(data.service, data.graphqlUrl, data.register, work.entity, entity, work.objectId, source.timeZone)
         })
         return fetchOnce.pipe(
-          Effect.mapError((reason): NotYet | string => reason),
+          Effect.mapError((reason): NotYet | UpstreamError => reason),
           Effect.flatMap((fetched) => (work.shows(fetched) ? Effect.succeed(fetched) : Effect.fail<NotYet>({ _tag: "Lagging" }))),
           Effect.flatMap((fetched) =>
             Effect.flatMap(mirror.heldRows(entity.objectType, work.objectId, entity.identity), (held) =>
               coversHeld(held, fetched) ? Effect.succeed(fetched) : Effect.fail<NotYet>({ _tag: "Incomplete", fetched })
             )
           ),
-          Effect.retry({ times: data.service.policy.maxAttempts - 1, schedule: Schedule.exponential(Duration.millis(250)).pipe(Schedule.jittered) }),
+          // Rows that lag or lack are asked again; of failed requests only those that may pass (the fetch retried them already).
+          Effect.retry({ while: (e) => e._tag === "Lagging" || e._tag === "Incomplete" || e.transient, times: data.service.policy.maxAttempts - 1, schedule: Schedule.exponential(Duration.millis(250)).pipe(Schedule.jittered) }),
           Effect.map((fetched): Synced<T> => ({ _tag: "Ready", work, fetched })),
           Effect.catchAll((why): Effect.Effect<Synced<T>> => {
             // Still lacking rows we hold after the retries: parked while an import runs (or the status cannot be read),
             // else mirrored, and what it lacks recorded as anomalies.
-            if (typeof why !== "string" && why._tag === "Incomplete") {
+            if (why._tag === "Incomplete") {
               const ready: Synced<T> = { _tag: "Ready", work, fetched: why.fetched }
               if (data.importRunning === undefined) return Effect.succeed(ready)
               return data.importRunning.pipe(
@@ -118,7 +120,7 @@ export const syncObjects = <T>(source: DafSource, data: DataService, works: Read
                 Effect.map((running): Synced<T> => (running ? { _tag: "Parked", work, reason: "its history lacks rows we hold while an import is running" } : ready))
               )
             }
-            return Effect.succeed({ _tag: "Parked", work, reason: typeof why === "string" ? why : "the rows do not yet show the event" })
+            return Effect.succeed({ _tag: "Parked", work, reason: why._tag === "Lagging" ? "the rows do not yet show the event" : why.message })
           })
         )
       },

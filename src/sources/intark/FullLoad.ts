@@ -12,6 +12,7 @@ import type { ChangeHint } from "../../domain/ChangeHint.js"
 import { type ListPage, listPage } from "../../domain/ProviderList.js"
 import { Store } from "../../store/Store.js"
 import { type Received, WorkQueue } from "../../store/WorkQueue.js"
+import { parseJson, requestError, retryAfterOf, statusError } from "../FetchError.js"
 import { type IntarkSource, objectTypeOf } from "./IntarkConfig.js"
 
 const MAX_PAGES = 100_000
@@ -21,10 +22,10 @@ const getJson = (url: string, headers: Record<string, string>, timeoutMs: number
     try: async (signal) => {
       const res = await request(url, { method: "GET", headers, signal, headersTimeout: timeoutMs, bodyTimeout: timeoutMs })
       const text = await res.body.text()
-      if (res.statusCode !== 200) throw new Error(`HTTP ${res.statusCode}`)
-      return JSON.parse(text) as unknown
+      if (res.statusCode !== 200) throw statusError(url, res.statusCode, { retryAfter: retryAfterOf(res.headers["retry-after"], Date.now()) })
+      return parseJson(url, text)
     },
-    catch: (e) => (e as Error).message ?? String(e)
+    catch: (e) => requestError(url, e)
   })
 
 /** The request headers for a source's provider (auth resolved from secrets). */
@@ -52,7 +53,7 @@ export const forEachListPage = <E, R>(
     let pages = 0, unrecognised = 0
     while (url !== null && pages++ < MAX_PAGES) {
       const body = yield* getJson(url, headers, source.provider.timeoutSeconds * 1000).pipe(
-        Effect.retry({ times: Math.max(0, source.provider.maxAttempts - 1), schedule: backoff(source.provider.maxBackoffSeconds) })
+        Effect.retry({ while: (e) => e.transient, times: Math.max(0, source.provider.maxAttempts - 1), schedule: backoff(source.provider.maxBackoffSeconds) })
       )
       const page = listPage(body, idField)
       unrecognised += page.unrecognised
