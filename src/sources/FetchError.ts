@@ -6,7 +6,7 @@
  * for minutes. Messages carry the URL without its query or credentials (an
  * `apiKey` travels in the query), never a body (it may hold personal data).
  */
-import { Data, Duration } from "effect"
+import { Data, Duration, Schedule } from "effect"
 import { printableUrl } from "../ingest/Download.js"
 
 /** The request failed: no answer, or an answer whose status says no. */
@@ -31,6 +31,15 @@ export class DecodeError extends Data.TaggedError("DecodeError")<{
 }
 
 export type UpstreamError = FetchError | DecodeError
+
+/** A retry schedule that also waits what the service asked (Retry-After), never longer than `cap`. */
+export const honouringRetryAfter = <Out>(schedule: Schedule.Schedule<Out>, cap: Duration.DurationInput) =>
+  Schedule.intersect(
+    schedule,
+    Schedule.identity<UpstreamError>().pipe(
+      Schedule.addDelay((e) => (e._tag === "FetchError" && e.retryAfter !== undefined ? Duration.min(e.retryAfter, Duration.decode(cap)) : Duration.zero))
+    )
+  )
 
 /** Statuses that pass: timeouts, rate limits and the server's own trouble. */
 export const isTransientStatus = (status: number): boolean => status === 408 || status === 429 || status >= 500

@@ -9,7 +9,8 @@
  * adds what it lacks (and records what upstream rewrote). With nothing
  * configured it says how to load history by hand instead of pretending.
  */
-import { Data, Deferred, Duration, Effect, Redacted, Ref, Schedule } from "effect"
+import { Data, Deferred, Duration, Effect, Redacted, Ref } from "effect"
+import { backoff } from "../../schedule/Backoff.js"
 import { runOnCron } from "../../schedule/OnCron.js"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -125,7 +126,7 @@ export const fullLoad = (runtime: DafRuntime, data: DataService, why: string) =>
 export const fullLoadUntilDone = (runtime: DafRuntime, data: DataService, why: string) =>
   fullLoad(runtime, data, why).pipe(
     Effect.tapError((error) => Effect.logError("full load failed; trying again").pipe(Effect.annotateLogs({ error: error.message }))),
-    Effect.retry(Schedule.exponential(Duration.seconds(2)).pipe(Schedule.union(Schedule.spaced(Duration.minutes(5))), Schedule.jittered))
+    Effect.retry(backoff({ base: Duration.seconds(2), max: Duration.minutes(5) }))
   )
 
 /** What a path calls when events cannot bring the shadow up to date; several paths of a source share one load. */

@@ -23,7 +23,8 @@
  * or, when the load read a file download (generated before the start), after
  * the last event before the download's newest row, less an overlap.
  */
-import { Clock, Duration, Effect, Option, Schedule } from "effect"
+import { Clock, Duration, Effect, Option } from "effect"
+import { backoff } from "../../schedule/Backoff.js"
 import { decodeGraphqlEventsPage, type RowEvent } from "../../domain/DatafordelerEvents.js"
 import { toEpochMillis, type Instant } from "../../domain/Instant.js"
 import { cursorAfterPage, foldRowEvents, type ObjectEvents, showsEvents } from "../../domain/RowEvents.js"
@@ -97,7 +98,7 @@ export const runGraphqlSource = (runtime: DafRuntime, gql: GraphqlSettings, pool
         : gql.importStatusGate
         ? yield* lastComplete.pipe(
           Effect.tapError((error) => Effect.logError("cannot read DAF_RegisterImportStatus to start from; trying again").pipe(log, Effect.annotateLogs({ error: error.message }))),
-          Effect.retry(Schedule.exponential(Duration.seconds(1)).pipe(Schedule.union(Schedule.spaced(Duration.seconds(gql.pollSeconds))), Schedule.jittered))
+          Effect.retry(backoff({ base: Duration.seconds(1), max: Duration.seconds(gql.pollSeconds) }))
         )
         : yield* lastComplete.pipe(Effect.orElseSucceed(() => 0))
       const configured = Option.isNone(stored) ? gql.startAfterEventId : undefined

@@ -7,11 +7,12 @@
  * id from REST or GraphQL, decoded with their row ids (to check that they show
  * the events that named them).
  */
-import { Duration, Effect, Redacted, Schedule } from "effect"
+import { Duration, Effect, Redacted } from "effect"
 import { Pool } from "undici"
 import { decodeMirrorRow, type MirrorRow } from "../../domain/Mirror.js"
 import { printableUrl } from "../../ingest/Download.js"
-import { DecodeError, FetchError, parseJson, requestError, retryAfterOf, statusError, type UpstreamError } from "../FetchError.js"
+import { backoff } from "../../schedule/Backoff.js"
+import { DecodeError, FetchError, honouringRetryAfter, parseJson, requestError, retryAfterOf, statusError, type UpstreamError } from "../FetchError.js"
 import { getPath } from "../../domain/ChangeHint.js"
 import { type Instant, parseInstant } from "../../domain/Instant.js"
 import { type DafEntity, type FetchPolicy, rowShape } from "./DafConfig.js"
@@ -43,14 +44,11 @@ export const request = <A>(url: string, attempt: (signal: AbortSignal) => Promis
  */
 export const withRetry = <A, R>(policy: FetchPolicy, effect: Effect.Effect<A, UpstreamError, R>) => {
   const cap = Duration.seconds(policy.maxBackoffSeconds)
-  const asked = Schedule.identity<UpstreamError>().pipe(
-    Schedule.addDelay((e) => (e._tag === "FetchError" && e.retryAfter !== undefined ? Duration.min(e.retryAfter, cap) : Duration.zero))
-  )
   return effect.pipe(
     Effect.retry({
       while: (e) => e.transient,
       times: Math.max(0, policy.maxAttempts - 1),
-      schedule: Schedule.exponential(Duration.millis(200)).pipe(Schedule.union(Schedule.spaced(cap)), Schedule.jittered, Schedule.intersect(asked))
+      schedule: honouringRetryAfter(backoff({ base: Duration.millis(200), max: cap }), cap)
     })
   )
 }

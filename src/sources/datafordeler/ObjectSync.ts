@@ -7,7 +7,8 @@
  * stored as current that is not). The rows of the objects that are ready
  * become mirror items with the object's whole history in hand.
  */
-import { Duration, Effect, Schedule } from "effect"
+import { Duration, Effect } from "effect"
+import { backoff } from "../../schedule/Backoff.js"
 import { type MirrorItem, MirrorStore } from "../../store/Mirror.js"
 import { Store } from "../../store/Store.js"
 import type { DafSource } from "./DafConfig.js"
@@ -107,7 +108,7 @@ export const syncObjects = <T>(source: DafSource, data: DataService, works: Read
             )
           ),
           // Rows that lag or lack are asked again; of failed requests only those that may pass (the fetch retried them already).
-          Effect.retry({ while: (e) => e._tag === "Lagging" || e._tag === "Incomplete" || e.transient, times: data.service.policy.maxAttempts - 1, schedule: Schedule.exponential(Duration.millis(250)).pipe(Schedule.jittered) }),
+          Effect.retry({ while: (e) => e._tag === "Lagging" || e._tag === "Incomplete" || e.transient, times: data.service.policy.maxAttempts - 1, schedule: backoff({ base: Duration.millis(250) }) }),
           Effect.map((fetched): Synced<T> => ({ _tag: "Ready", work, fetched })),
           Effect.catchAll((why): Effect.Effect<Synced<T>> => {
             // Still lacking rows we hold after the retries: parked while an import runs (or the status cannot be read),

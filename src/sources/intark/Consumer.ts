@@ -8,7 +8,8 @@
  * one after a jittered, capped backoff.
  */
 import amqp, { type Channel, type ChannelModel, type ConsumeMessage, type Options } from "amqplib"
-import { Cause, Chunk, Clock, Deferred, Duration, Effect, Queue, Random, type Redacted } from "effect"
+import { Cause, Chunk, Clock, Deferred, Duration, Effect, Queue, type Redacted, Schedule } from "effect"
+import { backoff } from "../../schedule/Backoff.js"
 import { readFileSync } from "node:fs"
 import { decodeNotification, isHintRefusal } from "../../domain/ChangeHint.js"
 import { type Received, WorkQueue } from "../../store/WorkQueue.js"
@@ -130,18 +131,22 @@ const session = (options: ConsumerOptions, reveal: (r: Redacted.Redacted) => str
 /** Consume forever, reconnecting with jittered, capped backoff; the backoff resets after a session that got going. */
 export const runConsumer = (options: ConsumerOptions, reveal: (r: Redacted.Redacted) => string) =>
   Effect.gen(function* () {
-    let attempt = 0
+    let why = ""
+    const reconnect = yield* Schedule.driver(
+      backoff({ base: Duration.millis(250), max: Duration.seconds(options.source.amqp.reconnectMaxSeconds) }).pipe(
+        Schedule.tapOutput((delay) =>
+          Effect.logWarning("intark consumer disconnected; reconnecting").pipe(
+            Effect.annotateLogs({ source: options.source.name, reason: why, retryInMs: Math.round(Duration.toMillis(delay)) })
+          )
+        )
+      )
+    )
     for (;;) {
       const started = yield* Clock.currentTimeMillis
       const exit = yield* Effect.exit(session(options, reveal))
-      if ((yield* Clock.currentTimeMillis) - started > 10_000) attempt = 0
-      const cap = options.source.amqp.reconnectMaxSeconds * 1000
-      const delay = Math.min(cap, 250 * 2 ** Math.min(attempt++, 20)) * (0.5 + (yield* Random.next) / 2)
-      const why = exit._tag === "Failure" ? errorText(exit.cause) : "ended"
-      yield* Effect.logWarning("intark consumer disconnected; reconnecting").pipe(
-        Effect.annotateLogs({ source: options.source.name, reason: why, retryInMs: Math.round(delay) })
-      )
-      yield* Effect.sleep(Duration.millis(delay))
+      if ((yield* Clock.currentTimeMillis) - started > 10_000) yield* reconnect.reset
+      why = exit._tag === "Failure" ? errorText(exit.cause) : "ended"
+      yield* Effect.orDie(reconnect.next(undefined))
     }
   })
 

@@ -8,7 +8,8 @@
  * that cannot pass (a 401, a body that is not JSON) is abandoned at once; a 404
  * not proven to be the provider's is kept (a gateway may say it in passing).
  */
-import { Clock, Duration, Effect, Queue, Random, Redacted } from "effect"
+import { Clock, Duration, Effect, Queue, Redacted } from "effect"
+import { backoffDelay } from "../../schedule/Backoff.js"
 import { setMaxListeners } from "node:events"
 import { Pool } from "undici"
 import { fromEpochMillis, type Instant, toEpochMillis } from "../../domain/Instant.js"
@@ -147,8 +148,6 @@ const operationsFor = (source: IntarkSource, item: WorkItem, result: FetchResult
   return result._tag === "State" ? stateOperations(rule, item.objectId, result.body, result.at, eventId) : deletionOperations(rule, item.objectId, result.at, eventId)
 }
 
-const backoffMs = (attempt: number, maxMs: number) => Effect.map(Random.next, (r) => Math.min(maxMs, 1000 * 2 ** Math.min(attempt, 20)) * (0.5 + r / 2))
-
 /** Drain the source's work queue until interrupted. */
 export const runFetcher = (options: FetcherOptions) =>
   Effect.scoped(
@@ -201,7 +200,7 @@ export const runFetcher = (options: FetcherOptions) =>
               settlements.push([item, { _tag: "Abandon", error: error.message }])
             } else {
               const asked = error._tag === "FetchError" && error.retryAfter !== undefined ? Duration.toMillis(error.retryAfter) : undefined
-              const delay = asked ?? (yield* backoffMs(item.attempts, p.maxBackoffSeconds * 1000))
+              const delay = asked ?? Duration.toMillis(yield* backoffDelay({ base: Duration.seconds(1), max: Duration.seconds(p.maxBackoffSeconds) }, item.attempts))
               settlements.push([item, { _tag: "Retry", at: fromEpochMillis(nowMs + delay), error: error.message }])
             }
             continue
