@@ -116,9 +116,15 @@ export const syncObjects = <T>(source: DafSource, data: DataService, works: Read
             if (why._tag === "Incomplete") {
               const ready: Synced<T> = { _tag: "Ready", work, fetched: why.fetched }
               if (data.importRunning === undefined) return Effect.succeed(ready)
+              // The status is asked after the last fetch: an import that ended in between would leave that fetch's
+              // half-imported history looking final. Read once more now that none runs, and mirror that answer.
+              const afterImport = fetchObject(data.service, data.graphqlUrl, data.register, work.entity, entity, work.objectId, source.timeZone).pipe(
+                Effect.map((fetched): Synced<T> => (work.shows(fetched) ? { _tag: "Ready", work, fetched } : ready)),
+                Effect.orElseSucceed(() => ready)
+              )
               return data.importRunning.pipe(
                 Effect.orElseSucceed(() => true),
-                Effect.map((running): Synced<T> => (running ? { _tag: "Parked", work, reason: "its history lacks rows we hold while an import is running" } : ready))
+                Effect.flatMap((running) => (running ? Effect.succeed<Synced<T>>({ _tag: "Parked", work, reason: "its history lacks rows we hold while an import is running" }) : afterImport))
               )
             }
             return Effect.succeed({ _tag: "Parked", work, reason: why._tag === "Lagging" ? "the rows do not yet show the event" : why.message })
