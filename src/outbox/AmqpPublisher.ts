@@ -4,12 +4,13 @@
  * id, routing key `{prefix}.{objectType}.{type}`. A batch counts as delivered
  * only when the broker has confirmed every message of it (confirm channel).
  *
- * amqplib does not reconnect by itself: any failure drops the connection, and
- * the next attempt (after the publisher's backoff) opens a new one.
+ * The connection is the AMQP connection service's: any failure closes it,
+ * and the next attempt (after the publisher's backoff) opens a new one.
  */
-import amqp, { type ChannelModel, type ConfirmChannel } from "amqplib"
+import type { ConfirmChannel } from "amqplib"
 import { Effect, type Scope } from "effect"
 import { once } from "node:events"
+import { amqpTry, type Connected, makeAmqpConnection, type OpenChannel } from "../amqp/AmqpConnection.js"
 import { type NotificationOptions, routingKey, toCloudEvent } from "../domain/core/Notification.js"
 import { amqpPublisherName } from "./OutboxConfig.js"
 import { DeliveryError, type Deliverer } from "./Publisher.js"
@@ -20,73 +21,46 @@ export interface AmqpPublisherOptions extends NotificationOptions {
   readonly declareExchange: boolean
 }
 
-/** Heartbeats by default, so a silently dead connection is noticed. */
-const withHeartbeat = (url: string) => (/[?&]heartbeat=/.test(url) ? url : `${url}${url.includes("?") ? "&" : "?"}heartbeat=30`)
-
-/** An error message without the URL's credentials. */
-const describe = (e: unknown, url: string) => {
-  const message = e instanceof Error ? e.message : String(e)
-  const secret = /\/\/([^@/]*)@/.exec(url)?.[1]
-  return secret ? message.split(secret).join("***") : message
-}
-
 export const makeAmqpDeliverer = (options: AmqpPublisherOptions): Effect.Effect<Deliverer, never, Scope.Scope> =>
   Effect.gen(function* () {
-    let connection: ChannelModel | undefined
-    let channel: ConfirmChannel | undefined
+    const amqpConnection = yield* makeAmqpConnection({ url: options.url, name: "skygge outbox", heartbeatSeconds: 30 })
+    // The confirm channel of the live connection, opened with it and checked for the exchange once.
+    let open: { readonly connected: Connected; readonly opened: OpenChannel<ConfirmChannel> } | undefined
 
-    const reset = () => {
-      const c = connection
-      connection = undefined
-      channel = undefined
-      if (c !== undefined) c.close().catch(() => undefined)
-    }
-
-    const open = async (): Promise<ConfirmChannel> => {
-      if (channel !== undefined) return channel
-      const c = await amqp.connect(withHeartbeat(options.url), { clientProperties: { connection_name: "skygge outbox" } })
-      connection = c
-      c.on("error", () => undefined) // reported through the failing publish; 'close' follows
-      c.on("close", () => {
-        if (connection === c) reset()
-      })
-      const ch = await c.createConfirmChannel()
-      ch.on("error", () => undefined)
-      ch.on("close", () => {
-        if (channel === ch) channel = undefined
-      })
-      if (options.declareExchange) await ch.assertExchange(options.exchange, "topic", { durable: true })
-      else await ch.checkExchange(options.exchange)
-      channel = ch
+    const channel = Effect.gen(function* () {
+      const connected = yield* amqpConnection.connection
+      // A closed channel is opened again at the next delivery; why it closed shows in the failing publish.
+      if (open !== undefined && open.connected === connected && (yield* open.opened.isOpen)) return open.opened.channel
+      const opened = yield* amqpConnection.confirmChannel(connected)
+      const ch = opened.channel
+      yield* amqpTry(options.url, () => (options.declareExchange ? ch.assertExchange(options.exchange, "topic", { durable: true }) : ch.checkExchange(options.exchange)))
+      open = { connected, opened }
       return ch
-    }
+    })
 
-    yield* Effect.addFinalizer(() => Effect.sync(reset))
+    const publish = (ch: ConfirmChannel, records: Parameters<Deliverer["deliver"]>[0]) =>
+      amqpTry(options.url, async () => {
+        for (const record of records) {
+          const event = toCloudEvent(record, options)
+          const ok = ch.publish(options.exchange, routingKey(record, options), Buffer.from(JSON.stringify(event)), {
+            persistent: true,
+            messageId: record.id,
+            type: event.type,
+            contentType: "application/cloudevents+json",
+            timestamp: Math.floor(Date.parse(record.createdAt) / 1000)
+          })
+          if (!ok) await once(ch, "drain")
+        }
+        await ch.waitForConfirms()
+      })
 
     const deliverer: Deliverer = {
       name: amqpPublisherName(options.exchange),
       deliver: (records) =>
-        Effect.tryPromise({
-          try: async () => {
-            const ch = await open()
-            for (const record of records) {
-              const event = toCloudEvent(record, options)
-              const ok = ch.publish(options.exchange, routingKey(record, options), Buffer.from(JSON.stringify(event)), {
-                persistent: true,
-                messageId: record.id,
-                type: event.type,
-                contentType: "application/cloudevents+json",
-                timestamp: Math.floor(Date.parse(record.createdAt) / 1000)
-              })
-              if (!ok) await once(ch, "drain")
-            }
-            await ch.waitForConfirms()
-          },
-          catch: (e) => {
-            reset()
-            return new DeliveryError({ message: `AMQP: ${describe(e, options.url)}`, delivered: 0 })
-          }
-        }).pipe(Effect.onInterrupt(() => Effect.sync(reset)))
+        Effect.flatMap(channel, (ch) => publish(ch, records)).pipe(
+          Effect.catchAll((e) => Effect.zipRight(amqpConnection.reset, Effect.fail(new DeliveryError({ message: `AMQP: ${e.message}`, delivered: 0 })))),
+          Effect.onInterrupt(() => amqpConnection.reset)
+        )
     }
     return deliverer
   })

@@ -4,7 +4,8 @@
  * jittered backoff. At least once (a batch cut short is sent again from its
  * first undelivered record), in order per object (in order, full stop).
  */
-import { Data, Duration, Effect, Queue, Random } from "effect"
+import { Data, Duration, Effect, Queue, Schedule } from "effect"
+import { backoff } from "../schedule/Backoff.js"
 import type { NotificationRecord } from "../domain/core/Notification.js"
 import { CommitSignal, OutboxStore } from "../store/Outbox.js"
 
@@ -28,13 +29,6 @@ export interface PublisherOptions {
   readonly deliveryTimeoutMs: number
 }
 
-/** Full jitter: uniform in [base, min(max, base·2^attempt)]. */
-export const backoffMs = (attempt: number, options: Pick<PublisherOptions, "baseDelayMs" | "maxDelayMs">) =>
-  Effect.map(Random.next, (r) => {
-    const cap = Math.min(options.maxDelayMs, options.baseDelayMs * 2 ** Math.min(attempt, 30))
-    return options.baseDelayMs + r * Math.max(0, cap - options.baseDelayMs)
-  })
-
 /** Runs until interrupted. */
 export const runPublisher = (deliverer: Deliverer, options: PublisherOptions) =>
   Effect.scoped(
@@ -43,12 +37,11 @@ export const runPublisher = (deliverer: Deliverer, options: PublisherOptions) =>
       const wake = yield* (yield* CommitSignal).subscribe
       let cursor = yield* outbox.cursor(deliverer.name)
       let attempt = 0
-      for (;;) {
+      let lastError = ""
+      /** The next batch delivered (false: none waiting), or a failure with the records kept. */
+      const deliverNext = Effect.gen(function* () {
         const records = yield* outbox.after(cursor, options.batchSize)
-        if (records.length === 0) {
-          yield* Effect.race(Effect.sleep(Duration.millis(options.pollMs)), Queue.take(wake))
-          continue
-        }
+        if (records.length === 0) return false
         const result = yield* deliverer.deliver(records).pipe(
           Effect.timeoutFail({
             duration: Duration.millis(options.deliveryTimeoutMs),
@@ -61,7 +54,7 @@ export const runPublisher = (deliverer: Deliverer, options: PublisherOptions) =>
           yield* outbox.delivered(deliverer.name, cursor)
           if (attempt > 0) yield* Effect.logInfo("outbox publisher recovered").pipe(Effect.annotateLogs({ publisher: deliverer.name, attempts: attempt }))
           attempt = 0
-          continue
+          return true
         }
         const error = result.left
         if (error.delivered > 0) {
@@ -69,11 +62,20 @@ export const runPublisher = (deliverer: Deliverer, options: PublisherOptions) =>
           yield* outbox.delivered(deliverer.name, cursor)
         }
         yield* outbox.failed(deliverer.name, error.message)
-        const delay = yield* backoffMs(attempt++, options)
-        yield* Effect.logWarning("outbox delivery failed; will retry").pipe(
-          Effect.annotateLogs({ publisher: deliverer.name, attempt, retryInMs: Math.round(delay), error: error.message })
+        attempt++
+        lastError = error.message
+        return yield* error
+      })
+      const retrying = backoff({ base: Duration.millis(options.baseDelayMs), max: Duration.millis(options.maxDelayMs) }).pipe(
+        Schedule.tapOutput((delay) =>
+          Effect.logWarning("outbox delivery failed; will retry").pipe(
+            Effect.annotateLogs({ publisher: deliverer.name, attempt, retryInMs: Math.round(Duration.toMillis(delay)), error: lastError })
+          )
         )
-        yield* Effect.sleep(Duration.millis(delay))
+      )
+      for (;;) {
+        const delivered = yield* deliverNext.pipe(Effect.retry(retrying))
+        if (!delivered) yield* Effect.race(Effect.sleep(Duration.millis(options.pollMs)), Queue.take(wake))
       }
     })
   )

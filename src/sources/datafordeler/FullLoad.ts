@@ -9,7 +9,8 @@
  * adds what it lacks (and records what upstream rewrote). With nothing
  * configured it says how to load history by hand instead of pretending.
  */
-import { Deferred, Duration, Effect, Redacted, Ref, Schedule } from "effect"
+import { Data, Deferred, Duration, Effect, Redacted, Ref } from "effect"
+import { backoff } from "../../schedule/Backoff.js"
 import { runOnCron } from "../../schedule/OnCron.js"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -25,6 +26,9 @@ import type { DafRuntime } from "./DafRuntime.js"
 import { forEachGraphqlPage } from "./ObjectFetch.js"
 import { type DataService, recordBadRows } from "./ObjectSync.js"
 
+
+/** A full load that stopped short: which part, and the failure underneath. */
+export class FullLoadFailed extends Data.TaggedError("FullLoadFailed")<{ readonly message: string; readonly cause: unknown }> {}
 
 /** Every row of one entity through its `list` query, page by page, each page mirrored as it comes. */
 const loadEntityByQuery = (runtime: DafRuntime, data: DataService, entityName: string) =>
@@ -101,14 +105,14 @@ export const fullLoad = (runtime: DafRuntime, data: DataService, why: string) =>
     yield* Effect.logWarning(`${why}; full load starts`).pipe(Effect.annotateLogs({ download: download === undefined ? "none" : printableUrl(download), queries: listed.join(",") || "none" }))
     let downloadNewestWrite: Instant | null = null
     if (download !== undefined) {
-      const summary = yield* loadDownload(runtime, download).pipe(Effect.mapError((e) => `the file download: ${e.message}`))
+      const summary = yield* loadDownload(runtime, download).pipe(Effect.mapError((e) => new FullLoadFailed({ message: `the file download: ${e.message}`, cause: e })))
       downloadNewestWrite = summary.newestWrite
       yield* Effect.logWarning("full load: file download loaded").pipe(
         Effect.annotateLogs({ rows: summary.rows, inserted: summary.inserted, closed: summary.closed, refused: summary.refused, anomalies: summary.anomalies, newestWrite: summary.newestWrite ?? "none" })
       )
     }
     for (const name of listed) {
-      const rows = yield* loadEntityByQuery(runtime, data, name).pipe(Effect.mapError((e) => `${name}: ${e}`))
+      const rows = yield* loadEntityByQuery(runtime, data, name).pipe(Effect.mapError((e) => (e instanceof FullLoadFailed ? e : new FullLoadFailed({ message: `${name}: ${e.message}`, cause: e }))))
       yield* Effect.logWarning(`full load: ${name} loaded`).pipe(Effect.annotateLogs({ rows }))
     }
     return { downloadNewestWrite } satisfies FullLoadResult
@@ -121,8 +125,8 @@ export const fullLoad = (runtime: DafRuntime, data: DataService, why: string) =>
  */
 export const fullLoadUntilDone = (runtime: DafRuntime, data: DataService, why: string) =>
   fullLoad(runtime, data, why).pipe(
-    Effect.tapError((error) => Effect.logError("full load failed; trying again").pipe(Effect.annotateLogs({ error }))),
-    Effect.retry(Schedule.exponential(Duration.seconds(2)).pipe(Schedule.union(Schedule.spaced(Duration.minutes(5))), Schedule.jittered))
+    Effect.tapError((error) => Effect.logError("full load failed; trying again").pipe(Effect.annotateLogs({ error: error.message }))),
+    Effect.retry(backoff({ base: Duration.seconds(2), max: Duration.minutes(5) }))
   )
 
 /** What a path calls when events cannot bring the shadow up to date; several paths of a source share one load. */

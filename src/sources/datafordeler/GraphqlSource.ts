@@ -23,7 +23,8 @@
  * or, when the load read a file download (generated before the start), after
  * the last event before the download's newest row, less an overlap.
  */
-import { Clock, Duration, Effect, Option, Schedule } from "effect"
+import { Clock, Duration, Effect, Option } from "effect"
+import { backoff } from "../../schedule/Backoff.js"
 import { decodeGraphqlEventsPage, type RowEvent } from "../../domain/datafordeler/DatafordelerEvents.js"
 import { toEpochMillis, type Instant } from "../../domain/core/Instant.js"
 import { cursorAfterPage, foldRowEvents, type ObjectEvents, showsEvents } from "../../domain/datafordeler/RowEvents.js"
@@ -34,6 +35,8 @@ import type { GraphqlSettings } from "./DafConfig.js"
 import { type DafRuntime, dataServiceOf } from "./DafRuntime.js"
 import type { FullLoadOnce } from "./FullLoad.js"
 import { lastCompleteEvent } from "./ImportStatus.js"
+import { printableUrl } from "../../ingest/Download.js"
+import { DecodeError } from "../FetchError.js"
 import { type Pools, postGraphql, withRetry } from "./ObjectFetch.js"
 import { recordBadRows, syncObjects, wholeHistory } from "./ObjectSync.js"
 import { graphqlCursorName, graphqlStartAfterDownload } from "./StartingPoint.js"
@@ -60,7 +63,7 @@ export const runGraphqlSource = (runtime: DafRuntime, gql: GraphqlSettings, pool
     const entities = Object.keys(source.entities)
     const query = gql.eventsQuery ?? eventsQuery(gql.register, entities, gql.importStatusGate)
     const log = Effect.annotateLogs({ source: source.name, path: "graphql" })
-    const ask = (text: string, variables: Record<string, unknown>) => withRetry(gql, (signal) => postGraphql(data.service, gql.url, text, variables, signal))
+    const ask = (text: string, variables: Record<string, unknown>) => withRetry(gql, postGraphql(data.service, gql.url, text, variables))
 
     const lastComplete = lastCompleteEvent(gql, data.service)
 
@@ -73,7 +76,7 @@ export const runGraphqlSource = (runtime: DafRuntime, gql: GraphqlSettings, pool
         for (;;) {
           const answer = yield* ask(query, { first: gql.pageSize, gt, ...(upTo !== undefined ? { lte: upTo } : {}) })
           const page = decodeGraphqlEventsPage({ data: answer }, gql.register)
-          if (page._tag === "Failed") return yield* Effect.fail(page.reason)
+          if (page._tag === "Failed") return yield* new DecodeError({ url: printableUrl(gql.url), message: page.reason })
           for (const e of page.events) events.push(e)
           for (const r of page.refused) refused.push(r)
           const last = page.events.reduce((m, e) => Math.max(m, e.eventid), gt)
@@ -94,8 +97,8 @@ export const runGraphqlSource = (runtime: DafRuntime, gql: GraphqlSettings, pool
         ? gql.startAfterEventId
         : gql.importStatusGate
         ? yield* lastComplete.pipe(
-          Effect.tapError((error) => Effect.logError("cannot read DAF_RegisterImportStatus to start from; trying again").pipe(log, Effect.annotateLogs({ error }))),
-          Effect.retry(Schedule.exponential(Duration.seconds(1)).pipe(Schedule.union(Schedule.spaced(Duration.seconds(gql.pollSeconds))), Schedule.jittered))
+          Effect.tapError((error) => Effect.logError("cannot read DAF_RegisterImportStatus to start from; trying again").pipe(log, Effect.annotateLogs({ error: error.message }))),
+          Effect.retry(backoff({ base: Duration.seconds(1), max: Duration.seconds(gql.pollSeconds) }))
         )
         : yield* lastComplete.pipe(Effect.orElseSucceed(() => 0))
       const configured = Option.isNone(stored) ? gql.startAfterEventId : undefined
@@ -114,7 +117,7 @@ export const runGraphqlSource = (runtime: DafRuntime, gql: GraphqlSettings, pool
       if (gql.importStatusGate) {
         const gate = yield* Effect.either(lastComplete)
         if (gate._tag === "Left") {
-          yield* Effect.logWarning("reading DAF_RegisterImportStatus failed; trying again later").pipe(log, Effect.annotateLogs({ error: gate.left }))
+          yield* Effect.logWarning("reading DAF_RegisterImportStatus failed; trying again later").pipe(log, Effect.annotateLogs({ error: gate.left.message }))
           yield* Effect.sleep(Duration.seconds(gql.pollSeconds))
           continue
         }
@@ -129,7 +132,7 @@ export const runGraphqlSource = (runtime: DafRuntime, gql: GraphqlSettings, pool
       // A round reads pages until the events are all read or the round is full, then fetches each object once.
       const round = yield* Effect.either(readRound(cursor, upTo))
       if (round._tag === "Left") {
-        yield* Effect.logWarning("reading events failed; trying again later").pipe(log, Effect.annotateLogs({ error: round.left }))
+        yield* Effect.logWarning("reading events failed; trying again later").pipe(log, Effect.annotateLogs({ error: round.left.message }))
         yield* Effect.sleep(Duration.seconds(gql.pollSeconds))
         continue
       }

@@ -9,6 +9,8 @@
 import { Effect } from "effect"
 import { decodeImportStatus } from "../../domain/datafordeler/DatafordelerEvents.js"
 import type { GraphqlSettings } from "./DafConfig.js"
+import { printableUrl } from "../../ingest/Download.js"
+import { DecodeError } from "../FetchError.js"
 import { postGraphql, type Service, withRetry } from "./ObjectFetch.js"
 
 export const IMPORT_STATUS_QUERY = "query SkyggeImportStatus { DAF_RegisterImportStatus { lastEventId lastSequenceNumber lastUpdated } }"
@@ -19,10 +21,10 @@ export const runningImportQuery = (register: string): string =>
 
 /** The newest event of a complete import. */
 export const lastCompleteEvent = (gql: GraphqlSettings, service: Service) =>
-  withRetry(gql, (signal) => postGraphql(service, gql.url, IMPORT_STATUS_QUERY, {}, signal)).pipe(
+  withRetry(gql, postGraphql(service, gql.url, IMPORT_STATUS_QUERY, {})).pipe(
     Effect.flatMap((d) => {
       const status = decodeImportStatus(d)
-      return "reason" in status ? Effect.fail(status.reason) : Effect.succeed(status.lastEventId)
+      return "reason" in status ? new DecodeError({ url: printableUrl(gql.url), message: status.reason }) : Effect.succeed(status.lastEventId)
     })
   )
 
@@ -30,8 +32,8 @@ export const lastCompleteEvent = (gql: GraphqlSettings, service: Service) =>
 export const importRunning = (gql: GraphqlSettings, service: Service) =>
   Effect.gen(function* () {
     const complete = yield* lastCompleteEvent(gql, service)
-    const answer = yield* withRetry(gql, (signal) => postGraphql(service, gql.url, runningImportQuery(gql.register), { first: 1, gt: complete }, signal))
+    const answer = yield* withRetry(gql, postGraphql(service, gql.url, runningImportQuery(gql.register), { first: 1, gt: complete }))
     const nodes = (answer[`${gql.register}_Events`] as { nodes?: unknown } | undefined)?.nodes
-    if (!Array.isArray(nodes)) return yield* Effect.fail(`no ${gql.register}_Events nodes in the answer`)
+    if (!Array.isArray(nodes)) return yield* new DecodeError({ url: printableUrl(gql.url), message: `no ${gql.register}_Events nodes in the answer` })
     return nodes.length > 0
   })

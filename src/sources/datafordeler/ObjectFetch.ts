@@ -7,15 +7,15 @@
  * id from REST or GraphQL, decoded with their row ids (to check that they show
  * the events that named them).
  */
-import { Duration, Effect, Redacted, Schedule } from "effect"
+import { Duration, Effect, Redacted } from "effect"
 import { Pool } from "undici"
 import { decodeMirrorRow, type MirrorRow } from "../../domain/core/Mirror.js"
 import { printableUrl } from "../../ingest/Download.js"
+import { backoff } from "../../schedule/Backoff.js"
+import { DecodeError, FetchError, honouringRetryAfter, parseJson, requestError, retryAfterOf, statusError, type UpstreamError } from "../FetchError.js"
 import { getPath } from "../../domain/core/Json.js"
 import { type Instant, parseInstant } from "../../domain/core/Instant.js"
 import { type DafEntity, type FetchPolicy, rowShape } from "./DafConfig.js"
-
-export class FetchFailed extends Error {}
 
 export type Pools = (origin: string) => Pool
 
@@ -34,14 +34,24 @@ export const makePools = Effect.acquireRelease(
   })
 )
 
-/** A request tried up to `maxAttempts` times with jittered exponential backoff capped at `maxBackoffSeconds`. */
-export const withRetry = <A>(policy: FetchPolicy, attempt: (signal: AbortSignal) => Promise<A>) =>
-  Effect.tryPromise({ try: attempt, catch: (e) => (e instanceof Error ? e.message : String(e)) }).pipe(
+/** One request (`attempt` may throw a FetchError or DecodeError; anything else is the connection's). */
+export const request = <A>(url: string, attempt: (signal: AbortSignal) => Promise<A>): Effect.Effect<A, UpstreamError> =>
+  Effect.tryPromise({ try: attempt, catch: (e) => requestError(url, e) })
+
+/**
+ * A request tried up to `maxAttempts` times while its failure is transient, with jittered exponential
+ * backoff capped at `maxBackoffSeconds` — or longer when the service asked for it (Retry-After, up to the cap).
+ */
+export const withRetry = <A, R>(policy: FetchPolicy, effect: Effect.Effect<A, UpstreamError, R>) => {
+  const cap = Duration.seconds(policy.maxBackoffSeconds)
+  return effect.pipe(
     Effect.retry({
+      while: (e) => e.transient,
       times: Math.max(0, policy.maxAttempts - 1),
-      schedule: Schedule.exponential(Duration.millis(200)).pipe(Schedule.union(Schedule.spaced(Duration.seconds(policy.maxBackoffSeconds))), Schedule.jittered)
+      schedule: honouringRetryAfter(backoff({ base: Duration.millis(200), max: cap }), cap)
     })
   )
+}
 
 /** Credentials of a service: applied to each request's URL and headers. */
 export interface Credentials {
@@ -62,14 +72,9 @@ export const oauthCredentials = (pools: Pools, oauth: { tokenUrl: string; client
     const form = new URLSearchParams({ grant_type: "client_credentials", client_id: oauth.clientId, client_secret: Redacted.value(oauth.clientSecret), ...(oauth.scope !== undefined ? { scope: oauth.scope } : {}) })
     const res = await pools(url.origin).request({ path: url.pathname + url.search, method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json" }, body: form.toString(), signal, headersTimeout: timeoutMs, bodyTimeout: timeoutMs })
     const text = await res.body.text()
-    if (res.statusCode !== 200) throw new FetchFailed(`token endpoint ${printableUrl(url.href)} answered HTTP ${res.statusCode}`)
-    let body: { access_token?: unknown; expires_in?: unknown }
-    try {
-      body = JSON.parse(text) as typeof body
-    } catch {
-      throw new FetchFailed(`token endpoint ${printableUrl(url.href)} answered with a body that is not JSON`)
-    }
-    if (typeof body.access_token !== "string") throw new FetchFailed(`token endpoint ${printableUrl(url.href)} gave no access_token`)
+    if (res.statusCode !== 200) throw statusError(url.href, res.statusCode, { what: "token endpoint answered HTTP", retryAfter: retryAfterOf(res.headers["retry-after"], Date.now()) })
+    const body = parseJson(url.href, text, "a token answer that is not JSON") as { access_token?: unknown; expires_in?: unknown }
+    if (typeof body?.access_token !== "string") throw new DecodeError({ url: printableUrl(url.href), message: `token endpoint ${printableUrl(url.href)} gave no access_token` })
     const seconds = typeof body.expires_in === "number" ? body.expires_in : 300
     token = { value: body.access_token, until: Date.now() + Math.max(0, seconds - 60) * 1000 }
     return body.access_token
@@ -94,38 +99,49 @@ export interface Service {
 }
 
 /** GET a JSON document (one try; wrap in withRetry). */
-export const getJson = async (service: Service, target: string, signal: AbortSignal): Promise<unknown> => {
+export const getJson = (service: Service, target: string) => request(target, (signal) => getJsonPromise(service, target, signal))
+
+const getJsonPromise = async (service: Service, target: string, signal: AbortSignal): Promise<unknown> => {
   const url = new URL(target)
   const headers: Record<string, string> = { accept: "application/json" }
   await service.credentials.apply(url, headers, signal)
   const timeoutMs = service.policy.timeoutSeconds * 1000
   const res = await service.pools(url.origin).request({ path: url.pathname + url.search, method: "GET", headers, signal, headersTimeout: timeoutMs, bodyTimeout: timeoutMs })
   const text = await res.body.text()
-  if (res.statusCode !== 200) throw new FetchFailed(`HTTP ${res.statusCode} from ${printableUrl(url.href)}`)
-  try {
-    return JSON.parse(text) as unknown
-  } catch {
-    throw new FetchFailed(`a body that is not JSON from ${printableUrl(url.href)}`)
-  }
+  if (res.statusCode !== 200) throw statusError(url.href, res.statusCode, { retryAfter: retryAfterOf(res.headers["retry-after"], Date.now()) })
+  return parseJson(url.href, text)
 }
 
-/** POST a GraphQL request (one try); the `data` object, or a failure naming the service's first error. */
-export const postGraphql = async (service: Service, endpoint: string, query: string, variables: Record<string, unknown>, signal: AbortSignal): Promise<Record<string, unknown>> => {
+/**
+ * POST a GraphQL request (one try; wrap in withRetry); the `data` object, or a failure naming the
+ * service's first error — transient only when the HTTP status says so.
+ */
+export const postGraphql = (service: Service, endpoint: string, query: string, variables: Record<string, unknown>) =>
+  request(endpoint, (signal) => postGraphqlPromise(service, endpoint, query, variables, signal))
+
+const postGraphqlPromise = async (service: Service, endpoint: string, query: string, variables: Record<string, unknown>, signal: AbortSignal): Promise<Record<string, unknown>> => {
   const url = new URL(endpoint)
   const headers: Record<string, string> = { accept: "application/json", "content-type": "application/json" }
   await service.credentials.apply(url, headers, signal)
   const timeoutMs = service.policy.timeoutSeconds * 1000
   const res = await service.pools(url.origin).request({ path: url.pathname + url.search, method: "POST", headers, body: JSON.stringify({ query, variables }), signal, headersTimeout: timeoutMs, bodyTimeout: timeoutMs })
   const text = await res.body.text()
+  const failed = () => statusError(url.href, res.statusCode, { retryAfter: retryAfterOf(res.headers["retry-after"], Date.now()) })
   let body: { data?: unknown; errors?: Array<{ message?: unknown }> }
   try {
     body = JSON.parse(text) as typeof body
   } catch {
-    throw new FetchFailed(`HTTP ${res.statusCode} with a body that is not JSON from ${printableUrl(url.href)}`)
+    if (res.statusCode !== 200) throw failed()
+    throw new DecodeError({ url: printableUrl(url.href), message: `HTTP 200 with a body that is not JSON from ${printableUrl(url.href)}` })
   }
-  if (Array.isArray(body.errors) && body.errors.length > 0) throw new FetchFailed(`GraphQL error from ${printableUrl(url.href)}: ${String(body.errors[0]?.message ?? "unnamed")}`)
-  if (res.statusCode !== 200) throw new FetchFailed(`HTTP ${res.statusCode} from ${printableUrl(url.href)}`)
-  if (body.data === null || typeof body.data !== "object") throw new FetchFailed(`a GraphQL answer without data from ${printableUrl(url.href)}`)
+  const printable = printableUrl(url.href)
+  if (Array.isArray(body?.errors) && body.errors.length > 0) {
+    const message = `GraphQL error from ${printable}: ${String(body.errors[0]?.message ?? "unnamed")}`
+    if (res.statusCode !== 200 && failed().transient) throw new FetchError({ url: printable, status: res.statusCode, transient: true, message })
+    throw new DecodeError({ url: printable, message })
+  }
+  if (res.statusCode !== 200) throw failed()
+  if (body?.data === null || typeof body?.data !== "object") throw new DecodeError({ url: printable, message: `a GraphQL answer without data from ${printable}` })
   return body.data as Record<string, unknown>
 }
 
@@ -144,9 +160,11 @@ export const forEachGraphqlPage = <E, R>(
     let after: string | null = null
     for (;;) {
       const vars: Record<string, unknown> = paged ? { ...variables, first: pageSize, after } : variables
-      const data = yield* withRetry(service.policy, (signal) => postGraphql(service, endpoint, query, vars, signal))
+      const data = yield* withRetry(service.policy, postGraphql(service, endpoint, query, vars))
       const field = data[root] as { nodes?: unknown; pageInfo?: { hasNextPage?: unknown; endCursor?: unknown } } | undefined
-      if (field === undefined || field === null || !Array.isArray(field.nodes)) return yield* Effect.fail(`the GraphQL answer has no ${root}.nodes`)
+      if (field === undefined || field === null || !Array.isArray(field.nodes)) {
+        return yield* new DecodeError({ url: printableUrl(endpoint), message: `the GraphQL answer has no ${root}.nodes` })
+      }
       yield* onPage(field.nodes)
       const next = field.pageInfo?.endCursor
       if (!paged || field.pageInfo?.hasNextPage !== true || typeof next !== "string") return
@@ -205,7 +223,7 @@ export const fetchObject = (service: Service, graphqlUrl: string | undefined, re
       return decodeObjectRows(nodes, entity, objectId, timeZone)
     }
     const url = entity.rest!.replaceAll("{id}", encodeURIComponent(objectId))
-    const body = yield* withRetry(service.policy, (signal) => getJson(service, url, signal))
+    const body = yield* withRetry(service.policy, getJson(service, url))
     return decodeObjectRows(Array.isArray(body) ? body : [], entity, objectId, timeZone)
   })
 

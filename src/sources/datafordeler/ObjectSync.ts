@@ -7,10 +7,12 @@
  * stored as current that is not). The rows of the objects that are ready
  * become mirror items with the object's whole history in hand.
  */
-import { Duration, Effect, Schedule } from "effect"
+import { Duration, Effect } from "effect"
+import { backoff } from "../../schedule/Backoff.js"
 import { type MirrorItem, MirrorStore } from "../../store/Mirror.js"
 import { Store } from "../../store/Store.js"
 import { type DafSource, rowShape } from "./DafConfig.js"
+import type { UpstreamError } from "../FetchError.js"
 import { fetchObject, type FetchedObject, fetchesMany, fetchObjects, type Service } from "./ObjectFetch.js"
 
 export interface ObjectWork<T> {
@@ -36,7 +38,7 @@ export interface DataService {
    * with the import-status gate); asked only for objects whose history still
    * lacks rows we hold after the retries.
    */
-  readonly importRunning?: Effect.Effect<boolean, unknown> | undefined
+  readonly importRunning?: Effect.Effect<boolean, UpstreamError> | undefined
 }
 
 /**
@@ -98,7 +100,7 @@ export const syncObjects = <T>(source: DafSource, data: DataService, works: Read
           return ready !== undefined ? Effect.succeed(ready) : fetchObject(data.service, data.graphqlUrl, data.register, work.entity, entity, work.objectId, source.timeZone)
         })
         return fetchOnce.pipe(
-          Effect.mapError((reason): NotYet | string => reason),
+          Effect.mapError((reason): NotYet | UpstreamError => reason),
           Effect.flatMap((fetched) => (work.shows(fetched) ? Effect.succeed(fetched) : Effect.fail<NotYet>({ _tag: "Lagging" }))),
           Effect.flatMap((fetched) =>
             // orDie: the catchAll below reads every failure as a reason to park; a store failure is none (it stops the path loudly, as before).
@@ -106,20 +108,27 @@ export const syncObjects = <T>(source: DafSource, data: DataService, works: Read
               coversHeld(held, fetched) ? Effect.succeed(fetched) : Effect.fail<NotYet>({ _tag: "Incomplete", fetched })
             )
           ),
-          Effect.retry({ times: data.service.policy.maxAttempts - 1, schedule: Schedule.exponential(Duration.millis(250)).pipe(Schedule.jittered) }),
+          // Rows that lag or lack are asked again; of failed requests only those that may pass (the fetch retried them already).
+          Effect.retry({ while: (e) => e._tag === "Lagging" || e._tag === "Incomplete" || e.transient, times: data.service.policy.maxAttempts - 1, schedule: backoff({ base: Duration.millis(250) }) }),
           Effect.map((fetched): Synced<T> => ({ _tag: "Ready", work, fetched })),
           Effect.catchAll((why): Effect.Effect<Synced<T>> => {
             // Still lacking rows we hold after the retries: parked while an import runs (or the status cannot be read),
             // else mirrored, and what it lacks recorded as anomalies.
-            if (typeof why !== "string" && why._tag === "Incomplete") {
+            if (why._tag === "Incomplete") {
               const ready: Synced<T> = { _tag: "Ready", work, fetched: why.fetched }
               if (data.importRunning === undefined) return Effect.succeed(ready)
+              // The status is asked after the last fetch: an import that ended in between would leave that fetch's
+              // half-imported history looking final. Read once more now that none runs, and mirror that answer.
+              const afterImport = fetchObject(data.service, data.graphqlUrl, data.register, work.entity, entity, work.objectId, source.timeZone).pipe(
+                Effect.map((fetched): Synced<T> => (work.shows(fetched) ? { _tag: "Ready", work, fetched } : ready)),
+                Effect.orElseSucceed(() => ready)
+              )
               return data.importRunning.pipe(
                 Effect.orElseSucceed(() => true),
-                Effect.map((running): Synced<T> => (running ? { _tag: "Parked", work, reason: "its history lacks rows we hold while an import is running" } : ready))
+                Effect.flatMap((running) => (running ? Effect.succeed<Synced<T>>({ _tag: "Parked", work, reason: "its history lacks rows we hold while an import is running" }) : afterImport))
               )
             }
-            return Effect.succeed({ _tag: "Parked", work, reason: typeof why === "string" ? why : "the rows do not yet show the event" })
+            return Effect.succeed({ _tag: "Parked", work, reason: why._tag === "Lagging" ? "the rows do not yet show the event" : why.message })
           })
         )
       },

@@ -25,7 +25,8 @@ import { printableUrl } from "../../ingest/Download.js"
 import type { DafSource, PullSettings } from "./DafConfig.js"
 import { type DafRuntime, dataServiceOf } from "./DafRuntime.js"
 import type { FullLoadOnce } from "./FullLoad.js"
-import { FetchFailed, type Pools, type Service, withRetry } from "./ObjectFetch.js"
+import { DecodeError, retryAfterOf, statusError } from "../FetchError.js"
+import { type Pools, request, type Service, withRetry } from "./ObjectFetch.js"
 import { applyWanted, eventFold } from "./PointerEvents.js"
 import { pullCursorName, pullStartAt } from "./StartingPoint.js"
 
@@ -47,7 +48,7 @@ const pullWindow = (service: Service, source: DafSource, pull: PullSettings, win
       url.searchParams.set("page", String(page))
       url.searchParams.set("pagesize", String(pull.pageSize))
       url.searchParams.set("format", pull.format)
-      const length = yield* withRetry(pull, async (signal) => {
+      const length = yield* withRetry(pull, request(url.href, async (signal) => {
         const headers: Record<string, string> = { accept: pull.format === "xml" ? "application/xml" : "application/json" }
         await service.credentials.apply(url, headers, signal)
         const res = await service.pools(url.origin).request({
@@ -60,11 +61,11 @@ const pullWindow = (service: Service, source: DafSource, pull: PullSettings, win
         })
         if (res.statusCode !== 200) {
           await res.body.dump()
-          throw new FetchFailed(`HTTP ${res.statusCode} from ${printableUrl(url.href)}`)
+          throw statusError(url.href, res.statusCode, { retryAfter: retryAfterOf(res.headers["retry-after"], Date.now()) })
         }
         if (pull.format === "xml") {
           const xml = decodePullXmlPage(await res.body.text(), source.timeZone)
-          if (xml._tag === "Failed") throw new FetchFailed(`page ${page}: ${xml.reason}`)
+          if (xml._tag === "Failed") throw new DecodeError({ url: printableUrl(url.href), message: `page ${page}: ${xml.reason}` })
           for (const r of xml.refused) refused.push({ id: r.id, reason: r.reason })
           for (const e of xml.events) fold.take(e)
           return xml.events.length + xml.refused.length
@@ -81,7 +82,7 @@ const pullWindow = (service: Service, source: DafSource, pull: PullSettings, win
           }
         }
         return n
-      })
+      }))
       if (!morePages(length, pull.pageSize)) break
     }
     return { wanted: fold.wanted, refused, events: fold.events() }
@@ -138,7 +139,7 @@ export const runPullSource = (runtime: DafRuntime, pull: PullSettings, pools: Po
       }
       const pulled = yield* Effect.either(pullWindow(service, source, pull, window))
       if (pulled._tag === "Left") {
-        yield* Effect.logWarning("PULL failed; trying the window again later").pipe(log, Effect.annotateLogs({ error: pulled.left }))
+        yield* Effect.logWarning("PULL failed; trying the window again later").pipe(log, Effect.annotateLogs({ error: pulled.left.message }))
         yield* Effect.sleep(Duration.seconds(pull.pollSeconds))
         continue
       }

@@ -13,6 +13,8 @@ import { fromEpochMillis, type Instant, parseInstant, toEpochMillis } from "../.
 import { startAtRefusal } from "../../domain/datafordeler/PullWindow.js"
 import { SourceCursors } from "../../store/SourceCursors.js"
 import type { DafSource, GraphqlSettings } from "./DafConfig.js"
+import { printableUrl } from "../../ingest/Download.js"
+import { DecodeError } from "../FetchError.js"
 import { postGraphql, type Service, withRetry } from "./ObjectFetch.js"
 
 /** The PULL cursor keeps the source's own name (the first path built had it); GraphQL's is suffixed. */
@@ -60,17 +62,17 @@ export const graphqlStartAfterDownload = (source: DafSource, gql: GraphqlSetting
     const overlapMinutes = source.fullLoad.downloadOverlapMinutes
     const since = fromEpochMillis(Math.floor(toEpochMillis(newestWrite)) - overlapMinutes * 60_000)
     const ask = (query: string, variables: Record<string, unknown>) =>
-      withRetry(gql, (signal) => postGraphql(service, gql.url, query, variables, signal)).pipe(
+      withRetry(gql, postGraphql(service, gql.url, query, variables)).pipe(
         Effect.flatMap((answer) => {
           const node = firstNode(answer, gql.register)
-          return node !== undefined && "reason" in node ? Effect.fail(node.reason) : Effect.succeed(node)
+          return node !== undefined && "reason" in node ? new DecodeError({ url: printableUrl(gql.url), message: node.reason }) : Effect.succeed(node)
         })
       )
     const found = yield* Effect.either(Effect.all([ask(firstEventSinceQuery(gql.register), { since }), ask(oldestEventQuery(gql.register), {})]))
     if (found._tag === "Left") {
       yield* Effect.logWarning(
         `cannot find the first event after the file download's newest row (${newestWrite}); events are read from the oldest the service keeps (set graphql.startAfterEventId to start elsewhere)`
-      ).pipe(log, Effect.annotateLogs({ error: found.left }))
+      ).pipe(log, Effect.annotateLogs({ error: found.left.message }))
       return 0
     }
     const [first, oldest] = found.right
@@ -98,8 +100,8 @@ export const checkStartingPoints = (source: DafSource, graphqlService: Service) 
     const gql = source.graphql
     const after = gql?.startAfterEventId
     if (gql !== undefined && after !== undefined && Option.isNone(yield* cursors.get(graphqlCursorName(source)))) {
-      const answer = yield* withRetry(gql, (signal) => postGraphql(graphqlService, gql.url, oldestEventQuery(gql.register), {}, signal)).pipe(
-        Effect.mapError((e) => new ConfigFileError(`${name} graphql.startAfterEventId: cannot ask the service which events it still keeps: ${e}`))
+      const answer = yield* withRetry(gql, postGraphql(graphqlService, gql.url, oldestEventQuery(gql.register), {})).pipe(
+        Effect.mapError((e) => new ConfigFileError(`${name} graphql.startAfterEventId: cannot ask the service which events it still keeps: ${e.message}`))
       )
       const node = firstNode(answer, gql.register)
       const oldest = node === undefined || "reason" in node ? undefined : node.eventid

@@ -3,12 +3,13 @@
  * Each delivered batch is decoded and recorded in the work queue in one
  * transaction, and only then acked — acks stay fast (a fetch never holds
  * one up) and nothing is lost across a crash. Poison is recorded as refused
- * and dead-lettered with its reason. amqplib does not reconnect by itself:
- * a dropped connection or channel ends the session, and the loop opens a new
- * one after a jittered, capped backoff.
+ * and dead-lettered with its reason. The connection is the AMQP connection
+ * service's: a dropped connection or channel ends the session, and it opens
+ * a new one after the engine's backoff (capped at `reconnectMaxSeconds`).
  */
-import amqp, { type Channel, type ChannelModel, type ConsumeMessage, type Options } from "amqplib"
-import { Cause, Chunk, Clock, Deferred, Duration, Effect, Queue, Random, type Redacted } from "effect"
+import amqp, { type Channel, type ConsumeMessage, type Options } from "amqplib"
+import { Chunk, Deferred, Duration, Effect, Queue, type Redacted } from "effect"
+import { AmqpError, type AmqpConnectionShape, amqpTry, type Connected, makeAmqpConnection } from "../../amqp/AmqpConnection.js"
 import { readFileSync } from "node:fs"
 import { decodeNotification, isHintRefusal } from "../../domain/intark/ChangeHint.js"
 import { type Received, WorkQueue } from "../../store/WorkQueue.js"
@@ -22,8 +23,6 @@ export interface ConsumerOptions {
   readonly batchSize?: number
 }
 
-class SessionEnded extends Error {}
-
 const socketOptions = (options: ConsumerOptions, reveal: (r: Redacted.Redacted) => string) => {
   const a = options.source.amqp
   const tls: Record<string, unknown> = {}
@@ -34,14 +33,10 @@ const socketOptions = (options: ConsumerOptions, reveal: (r: Redacted.Redacted) 
   if (a.servername !== undefined) tls.servername = a.servername
   return {
     ...tls,
-    noDelay: true,
     timeout: 15_000,
-    clientProperties: { connection_name: `skygge ${options.source.name}` },
     ...(a.username !== undefined && options.password !== undefined ? { credentials: amqp.credentials.plain(a.username, reveal(options.password)) } : {})
   }
 }
-
-const withHeartbeat = (url: string, seconds: number) => (/[?&]heartbeat=/.test(url) ? url : `${url}${url.includes("?") ? "&" : "?"}heartbeat=${seconds}`)
 
 /** Declare and bind our own queue, or only check that the given one exists. */
 const topology = async (ch: Channel, source: IntarkSource) => {
@@ -60,32 +55,21 @@ const topology = async (ch: Channel, source: IntarkSource) => {
   if (a.exchange !== undefined) for (const pattern of a.bindings) await ch.bindQueue(a.queue, a.exchange, pattern)
 }
 
-/** One connected session: runs until the connection or channel goes away. */
-const session = (options: ConsumerOptions, reveal: (r: Redacted.Redacted) => string) =>
+/** One session on a live connection: runs until the connection or channel goes away. */
+const session = (options: ConsumerOptions, amqpConnection: AmqpConnectionShape) => (connected: Connected) =>
   Effect.scoped(
     Effect.gen(function* () {
       const { source } = options
+      const url = source.amqp.url
       const workQueue = yield* WorkQueue
-      const connection: ChannelModel = yield* Effect.acquireRelease(
-        Effect.tryPromise(() => amqp.connect(withHeartbeat(source.amqp.url, source.amqp.heartbeatSeconds), socketOptions(options, reveal))),
-        (c) => Effect.promise(() => c.close().catch(() => undefined))
-      )
-      const ended = yield* Deferred.make<never, Error>()
-      // The broker's reason arrives as an 'error' just before 'close'; keep it for the log line.
-      let brokerReason = ""
-      const noteReason = (e: Error) => void (brokerReason = `: ${e.message}`)
-      const end = (why: string) => () => Deferred.unsafeDone(ended, Effect.fail(new SessionEnded(`${why}${brokerReason}`)))
-      connection.on("error", noteReason)
-      connection.on("close", end("connection closed"))
-      const channel = yield* Effect.tryPromise(() => connection.createChannel())
-      channel.on("error", noteReason)
-      channel.on("close", end("channel closed"))
-      yield* Effect.tryPromise(() => topology(channel, source))
-      yield* Effect.tryPromise(() => channel.prefetch(source.amqp.prefetch))
+      const { channel, closed } = yield* amqpConnection.channel(connected)
+      const cancelled = yield* Deferred.make<never, AmqpError>()
+      yield* amqpTry(url, () => topology(channel, source))
+      yield* amqpTry(url, () => channel.prefetch(source.amqp.prefetch))
       const inbox = yield* Queue.unbounded<ConsumeMessage>()
-      yield* Effect.tryPromise(() =>
+      yield* amqpTry(url, () =>
         channel.consume(source.amqp.queue, (msg) => {
-          if (msg === null) end("consumer cancelled by the broker")()
+          if (msg === null) Deferred.unsafeDone(cancelled, Effect.fail(new AmqpError({ message: "consumer cancelled by the broker" })))
           else Queue.unsafeOffer(inbox, msg)
         })
       )
@@ -123,33 +107,25 @@ const session = (options: ConsumerOptions, reveal: (r: Redacted.Redacted) => str
         Effect.flatMap((batch) => handle(Chunk.toReadonlyArray(batch))),
         Effect.forever
       )
-      return yield* Effect.raceFirst(process, Deferred.await(ended))
+      return yield* Effect.raceFirst(process, Effect.raceFirst(closed, Deferred.await(cancelled)))
     })
   )
 
-/** Consume forever, reconnecting with jittered, capped backoff; the backoff resets after a session that got going. */
+/** Consume forever, reconnecting with the engine's backoff (reset after a session that got going). */
 export const runConsumer = (options: ConsumerOptions, reveal: (r: Redacted.Redacted) => string) =>
-  Effect.gen(function* () {
-    let attempt = 0
-    for (;;) {
-      const started = yield* Clock.currentTimeMillis
-      const exit = yield* Effect.exit(session(options, reveal))
-      if ((yield* Clock.currentTimeMillis) - started > 10_000) attempt = 0
-      const cap = options.source.amqp.reconnectMaxSeconds * 1000
-      const delay = Math.min(cap, 250 * 2 ** Math.min(attempt++, 20)) * (0.5 + (yield* Random.next) / 2)
-      const why = exit._tag === "Failure" ? errorText(exit.cause) : "ended"
-      yield* Effect.logWarning("intark consumer disconnected; reconnecting").pipe(
-        Effect.annotateLogs({ source: options.source.name, reason: why, retryInMs: Math.round(delay) })
+  Effect.scoped(
+    Effect.gen(function* () {
+      const { source } = options
+      const amqpConnection = yield* makeAmqpConnection({
+        url: source.amqp.url,
+        name: `skygge ${source.name}`,
+        heartbeatSeconds: source.amqp.heartbeatSeconds,
+        socket: () => socketOptions(options, reveal)
+      })
+      return yield* amqpConnection.keepRunning(
+        "intark consumer",
+        { base: Duration.millis(250), max: Duration.seconds(source.amqp.reconnectMaxSeconds) },
+        session(options, amqpConnection)
       )
-      yield* Effect.sleep(Duration.millis(delay))
-    }
-  })
-
-/** The failure's message only (never the URL's credentials: amqplib messages do not carry them). */
-const errorText = (cause: Cause.Cause<unknown>): string => {
-  const error = Cause.squash(cause)
-  // Effect.tryPromise wraps a rejection as an UnknownException: the reason is the wrapped error's.
-  const inner = (error as { error?: unknown })?.error instanceof Error ? (error as { error: Error }).error : error
-  const s = inner instanceof Error ? inner.message : String(inner)
-  return s.replace(/\/\/[^@/\s]*@/g, "//***@").slice(0, 300)
-}
+    })
+  ).pipe(Effect.annotateLogs({ source: options.source.name }))

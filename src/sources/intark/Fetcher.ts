@@ -4,9 +4,12 @@
  * and register what the API said — at the time it said it — in one store
  * transaction per batch. Failures stay in the queue with their attempt count
  * and a jittered backoff (429 honours Retry-After) until `maxAttempts`, then
- * the item is abandoned, visible in metrics and revived by a resync.
+ * the item is abandoned, visible in metrics and revived by a resync. A failure
+ * that cannot pass (a 401, a body that is not JSON) is abandoned at once; a 404
+ * not proven to be the provider's is kept (a gateway may say it in passing).
  */
-import { Clock, Duration, Effect, Queue, Random, Redacted } from "effect"
+import { Clock, Duration, Effect, Queue, Redacted } from "effect"
+import { backoffDelay } from "../../schedule/Backoff.js"
 import { setMaxListeners } from "node:events"
 import { Pool } from "undici"
 import { fromEpochMillis, type Instant, toEpochMillis } from "../../domain/core/Instant.js"
@@ -14,12 +17,14 @@ import { type Operation, type Refusal } from "../../domain/core/Operation.js"
 import { deletionOperations, type ResourceRule, stateOperations } from "../../domain/intark/ProviderState.js"
 import { Store, type Submission } from "../../store/Store.js"
 import { type Settlement, type WorkItem, WorkQueue } from "../../store/WorkQueue.js"
+import { printableUrl } from "../../ingest/Download.js"
+import { DecodeError, FetchError, requestError, retryAfterOf, statusError, type UpstreamError } from "../FetchError.js"
 import { type IntarkSource, objectTypeOf } from "./IntarkConfig.js"
 
 export type FetchResult =
   | { readonly _tag: "State"; readonly body: unknown; readonly at: Instant }
   | { readonly _tag: "Gone"; readonly at: Instant }
-  | { readonly _tag: "Failed"; readonly error: string; readonly retryAfterMs?: number }
+  | { readonly _tag: "Failed"; readonly error: UpstreamError }
 
 export interface FetcherOptions {
   readonly source: IntarkSource
@@ -49,14 +54,6 @@ export const requestPath = (source: IntarkSource, item: Pick<WorkItem, "resource
   return `${prefix}/${encodeURIComponent(item.resource)}/${encodeURIComponent(item.objectId)}`
 }
 
-const retryAfterMs = (value: string | string[] | undefined, nowMs: number): number | undefined => {
-  const v = Array.isArray(value) ? value[0] : value
-  if (v === undefined) return undefined
-  if (/^\d+$/.test(v.trim())) return Number(v.trim()) * 1000
-  const date = Date.parse(v)
-  return Number.isNaN(date) ? undefined : Math.max(0, date - nowMs)
-}
-
 export const makeFetcher = (options: FetcherOptions) =>
   Effect.gen(function* () {
     const { source } = options
@@ -83,31 +80,35 @@ export const makeFetcher = (options: FetcherOptions) =>
     const requestHeaders = headers()
     const timeoutMs = p.timeoutSeconds * 1000
 
-    const interpret = (status: number, text: string, h: Record<string, string | string[] | undefined>, nowMs: number): FetchResult => {
+    const interpret = (href: string, status: number, text: string, h: Record<string, string | string[] | undefined>, nowMs: number): FetchResult => {
       // The registration time: when the API said it.
       const at = fromEpochMillis(nowMs)
+      const url = printableUrl(href)
       if (status === 200) {
         try {
           return { _tag: "State", body: JSON.parse(text) as unknown, at }
         } catch {
-          return { _tag: "Failed", error: "HTTP 200 with a body that is not JSON" }
+          return { _tag: "Failed", error: new DecodeError({ url, message: `HTTP 200 with a body that is not JSON from ${url}` }) }
         }
       }
       const deletionHeader = p.deletion.header === undefined ? undefined : h[p.deletion.header.name.toLowerCase()]
       if (trustedGone(status, deletionHeader, text)) return { _tag: "Gone", at }
-      const after = status === 429 ? retryAfterMs(h["retry-after"], nowMs) : undefined
       // Only the status: a body may carry personal data.
-      const error = status === 404 || status === 410 ? `HTTP ${status} not proven to come from the provider (kept, retried)` : `HTTP ${status}`
-      return after === undefined ? { _tag: "Failed", error } : { _tag: "Failed", error, retryAfterMs: after }
+      if (status === 404 || status === 410) {
+        return { _tag: "Failed", error: new FetchError({ url, status, transient: true, message: `HTTP ${status} not proven to come from the provider (kept, retried)` }) }
+      }
+      return { _tag: "Failed", error: statusError(url, status, { retryAfter: retryAfterOf(h["retry-after"], nowMs) }) }
     }
 
     const fetchPromise = async (item: WorkItem, signal: AbortSignal): Promise<FetchResult> => {
+      const path = requestPath(source, item)
+      const url = new URL(path, p.baseUrl).href
       try {
-        const res = await pool.request({ path: requestPath(source, item), method: "GET", headers: requestHeaders, signal, headersTimeout: timeoutMs, bodyTimeout: timeoutMs })
+        const res = await pool.request({ path, method: "GET", headers: requestHeaders, signal, headersTimeout: timeoutMs, bodyTimeout: timeoutMs })
         const text = await res.body.text()
-        return interpret(res.statusCode, text, res.headers, clock.unsafeCurrentTimeMillis())
+        return interpret(url, res.statusCode, text, res.headers, clock.unsafeCurrentTimeMillis())
       } catch (e) {
-        return { _tag: "Failed", error: `network: ${(e as Error).message ?? String(e)}` }
+        return { _tag: "Failed", error: requestError(url, e) }
       }
     }
 
@@ -146,8 +147,6 @@ const operationsFor = (source: IntarkSource, item: WorkItem, result: FetchResult
   const eventId = `intark:${source.name}:${item.resource}:${item.objectId}:${result.at}${item.issuedAt !== null ? `:iat=${item.issuedAt}` : ""}`
   return result._tag === "State" ? stateOperations(rule, item.objectId, result.body, result.at, eventId) : deletionOperations(rule, item.objectId, result.at, eventId)
 }
-
-const backoffMs = (attempt: number, maxMs: number) => Effect.map(Random.next, (r) => Math.min(maxMs, 1000 * 2 ** Math.min(attempt, 20)) * (0.5 + r / 2))
 
 /** Drain the source's work queue until interrupted. */
 export const runFetcher = (options: FetcherOptions) =>
@@ -195,12 +194,14 @@ export const runFetcher = (options: FetcherOptions) =>
           const result = results[i]!
           if (result._tag === "Failed") {
             failed++
-            if (item.attempts + 1 >= p.maxAttempts) {
+            const error = result.error
+            if (!error.transient || item.attempts + 1 >= p.maxAttempts) {
               abandoned++
-              settlements.push([item, { _tag: "Abandon", error: result.error }])
+              settlements.push([item, { _tag: "Abandon", error: error.message }])
             } else {
-              const delay = result.retryAfterMs ?? (yield* backoffMs(item.attempts, p.maxBackoffSeconds * 1000))
-              settlements.push([item, { _tag: "Retry", at: fromEpochMillis(nowMs + delay), error: result.error }])
+              const asked = error._tag === "FetchError" && error.retryAfter !== undefined ? Duration.toMillis(error.retryAfter) : undefined
+              const delay = asked ?? Duration.toMillis(yield* backoffDelay({ base: Duration.seconds(1), max: Duration.seconds(p.maxBackoffSeconds) }, item.attempts))
+              settlements.push([item, { _tag: "Retry", at: fromEpochMillis(nowMs + delay), error: error.message }])
             }
             continue
           }

@@ -6,12 +6,14 @@
  * a list endpoint the engine says, loudly, that the shadow will only hold
  * what changes from now on.
  */
-import { Duration, Effect, Redacted, Schedule } from "effect"
+import { Duration, Effect, Redacted } from "effect"
+import { backoff } from "../../schedule/Backoff.js"
 import { request } from "undici"
 import type { ChangeHint } from "../../domain/intark/ChangeHint.js"
 import { type ListPage, listPage } from "../../domain/intark/ProviderList.js"
 import { Store } from "../../store/Store.js"
 import { type Received, WorkQueue } from "../../store/WorkQueue.js"
+import { honouringRetryAfter, parseJson, requestError, retryAfterOf, statusError } from "../FetchError.js"
 import { type IntarkSource, objectTypeOf } from "./IntarkConfig.js"
 
 const MAX_PAGES = 100_000
@@ -21,10 +23,10 @@ const getJson = (url: string, headers: Record<string, string>, timeoutMs: number
     try: async (signal) => {
       const res = await request(url, { method: "GET", headers, signal, headersTimeout: timeoutMs, bodyTimeout: timeoutMs })
       const text = await res.body.text()
-      if (res.statusCode !== 200) throw new Error(`HTTP ${res.statusCode}`)
-      return JSON.parse(text) as unknown
+      if (res.statusCode !== 200) throw statusError(url, res.statusCode, { retryAfter: retryAfterOf(res.headers["retry-after"], Date.now()) })
+      return parseJson(url, text)
     },
-    catch: (e) => (e as Error).message ?? String(e)
+    catch: (e) => requestError(url, e)
   })
 
 /** The request headers for a source's provider (auth resolved from secrets). */
@@ -52,7 +54,7 @@ export const forEachListPage = <E, R>(
     let pages = 0, unrecognised = 0
     while (url !== null && pages++ < MAX_PAGES) {
       const body = yield* getJson(url, headers, source.provider.timeoutSeconds * 1000).pipe(
-        Effect.retry({ times: Math.max(0, source.provider.maxAttempts - 1), schedule: backoff(source.provider.maxBackoffSeconds) })
+        Effect.retry({ while: (e) => e.transient, times: Math.max(0, source.provider.maxAttempts - 1), schedule: listBackoff(source.provider.maxBackoffSeconds) })
       )
       const page = listPage(body, idField)
       unrecognised += page.unrecognised
@@ -105,6 +107,5 @@ export const fullLoadIfEmpty = (source: IntarkSource, authHeaders: Readonly<Reco
     return total
   })
 
-/** Exponential from half a second, capped, jittered. */
-const backoff = (maxSeconds: number) =>
-  Schedule.exponential(Duration.millis(500)).pipe(Schedule.union(Schedule.spaced(Duration.seconds(maxSeconds))), Schedule.jittered)
+/** From half a second, capped; at least what the provider asked (Retry-After). */
+const listBackoff = (maxSeconds: number) => honouringRetryAfter(backoff({ base: Duration.millis(500), max: Duration.seconds(maxSeconds) }), Duration.seconds(maxSeconds))

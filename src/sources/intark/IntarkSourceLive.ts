@@ -43,7 +43,7 @@ export const startIntarkSource = (source: IntarkSource) =>
     )
     yield* Effect.forkScoped(
       fullLoadIfEmpty(source, headers).pipe(
-        Effect.catchAll((error) => Effect.logError("full load failed; it is tried again at the next start while the shadow is still empty").pipe(Effect.annotateLogs({ source: source.name, error })))
+        Effect.catchAll((error) => Effect.logError("full load failed; it is tried again at the next start while the shadow is still empty").pipe(Effect.annotateLogs({ source: source.name, error: error.message })))
       )
     )
     if (source.resync !== undefined) yield* Effect.forkScoped(runResyncSchedule(source, headers))

@@ -80,7 +80,7 @@ export const resyncResource = (source: IntarkSource, resource: string, authHeade
       )
     )
     // A list that failed part way is no basis for anything: nothing is repaired.
-    if (Either.isLeft(listed)) return yield* report({ error: `listing failed: ${listed.left}` })
+    if (Either.isLeft(listed)) return yield* report({ error: `listing failed: ${listed.left.message}` })
 
     // The shadow: every object of the type it ever held, as it stands now.
     const shadow = new Map<string, string>()
