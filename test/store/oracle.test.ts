@@ -12,6 +12,7 @@ import { instant } from "../../src/domain/Instant.js"
 import { ingestNdjson } from "../../src/ingest/Ingest.js"
 import { Store, type StoreShape } from "../../src/store/Store.js"
 import { makeSqliteStore, openSqlite } from "../../src/store/sqlite/SqliteStore.js"
+import { migrateSqliteFile } from "../../src/store/sqlite/SqliteOpen.js"
 
 const oracle = (name: string) => fileURLToPath(new URL(`../fixtures/oracle/${name}`, import.meta.url))
 
@@ -21,6 +22,7 @@ describe("store against the MariaDB oracle", () => {
   let store: StoreShape
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), "skygge-oracle-"))
+    migrateSqliteFile({ filename: join(dir, "skygge.db") })
     db = openSqlite({ filename: join(dir, "skygge.db"), synchronous: "OFF" })
     store = makeSqliteStore(db)
   })

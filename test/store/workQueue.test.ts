@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from "vitest"
 import type { ChangeHint } from "../../src/domain/ChangeHint.js"
 import { instant } from "../../src/domain/Instant.js"
 import { makeSqliteStore, openSqlite } from "../../src/store/sqlite/SqliteStore.js"
+import { migrateSqliteFile } from "../../src/store/sqlite/SqliteOpen.js"
 import { makeSqliteWorkQueue } from "../../src/store/sqlite/SqliteWorkQueue.js"
 import type { Received } from "../../src/store/WorkQueue.js"
 
@@ -18,6 +19,7 @@ afterEach(() => {
 const open = () => {
   const dir = mkdtempSync(join(tmpdir(), "skygge-wq-"))
   dirs.push(dir)
+  migrateSqliteFile({ filename: join(dir, "s.db") })
   const db = openSqlite({ filename: join(dir, "s.db"), synchronous: "OFF" })
   return { db, wq: makeSqliteWorkQueue(db), store: makeSqliteStore(db) }
 }
