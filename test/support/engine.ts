@@ -52,16 +52,17 @@ export interface OpenStore {
   readonly close: () => void
 }
 
-/** A migrated SQLite store (quietly: the migration step's log line is for operators) with the test-support port beside it. */
-export const sqliteTestStoreLayer = (filename: string): Layer.Layer<StoreServices | StoreTestSupport, unknown> =>
-  SqliteStoreTestSupport(filename).pipe(
-    Layer.provideMerge(MigratedSqliteStoreLive({ filename, synchronous: "OFF" })),
-    Layer.provide(Logger.minimumLogLevel(LogLevel.Warning))
-  )
+/** A migrated SQLite store for tests: not synced (a test needs no durability), quiet (the migration step's log line is for operators). */
+export const sqliteTestStore = (filename: string): Layer.Layer<StoreServices, unknown> =>
+  MigratedSqliteStoreLive({ filename, synchronous: "OFF" }).pipe(Layer.provide(Logger.minimumLogLevel(LogLevel.Warning)))
+
+/** That store with the test-support port beside it. */
+const sqliteTestStoreWithSupport = (filename: string): Layer.Layer<StoreServices | StoreTestSupport, unknown> =>
+  SqliteStoreTestSupport(filename).pipe(Layer.provideMerge(sqliteTestStore(filename)))
 
 export const openStore = (filename: string): OpenStore => {
   const scope = Effect.runSync(Scope.make())
-  const context = Effect.runSync(Layer.buildWithScope(sqliteTestStoreLayer(filename), scope))
+  const context = Effect.runSync(Layer.buildWithScope(sqliteTestStoreWithSupport(filename), scope))
   const get = Context.get
   return {
     store: get(context, Store),

@@ -130,8 +130,9 @@ const openReadOnly = (options: SqliteOptions) => {
   }
 }
 
-/** The migrations this skygge knows, oldest first; `when` is what drizzle records as `created_at`. */
-const journal = () => (JSON.parse(readFileSync(`${sqliteMigrationsFolder}/meta/_journal.json`, "utf8")) as { entries: Array<{ tag: string; when: number }> }).entries
+/** The migrations this skygge knows, oldest first; `when` is what drizzle records as `created_at`. Read once. */
+let known: ReadonlyArray<{ readonly tag: string; readonly when: number }> | undefined
+const journal = () => (known ??= (JSON.parse(readFileSync(`${sqliteMigrationsFolder}/meta/_journal.json`, "utf8")) as { entries: Array<{ tag: string; when: number }> }).entries)
 
 /** The `created_at` stamps of the migrations applied to the database (none before the first). */
 const appliedStamps = (db: Database.Database): ReadonlyArray<number> => {
