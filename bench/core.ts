@@ -179,14 +179,19 @@ const main = async () => {
     return samples.sort((a, b) => a - b)
   }
   let found = 0
-  const bareTimes = time((q) => {
+  const bareQuery = (q: number) => {
     const { objectId: id, r, v } = pick(q)
     if (bare.get("adresse", id, r, r, v, v) !== undefined) found++
-  }, QUERIES)
-  const storeTimes = time((q) => {
+  }
+  const storeQuery = (q: number) => {
     const { objectId: id, r, v } = pick(q)
     if (Option.isSome(Effect.runSync(store.asOf({ objectType: "adresse", objectId: id, registreringstid: r as Instant, virkningstid: v as Instant })))) found++
-  }, QUERIES)
+  }
+  // Two handles, two page caches: each reads the queries' pages once, untimed, before it is timed.
+  time(bareQuery, QUERIES)
+  const bareTimes = time(bareQuery, QUERIES)
+  time(storeQuery, QUERIES)
+  const storeTimes = time(storeQuery, QUERIES)
   bareDb.close()
   Effect.runSync(Scope.close(scope, Exit.void))
   const bp99 = percentile(bareTimes, 0.99), sp99 = percentile(storeTimes, 0.99)
