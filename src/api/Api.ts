@@ -12,8 +12,14 @@ import {
   HttpApiSecurity,
   OpenApi
 } from "@effect/platform"
-import { ParseResult, Schema } from "effect"
-import { idProblem, MAX_ID_LENGTH } from "../domain/Operation.js"
+import { type Effect, ParseResult, Schema } from "effect"
+import { ANOMALY_KINDS } from "../domain/core/Mirror.js"
+import { idProblem, MAX_ID_LENGTH } from "../domain/core/Operation.js"
+import { ACTIVATION_KINDS, ACTIVATION_STATUSES, type Activation } from "../store/Activations.js"
+import type { AnomalyRecord } from "../store/Mirror.js"
+import type { ResyncReport } from "../store/ResyncReports.js"
+import type { Row } from "../store/Store.js"
+import type { sourcesStatus } from "../sources/SourcesStatus.js"
 import { packageVersion } from "./Version.js"
 
 /**
@@ -77,6 +83,14 @@ const Optional = <S extends Schema.Schema.Any>(schema: S) => Schema.optionalWith
 
 const Bound = Schema.NullOr(Schema.String)
 
+/**
+ * Compile-time: an answer's schema shows exactly the fields of the domain type
+ * it encodes — a field added on one side and not the other does not compile —
+ * and accepts every value of it. (The domain's instants are branded strings.)
+ */
+type Shows<S, D> = [Exclude<keyof S, keyof D>, Exclude<keyof D, keyof S>] extends [never, never] ? (D extends S ? true : false) : false
+const shows = <S, D>(_: Shows<S, D>) => undefined
+
 export const RowSchema = Schema.Struct({
   id: Schema.Number,
   objectType: Schema.String,
@@ -89,14 +103,15 @@ export const RowSchema = Schema.Struct({
   eventId: Schema.String,
   storedAt: Schema.String
 }).annotations({ identifier: "Row", description: "A bitemporal row; open ends are null; storedAt is when this engine stored it" })
+shows<typeof RowSchema.Type, Row>(true)
 
 export const ActivationSchema = Schema.Struct({
   id: Schema.Number,
   objectType: Schema.String,
   objectId: Schema.String,
-  kind: Schema.Literal("started", "ended"),
+  kind: Schema.Literal(...ACTIVATION_KINDS),
   at: Schema.String,
-  status: Schema.Literal("pending", "fired", "skipped", "cancelled"),
+  status: Schema.Literal(...ACTIVATION_STATUSES),
   late: Schema.NullOr(Schema.Boolean),
   settledAt: Schema.NullOr(Schema.String),
   rowId: Schema.Number,
@@ -104,6 +119,7 @@ export const ActivationSchema = Schema.Struct({
   virkningFra: Bound,
   virkningTil: Bound
 }).annotations({ identifier: "Activation", description: "A future virkning boundary of a row, and when it was settled" })
+shows<typeof ActivationSchema.Type, Activation>(true)
 
 export const SnapshotPage = Schema.Struct({
   rows: Schema.Array(RowSchema),
@@ -152,6 +168,12 @@ export class NotFound extends Schema.TaggedError<NotFound>()("NotFound", { messa
 export class BadRequest extends Schema.TaggedError<BadRequest>()("BadRequest", { message: Schema.String }, HttpApiSchema.annotations({ status: 400 })) {}
 export class Unauthorized extends Schema.TaggedError<Unauthorized>()("Unauthorized", { message: Schema.String }, HttpApiSchema.annotations({ status: 401 })) {}
 export class Forbidden extends Schema.TaggedError<Forbidden>()("Forbidden", { message: Schema.String }, HttpApiSchema.annotations({ status: 403 })) {}
+/** The store failed (disk full, busy past its timeout, …): the message names the operation and why; try again later. */
+export class StoreUnavailable extends Schema.TaggedError<StoreUnavailable>()(
+  "StoreUnavailable",
+  { operation: Schema.String, message: Schema.String },
+  HttpApiSchema.annotations({ status: 503 })
+) {}
 
 /** Read scope: a read or a write token, when tokens are configured. */
 export class ReadAccess extends HttpApiMiddleware.Tag<ReadAccess>()("skygge/ReadAccess", {
@@ -178,9 +200,10 @@ const AnomalySchema = Schema.Struct({
   source: Schema.String,
   objectType: Schema.String,
   objectId: Schema.String,
-  kind: Schema.String,
+  kind: Schema.Literal(...ANOMALY_KINDS),
   detail: Schema.String
 })
+shows<typeof AnomalySchema.Type, AnomalyRecord>(true)
 
 const ResyncReportSchema = Schema.Struct({
   id: Schema.optional(Schema.Number),
@@ -198,11 +221,13 @@ const ResyncReportSchema = Schema.Struct({
   revived: Schema.Number,
   error: Schema.NullOr(Schema.String)
 })
+shows<typeof ResyncReportSchema.Type, ResyncReport>(true)
 
 export const SourcesStatusSchema = Schema.Struct({
   cursors: Schema.Array(Schema.Struct({ source: Schema.String, cursor: Schema.String, updatedAt: Schema.String, ageSeconds: Schema.Number })),
   pushInboxPending: Schema.Number
 })
+shows<typeof SourcesStatusSchema.Type, Effect.Effect.Success<typeof sourcesStatus>>(true)
 
 export const ObjectsGroup = HttpApiGroup.make("objects")
   .add(
@@ -356,6 +381,7 @@ export class SkyggeApi extends HttpApi.make("skygge")
   .add(RegistrationsGroup)
   .add(SystemGroup)
   .addError(BadRequest)
+  .addError(StoreUnavailable)
   .annotate(OpenApi.Title, "skygge — bitemporal shadow register")
   .annotate(OpenApi.Version, packageVersion)
   .annotate(OpenApi.Description, "As-of queries over a bitemporal copy of upstream registers. Intervals are half-open [fra, til); null is an open end.") {}

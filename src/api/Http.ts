@@ -6,7 +6,7 @@
 import { HttpApiBuilder, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServerRequest } from "@effect/platform-node"
 import { Clock, Effect, Option, Stream } from "effect"
-import { fromEpochMillis, type Instant, parseInstant } from "../domain/Instant.js"
+import { fromEpochMillis, type Instant, parseInstant } from "../domain/core/Instant.js"
 import { ApiConfig, IngestConfig } from "../config/Config.js"
 import { emptySummary, type IngestSummary, ingestNdjson, ingestValues } from "../ingest/Ingest.js"
 import { ActivationStore } from "../store/Activations.js"
@@ -18,12 +18,21 @@ import { MirrorStore } from "../store/Mirror.js"
 import { keysetPages, PAGE } from "../store/Paging.js"
 import { sourcesStatus } from "../sources/SourcesStatus.js"
 import { OutboxConfig, publisherNames } from "../outbox/OutboxConfig.js"
-import { csvHeader, csvLine } from "../domain/Csv.js"
-import { pageLimitProblem } from "../domain/PageLimit.js"
-import { BadRequest, NotFound, SkyggeApi } from "./Api.js"
+import { csvHeader, csvLine } from "../domain/core/Csv.js"
+import { pageLimitProblem } from "../domain/core/PageLimit.js"
+import { StoreError } from "../store/StoreError.js"
+import { BadRequest, NotFound, SkyggeApi, StoreUnavailable } from "./Api.js"
 import { countSummary, Metrics } from "./Metrics.js"
 
 const now = Effect.map(Clock.currentTimeMillis, fromEpochMillis)
+
+/** A store failure is answered 503, naming the operation and its cause (never row data): the request may be retried. */
+const storeUnavailable = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.catchIf(effect, (e): e is Extract<E, StoreError> => e instanceof StoreError, (e) => new StoreUnavailable({ operation: e.operation, message: e.message }))
+
+/** An ingest's other failures stay defects (500); its store's are answered as above. */
+const orDieUnlessStore = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, StoreError, R> =>
+  Effect.catchAll(effect, (e) => (e instanceof StoreError ? Effect.fail(e) : Effect.die(e)))
 
 /** A query parameter as an instant: absent → `fallback`, malformed → 400 naming the parameter. */
 const instantParam = (name: string, value: string | undefined, fallback: Instant) => {
@@ -33,9 +42,9 @@ const instantParam = (name: string, value: string | undefined, fallback: Instant
 }
 
 /** A stream of text lines (NDJSON by default), one store page per chunk, until a short page. */
-const pagedNdjson = <C, A>(
+const pagedNdjson = <C, A, E>(
   first: C,
-  fetch: (cursor: C) => Effect.Effect<ReadonlyArray<A>>,
+  fetch: (cursor: C) => Effect.Effect<ReadonlyArray<A>, E>,
   cursorOf: (last: A) => C,
   cap = Infinity,
   line: (row: A) => string = (row) => JSON.stringify(row) + "\n"
@@ -71,11 +80,12 @@ const activationCursor = (text: string) => {
     : Effect.fail(new BadRequest({ message: `after: expected the 'next' value of the previous page, got '${text.slice(0, 60)}'` }))
 }
 
-const ndjsonResponse = (body: Stream.Stream<Uint8Array>) =>
+// A store failure after a streamed answer began cannot change its status: the body stops short (the connection is cut).
+const ndjsonResponse = <E>(body: Stream.Stream<Uint8Array, E>) =>
   HttpServerResponse.stream(body, { contentType: "application/x-ndjson", headers: { "cache-control": "no-store" } })
 
 /** CSV (RFC 4180) with its header line first, as a download. */
-const csvResponse = (body: Stream.Stream<Uint8Array>, changes: boolean, filename: string) =>
+const csvResponse = <E>(body: Stream.Stream<Uint8Array, E>, changes: boolean, filename: string) =>
   HttpServerResponse.stream(Stream.concat(Stream.make(new TextEncoder().encode(csvHeader(changes))), body), {
     contentType: "text/csv; charset=utf-8; header=present",
     headers: { "cache-control": "no-store", "content-disposition": `attachment; filename="${filename.replace(/[^A-Za-z0-9._-]/g, "_")}"` }
@@ -111,14 +121,14 @@ export const ObjectsLive = HttpApiBuilder.group(SkyggeApi, "objects", (handlers)
             })
           }
           return row.value
-        })
+        }).pipe(storeUnavailable)
       )
       .handle("history", ({ path }) =>
         Effect.gen(function* () {
           const rows = yield* store.history(path.objectType, path.objectId)
           if (rows.length === 0) return yield* new NotFound({ message: `no object ${path.objectType}/${path.objectId}` })
           return { ...path, rows }
-        })
+        }).pipe(storeUnavailable)
       )
       .handle("snapshot", ({ path, urlParams }) =>
         Effect.gen(function* () {
@@ -147,7 +157,7 @@ export const ObjectsLive = HttpApiBuilder.group(SkyggeApi, "objects", (handlers)
           const rows = yield* store.snapshot({ ...base, limit: limit + 1, ...(urlParams.after === undefined ? {} : { after: urlParams.after }) })
           const page = rows.slice(0, limit)
           return { rows: page, next: rows.length > limit ? page[page.length - 1]!.objectId : null }
-        })
+        }).pipe(storeUnavailable)
       )
       .handle("changes", ({ urlParams }) =>
         Effect.gen(function* () {
@@ -162,23 +172,23 @@ export const ObjectsLive = HttpApiBuilder.group(SkyggeApi, "objects", (handlers)
           if (wantsCsv(urlParams.format, request.headers.accept)) {
             return csvResponse(pagedNdjson(undefined, fetch, cursorOf, Infinity, (row) => csvLine(row, true)), true, `changes-${since}-${until}.csv`)
           }
-          return ndjsonResponse(pagedNdjson<ChangeCursor | undefined, ChangeRow>(undefined, fetch, cursorOf))
-        })
+          return ndjsonResponse(pagedNdjson<ChangeCursor | undefined, ChangeRow, StoreError>(undefined, fetch, cursorOf))
+        }).pipe(storeUnavailable)
       )
       .handle("anomalies", ({ urlParams }) =>
         Effect.gen(function* () {
           const limit = yield* checkLimit(urlParams.limit, 1000)
           const list = yield* mirrorStore.anomalies({ after: yield* afterId(urlParams.after), limit, ...(urlParams.objectType === undefined ? {} : { objectType: urlParams.objectType }) })
           return { anomalies: list, next: list.length === limit ? list[list.length - 1]!.id : null }
-        })
+        }).pipe(storeUnavailable)
       )
-      .handle("sources", () => sourcesStatus)
+      .handle("sources", () => storeUnavailable(sourcesStatus))
       .handle("resyncReports", ({ urlParams }) =>
         Effect.gen(function* () {
           const limit = yield* checkLimit(urlParams.limit, 100)
           const reports = yield* resyncReports.list({ limit, ...(urlParams.source === undefined ? {} : { source: urlParams.source }) })
           return { reports }
-        })
+        }).pipe(storeUnavailable)
       )
       .handle("activations", ({ urlParams }) =>
         Effect.gen(function* () {
@@ -197,14 +207,14 @@ export const ObjectsLive = HttpApiBuilder.group(SkyggeApi, "objects", (handlers)
           })
           const last = activations[activations.length - 1]
           return { activations, next: activations.length === limit && last !== undefined ? `${last.at}~${last.id}` : null }
-        })
+        }).pipe(storeUnavailable)
       )
       .handle("refused", ({ urlParams }) =>
         Effect.gen(function* () {
           const limit = yield* checkLimit(urlParams.limit, 100)
           const refused = yield* store.refused(yield* afterId(urlParams.after), limit)
           return { refused, next: refused.length === limit ? refused[refused.length - 1]!.id : null }
-        })
+        }).pipe(storeUnavailable)
       )
   })
 )
@@ -283,7 +293,7 @@ export const RegistrationsLive = HttpApiBuilder.group(SkyggeApi, "registrations"
             timeZone: ingest.timeZone,
             maxLineBytes: api.maxLineBytes,
             maxDepth: api.maxDepth
-          }).pipe(Effect.orDie)
+          }).pipe(orDieUnlessStore)
           yield* countSummary(metrics, summary)
           return summaryResponse(summary)
         }
@@ -292,7 +302,7 @@ export const RegistrationsLive = HttpApiBuilder.group(SkyggeApi, "registrations"
         const summary = yield* ingestNdjson(
           { [Symbol.asyncIterator]: () => body },
           { source: SOURCE, batchSize: ingest.batchSize, timeZone: ingest.timeZone, maxLineBytes: api.maxLineBytes, maxDepth: api.maxDepth, truncated: () => state.over }
-        ).pipe(Effect.orDie)
+        ).pipe(orDieUnlessStore)
         if (state.over) {
           const reason = `request body is over api.maxBodyBytes (${api.maxBodyBytes}): reading stopped after ${summary.lines} operations, which were processed; the rest of the body was not read`
           yield* store.ingest(SOURCE, [{ input: { reason }, raw: "" }])
@@ -303,7 +313,7 @@ export const RegistrationsLive = HttpApiBuilder.group(SkyggeApi, "registrations"
         }
         yield* countSummary(metrics, summary)
         return summaryResponse(summary)
-      })
+      }).pipe(storeUnavailable)
     )
   })
 )
@@ -319,7 +329,7 @@ export const SystemLive = HttpApiBuilder.group(SkyggeApi, "system", (handlers) =
     const metrics = yield* Metrics
     return handlers
       .handle("health", () => Effect.succeed({ status: "ok" as const }))
-      .handle("ready", () => Effect.map(store.stats, (s) => ({ status: "ready" as const, rows: s.rows })))
+      .handle("ready", () => storeUnavailable(Effect.map(store.stats, (s) => ({ status: "ready" as const, rows: s.rows }))))
       .handle("metrics", () =>
         Effect.gen(function* () {
           const stats = yield* store.stats
@@ -334,7 +344,7 @@ export const SystemLive = HttpApiBuilder.group(SkyggeApi, "system", (handlers) =
             cursorAges: sources.cursors.map((c) => ({ source: c.source, seconds: c.ageSeconds }))
           }
           return HttpServerResponse.text(metrics.render(stats, downstream), { contentType: "text/plain; version=0.0.4; charset=utf-8" })
-        })
+        }).pipe(storeUnavailable)
       )
   })
 )

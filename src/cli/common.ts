@@ -2,8 +2,8 @@
 import { Options } from "@effect/cli"
 import { Clock, Data, Effect, Option } from "effect"
 import { ApiConfig, type ConfigSources } from "../config/Config.js"
-import { pageLimitProblem } from "../domain/PageLimit.js"
-import { fromEpochMillis, parseInstant } from "../domain/Instant.js"
+import { pageLimitProblem } from "../domain/core/PageLimit.js"
+import { fromEpochMillis, parseInstant } from "../domain/core/Instant.js"
 import { ReadStoreFromConfig, StoreFromConfig, withConfig } from "../Engine.js"
 import type { StoreServices } from "../store/StoreServices.js"
 

@@ -7,7 +7,7 @@
 import { Config, ConfigProvider, Context, Effect, LogLevel, Redacted } from "effect"
 import { readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
-import { checkTimeZone } from "../domain/Instant.js"
+import { checkTimeZone } from "../domain/core/Instant.js"
 
 export const defaultConfigFile = fileURLToPath(new URL("../../config/default.json", import.meta.url))
 

@@ -9,8 +9,8 @@
  */
 import { type ConfigError, Effect, Stream } from "effect"
 import { ApiConfig } from "../config/Config.js"
-import { stringifyJson } from "../domain/Json.js"
-import { decodeOperation, isRefusal } from "../domain/Operation.js"
+import { stringifyJson } from "../domain/core/Json.js"
+import { decodeOperation, isRefusal } from "../domain/core/Operation.js"
 import { Store, type StoreShape, type Submission, type SubmissionResult } from "../store/Store.js"
 import { type Line, type LineProgress, splitLines } from "./Lines.js"
 
@@ -142,7 +142,8 @@ export const ingestNdjson = (chunks: AsyncIterable<Uint8Array>, options: IngestO
           Effect.sync(() => options.onBatch?.(summary))
         )
       ),
-      Effect.ensuring(budget.finish)
+      // A finalizer cannot fail: the store failing here too dies loudly (the batch's own failure, if any, is what the caller sees).
+      Effect.ensuring(Effect.orDie(budget.finish))
     )
     return summary
   })

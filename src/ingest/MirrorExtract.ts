@@ -11,8 +11,8 @@
 import { Effect, Stream } from "effect"
 import { createReadStream, statSync } from "node:fs"
 import { basename } from "node:path"
-import { decodeMirrorRow, type MirrorRow, type RowShape, rowWrittenAt } from "../domain/Mirror.js"
-import type { Instant } from "../domain/Instant.js"
+import { decodeMirrorRow, type MirrorRow, type RowShape, rowWrittenAt } from "../domain/core/Mirror.js"
+import type { Instant } from "../domain/core/Instant.js"
 import { MirrorStore, type MirrorItem } from "../store/Mirror.js"
 import { Store, type Submission } from "../store/Store.js"
 import { jsonElements } from "./JsonElements.js"
@@ -136,7 +136,7 @@ export const ingestMirrorExtract = (file: string, options: MirrorExtractOptions)
           summary.refused += results.length
           for (const r of results) if (summary.refusals.length < 100) summary.refusals.push({ reason: r.reason ?? "refused", ...(r.line !== undefined ? { line: r.line } : {}), ...(r.field !== undefined ? { field: r.field } : {}) })
         }
-        const mirrorItems: Array<MirrorItem> = [...items.values()].map((i) => ({ ...i, complete: false, identity: options.shape.identity, checkOverlaps: false }))
+        const mirrorItems: Array<MirrorItem> = [...items.values()].map((i) => ({ ...i, complete: false, identity: options.shape.identity, checkOverlaps: false, normalise: options.shape.normalise }))
         for (const r of yield* mirrorStore.mirror(options.source, eventId, mirrorItems)) {
           summary.inserted += r.inserted
           summary.closed += r.closed

@@ -10,7 +10,7 @@
 import amqp, { type ChannelModel, type ConfirmChannel } from "amqplib"
 import { Effect, type Scope } from "effect"
 import { once } from "node:events"
-import { type NotificationOptions, routingKey, toCloudEvent } from "../domain/Notification.js"
+import { type NotificationOptions, routingKey, toCloudEvent } from "../domain/core/Notification.js"
 import { amqpPublisherName } from "./OutboxConfig.js"
 import { DeliveryError, type Deliverer } from "./Publisher.js"
 

@@ -4,7 +4,7 @@
  * publisher has delivered and that are older than `outbox.retentionHours`.
  */
 import { Clock, Duration, Effect, Layer, Redacted, Schedule } from "effect"
-import { fromEpochMillis } from "../domain/Instant.js"
+import { fromEpochMillis } from "../domain/core/Instant.js"
 import { OutboxStore } from "../store/Outbox.js"
 import { makeAmqpDeliverer } from "./AmqpPublisher.js"
 import { OutboxConfig, publisherNames } from "./OutboxConfig.js"

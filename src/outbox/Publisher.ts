@@ -5,7 +5,7 @@
  * first undelivered record), in order per object (in order, full stop).
  */
 import { Data, Duration, Effect, Queue, Random } from "effect"
-import type { NotificationRecord } from "../domain/Notification.js"
+import type { NotificationRecord } from "../domain/core/Notification.js"
 import { CommitSignal, OutboxStore } from "../store/Outbox.js"
 
 export class DeliveryError extends Data.TaggedError("DeliveryError")<{

@@ -7,7 +7,7 @@
 import { Effect } from "effect"
 import { createHmac } from "node:crypto"
 import { request } from "undici"
-import { type NotificationOptions, toCloudEvent } from "../domain/Notification.js"
+import { type NotificationOptions, toCloudEvent } from "../domain/core/Notification.js"
 import { webhookPublisherName } from "./OutboxConfig.js"
 import { DeliveryError, type Deliverer } from "./Publisher.js"
 

@@ -7,7 +7,7 @@
  * drive it with TestClock.
  */
 import { Clock, Config, Duration, Effect, Layer, Option, Queue } from "effect"
-import { fromEpochMillis, type Instant, toEpochMillis } from "../domain/Instant.js"
+import { fromEpochMillis, type Instant, toEpochMillis } from "../domain/core/Instant.js"
 import { ActivationStore } from "../store/Activations.js"
 import { CommitSignal } from "../store/Outbox.js"
 

@@ -1,6 +1,6 @@
 /** Where the polling sources stand, for the API, the CLI and the metrics. */
 import { Clock, Effect } from "effect"
-import { type Instant, toEpochMillis } from "../domain/Instant.js"
+import { type Instant, toEpochMillis } from "../domain/core/Instant.js"
 import { PushInbox } from "../store/PushInbox.js"
 import { SourceCursors } from "../store/SourceCursors.js"
 

@@ -5,14 +5,17 @@
  * row's own transaction; closing the row cancels them. When one falls due the
  * store settles it in one transaction: `fired` (with an outbox record) when the
  * instant is still a real boundary of the object's current view, `skipped` when
- * a neighbouring current row holds the same data across it.
+ * a neighbouring current row holds the same data across it. Those rules are
+ * domain/Activation's; a store reads what they need and executes what they decide.
  */
 import { Context, type Effect, type Option } from "effect"
-import type { Bound, Instant } from "../domain/Instant.js"
+import type { ActivationKind } from "../domain/core/Activation.js"
+import type { Bound, Instant } from "../domain/core/Instant.js"
+import type { StoreError } from "./StoreError.js"
 
-export type ActivationKind = "started" | "ended"
-export type ActivationStatus = "pending" | "fired" | "skipped" | "cancelled"
-export const ACTIVATION_STATUSES: ReadonlyArray<ActivationStatus> = ["pending", "fired", "skipped", "cancelled"]
+export { ACTIVATION_KINDS, type ActivationKind } from "../domain/core/Activation.js"
+export const ACTIVATION_STATUSES = ["pending", "fired", "skipped", "cancelled"] as const
+export type ActivationStatus = (typeof ACTIVATION_STATUSES)[number]
 
 export interface Activation {
   readonly id: number
@@ -50,15 +53,15 @@ export interface SettledActivations {
 
 export interface ActivationStoreShape {
   /** The earliest pending activation's instant. */
-  readonly next: Effect.Effect<Option.Option<Instant>>
+  readonly next: Effect.Effect<Option.Option<Instant>, StoreError>
   /**
    * Settle every pending activation due at `now` (oldest first, in batches of
    * one transaction): fired ones write their outbox record in that transaction.
    * Fired later than `lateAfterMs` after its instant counts as late.
    */
-  readonly settleDue: (now: Instant, lateAfterMs: number) => Effect.Effect<SettledActivations>
-  readonly list: (query: ActivationQuery) => Effect.Effect<ReadonlyArray<Activation>>
-  readonly pendingCount: Effect.Effect<number>
+  readonly settleDue: (now: Instant, lateAfterMs: number) => Effect.Effect<SettledActivations, StoreError>
+  readonly list: (query: ActivationQuery) => Effect.Effect<ReadonlyArray<Activation>, StoreError>
+  readonly pendingCount: Effect.Effect<number, StoreError>
 }
 
 export class ActivationStore extends Context.Tag("skygge/ActivationStore")<ActivationStore, ActivationStoreShape>() {}

@@ -1,11 +1,12 @@
 /**
  * The mirror write path (bitemporal upstreams): rows stored as upstream has
- * them, planned by domain/Mirror, applied in one transaction per batch with
+ * them, planned by domain/core/Mirror, applied in one transaction per batch with
  * their activations and outbox records, and what upstream did that the mirror
  * will not obey recorded as anomalies.
  */
 import { Context, type Effect } from "effect"
-import type { AnomalyKind, MirrorRow } from "../domain/Mirror.js"
+import type { AnomalyKind, ContentNormaliser, MirrorRow } from "../domain/core/Mirror.js"
+import type { StoreError } from "./StoreError.js"
 
 export interface MirrorItem {
   readonly objectType: string
@@ -17,6 +18,8 @@ export interface MirrorItem {
   readonly identity: ReadonlyArray<string>
   /** Check for overlapping rows (off while loading a file whose rows of one object may be far apart). */
   readonly checkOverlaps: boolean
+  /** How the register's content compares when texts differ (its row shape's rule). */
+  readonly normalise?: ContentNormaliser | undefined
 }
 
 export interface SourceCursorMove {
@@ -49,11 +52,11 @@ export interface MirrorStoreShape {
    * cursor given here moves in the same transaction, so what a page caused and the page's
    * position are committed together.
    */
-  readonly mirror: (source: string, eventId: string, items: ReadonlyArray<MirrorItem>, cursor?: SourceCursorMove) => Effect.Effect<ReadonlyArray<MirrorResult>>
+  readonly mirror: (source: string, eventId: string, items: ReadonlyArray<MirrorItem>, cursor?: SourceCursorMove) => Effect.Effect<ReadonlyArray<MirrorResult>, StoreError>
   /** The identities of the rows held for an object, each with its registreringTil (to tell a fetched history that lacks some). */
-  readonly heldRows: (objectType: string, objectId: string, identity: ReadonlyArray<string>) => Effect.Effect<ReadonlyMap<string, string | null>>
-  readonly anomalies: (query: { readonly after: number; readonly limit: number; readonly objectType?: string }) => Effect.Effect<ReadonlyArray<AnomalyRecord>>
-  readonly anomalyCount: Effect.Effect<number>
+  readonly heldRows: (objectType: string, objectId: string, identity: ReadonlyArray<string>) => Effect.Effect<ReadonlyMap<string, string | null>, StoreError>
+  readonly anomalies: (query: { readonly after: number; readonly limit: number; readonly objectType?: string }) => Effect.Effect<ReadonlyArray<AnomalyRecord>, StoreError>
+  readonly anomalyCount: Effect.Effect<number, StoreError>
 }
 
 export class MirrorStore extends Context.Tag("skygge/MirrorStore")<MirrorStore, MirrorStoreShape>() {}

@@ -5,9 +5,12 @@
  * cursor, so one that is down holds back only itself.
  */
 import { Context, type Effect, type Queue, type Scope } from "effect"
-import type { Bound, Instant } from "../domain/Instant.js"
+import type { ChangeKind } from "../domain/core/Change.js"
+import type { Bound, Instant } from "../domain/core/Instant.js"
+import type { StoreError } from "./StoreError.js"
 
-export type OutboxType = "created" | "updated" | "deleted" | "validity-started" | "validity-ended"
+/** A change (domain/core/Change) or a fired activation (domain/core/Activation). */
+export type OutboxType = ChangeKind | "validity-started" | "validity-ended"
 
 export interface OutboxRecord {
   readonly seq: number
@@ -40,18 +43,18 @@ export interface PublisherState {
 }
 
 export interface OutboxStoreShape {
-  readonly after: (seq: number, limit: number) => Effect.Effect<ReadonlyArray<OutboxRecord>>
+  readonly after: (seq: number, limit: number) => Effect.Effect<ReadonlyArray<OutboxRecord>, StoreError>
   /** The publisher's cursor; a new publisher starts before the oldest record still kept. */
-  readonly cursor: (publisher: string) => Effect.Effect<number>
-  readonly delivered: (publisher: string, seq: number) => Effect.Effect<void>
-  readonly failed: (publisher: string, error: string) => Effect.Effect<void>
-  readonly states: (publishers: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<PublisherState>>
+  readonly cursor: (publisher: string) => Effect.Effect<number, StoreError>
+  readonly delivered: (publisher: string, seq: number) => Effect.Effect<void, StoreError>
+  readonly failed: (publisher: string, error: string) => Effect.Effect<void, StoreError>
+  readonly states: (publishers: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<PublisherState>, StoreError>
   /**
    * Delete records created before `before` that every one of `publishers` has
    * delivered (with no publisher, records older than `before`). Returns the count.
    */
-  readonly prune: (publishers: ReadonlyArray<string>, before: Instant) => Effect.Effect<number>
-  readonly size: Effect.Effect<number>
+  readonly prune: (publishers: ReadonlyArray<string>, before: Instant) => Effect.Effect<number, StoreError>
+  readonly size: Effect.Effect<number, StoreError>
 }
 
 export class OutboxStore extends Context.Tag("skygge/OutboxStore")<OutboxStore, OutboxStoreShape>() {}

@@ -11,12 +11,12 @@ export const PAGE = 1000
  * The pages from `first` on, `cap` rows at most in all: each fetch starts after
  * the last row of the page before (`cursorOf`), and a page shorter than PAGE is the last.
  */
-export const keysetPages = <C, A>(
+export const keysetPages = <C, A, E>(
   first: C,
-  fetch: (cursor: C) => Effect.Effect<ReadonlyArray<A>>,
+  fetch: (cursor: C) => Effect.Effect<ReadonlyArray<A>, E>,
   cursorOf: (last: A) => C,
   cap = Infinity
-): Stream.Stream<ReadonlyArray<A>> =>
+): Stream.Stream<ReadonlyArray<A>, E> =>
   Stream.paginateEffect({ cursor: first, sent: 0 }, ({ cursor, sent }) =>
     fetch(cursor).pipe(
       Effect.map((rows) => {

@@ -8,12 +8,13 @@
  * itself, reported as such so a comparison repairs it.
  */
 import { Effect, Option } from "effect"
-import type { Instant } from "../domain/Instant.js"
+import type { Instant } from "../domain/core/Instant.js"
 import { Store } from "./Store.js"
+import type { StoreError } from "./StoreError.js"
 
 export type Present = Option.Option<{ readonly data: unknown } | { readonly inconsistent: number }>
 
-export const presentState = (objectType: string, objectId: string, hasValidity: boolean, at: Instant): Effect.Effect<Present, never, Store> =>
+export const presentState = (objectType: string, objectId: string, hasValidity: boolean, at: Instant): Effect.Effect<Present, StoreError, Store> =>
   Effect.gen(function* () {
     const store = yield* Store
     if (!hasValidity) {

@@ -5,6 +5,7 @@
  * a while after (the dedup window).
  */
 import { Context, type Effect } from "effect"
+import type { StoreError } from "./StoreError.js"
 
 export interface InboxEntry {
   readonly id: number
@@ -13,13 +14,13 @@ export interface InboxEntry {
 }
 
 export interface PushInboxShape {
-  readonly record: (source: string, events: ReadonlyArray<{ readonly envelopeId: string; readonly body: string }>) => Effect.Effect<{ readonly recorded: number; readonly duplicates: number }>
+  readonly record: (source: string, events: ReadonlyArray<{ readonly envelopeId: string; readonly body: string }>) => Effect.Effect<{ readonly recorded: number; readonly duplicates: number }, StoreError>
   /** The oldest unprocessed entries of a source. */
-  readonly pending: (source: string, limit: number) => Effect.Effect<ReadonlyArray<InboxEntry>>
-  readonly markProcessed: (ids: ReadonlyArray<number>) => Effect.Effect<void>
+  readonly pending: (source: string, limit: number) => Effect.Effect<ReadonlyArray<InboxEntry>, StoreError>
+  readonly markProcessed: (ids: ReadonlyArray<number>) => Effect.Effect<void, StoreError>
   /** Remove processed entries received before `before` (an instant); how many. */
-  readonly prune: (before: string) => Effect.Effect<number>
-  readonly pendingCount: Effect.Effect<number>
+  readonly prune: (before: string) => Effect.Effect<number, StoreError>
+  readonly pendingCount: Effect.Effect<number, StoreError>
 }
 
 export class PushInbox extends Context.Tag("skygge/PushInbox")<PushInbox, PushInboxShape>() {}

@@ -1,5 +1,6 @@
 /** Reports of reconciliation runs (resync): kept so operators and the API can see drift over time. */
 import { Context, type Effect } from "effect"
+import type { StoreError } from "./StoreError.js"
 
 export interface ResyncReport {
   readonly id?: number
@@ -25,9 +26,9 @@ export interface ResyncReport {
 }
 
 export interface ResyncReportsShape {
-  readonly record: (report: ResyncReport) => Effect.Effect<ResyncReport>
+  readonly record: (report: ResyncReport) => Effect.Effect<ResyncReport, StoreError>
   /** Newest first. */
-  readonly list: (query: { readonly source?: string; readonly limit: number }) => Effect.Effect<ReadonlyArray<ResyncReport>>
+  readonly list: (query: { readonly source?: string; readonly limit: number }) => Effect.Effect<ReadonlyArray<ResyncReport>, StoreError>
 }
 
 export class ResyncReports extends Context.Tag("skygge/ResyncReports")<ResyncReports, ResyncReportsShape>() {}

@@ -4,8 +4,9 @@
  * transaction. Domain planning decides what to write; the layer only applies it.
  */
 import { Context, type Effect, type Option } from "effect"
-import type { Bound, Instant } from "../domain/Instant.js"
-import type { Operation, Refusal } from "../domain/Operation.js"
+import type { Bound, Instant } from "../domain/core/Instant.js"
+import type { Operation, Refusal } from "../domain/core/Operation.js"
+import type { StoreError } from "./StoreError.js"
 
 /** One input of a batch: a decoded operation, or an input already refused by decoding. */
 export interface Submission {
@@ -114,19 +115,19 @@ export interface StoreShape {
    * Apply a batch in one transaction, in order: refusals are recorded,
    * duplicates skipped, stale registrations refused and recorded, the rest planned and applied.
    */
-  readonly ingest: (source: string, batch: ReadonlyArray<Submission>) => Effect.Effect<ReadonlyArray<SubmissionResult>>
-  readonly asOf: (query: AsOfQuery) => Effect.Effect<Option.Option<Row>>
-  readonly history: (objectType: string, objectId: string) => Effect.Effect<ReadonlyArray<Row>>
-  readonly snapshot: (query: SnapshotQuery) => Effect.Effect<ReadonlyArray<Row>>
-  readonly changes: (query: ChangesQuery) => Effect.Effect<ReadonlyArray<ChangeRow>>
+  readonly ingest: (source: string, batch: ReadonlyArray<Submission>) => Effect.Effect<ReadonlyArray<SubmissionResult>, StoreError>
+  readonly asOf: (query: AsOfQuery) => Effect.Effect<Option.Option<Row>, StoreError>
+  readonly history: (objectType: string, objectId: string) => Effect.Effect<ReadonlyArray<Row>, StoreError>
+  readonly snapshot: (query: SnapshotQuery) => Effect.Effect<ReadonlyArray<Row>, StoreError>
+  readonly changes: (query: ChangesQuery) => Effect.Effect<ReadonlyArray<ChangeRow>, StoreError>
   /** The accepted operations in arrival order, after `afterSeq`. */
-  readonly events: (afterSeq: number, limit: number) => Effect.Effect<ReadonlyArray<RecordedEvent>>
-  readonly refused: (afterId: number, limit: number) => Effect.Effect<ReadonlyArray<RefusedRecord>>
-  readonly stats: Effect.Effect<StoreStats>
+  readonly events: (afterSeq: number, limit: number) => Effect.Effect<ReadonlyArray<RecordedEvent>, StoreError>
+  readonly refused: (afterId: number, limit: number) => Effect.Effect<ReadonlyArray<RefusedRecord>, StoreError>
+  readonly stats: Effect.Effect<StoreStats, StoreError>
   /** Ids of every object of the type ever registered, in id order after `after` (for reconciliation). */
-  readonly objectIds: (objectType: string, after: string, limit: number) => Effect.Effect<ReadonlyArray<string>>
+  readonly objectIds: (objectType: string, after: string, limit: number) => Effect.Effect<ReadonlyArray<string>, StoreError>
   /** Has any object of this type ever been registered? (An empty shadow asks for a full load.) */
-  readonly hasObjects: (objectType: string) => Effect.Effect<boolean>
+  readonly hasObjects: (objectType: string) => Effect.Effect<boolean, StoreError>
 }
 
 export class Store extends Context.Tag("skygge/Store")<Store, StoreShape>() {}

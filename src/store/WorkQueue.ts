@@ -4,8 +4,9 @@
  * notifications are durable (as work, as a dropped duplicate, or as a refusal).
  */
 import { Context, type Effect, type Queue, type Scope } from "effect"
-import type { ChangeHint } from "../domain/ChangeHint.js"
-import type { Instant } from "../domain/Instant.js"
+import type { ChangeHint } from "../domain/intark/ChangeHint.js"
+import type { Instant } from "../domain/core/Instant.js"
+import type { StoreError } from "./StoreError.js"
 
 export type Received =
   | { readonly _tag: "Hint"; readonly hint: ChangeHint }
@@ -40,19 +41,19 @@ export type Settlement =
   | { readonly _tag: "Abandon"; readonly error: string }
 
 export interface WorkQueueShape {
-  readonly record: (source: string, received: ReadonlyArray<Received>) => Effect.Effect<ReadonlyArray<RecordOutcome>>
+  readonly record: (source: string, received: ReadonlyArray<Received>) => Effect.Effect<ReadonlyArray<RecordOutcome>, StoreError>
   /** Due pending items, now in flight (oldest due first). */
-  readonly claim: (source: string, limit: number) => Effect.Effect<ReadonlyArray<WorkItem>>
-  readonly settle: (settlements: ReadonlyArray<readonly [WorkItem, Settlement]>) => Effect.Effect<void>
+  readonly claim: (source: string, limit: number) => Effect.Effect<ReadonlyArray<WorkItem>, StoreError>
+  readonly settle: (settlements: ReadonlyArray<readonly [WorkItem, Settlement]>) => Effect.Effect<void, StoreError>
   /** In-flight items of a crashed run go back to pending; returns how many. */
-  readonly recover: (source: string) => Effect.Effect<number>
+  readonly recover: (source: string) => Effect.Effect<number, StoreError>
   /** Abandoned items (of one resource, or all) go back to pending (a resync, or an operator, retries them); returns how many. */
-  readonly revive: (source: string, resource?: string) => Effect.Effect<number>
-  readonly nextDue: (source: string) => Effect.Effect<Instant | null>
-  readonly list: (source: string, state: WorkItem["state"], limit: number) => Effect.Effect<ReadonlyArray<WorkItem>>
-  readonly counts: Effect.Effect<ReadonlyArray<{ readonly source: string; readonly state: string; readonly n: number }>>
+  readonly revive: (source: string, resource?: string) => Effect.Effect<number, StoreError>
+  readonly nextDue: (source: string) => Effect.Effect<Instant | null, StoreError>
+  readonly list: (source: string, state: WorkItem["state"], limit: number) => Effect.Effect<ReadonlyArray<WorkItem>, StoreError>
+  readonly counts: Effect.Effect<ReadonlyArray<{ readonly source: string; readonly state: string; readonly n: number }>, StoreError>
   /** Forget message ids received before `before` (dedup needs only a window). */
-  readonly pruneSeen: (before: Instant) => Effect.Effect<number>
+  readonly pruneSeen: (before: Instant) => Effect.Effect<number, StoreError>
   /** Wakes after every `record` that queued work (subscribe before looking). */
   readonly queued: Effect.Effect<Queue.Dequeue<void>, never, Scope.Scope>
 }

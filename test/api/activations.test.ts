@@ -1,7 +1,7 @@
 /** Activations and the outbox as the API shows them, on a real server. */
 import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { fromEpochMillis } from "../../src/domain/Instant.js"
+import { fromEpochMillis } from "../../src/domain/core/Instant.js"
 import { makeSqliteOutbox } from "../../src/store/sqlite/SqliteDownstream.js"
 import { openSqlite } from "../../src/store/sqlite/SqliteStore.js"
 import { ndjson, postNdjson, startServer, type TestServer } from "../support/server.js"
@@ -57,7 +57,7 @@ describe("activations API", () => {
     const db = openSqlite({ filename: `${server.dir}/skygge.db` })
     try {
       const outbox = makeSqliteOutbox(db)
-      const run = <A>(e: Effect.Effect<A>) => Effect.runPromise(e)
+      const run = <A>(e: Effect.Effect<A, unknown>) => Effect.runPromise(e)
       const records = await run(outbox.after(0, 100))
       expect(records.length).toBe(5)
       await run(outbox.cursor("a"))

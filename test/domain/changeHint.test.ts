@@ -1,7 +1,7 @@
 /** Every notification format, from the real samples, into a change hint; poison says why. */
 import { readFileSync } from "node:fs"
 import { describe, expect, it } from "vitest"
-import { decodeNotification, detectFormat } from "../../src/domain/ChangeHint.js"
+import { decodeNotification, detectFormat } from "../../src/domain/intark/ChangeHint.js"
 
 const sample = (name: string) => readFileSync(new URL(`../fixtures/intark/${name}`, import.meta.url), "utf8")
 const auto = { format: "auto" as const }

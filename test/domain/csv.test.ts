@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { csvField, csvHeader, csvLine } from "../../src/domain/Csv.js"
+import { csvField, csvHeader, csvLine } from "../../src/domain/core/Csv.js"
 
 /** A small RFC 4180 reader, to prove what is written reads back. */
 const parseCsv = (text: string): Array<Array<string>> => {

@@ -3,8 +3,8 @@ import { readFileSync } from "node:fs"
 import { gunzipSync } from "node:zlib"
 import { describe, expect, it } from "vitest"
 import { decodeObjectRows } from "../../src/sources/datafordeler/ObjectFetch.js"
-import { decodeGraphqlEventsPage, decodeImportStatus, decodePullEnvelope, decodePullPage, type PullEvent } from "../../src/domain/DatafordelerEvents.js"
-import { instant } from "../../src/domain/Instant.js"
+import { decodeGraphqlEventsPage, decodeImportStatus, decodePullEnvelope, decodePullPage, type PullEvent } from "../../src/domain/datafordeler/DatafordelerEvents.js"
+import { instant } from "../../src/domain/core/Instant.js"
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/datafordeler/${name}`, import.meta.url))
 

@@ -1,8 +1,8 @@
 /** The XML reader, and legacy PULL pages and Messages in XML decoding exactly like their JSON twins (real BBR sample, official DLS files). */
 import { readdirSync, readFileSync } from "node:fs"
 import { describe, expect, it } from "vitest"
-import { decodePullEnvelope, decodePullPage, decodePullXmlPage, type PullEvent } from "../../src/domain/DatafordelerEvents.js"
-import { MAX_XML_DEPTH, parseXml, type XmlElement, xmlToJson } from "../../src/domain/Xml.js"
+import { decodePullEnvelope, decodePullPage, decodePullXmlPage, type PullEvent } from "../../src/domain/datafordeler/DatafordelerEvents.js"
+import { MAX_XML_DEPTH, parseXml, type XmlElement, xmlToJson } from "../../src/domain/datafordeler/Xml.js"
 
 const fixturePath = (name: string) => new URL(`../fixtures/datafordeler/${name}`, import.meta.url)
 const fixture = (name: string) => readFileSync(fixturePath(name), "utf8")

@@ -1,6 +1,6 @@
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { drift, fingerprint, itemFingerprint } from "../../src/domain/Drift.js"
+import { drift, fingerprint, itemFingerprint } from "../../src/domain/intark/Drift.js"
 
 describe("drift between upstream and shadow", () => {
   it("names missing, changed, unverified and extra objects", () => {

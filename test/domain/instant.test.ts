@@ -1,7 +1,7 @@
 /** Instants: exact parsing (never through JS Date), truncation, zones, order by text. */
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { fromEpochMillis, instant, parseInstant, toEpochMillis, within } from "../../src/domain/Instant.js"
+import { fromEpochMillis, instant, parseInstant, toEpochMillis, within } from "../../src/domain/core/Instant.js"
 
 const ok = (input: string, zone?: string) => {
   const parsed = parseInstant(input, zone)

@@ -1,7 +1,7 @@
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { jsonDepth, stringifyJson } from "../../src/domain/Json.js"
-import { canonicalJson } from "../../src/domain/Operation.js"
+import { jsonDepth, stringifyJson } from "../../src/domain/core/Json.js"
+import { canonicalJson } from "../../src/domain/core/Operation.js"
 
 const sortKeys = (value: unknown): unknown =>
   Array.isArray(value)

@@ -6,8 +6,9 @@
  */
 import { readFileSync } from "node:fs"
 import { describe, expect, it } from "vitest"
-import { type Instant, instant } from "../../src/domain/Instant.js"
-import { DATAFORDELER_SHAPE, decodeMirrorRow, type MirrorRow, planMirror, type RowShape, type StoredMirrorRow } from "../../src/domain/Mirror.js"
+import { type Instant, instant } from "../../src/domain/core/Instant.js"
+import { decodeMirrorRow, type MirrorRow, planMirror, type RowShape, type StoredMirrorRow } from "../../src/domain/core/Mirror.js"
+import { DATAFORDELER_SHAPE } from "../../src/domain/datafordeler/DatafordelerRows.js"
 
 const DAWA_SHAPE: RowShape = {
   id: "id",
@@ -31,14 +32,14 @@ const decode = (raw: unknown, shape = DAWA_SHAPE): MirrorRow => {
   return row
 }
 
-/** A store of one object's rows, applying plans as the SQL layer does. */
-const copy = () => {
+/** A store of one object's rows, applying plans as the SQL layer does (with the register shape's content rule). */
+const copy = (shape: Pick<RowShape, "normalise"> = DATAFORDELER_SHAPE) => {
   const rows: Array<StoredMirrorRow> = []
   let next = 1
   return {
     rows,
     mirror: (upstream: ReadonlyArray<MirrorRow>, complete = true) => {
-      const plan = planMirror(rows, upstream, complete)
+      const plan = planMirror(rows, upstream, complete, true, shape.normalise)
       for (const c of plan.close) {
         const i = rows.findIndex((r) => r.id === c.id)
         rows[i] = { ...rows[i]!, registreringTil: c.at }
@@ -154,6 +155,10 @@ describe("mirror anomalies: recorded, never obeyed", () => {
     expect(viaGraphql).toMatchObject({ anomalies: [], close: [{ id: 1, at: instant("2021-01-01T00:00:00Z") }] })
     // A real change of content is still one.
     expect(m.mirror([d(row({ doerbetegnelse: "th", registreringTil: "2021-01-01T00:00:00Z" }))], false).anomalies.map((a) => a.kind)).toEqual(["rewrite"])
+    // The rule is the register's: a shape without one compares texts as they are.
+    const plain = copy({})
+    plain.mirror([d(row({ dørbetegnelse: "tv" }))])
+    expect(plain.mirror([d(row({ doerbetegnelse: "tv", registreringTil: "2021-01-01T00:00:00Z" }))], false).anomalies.map((a) => a.kind)).toEqual(["rewrite"])
   })
 
   it("overlaps are reported (and stored, as upstream has them); duplicates and closes before the start too", () => {

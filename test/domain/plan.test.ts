@@ -1,8 +1,8 @@
 /** Pure FOR PORTION OF planning: the DESIGN.md tables as plans, and the edge cases. */
 import { describe, expect, it } from "vitest"
-import { type Bound, instant } from "../../src/domain/Instant.js"
-import { type AssertOperation, canonicalJson, type RetractOperation } from "../../src/domain/Operation.js"
-import { type CurrentRow, planOperation, staleReason } from "../../src/domain/Plan.js"
+import { type Bound, instant } from "../../src/domain/core/Instant.js"
+import { type AssertOperation, canonicalJson, type RetractOperation } from "../../src/domain/core/Operation.js"
+import { type CurrentRow, planOperation, staleReason } from "../../src/domain/core/Plan.js"
 
 const t = (date: string | null): Bound => (date === null ? null : instant(date))
 const data = (navn: string) => canonicalJson({ navn })

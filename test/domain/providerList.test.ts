@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs"
 import { describe, expect, it } from "vitest"
-import { listPage } from "../../src/domain/ProviderList.js"
+import { listPage } from "../../src/domain/intark/ProviderList.js"
 
 const sample = (name: string): unknown => JSON.parse(readFileSync(new URL(`../fixtures/intark/${name}`, import.meta.url), "utf8"))
 

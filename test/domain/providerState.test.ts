@@ -1,7 +1,7 @@
 /** Provider state → operations: registration time = fetch time; validity from fields; 9999-12-31 is open. */
 import { describe, expect, it } from "vitest"
-import { instant } from "../../src/domain/Instant.js"
-import { deletionOperations, stateOperations } from "../../src/domain/ProviderState.js"
+import { instant } from "../../src/domain/core/Instant.js"
+import { deletionOperations, stateOperations } from "../../src/domain/intark/ProviderState.js"
 
 const r = instant("2026-03-01T10:00:00Z")
 const plain = { objectType: "fs.person", timeZone: "Europe/Oslo" }

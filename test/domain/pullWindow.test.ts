@@ -1,7 +1,7 @@
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { fromEpochMillis, instant, toEpochMillis } from "../../src/domain/Instant.js"
-import { dueInMs, morePages, nextWindow, startAfterDownload, startAtRefusal } from "../../src/domain/PullWindow.js"
+import { fromEpochMillis, instant, toEpochMillis } from "../../src/domain/core/Instant.js"
+import { dueInMs, morePages, nextWindow, startAfterDownload, startAtRefusal } from "../../src/domain/datafordeler/PullWindow.js"
 
 const settings = { lagMs: 60_000, overlapMs: 120_000, maxWindowMs: 3_600_000, pollMs: 30_000 }
 

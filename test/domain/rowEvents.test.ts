@@ -1,9 +1,9 @@
 /** Folding GraphQL row events per object: worked examples on the real CVR_Events page and the edges. */
 import { readFileSync } from "node:fs"
 import { describe, expect, it } from "vitest"
-import { decodeGraphqlEventsPage, type RowEvent } from "../../src/domain/DatafordelerEvents.js"
-import { instant } from "../../src/domain/Instant.js"
-import { cursorAfterPage, foldRowEvents, showsEvents } from "../../src/domain/RowEvents.js"
+import { decodeGraphqlEventsPage, type RowEvent } from "../../src/domain/datafordeler/DatafordelerEvents.js"
+import { instant } from "../../src/domain/core/Instant.js"
+import { cursorAfterPage, foldRowEvents, showsEvents } from "../../src/domain/datafordeler/RowEvents.js"
 
 const realPage = () => {
   const page = decodeGraphqlEventsPage(JSON.parse(readFileSync(new URL("../fixtures/datafordeler/cvr_events_page_first50.json", import.meta.url), "utf8")), "CVR")

@@ -1,6 +1,6 @@
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { csvField } from "../../src/domain/Csv.js"
+import { csvField } from "../../src/domain/core/Csv.js"
 import { type CsvRecord, csvRecords } from "../../src/ingest/CsvRecords.js"
 import { chunked } from "../support/chunks.js"
 

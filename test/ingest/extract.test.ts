@@ -3,7 +3,7 @@ import { Effect, Option } from "effect"
 import { writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
-import { instant } from "../../src/domain/Instant.js"
+import { instant } from "../../src/domain/core/Instant.js"
 import { type ExtractOptions, ingestExtract } from "../../src/ingest/Extract.js"
 import { tempStore } from "../support/engine.js"
 

@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
-import { DATAFORDELER_SHAPE } from "../../src/domain/Mirror.js"
+import { DATAFORDELER_SHAPE } from "../../src/domain/datafordeler/DatafordelerRows.js"
 import { extractRows } from "../../src/ingest/MirrorExtract.js"
 import { writeZip } from "../support/zipFile.js"
 

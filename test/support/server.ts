@@ -18,7 +18,7 @@ export interface TestServer {
   readonly store: Store["Type"]
   readonly dir: string
   /** Run an effect against the server's own services (to set up state a test needs). */
-  readonly run: <A>(effect: Effect.Effect<A, never, StoreServices>) => Promise<A>
+  readonly run: <A>(effect: Effect.Effect<A, unknown, StoreServices>) => Promise<A>
   readonly close: () => Promise<void>
 }
 

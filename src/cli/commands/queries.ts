@@ -1,9 +1,10 @@
 /** The as-of questions of the local store: `get`, `history`, `snapshot` and `changes`. */
 import { Args, Command, Options } from "@effect/cli"
 import { Effect, Option, Stream } from "effect"
-import { type CsvRow, csvHeader, csvLine } from "../../domain/Csv.js"
+import { type CsvRow, csvHeader, csvLine } from "../../domain/core/Csv.js"
 import { keysetPages, PAGE } from "../../store/Paging.js"
 import { type ChangeCursor, type ChangeRow, Store } from "../../store/Store.js"
+import type { StoreError } from "../../store/StoreError.js"
 import { checkLimit, CliError, configOption, instantOption, instantOr, jsonOption, ofType, println, typeOption, withReadStore } from "../common.js"
 import { rowRecord, type RowTable, rowTable } from "../format.js"
 import { listSink } from "../output.js"
@@ -81,11 +82,11 @@ const outputOption = Options.text("output").pipe(
 const listFormat = (json: boolean, format: Option.Option<ListFormat>): ListFormat => Option.getOrElse(format, () => (json ? "ndjson" : "table"))
 
 /** Print the store's pages as they come: a table, NDJSON or CSV, to stdout or a file. */
-const printPages = <R extends Parameters<RowTable["line"]>[0] & CsvRow>(
+const printPages = <R extends Parameters<RowTable["line"]>[0] & CsvRow, E>(
   format: ListFormat,
   output: Option.Option<string>,
   table: RowTable,
-  pages: Stream.Stream<ReadonlyArray<R>>
+  pages: Stream.Stream<ReadonlyArray<R>, E>
 ) =>
   Effect.scoped(
     Effect.gen(function* () {
@@ -155,7 +156,7 @@ export const changes = Command.make(
           listFormat(o.json, o.format),
           o.output,
           rowTable({ objectColumn: true, changeColumn: true }),
-          keysetPages<ChangeCursor | undefined, ChangeRow>(
+          keysetPages<ChangeCursor | undefined, ChangeRow, StoreError>(
             undefined,
             (after) => store.changes({ ...query, limit: PAGE, ...(after === undefined ? {} : { after }) }),
             (row) => ({ at: row.changeAt, id: row.id })

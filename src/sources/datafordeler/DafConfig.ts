@@ -8,8 +8,9 @@
  */
 import { Schema } from "effect"
 import { CronExpression, decodeSourcesOfKind, Secret } from "../../config/Sources.js"
-import { parseInstant } from "../../domain/Instant.js"
-import { DATAFORDELER_SHAPE, type RowShape } from "../../domain/Mirror.js"
+import { parseInstant } from "../../domain/core/Instant.js"
+import { type RowShape } from "../../domain/core/Mirror.js"
+import { DATAFORDELER_SHAPE } from "../../domain/datafordeler/DatafordelerRows.js"
 const Positive = Schema.Number.pipe(Schema.int(), Schema.positive())
 const Seconds = Schema.Number.pipe(Schema.positive())
 

@@ -14,8 +14,8 @@ import { runOnCron } from "../../schedule/OnCron.js"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import type { Instant } from "../../domain/Instant.js"
-import { decodeMirrorRow, type MirrorRow } from "../../domain/Mirror.js"
+import type { Instant } from "../../domain/core/Instant.js"
+import { decodeMirrorRow, type MirrorRow } from "../../domain/core/Mirror.js"
 import { downloadToFile, printableUrl } from "../../ingest/Download.js"
 import { ingestMirrorExtract } from "../../ingest/MirrorExtract.js"
 import { type MirrorItem, MirrorStore } from "../../store/Mirror.js"
@@ -50,7 +50,7 @@ const loadEntityByQuery = (runtime: DafRuntime, data: DataService, entityName: s
         }
         yield* recordBadRows(source, bad)
         // A page may end inside an object's rows: each page's rows are mirrored as they are, not as whole histories.
-        const items: Array<MirrorItem> = [...byObject].map(([objectId, r]) => ({ objectType: entity.objectType, objectId, rows: r, complete: false, identity: entity.identity, checkOverlaps: false }))
+        const items: Array<MirrorItem> = [...byObject].map(([objectId, r]) => ({ objectType: entity.objectType, objectId, rows: r, complete: false, identity: entity.identity, checkOverlaps: false, normalise: shape.normalise }))
         if (items.length > 0) yield* mirror.mirror(`datafordeler:${source.name}`, `full-load:${source.name}:${entityName}`, items)
         rows += nodes.length
       })

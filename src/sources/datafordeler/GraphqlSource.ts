@@ -10,7 +10,7 @@
  *   2. Pages of events after the durable cursor (`where: {eventid: {gt}}`,
  *      only the configured entities) until they are all read or the round
  *      holds `eventsPerRound`, folded per object: which rows must be there and
- *      which must be gone (domain/RowEvents).
+ *      which must be gone (domain/datafordeler/RowEvents).
  *   3. Each object's rows fetched once (REST or GraphQL), retried while they do
  *      not show its events, parked if they still do not.
  *   4. The ready objects mirrored with their whole history and the cursor
@@ -24,9 +24,9 @@
  * the last event before the download's newest row, less an overlap.
  */
 import { Clock, Duration, Effect, Option, Schedule } from "effect"
-import { decodeGraphqlEventsPage, type RowEvent } from "../../domain/DatafordelerEvents.js"
-import { toEpochMillis, type Instant } from "../../domain/Instant.js"
-import { cursorAfterPage, foldRowEvents, type ObjectEvents, showsEvents } from "../../domain/RowEvents.js"
+import { decodeGraphqlEventsPage, type RowEvent } from "../../domain/datafordeler/DatafordelerEvents.js"
+import { toEpochMillis, type Instant } from "../../domain/core/Instant.js"
+import { cursorAfterPage, foldRowEvents, type ObjectEvents, showsEvents } from "../../domain/datafordeler/RowEvents.js"
 import { MirrorStore } from "../../store/Mirror.js"
 import { SourceCursors } from "../../store/SourceCursors.js"
 import { Store } from "../../store/Store.js"

@@ -7,7 +7,7 @@
  * it takes a history lacking rows we hold as complete.
  */
 import { Effect } from "effect"
-import { decodeImportStatus } from "../../domain/DatafordelerEvents.js"
+import { decodeImportStatus } from "../../domain/datafordeler/DatafordelerEvents.js"
 import type { GraphqlSettings } from "./DafConfig.js"
 import { postGraphql, type Service, withRetry } from "./ObjectFetch.js"
 

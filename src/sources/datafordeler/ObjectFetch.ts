@@ -9,10 +9,10 @@
  */
 import { Duration, Effect, Redacted, Schedule } from "effect"
 import { Pool } from "undici"
-import { decodeMirrorRow, type MirrorRow } from "../../domain/Mirror.js"
+import { decodeMirrorRow, type MirrorRow } from "../../domain/core/Mirror.js"
 import { printableUrl } from "../../ingest/Download.js"
-import { getPath } from "../../domain/ChangeHint.js"
-import { type Instant, parseInstant } from "../../domain/Instant.js"
+import { getPath } from "../../domain/core/Json.js"
+import { type Instant, parseInstant } from "../../domain/core/Instant.js"
 import { type DafEntity, type FetchPolicy, rowShape } from "./DafConfig.js"
 
 export class FetchFailed extends Error {}

@@ -10,7 +10,7 @@
 import { Duration, Effect, Schedule } from "effect"
 import { type MirrorItem, MirrorStore } from "../../store/Mirror.js"
 import { Store } from "../../store/Store.js"
-import type { DafSource } from "./DafConfig.js"
+import { type DafSource, rowShape } from "./DafConfig.js"
 import { fetchObject, type FetchedObject, fetchesMany, fetchObjects, type Service } from "./ObjectFetch.js"
 
 export interface ObjectWork<T> {
@@ -101,7 +101,8 @@ export const syncObjects = <T>(source: DafSource, data: DataService, works: Read
           Effect.mapError((reason): NotYet | string => reason),
           Effect.flatMap((fetched) => (work.shows(fetched) ? Effect.succeed(fetched) : Effect.fail<NotYet>({ _tag: "Lagging" }))),
           Effect.flatMap((fetched) =>
-            Effect.flatMap(mirror.heldRows(entity.objectType, work.objectId, entity.identity), (held) =>
+            // orDie: the catchAll below reads every failure as a reason to park; a store failure is none (it stops the path loudly, as before).
+            Effect.flatMap(Effect.orDie(mirror.heldRows(entity.objectType, work.objectId, entity.identity)), (held) =>
               coversHeld(held, fetched) ? Effect.succeed(fetched) : Effect.fail<NotYet>({ _tag: "Incomplete", fetched })
             )
           ),
@@ -133,7 +134,8 @@ export const wholeHistory = (source: DafSource, entity: string, objectId: string
   rows: fetched.rows,
   complete: true,
   identity: source.entities[entity]!.identity,
-  checkOverlaps: true
+  checkOverlaps: true,
+  normalise: rowShape(source.entities[entity]!).normalise
 })
 
 /** Rows a data service answered that cannot be read: recorded as refusals (the rest of the object applies). */

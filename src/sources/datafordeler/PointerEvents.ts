@@ -10,9 +10,9 @@
  * restart, or by another path): that object costs no request.
  */
 import { Effect } from "effect"
-import type { PullEvent } from "../../domain/DatafordelerEvents.js"
-import type { Bound, Instant } from "../../domain/Instant.js"
-import { decodeMirrorRow, type MirrorRow } from "../../domain/Mirror.js"
+import type { PullEvent } from "../../domain/datafordeler/DatafordelerEvents.js"
+import type { Bound, Instant } from "../../domain/core/Instant.js"
+import { decodeMirrorRow, type MirrorRow } from "../../domain/core/Mirror.js"
 import { type MirrorItem, MirrorStore, type SourceCursorMove } from "../../store/Mirror.js"
 import { Store } from "../../store/Store.js"
 import { type DafSource, rowShape } from "./DafConfig.js"
@@ -114,7 +114,7 @@ export const applyWanted = (source: DafSource, data: DataService, wanted: Iterab
     // Objects whose events carried their rows need no fetch (and are not their whole history).
     const inlineItems: Array<MirrorItem> = all
       .filter((w) => w.inline !== null)
-      .map((w) => ({ objectType: source.entities[w.entity]!.objectType, objectId: w.objectId, rows: [...w.inline!.values()], complete: false, identity: source.entities[w.entity]!.identity, checkOverlaps: false }))
+      .map((w) => ({ objectType: source.entities[w.entity]!.objectType, objectId: w.objectId, rows: [...w.inline!.values()], complete: false, identity: source.entities[w.entity]!.identity, checkOverlaps: false, normalise: rowShape(source.entities[w.entity]!).normalise }))
     const synced = yield* syncObjects(
       source,
       data,

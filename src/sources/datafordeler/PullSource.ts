@@ -15,10 +15,10 @@
  * `fullLoad.downloadOverlapMinutes` before its newest row.
  */
 import { Clock, Duration, Effect, Option } from "effect"
-import { decodePullEnvelope, decodePullXmlPage } from "../../domain/DatafordelerEvents.js"
+import { decodePullEnvelope, decodePullXmlPage } from "../../domain/datafordeler/DatafordelerEvents.js"
 import { jsonElements } from "../../ingest/JsonElements.js"
-import { fromEpochMillis, type Instant, toEpochMillis } from "../../domain/Instant.js"
-import { dueInMs, morePages, nextWindow, type PullWindow, startAfterDownload } from "../../domain/PullWindow.js"
+import { fromEpochMillis, type Instant, toEpochMillis } from "../../domain/core/Instant.js"
+import { dueInMs, morePages, nextWindow, type PullWindow, startAfterDownload } from "../../domain/datafordeler/PullWindow.js"
 import { SourceCursors } from "../../store/SourceCursors.js"
 import { Store, type Submission } from "../../store/Store.js"
 import { printableUrl } from "../../ingest/Download.js"

@@ -12,8 +12,8 @@
  */
 import { Clock, Duration, Effect, Option, Queue, Runtime, Schedule } from "effect"
 import { readFileSync } from "node:fs"
-import { decodePullEnvelope } from "../../domain/DatafordelerEvents.js"
-import { fromEpochMillis } from "../../domain/Instant.js"
+import { decodePullEnvelope } from "../../domain/datafordeler/DatafordelerEvents.js"
+import { fromEpochMillis } from "../../domain/core/Instant.js"
 import { PushInbox } from "../../store/PushInbox.js"
 import { SourceCursors } from "../../store/SourceCursors.js"
 import { Store } from "../../store/Store.js"

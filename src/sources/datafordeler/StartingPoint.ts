@@ -9,8 +9,8 @@
  */
 import { Clock, Effect, Option } from "effect"
 import { ConfigFileError } from "../../config/Config.js"
-import { fromEpochMillis, type Instant, parseInstant, toEpochMillis } from "../../domain/Instant.js"
-import { startAtRefusal } from "../../domain/PullWindow.js"
+import { fromEpochMillis, type Instant, parseInstant, toEpochMillis } from "../../domain/core/Instant.js"
+import { startAtRefusal } from "../../domain/datafordeler/PullWindow.js"
 import { SourceCursors } from "../../store/SourceCursors.js"
 import type { DafSource, GraphqlSettings } from "./DafConfig.js"
 import { postGraphql, type Service, withRetry } from "./ObjectFetch.js"

@@ -10,7 +10,7 @@
 import amqp, { type Channel, type ChannelModel, type ConsumeMessage, type Options } from "amqplib"
 import { Cause, Chunk, Clock, Deferred, Duration, Effect, Queue, Random, type Redacted } from "effect"
 import { readFileSync } from "node:fs"
-import { decodeNotification, isHintRefusal } from "../../domain/ChangeHint.js"
+import { decodeNotification, isHintRefusal } from "../../domain/intark/ChangeHint.js"
 import { type Received, WorkQueue } from "../../store/WorkQueue.js"
 import type { IntarkSource } from "./IntarkConfig.js"
 

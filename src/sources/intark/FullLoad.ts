@@ -8,8 +8,8 @@
  */
 import { Duration, Effect, Redacted, Schedule } from "effect"
 import { request } from "undici"
-import type { ChangeHint } from "../../domain/ChangeHint.js"
-import { type ListPage, listPage } from "../../domain/ProviderList.js"
+import type { ChangeHint } from "../../domain/intark/ChangeHint.js"
+import { type ListPage, listPage } from "../../domain/intark/ProviderList.js"
 import { Store } from "../../store/Store.js"
 import { type Received, WorkQueue } from "../../store/WorkQueue.js"
 import { type IntarkSource, objectTypeOf } from "./IntarkConfig.js"

@@ -10,8 +10,8 @@
  */
 import { Clock, Effect, Either, Option, type Redacted } from "effect"
 import { runOnCron } from "../../schedule/OnCron.js"
-import { drift, fingerprint, itemFingerprint } from "../../domain/Drift.js"
-import { fromEpochMillis } from "../../domain/Instant.js"
+import { drift, fingerprint, itemFingerprint } from "../../domain/intark/Drift.js"
+import { fromEpochMillis } from "../../domain/core/Instant.js"
 import { type ResyncReport, ResyncReports } from "../../store/ResyncReports.js"
 import { presentState } from "../../store/Present.js"
 import { Store } from "../../store/Store.js"

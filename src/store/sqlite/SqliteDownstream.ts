@@ -7,9 +7,11 @@
 import type Database from "better-sqlite3"
 import { Clock, Effect, Option, PubSub } from "effect"
 import { randomUUID } from "node:crypto"
-import { type Bound, fromEpochMillis, type Instant, toEpochMillis } from "../../domain/Instant.js"
+import { closingCancels, heldActivations, neighbourAcross, settleActivation } from "../../domain/core/Activation.js"
+import { type Bound, fromEpochMillis, type Instant } from "../../domain/core/Instant.js"
 import type { Activation, ActivationKind, ActivationStatus, ActivationStoreShape } from "../Activations.js"
 import type { CommitSignalShape, OutboxRecord, OutboxStoreShape, OutboxType } from "../Outbox.js"
+import { attempt } from "../StoreError.js"
 
 /** Statements the ingest transaction calls; each is one prepared statement. */
 export interface DownstreamWrites {
@@ -38,11 +40,10 @@ export const makeDownstreamWrites = (db: Database.Database): DownstreamWrites =>
   )
   return {
     rowClosed: (row, now) => {
-      if ((row.virkningFra !== null && row.virkningFra > row.storedAt) || (row.virkningTil !== null && row.virkningTil > row.storedAt)) cancel.run(now, row.id)
+      if (closingCancels(row)) cancel.run(now, row.id)
     },
-    rowInserted: (rowId, objectType, objectId, fra, til, now) => {
-      if (fra !== null && fra > now) hold.run(rowId, objectType, objectId, "started", fra, now)
-      if (til !== null && til > now) hold.run(rowId, objectType, objectId, "ended", til, now)
+    rowInserted: (rowId, objectType, objectId, virkningFra, virkningTil, now) => {
+      for (const a of heldActivations({ virkningFra, virkningTil, storedAt: now })) hold.run(rowId, objectType, objectId, a.kind, a.at, now)
     },
     changeRecorded: (type, op, now) =>
       record.run(randomUUID(), type, op.objectType, op.objectId, op.registreringstid, op.virkningFra, op.virkningTil, op.eventId, now)
@@ -117,19 +118,19 @@ export const makeSqliteActivations = (db: Database.Database, signal: CommitSigna
   const settleBatch = db.transaction((now: Instant, lateAfterMs: number) => {
     const due = q.due.all(now, SETTLE_BATCH)
     let fired = 0, skipped = 0, late = 0
-    const nowMs = toEpochMillis(now)
     for (const a of due) {
-      const neighbour = a.kind === "started" ? q.endsAt.get(a.object_type, a.object_id, a.at) : q.startsAt.get(a.object_type, a.object_id, a.at)
-      if (neighbour !== undefined && neighbour.data === a.data) {
+      const neighbour = q[neighbourAcross(a.kind)].get(a.object_type, a.object_id, a.at)
+      const settled = settleActivation({ kind: a.kind, at: a.at as Instant, data: a.data }, neighbour, now, lateAfterMs)
+      if (settled._tag === "Skipped") {
         q.settle.run("skipped", now, null, a.id)
         skipped++
         continue
       }
-      const isLate = nowMs - toEpochMillis(a.at as Instant) > lateAfterMs ? 1 : 0
+      const isLate = settled.late ? 1 : 0
       q.settle.run("fired", now, isLate, a.id)
       q.record.run(
         randomUUID(),
-        a.kind === "started" ? "validity-started" : "validity-ended",
+        settled.announce,
         a.object_type,
         a.object_id,
         a.registrering_fra,
@@ -147,12 +148,12 @@ export const makeSqliteActivations = (db: Database.Database, signal: CommitSigna
   })
 
   return {
-    next: Effect.sync(() => Option.fromNullable(q.next.get()?.at as Instant | undefined)),
+    next: attempt("ActivationStore.next", () => Option.fromNullable(q.next.get()?.at as Instant | undefined)),
     settleDue: (now, lateAfterMs) =>
       Effect.gen(function* () {
         const total = { fired: 0, skipped: 0, late: 0 }
         for (;;) {
-          const batch = settleBatch.immediate(now, lateAfterMs)
+          const batch = yield* attempt("ActivationStore.settleDue", () => settleBatch.immediate(now, lateAfterMs))
           total.fired += batch.fired
           total.skipped += batch.skipped
           total.late += batch.late
@@ -161,7 +162,7 @@ export const makeSqliteActivations = (db: Database.Database, signal: CommitSigna
         }
       }),
     list: (query) =>
-      Effect.sync(() =>
+      attempt("ActivationStore.list", () =>
         q.list
           .all({
             from: query.from,
@@ -174,7 +175,7 @@ export const makeSqliteActivations = (db: Database.Database, signal: CommitSigna
           })
           .map(toActivation)
       ),
-    pendingCount: Effect.sync(() => q.pending.get()!.n)
+    pendingCount: attempt("ActivationStore.pendingCount", () => q.pending.get()!.n)
   }
 }
 
@@ -234,23 +235,27 @@ export const makeSqliteOutbox = (db: Database.Database): OutboxStoreShape => {
     return q.cursor.get(publisher)!
   }
   return {
-    after: (seq, limit) => Effect.sync(() => q.after.all(seq, limit).map(toOutboxRecord)),
-    cursor: (publisher) => Effect.map(now, (at) => cursorOf(publisher, at).delivered_seq),
-    delivered: (publisher, seq) => Effect.map(now, (at) => void q.delivered.run(seq, at, publisher)),
-    failed: (publisher, error) => Effect.map(now, (at) => void q.failed.run(error.slice(0, 2000), at, publisher)),
+    after: (seq, limit) => attempt("OutboxStore.after", () => q.after.all(seq, limit).map(toOutboxRecord)),
+    cursor: (publisher) => Effect.flatMap(now, (at) => attempt("OutboxStore.cursor", () => cursorOf(publisher, at).delivered_seq)),
+    delivered: (publisher, seq) => Effect.flatMap(now, (at) => attempt("OutboxStore.delivered", () => void q.delivered.run(seq, at, publisher))),
+    failed: (publisher, error) => Effect.flatMap(now, (at) => attempt("OutboxStore.failed", () => void q.failed.run(error.slice(0, 2000), at, publisher))),
     states: (publishers) =>
-      Effect.map(now, (at) =>
-        publishers.map((publisher) => {
-          const c = cursorOf(publisher, at)
-          return { publisher, deliveredSeq: c.delivered_seq, backlog: q.backlog.get(c.delivered_seq)!.n, attempts: c.attempts, lastError: c.last_error }
-        })
+      Effect.flatMap(now, (at) =>
+        attempt("OutboxStore.states", () =>
+          publishers.map((publisher) => {
+            const c = cursorOf(publisher, at)
+            return { publisher, deliveredSeq: c.delivered_seq, backlog: q.backlog.get(c.delivered_seq)!.n, attempts: c.attempts, lastError: c.last_error }
+          })
+        )
       ),
     prune: (publishers, before) =>
-      Effect.map(now, (at) => {
-        const upTo = publishers.length === 0 ? Number.MAX_SAFE_INTEGER : Math.min(...publishers.map((p) => cursorOf(p, at).delivered_seq))
-        return q.pruneBefore.run(before, upTo).changes
-      }),
-    size: Effect.sync(() => q.size.get()!.n)
+      Effect.flatMap(now, (at) =>
+        attempt("OutboxStore.prune", () => {
+          const upTo = publishers.length === 0 ? Number.MAX_SAFE_INTEGER : Math.min(...publishers.map((p) => cursorOf(p, at).delivered_seq))
+          return q.pruneBefore.run(before, upTo).changes
+        })
+      ),
+    size: attempt("OutboxStore.size", () => q.size.get()!.n)
   }
 }
 

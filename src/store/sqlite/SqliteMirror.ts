@@ -1,11 +1,13 @@
 /** The mirror write path on SQLite: one IMMEDIATE transaction per batch, downstream records included. */
 import type Database from "better-sqlite3"
 import { Clock, Effect } from "effect"
-import { fromEpochMillis, type Instant } from "../../domain/Instant.js"
-import { planMirror, type StoredMirrorRow, storedKey } from "../../domain/Mirror.js"
+import { mirroredChange } from "../../domain/core/Change.js"
+import { fromEpochMillis, type Instant } from "../../domain/core/Instant.js"
+import { planMirror, type StoredMirrorRow, storedKey } from "../../domain/core/Mirror.js"
 import type { AnomalyRecord, MirrorItem, MirrorResult, MirrorStoreShape, SourceCursorMove } from "../Mirror.js"
 import { setCursorStatement } from "./SqliteSourceCursors.js"
 import type { CommitSignalShape } from "../Outbox.js"
+import { attempt } from "../StoreError.js"
 import { makeDownstreamWrites } from "./SqliteDownstream.js"
 
 /** A stored row as planning reads it, with when it was stored (for its activations). */
@@ -40,35 +42,26 @@ export const makeSqliteMirror = (db: Database.Database, signal?: CommitSignalSha
 
   const applyItem = (source: string, eventId: string, item: MirrorItem, now: Instant): MirrorResult => {
     const stored = q.rows.all(item.objectType, item.objectId).map((r) => ({ ...r, objectId: item.objectId, key: storedKey(r, item.identity) }))
-    const plan = planMirror(stored, item.rows, item.complete, item.checkOverlaps)
-    const currentBefore = stored.filter((r) => r.registreringTil === null).length
-    let latest: string | undefined
-    const later = (t: string | null) => {
-      if (t !== null && (latest === undefined || t > latest)) latest = t
-    }
+    const plan = planMirror(stored, item.rows, item.complete, item.checkOverlaps, item.normalise)
     for (const c of plan.close) {
       q.close.run(c.at, now, c.id)
       downstream.rowClosed(stored.find((r) => r.id === c.id)!, now)
-      later(c.at)
     }
     for (const r of plan.insert) {
       const id = q.insert.run(item.objectType, item.objectId, r.registreringFra, r.registreringTil, r.virkningFra, r.virkningTil, r.data, eventId, now, r.registreringTil === null ? null : now).lastInsertRowid
       // Only a current row's future boundaries are announced.
       if (r.registreringTil === null) downstream.rowInserted(id, item.objectType, item.objectId, r.virkningFra, r.virkningTil, now)
-      later(r.registreringFra)
-      later(r.registreringTil)
     }
     for (const a of plan.anomalies) q.anomaly.run(now, source, item.objectType, item.objectId, a.kind, a.detail.slice(0, 2000))
-    if (latest !== undefined) {
-      q.head.run(item.objectType, item.objectId, latest)
-      const currentAfter = currentBefore - plan.close.length + plan.insert.filter((r) => r.registreringTil === null).length
-      const newest = plan.insert.find((r) => r.registreringTil === null) ?? plan.insert[0]
-      downstream.changeRecorded(currentBefore === 0 ? "created" : currentAfter === 0 ? "deleted" : "updated", {
+    const change = mirroredChange(plan, stored.filter((r) => r.registreringTil === null).length)
+    if (change !== undefined) {
+      q.head.run(item.objectType, item.objectId, change.registreringstid)
+      downstream.changeRecorded(change.kind, {
         objectType: item.objectType,
         objectId: item.objectId,
-        registreringstid: latest as Instant,
-        virkningFra: newest?.virkningFra ?? null,
-        virkningTil: newest?.virkningTil ?? null,
+        registreringstid: change.registreringstid,
+        virkningFra: change.virkningFra,
+        virkningTil: change.virkningTil,
         eventId
       }, now)
     }
@@ -83,15 +76,17 @@ export const makeSqliteMirror = (db: Database.Database, signal?: CommitSignalSha
 
   return {
     mirror: (source, eventId, items, cursor) =>
-      Effect.flatMap(Clock.currentTimeMillis, (ms) => {
-        const results = mirrorTx.immediate(source, eventId, items, fromEpochMillis(ms), cursor)
-        const changed = results.some((r) => r.inserted > 0 || r.closed > 0)
-        return changed && signal !== undefined ? Effect.as(signal.notify, results) : Effect.succeed(results)
-      }),
+      Clock.currentTimeMillis.pipe(
+        Effect.flatMap((ms) => attempt("MirrorStore.mirror", () => mirrorTx.immediate(source, eventId, items, fromEpochMillis(ms), cursor))),
+        Effect.flatMap((results) => {
+          const changed = results.some((r) => r.inserted > 0 || r.closed > 0)
+          return changed && signal !== undefined ? Effect.as(signal.notify, results) : Effect.succeed(results)
+        })
+      ),
     heldRows: (objectType, objectId, identity) =>
-      Effect.sync(() => new Map(q.rows.all(objectType, objectId).map((r) => [storedKey(r, identity), r.registreringTil] as const))),
+      attempt("MirrorStore.heldRows", () => new Map(q.rows.all(objectType, objectId).map((r) => [storedKey(r, identity), r.registreringTil] as const))),
     anomalies: ({ after, limit, objectType }) =>
-      Effect.sync(() => q.anomalies.all({ after, type: objectType ?? null, limit })),
-    anomalyCount: Effect.sync(() => q.count.get()!.n)
+      attempt("MirrorStore.anomalies", () => q.anomalies.all({ after, type: objectType ?? null, limit })),
+    anomalyCount: attempt("MirrorStore.anomalyCount", () => q.count.get()!.n)
   }
 }

@@ -1,8 +1,9 @@
 /** The PUSH inbox on SQLite. */
 import type Database from "better-sqlite3"
 import { Clock, Effect } from "effect"
-import { fromEpochMillis } from "../../domain/Instant.js"
+import { fromEpochMillis } from "../../domain/core/Instant.js"
 import type { InboxEntry, PushInboxShape } from "../PushInbox.js"
+import { attempt } from "../StoreError.js"
 
 export const makeSqlitePushInbox = (db: Database.Database): PushInboxShape => {
   const q = {
@@ -22,10 +23,10 @@ export const makeSqlitePushInbox = (db: Database.Database): PushInboxShape => {
   })
   const now = Effect.map(Clock.currentTimeMillis, fromEpochMillis)
   return {
-    record: (source, events) => Effect.flatMap(now, (at) => Effect.sync(() => recordTx.immediate(source, events, at))),
-    pending: (source, limit) => Effect.sync(() => q.pending.all(source, limit)),
-    markProcessed: (ids) => Effect.flatMap(now, (at) => Effect.sync(() => void markTx.immediate(ids, at))),
-    prune: (before) => Effect.sync(() => q.prune.run(before).changes),
-    pendingCount: Effect.sync(() => q.count.get()!.n)
+    record: (source, events) => Effect.flatMap(now, (at) => attempt("PushInbox.record", () => recordTx.immediate(source, events, at))),
+    pending: (source, limit) => attempt("PushInbox.pending", () => q.pending.all(source, limit)),
+    markProcessed: (ids) => Effect.flatMap(now, (at) => attempt("PushInbox.markProcessed", () => void markTx.immediate(ids, at))),
+    prune: (before) => attempt("PushInbox.prune", () => q.prune.run(before).changes),
+    pendingCount: attempt("PushInbox.pendingCount", () => q.count.get()!.n)
   }
 }

@@ -1,7 +1,7 @@
 /** Resync reports on SQLite. */
 import type Database from "better-sqlite3"
-import { Effect } from "effect"
 import type { ResyncReport, ResyncReportsShape } from "../ResyncReports.js"
+import { attempt } from "../StoreError.js"
 
 interface ReportRecord {
   id: number
@@ -46,10 +46,10 @@ export const makeSqliteResyncReports = (db: Database.Database): ResyncReportsSha
   const bySource = db.prepare<[string, number], ReportRecord>("SELECT * FROM resync_reports WHERE source = ? ORDER BY id DESC LIMIT ?")
   return {
     record: (report) =>
-      Effect.sync(() => {
+      attempt("ResyncReports.record", () => {
         const id = Number(insert.run({ ...report, dryRun: report.dryRun ? 1 : 0 }).lastInsertRowid)
         return { ...report, id }
       }),
-    list: ({ source, limit }) => Effect.sync(() => (source === undefined ? all.all(limit) : bySource.all(source, limit)).map(toReport))
+    list: ({ source, limit }) => attempt("ResyncReports.list", () => (source === undefined ? all.all(limit) : bySource.all(source, limit)).map(toReport))
   }
 }

@@ -5,9 +5,10 @@
  */
 import type Database from "better-sqlite3"
 import { Clock, Effect, Option } from "effect"
-import { type Bound, fromEpochMillis, type Instant } from "../../domain/Instant.js"
-import { encodeOperation, isRefusal, type Operation, type Refusal } from "../../domain/Operation.js"
-import { type CurrentRow, planOperation, staleReason } from "../../domain/Plan.js"
+import { operationChangeKind } from "../../domain/core/Change.js"
+import { type Bound, fromEpochMillis, type Instant } from "../../domain/core/Instant.js"
+import { encodeOperation, isRefusal, type Operation, type Refusal } from "../../domain/core/Operation.js"
+import { type CurrentRow, planOperation, staleReason } from "../../domain/core/Plan.js"
 import {
   type ChangeRow,
   type RecordedEvent,
@@ -17,6 +18,7 @@ import {
   type Submission,
   type SubmissionResult
 } from "../Store.js"
+import { attempt } from "../StoreError.js"
 import type { CommitSignalShape } from "../Outbox.js"
 import { makeDownstreamWrites } from "./SqliteDownstream.js"
 
@@ -195,8 +197,7 @@ export const makeSqliteStore = (db: Database.Database, signal?: CommitSignalShap
         const rowId = q.insertRow.run(op.objectType, op.objectId, op.registreringstid, row.virkningFra, row.virkningTil, row.data, op.eventId, now).lastInsertRowid
         downstream.rowInserted(rowId, op.objectType, op.objectId, row.virkningFra, row.virkningTil, now)
       }
-      const remaining = current.length - plan.close.length + plan.insert.length
-      downstream.changeRecorded(current.length === 0 ? "created" : remaining === 0 ? "deleted" : "updated", op, now)
+      downstream.changeRecorded(operationChangeKind(current.length, plan), op, now)
       changed = true
     }
     q.upsertHead.run(op.objectType, op.objectId, op.registreringstid)
@@ -239,22 +240,24 @@ export const makeSqliteStore = (db: Database.Database, signal?: CommitSignalShap
   // Set by applyOne inside a transaction; read after the commit.
   let changed = false
   const ingestCommitted = (source: string, batch: ReadonlyArray<Submission>, at: Instant) =>
-    Effect.suspend(() => {
-      changed = false
-      const results = ingestTx.immediate(source, batch, at)
-      return changed && signal !== undefined ? Effect.as(signal.notify, results) : Effect.succeed(results)
-    })
+    Effect.flatMap(
+      attempt("Store.ingest", () => {
+        changed = false
+        return ingestTx.immediate(source, batch, at)
+      }),
+      (results) => (changed && signal !== undefined ? Effect.as(signal.notify, results) : Effect.succeed(results))
+    )
 
   return {
     ingest: (source, batch) => (batch.length === 0 ? Effect.succeed([]) : Effect.flatMap(now, (at) => ingestCommitted(source, batch, at))),
     asOf: ({ objectType, objectId, registreringstid, virkningstid }) =>
-      Effect.sync(() => {
+      attempt("Store.asOf", () => {
         const r = q.asOf.get({ type: objectType, id: objectId, r: registreringstid, v: virkningstid })
         return r === undefined ? Option.none() : Option.some(toRow(r))
       }),
-    history: (objectType, objectId) => Effect.sync(() => q.history.all(objectType, objectId).map(toRow)),
+    history: (objectType, objectId) => attempt("Store.history", () => q.history.all(objectType, objectId).map(toRow)),
     snapshot: (query) =>
-      Effect.sync(() =>
+      attempt("Store.snapshot", () =>
         q.snapshot
           .all({
             type: query.objectType,
@@ -266,7 +269,7 @@ export const makeSqliteStore = (db: Database.Database, signal?: CommitSignalShap
           .map(toRow)
       ),
     changes: (query) =>
-      Effect.sync(() => {
+      attempt("Store.changes", () => {
         const at = query.after?.at ?? query.since
         const params = {
           lo: at > query.since ? at : query.since,
@@ -297,7 +300,7 @@ export const makeSqliteStore = (db: Database.Database, signal?: CommitSignalShap
         return out
       }),
     events: (afterSeq, limit) =>
-      Effect.sync(() =>
+      attempt("Store.events", () =>
         q.events.all(afterSeq, limit).map(
           (e): RecordedEvent => ({
             seq: e.seq,
@@ -310,7 +313,7 @@ export const makeSqliteStore = (db: Database.Database, signal?: CommitSignalShap
         )
       ),
     refused: (afterId, limit) =>
-      Effect.sync(() =>
+      attempt("Store.refused", () =>
         q.refused.all(afterId, limit).map(
           (r): RefusedRecord => ({
             id: r.id,
@@ -326,9 +329,9 @@ export const makeSqliteStore = (db: Database.Database, signal?: CommitSignalShap
           })
         )
       ),
-    objectIds: (objectType, after, limit) => Effect.sync(() => q.objectIds.all(objectType, after, limit).map((r) => r.object_id)),
-    hasObjects: (objectType) => Effect.sync(() => q.anyObject.get(objectType) !== undefined),
-    stats: Effect.sync(() => ({
+    objectIds: (objectType, after, limit) => attempt("Store.objectIds", () => q.objectIds.all(objectType, after, limit).map((r) => r.object_id)),
+    hasObjects: (objectType) => attempt("Store.hasObjects", () => q.anyObject.get(objectType) !== undefined),
+    stats: attempt("Store.stats", () => ({
       rows: counts.rows.get()!.n,
       currentRows: counts.currentRows.get()!.n,
       objects: counts.objects.get()!.n,

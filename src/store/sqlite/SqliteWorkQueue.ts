@@ -1,8 +1,9 @@
 /** The work queue on SQLite: one IMMEDIATE transaction per recorded batch, per claim, per settle. */
 import type Database from "better-sqlite3"
 import { Clock, Effect, PubSub } from "effect"
-import { fromEpochMillis, type Instant } from "../../domain/Instant.js"
+import { fromEpochMillis, type Instant } from "../../domain/core/Instant.js"
 import type { Received, RecordOutcome, WorkItem, WorkQueueShape } from "../WorkQueue.js"
+import { attempt } from "../StoreError.js"
 
 interface ItemRecord {
   source: string
@@ -136,18 +137,19 @@ export const makeSqliteWorkQueue = (db: Database.Database): WorkQueueShape => {
     record: (source, received) =>
       received.length === 0
         ? Effect.succeed([])
-        : Effect.flatMap(now, (at) => {
-            const outcomes = recordTx.immediate(source, received, at)
-            return outcomes.includes("queued") ? Effect.as(PubSub.publish(wake, undefined), outcomes) : Effect.succeed(outcomes)
-          }),
-    claim: (source, limit) => Effect.map(now, (at) => claimTx.immediate(source, at, limit)),
-    settle: (settlements) => Effect.map(now, (at) => void settleTx.immediate(settlements, at)),
-    recover: (source) => Effect.sync(() => q.recover.run(source).changes),
-    revive: (source, resource) => Effect.map(now, (at) => (resource === undefined ? q.revive.run(at, source) : q.reviveResource.run(at, source, resource)).changes),
-    nextDue: (source) => Effect.sync(() => (q.nextDue.get(source)?.at ?? null) as Instant | null),
-    list: (source, state, limit) => Effect.sync(() => q.list.all(source, state, limit).map(toItem)),
-    counts: Effect.sync(() => q.counts.all()),
-    pruneSeen: (before) => Effect.sync(() => q.pruneSeen.run(before).changes),
+        : now.pipe(
+            Effect.flatMap((at) => attempt("WorkQueue.record", () => recordTx.immediate(source, received, at))),
+            Effect.flatMap((outcomes) => (outcomes.includes("queued") ? Effect.as(PubSub.publish(wake, undefined), outcomes) : Effect.succeed(outcomes)))
+          ),
+    claim: (source, limit) => Effect.flatMap(now, (at) => attempt("WorkQueue.claim", () => claimTx.immediate(source, at, limit))),
+    settle: (settlements) => Effect.flatMap(now, (at) => attempt("WorkQueue.settle", () => void settleTx.immediate(settlements, at))),
+    recover: (source) => attempt("WorkQueue.recover", () => q.recover.run(source).changes),
+    revive: (source, resource) =>
+      Effect.flatMap(now, (at) => attempt("WorkQueue.revive", () => (resource === undefined ? q.revive.run(at, source) : q.reviveResource.run(at, source, resource)).changes)),
+    nextDue: (source) => attempt("WorkQueue.nextDue", () => (q.nextDue.get(source)?.at ?? null) as Instant | null),
+    list: (source, state, limit) => attempt("WorkQueue.list", () => q.list.all(source, state, limit).map(toItem)),
+    counts: attempt("WorkQueue.counts", () => q.counts.all()),
+    pruneSeen: (before) => attempt("WorkQueue.pruneSeen", () => q.pruneSeen.run(before).changes),
     queued: PubSub.subscribe(wake)
   }
 }

@@ -1,6 +1,6 @@
 /**
  * The SQLite schema (drizzle): the source of truth for `drizzle/sqlite`
- * migrations. Instants are canonical fixed-width UTC text (see domain/Instant),
+ * migrations. Instants are canonical fixed-width UTC text (see domain/core/Instant),
  * so every comparison and index below orders them correctly; NULL is an open end.
  */
 import { sql } from "drizzle-orm"

@@ -1,8 +1,8 @@
 /** Folding decoded PULL/PUSH events per object: duplicates by envelope Id or beskedID, inline rows, unconfigured types. */
 import { Schema } from "effect"
 import { describe, expect, it } from "vitest"
-import { decodePullEnvelope, type PullEvent } from "../../../src/domain/DatafordelerEvents.js"
-import { instant } from "../../../src/domain/Instant.js"
+import { decodePullEnvelope, type PullEvent } from "../../../src/domain/datafordeler/DatafordelerEvents.js"
+import { instant } from "../../../src/domain/core/Instant.js"
 import { DafSourceSchema } from "../../../src/sources/datafordeler/DafConfig.js"
 import { eventFold, heldRowsShow } from "../../../src/sources/datafordeler/PointerEvents.js"
 

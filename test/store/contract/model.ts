@@ -9,8 +9,8 @@
 import { Effect, Option } from "effect"
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { type Bound, fromEpochMillis, type Instant } from "../../../src/domain/Instant.js"
-import { canonicalJson, type Operation } from "../../../src/domain/Operation.js"
+import { type Bound, fromEpochMillis, type Instant } from "../../../src/domain/core/Instant.js"
+import { canonicalJson, type Operation } from "../../../src/domain/core/Operation.js"
 import { type Outcome, type Row, Store, type StoreShape } from "../../../src/store/Store.js"
 import { onFreshStore, type StoreBackend } from "./backend.js"
 

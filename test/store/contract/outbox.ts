@@ -1,8 +1,8 @@
 /** The outbox as the store writes it: one record per real change, none for a re-fetch that changes nothing. (Delivery is test/outbox.) */
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
-import { fromEpochMillis } from "../../../src/domain/Instant.js"
-import { canonicalJson, type Operation } from "../../../src/domain/Operation.js"
+import { fromEpochMillis } from "../../../src/domain/core/Instant.js"
+import { canonicalJson, type Operation } from "../../../src/domain/core/Operation.js"
 import { OutboxStore } from "../../../src/store/Outbox.js"
 import { Store } from "../../../src/store/Store.js"
 import { onFreshStore, type StoreBackend } from "./backend.js"

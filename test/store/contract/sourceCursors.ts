@@ -1,7 +1,7 @@
 /** Source cursors: none until set, the latest per source with when it was set, listed by source. */
 import { Clock, Effect, Option } from "effect"
 import { describe, expect, it } from "vitest"
-import { fromEpochMillis } from "../../../src/domain/Instant.js"
+import { fromEpochMillis } from "../../../src/domain/core/Instant.js"
 import { SourceCursors } from "../../../src/store/SourceCursors.js"
 import { onFreshStore, type StoreBackend } from "./backend.js"
 

@@ -1,8 +1,8 @@
 /** The persisted work queue: collapse by object, dedup by message id, poison recorded, in-flight hints, settle outcomes, crash recovery. */
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
-import type { ChangeHint } from "../../../src/domain/ChangeHint.js"
-import { instant } from "../../../src/domain/Instant.js"
+import type { ChangeHint } from "../../../src/domain/intark/ChangeHint.js"
+import { instant } from "../../../src/domain/core/Instant.js"
 import { Store } from "../../../src/store/Store.js"
 import { type Received, WorkQueue } from "../../../src/store/WorkQueue.js"
 import { onFreshStore, type StoreBackend } from "./backend.js"

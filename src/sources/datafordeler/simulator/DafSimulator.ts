@@ -37,9 +37,9 @@ import { randomUUID } from "node:crypto"
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import { request } from "undici"
 import { zipBytes } from "../../../ingest/ZipWrite.js"
-import { type Bound, fromEpochMillis, type Instant, parseInstant, toEpochMillis } from "../../../domain/Instant.js"
-import { canonicalJson, type Operation } from "../../../domain/Operation.js"
-import { planOperation } from "../../../domain/Plan.js"
+import { type Bound, fromEpochMillis, type Instant, parseInstant, toEpochMillis } from "../../../domain/core/Instant.js"
+import { canonicalJson, type Operation } from "../../../domain/core/Operation.js"
+import { planOperation } from "../../../domain/core/Plan.js"
 import { seededRandom } from "../../intark/simulator/FsSimulator.js"
 
 export interface DafFaults {

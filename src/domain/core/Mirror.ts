@@ -10,11 +10,10 @@
  *   anything else (content or a closed         → an anomaly (a history rewrite): recorded,
  *     registreringTil changed, a reopen)          ours kept — never silently obeyed
  *
- * The platform's own columns — every field named `datafordeler…`
- * (datafordelerRowId, …RowVersion, …Opdateringstid,
- * …RegisterImportSequenceNumber, in any spelling, nested rows' too) — are
- * bookkeeping, not the register's data: a re-import writes the same rows again
- * with new ones. They are never compared as content.
+ * A register's shape says which fields are its platform's bookkeeping (row
+ * ids, update stamps, import numbers: a re-import writes the same rows again
+ * with new ones) — never compared as content — and how two spellings of the
+ * same content compare (Datafordeler's: domain/datafordeler/DatafordelerRows).
  *
  * With the object's complete history in hand, a row we hold that upstream no
  * longer has is an anomaly too. After the plan, rows whose registration and
@@ -22,8 +21,7 @@
  * data has some); they are stored anyway, as upstream has them.
  */
 import { type Bound, type Instant, parseInstant } from "./Instant.js"
-import { getPath } from "./ChangeHint.js"
-import { transliterate } from "./DatafordelerEvents.js"
+import { getPath } from "./Json.js"
 import { canonicalJson } from "./Operation.js"
 
 /** Where a register's rows keep the object id and the four instants, and what identifies a row. */
@@ -39,23 +37,13 @@ export interface RowShape {
   readonly volatile: ReadonlyArray<string>
   /** Where a row says when the platform last wrote it (how current a file download is). */
   readonly updatedAt?: string
+  /** The platform's bookkeeping fields besides `volatile`, by name: not stored as content, never compared. */
+  readonly bookkeeping?: (field: string) => boolean
+  /** Content as compared when two rows' texts differ (spellings, nested bookkeeping); without it, different texts differ. */
+  readonly normalise?: ContentNormaliser
 }
 
-/** The platform's bookkeeping columns (row ids, versions, update stamps, import sequence numbers), by name. */
-export const isBookkeeping = (field: string): boolean => /^datafordeler/i.test(field)
-
-/** Datafordeler's naming. */
-export const DATAFORDELER_SHAPE: RowShape = {
-  id: "id_lokalId",
-  registreringFra: "registreringFra",
-  registreringTil: "registreringTil",
-  virkningFra: "virkningFra",
-  virkningTil: "virkningTil",
-  identity: [],
-  // Besides these, every `datafordeler…` field (isBookkeeping).
-  volatile: ["datafordelerOpdateringstid", "datafordelerRowVersion", "datafordelerRowId", "datafordelerRegisterImportSequenceNumber"],
-  updatedAt: "datafordelerOpdateringstid"
-}
+export type ContentNormaliser = (content: unknown) => unknown
 
 export interface MirrorRow {
   readonly objectId: string
@@ -73,7 +61,9 @@ export interface StoredMirrorRow extends MirrorRow {
   readonly id: number
 }
 
-export type AnomalyKind = "rewrite" | "reopen" | "missing-upstream" | "overlap" | "duplicate-identity" | "invalid-close"
+/** What a mirrored upstream can do that the mirror records instead of obeying (the API shows exactly these). */
+export const ANOMALY_KINDS = ["rewrite", "reopen", "missing-upstream", "overlap", "duplicate-identity", "invalid-close"] as const
+export type AnomalyKind = (typeof ANOMALY_KINDS)[number]
 
 export interface Anomaly {
   readonly kind: AnomalyKind
@@ -121,7 +111,7 @@ export const decodeMirrorRow = (raw: unknown, shape: RowShape, timeZone: string)
   // Without a prototype, a field named "__proto__" stays a field (an assignment would set the prototype).
   const content = Object.create(null) as Record<string, unknown>
   const skip = new Set([shape.registreringFra, shape.registreringTil, shape.virkningFra, shape.virkningTil, ...shape.volatile])
-  for (const [k, v] of Object.entries(record)) if (!skip.has(k) && !isBookkeeping(k)) content[k] = v
+  for (const [k, v] of Object.entries(record)) if (!skip.has(k) && shape.bookkeeping?.(k) !== true) content[k] = v
   return {
     objectId: String(id),
     registreringFra,
@@ -133,32 +123,9 @@ export const decodeMirrorRow = (raw: unknown, shape: RowShape, timeZone: string)
   }
 }
 
-/** A JSON value with every object key spelled in ASCII (æ→ae, ø→oe, å→aa), as GraphQL spells Datafordeler's fields. */
-const asciiKeys = (value: unknown): unknown => {
-  if (Array.isArray(value)) return value.map(asciiKeys)
-  if (value === null || typeof value !== "object") return value
-  return Object.fromEntries(Object.entries(value).map(([k, v]) => [transliterate(k), asciiKeys(v)]))
-}
-
-/** A JSON value without the platform's bookkeeping fields, at any depth (nested rows carry their own). */
-const withoutBookkeeping = (value: unknown): unknown => {
-  if (Array.isArray(value)) return value.map(withoutBookkeeping)
-  if (value === null || typeof value !== "object") return value
-  return Object.fromEntries(Object.entries(value).filter(([k]) => !isBookkeeping(k)).map(([k, v]) => [k, withoutBookkeeping(v)]))
-}
-
-/**
- * REST keeps Danish field names (`dørbetegnelse`), GraphQL transliterates them
- * (`doerbetegnelse`): the same row read through the other service is the same
- * row, not a rewrite (a source moving from REST to GraphQL must not see its
- * whole history as anomalies). Nested rows' bookkeeping (a re-import of the
- * husnummer an adresse embeds) is not content either. Only consulted when the
- * texts differ.
- */
-const sameContentText = (a: string, b: string): boolean => {
-  const norm = (t: string) => canonicalJson(withoutBookkeeping(asciiKeys(JSON.parse(t))))
-  return norm(a) === norm(b)
-}
+/** Whether two content texts hold the same content under the register's rule (only consulted when the texts differ). */
+const sameContentText = (a: string, b: string, normalise: ContentNormaliser | undefined): boolean =>
+  normalise !== undefined && canonicalJson(normalise(JSON.parse(a))) === canonicalJson(normalise(JSON.parse(b)))
 
 const overlaps = (aF: Bound, aT: Bound, bF: Bound, bT: Bound) => (aF === null || bT === null || aF < bT) && (bF === null || aT === null || bF < aT)
 
@@ -186,7 +153,7 @@ export const isStaleSnapshot = (stored: ReadonlyArray<MirrorRow>, upstream: Read
   return held !== null && seen !== null && held > seen
 }
 
-export const planMirror = (stored: ReadonlyArray<StoredMirrorRow>, upstream: ReadonlyArray<MirrorRow>, wholeHistory: boolean, checkOverlaps = true): MirrorPlan => {
+export const planMirror = (stored: ReadonlyArray<StoredMirrorRow>, upstream: ReadonlyArray<MirrorRow>, wholeHistory: boolean, checkOverlaps = true, normalise?: ContentNormaliser): MirrorPlan => {
   const stale = wholeHistory && isStaleSnapshot(stored, upstream)
   const complete = wholeHistory && !stale
   const byKey = new Map(stored.map((s) => [s.key, s]))
@@ -209,7 +176,7 @@ export const planMirror = (stored: ReadonlyArray<StoredMirrorRow>, upstream: Rea
       insert.push(u)
       continue
     }
-    const sameContent = (s.data === u.data || sameContentText(s.data, u.data)) && s.virkningTil === u.virkningTil
+    const sameContent = (s.data === u.data || sameContentText(s.data, u.data, normalise)) && s.virkningTil === u.virkningTil
     if (!sameContent) {
       anomalies.push({ kind: "rewrite", detail: `${describe(u)}: upstream changed the row's content; ours is kept` })
     } else if (s.registreringTil === u.registreringTil) {

@@ -9,7 +9,7 @@
  *   shadow only                  → extra (gone upstream)
  */
 import { createHash } from "node:crypto"
-import { canonicalJson } from "./Operation.js"
+import { canonicalJson } from "../core/Operation.js"
 
 export interface Drift {
   readonly missing: ReadonlyArray<string>

@@ -14,7 +14,7 @@
  * the object (a fetch is harmless) but say nothing the rows must show.
  */
 import type { RowEvent } from "./DatafordelerEvents.js"
-import type { Instant } from "./Instant.js"
+import type { Instant } from "../core/Instant.js"
 
 export interface ObjectEvents {
   readonly entity: string

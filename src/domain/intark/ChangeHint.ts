@@ -5,7 +5,10 @@
  * in plain words, why it cannot. The operation is only a hint: the provider's
  * API decides what is true.
  */
-import { fromEpochMillis, type Instant, parseInstant } from "./Instant.js"
+import { fromEpochMillis, type Instant, parseInstant } from "../core/Instant.js"
+import { getPath, isJsonObject as isObject } from "../core/Json.js"
+
+type Json = Record<string, unknown>
 
 export type HintOperation = "create" | "update" | "delete" | "unknown"
 export type NotificationFormat = "fs" | "cloudevents" | "greg" | "scim-event" | "scim-notify" | "dfo" | "mapped"
@@ -47,23 +50,12 @@ export interface DecodeOptions {
 
 const MAX_ID = 512
 
-type Json = Record<string, unknown>
-
-const isObject = (v: unknown): v is Json => v !== null && typeof v === "object" && !Array.isArray(v)
 
 /** A string or number as an identifier; anything else is not one. */
 /** A usable id: a non-empty string (bounded) or a finite number, as text. */
 export const idOf = (v: unknown): string | undefined =>
   (typeof v === "string" && v.length > 0 && v.length <= MAX_ID) || (typeof v === "number" && Number.isFinite(v)) ? String(v) : undefined
 
-export const getPath = (value: unknown, path: string): unknown => {
-  let cur = value
-  for (const part of path.split(".")) {
-    if (!isObject(cur)) return undefined
-    cur = cur[part]
-  }
-  return cur
-}
 
 const OPERATION_WORDS: Record<string, HintOperation> = {
   create: "create", created: "create", add: "create", added: "create", insert: "create",

@@ -17,7 +17,7 @@
  * GraphQL `<Register>_Events`: row-level nodes with an increasing `eventid`
  * (the durable cursor), `eventaction` i/u/d and the row's id.
  */
-import { type Bound, type Instant, parseInstant } from "./Instant.js"
+import { type Bound, type Instant, parseInstant } from "../core/Instant.js"
 import { parseXml, type XmlElement, xmlToJson } from "./Xml.js"
 
 type Json = Record<string, unknown>

@@ -122,3 +122,16 @@ export const stringifyJson = (value: unknown, sortKeys = false): string | undefi
   }
   return out.join("")
 }
+
+/** A JSON object (not an array, not null). */
+export const isJsonObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v)
+
+/** The value at a dotted path (`a.b.c`) through nested objects; undefined where the path leads nowhere. */
+export const getPath = (value: unknown, path: string): unknown => {
+  let cur = value
+  for (const part of path.split(".")) {
+    if (!isJsonObject(cur)) return undefined
+    cur = cur[part]
+  }
+  return cur
+}

@@ -5,9 +5,9 @@
  * resource when it has them (`9999-12-31` reads as open); otherwise the state
  * holds from the registration time onward.
  */
-import { getPath } from "./ChangeHint.js"
-import { type Bound, type Instant, parseInstant } from "./Instant.js"
-import { canonicalJson, type Operation, type Refusal } from "./Operation.js"
+import { getPath } from "../core/Json.js"
+import { type Bound, type Instant, parseInstant } from "../core/Instant.js"
+import { canonicalJson, type Operation, type Refusal } from "../core/Operation.js"
 
 export interface ResourceRule {
   readonly objectType: string

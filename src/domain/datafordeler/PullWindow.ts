@@ -10,7 +10,7 @@
  * same events again and again. Overlapping events cost no fetch the second
  * time (the store already shows their registrations).
  */
-import { type Instant, fromEpochMillis, toEpochMillis } from "./Instant.js"
+import { type Instant, fromEpochMillis, toEpochMillis } from "../core/Instant.js"
 
 export interface WindowSettings {
   readonly lagMs: number
