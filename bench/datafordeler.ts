@@ -26,6 +26,7 @@ import { fromEpochMillis } from "../src/domain/core/Instant.js"
 import { type DafSimulator, startDafSimulator } from "../src/sources/datafordeler/simulator/DafSimulator.js"
 import { makeSqliteSourceCursors } from "../src/store/sqlite/SqliteSourceCursors.js"
 import { makeSqliteStore, openSqlite } from "../src/store/sqlite/SqliteStore.js"
+import { migrateSqliteFile } from "../src/store/sqlite/SqliteOpen.js"
 import { fmt, freePort, PEAK_RSS_HOOK, peakRssMiB } from "./support.js"
 
 const N = Number(process.env.SKYGGE_BENCH_DAF_N ?? 100_000)
@@ -38,6 +39,7 @@ const rowsOf = (sim: DafSimulator) => sim.ids().reduce((n, id) => n + sim.rows(i
 /** `skygge run` with one source until the store holds `rows` rows: seconds after start-up, in all, and peak RSS. */
 const runEngine = async (name: string, source: Record<string, unknown>, cursor: { name: string; value: string }, rows: number) => {
   const dbFile = join(dir, `${name}.db`)
+  migrateSqliteFile({ filename: dbFile })
   const db = openSqlite({ filename: dbFile, synchronous: "NORMAL" })
   Effect.runSync(makeSqliteSourceCursors(db).set(cursor.name, cursor.value))
   const store = makeSqliteStore(db)

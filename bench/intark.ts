@@ -25,6 +25,7 @@ import { CommitSignal, OutboxStore } from "../src/store/Outbox.js"
 import { Store } from "../src/store/Store.js"
 import { makeCommitSignal, makeSqliteActivations, makeSqliteOutbox } from "../src/store/sqlite/SqliteDownstream.js"
 import { makeSqliteStore, openSqlite } from "../src/store/sqlite/SqliteStore.js"
+import { migrateSqliteFile } from "../src/store/sqlite/SqliteOpen.js"
 import { makeSqliteWorkQueue } from "../src/store/sqlite/SqliteWorkQueue.js"
 import { WorkQueue } from "../src/store/WorkQueue.js"
 import { ResyncReports } from "../src/store/ResyncReports.js"
@@ -111,6 +112,7 @@ const bareLoop = async (): Promise<number> => {
 const engineLoop = async (): Promise<number> => {
   const exchange = `${tag}-fs`, queue = `${tag}-q`
   const sim = await provider("sim", exchange)
+  migrateSqliteFile({ filename: join(dir, "skygge.db") })
   const db = openSqlite({ filename: join(dir, "skygge.db"), synchronous: "NORMAL" })
   const signal = Effect.runSync(makeCommitSignal)
   const store = makeSqliteStore(db, signal)

@@ -10,29 +10,25 @@ import { ActivationSchedulerLive } from "./schedule/ActivationScheduler.js"
 import { DafSourcesLive } from "./sources/datafordeler/DafSourceLive.js"
 import { IntarkSourcesLive } from "./sources/intark/IntarkSourceLive.js"
 import { ConfigFileError, configProvider, ConfigSources, configSources, LogConfig, parseStoreUrl, StoreConfig } from "./config/Config.js"
-import type { ActivationStore } from "./store/Activations.js"
-import type { CommitSignal, OutboxStore } from "./store/Outbox.js"
-import type { Store } from "./store/Store.js"
-import type { WorkQueue } from "./store/WorkQueue.js"
-import type { ResyncReports } from "./store/ResyncReports.js"
-import type { MirrorStore } from "./store/Mirror.js"
-import type { SourceCursors } from "./store/SourceCursors.js"
-import type { PushInbox } from "./store/PushInbox.js"
-import { sqliteStoreLayer, type StoreOpenError } from "./store/sqlite/SqliteStore.js"
+import type { StoreServices } from "./store/StoreServices.js"
+import type { StoreOpenError } from "./store/sqlite/SqliteOpen.js"
+import { MigratedSqliteStoreLive, migrateSqliteStore, SqliteStoreLive } from "./store/sqlite/SqliteStoreLive.js"
 
-export type StoreServices = Store | ActivationStore | OutboxStore | CommitSignal | WorkQueue | ResyncReports | MirrorStore | SourceCursors | PushInbox
+/** The SQLite options `store.*` names (SQLite is the only backend today). */
+const sqliteOptionsFromConfig = Effect.gen(function* () {
+  const cfg = yield* StoreConfig
+  const url = yield* parseStoreUrl(cfg.url)
+  return { filename: url.filename, synchronous: cfg.synchronous, cacheMiB: cfg.cacheMiB, mmapMiB: cfg.mmapMiB }
+})
 
-/** The store named by `store.url` (SQLite today), with its activations, outbox and commit signal; read-only for commands that only read. */
+/** The store named by `store.url`, all its services; migrated first for what writes, read-only (never migrated) for what only reads. */
 const storeFromConfig = (readOnly: boolean): Layer.Layer<StoreServices, ConfigError.ConfigError | ConfigFileError | StoreOpenError> =>
-  Layer.unwrapEffect(
-    Effect.gen(function* () {
-      const cfg = yield* StoreConfig
-      const url = yield* parseStoreUrl(cfg.url)
-      return sqliteStoreLayer({ filename: url.filename, synchronous: cfg.synchronous, cacheMiB: cfg.cacheMiB, mmapMiB: cfg.mmapMiB, readOnly })
-    })
-  )
+  Layer.unwrapEffect(Effect.map(sqliteOptionsFromConfig, (options) => (readOnly ? SqliteStoreLive({ ...options, readOnly }) : MigratedSqliteStoreLive(options))))
 
-/** The store opened for writing: created and migrated if need be. */
+/** The migration step alone (`skygge migrate`), on the store named by `store.url`: the migrations applied, none when it is up to date. */
+export const migrateStoreFromConfig = Effect.flatMap(sqliteOptionsFromConfig, migrateSqliteStore)
+
+/** The store opened for writing: created if need be, after the migration step (which logs what it applied). */
 export const StoreFromConfig = storeFromConfig(false)
 
 /** The store opened for reading only: it must exist; nothing is migrated or written, so a read-only copy will do. */

@@ -1,5 +1,5 @@
 /**
- * The `skygge` command line: `run` the engine, `import` NDJSON operations, and
+ * The `skygge` command line: `run` the engine, `import` NDJSON operations, `migrate` the store, and
  * ask the local store the API's questions (`get`, `history`, `snapshot`,
  * `changes`, `refused`, …). Answers go to stdout, logs and progress to stderr.
  * One file per command group under `commands/`; this one is the root and its errors.
@@ -13,13 +13,14 @@ import { Cause, Console, Effect, Exit, HashMap, Option } from "effect"
 import { describeError } from "../Engine.js"
 import { importCommand, importExtract } from "./commands/import.js"
 import { activations, anomalies, refused, sources } from "./commands/lists.js"
+import { migrate } from "./commands/migrate.js"
 import { changes, get, history, snapshot } from "./commands/queries.js"
 import { resync, resyncReports } from "./commands/resync.js"
 import { demo, run } from "./commands/run.js"
 import { VERSION } from "./common.js"
 import { withCliConsole } from "./console.js"
 
-const commands = [run, demo, importCommand, importExtract, get, history, snapshot, changes, refused, activations, anomalies, sources, resync, resyncReports] as const
+const commands = [run, demo, importCommand, importExtract, get, history, snapshot, changes, refused, activations, anomalies, sources, resync, resyncReports, migrate] as const
 
 const skygge = Command.make("skygge").pipe(Command.withDescription("Bitemporal shadow-register sync engine"), Command.withSubcommands(commands))
 

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type Result, skygge, skyggeEach } from "./skygge.js"
 
 const fixture = fileURLToPath(new URL("../fixtures/worked-examples.ndjson", import.meta.url))
-const SUBCOMMANDS = ["run", "demo", "import", "import-extract", "get", "history", "snapshot", "changes", "refused", "activations", "anomalies", "sources", "resync", "resync-reports"]
+const SUBCOMMANDS = ["run", "demo", "import", "import-extract", "get", "history", "snapshot", "changes", "refused", "activations", "anomalies", "sources", "resync", "resync-reports", "migrate"]
 // eslint-disable-next-line no-control-regex
 const ANSI = /\x1b\[/
 

@@ -10,7 +10,7 @@ import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { freePort } from "../support/net.js"
-import { skygge, skyggeEach } from "./skygge.js"
+import { repo, skygge, skyggeEach } from "./skygge.js"
 
 const fixture = fileURLToPath(new URL("../fixtures/worked-examples.ndjson", import.meta.url))
 const store = (file: string) => ({ SKYGGE_STORE_URL: `sqlite:${file}` })
@@ -105,6 +105,22 @@ describe("the store on disk, through the CLI", () => {
     expect(oneLine(write.stderr)).toMatch(new RegExp(`^skygge: store ${copy} is read-only \\(.*\\): a writing command needs write access to the file and its folder`))
     expect(hash(copy)).toBe(before)
   }, 240_000)
+
+  it("skygge migrate: a fresh file gets every migration, a second run is up to date, and the store then opens for reading", async () => {
+    const file = join(dir, "migrated", "skygge.db")
+    const config = join(dir, "migrate.json")
+    writeFileSync(config, JSON.stringify({ store: { url: `sqlite:${file}` } }))
+    const journal = JSON.parse(readFileSync(join(repo, "drizzle", "sqlite", "meta", "_journal.json"), "utf8")) as { entries: Array<{ tag: string }> }
+    const first = await skygge(["migrate", "--config", config])
+    expect({ code: first.code, stderr: first.stderr }).toEqual({ code: 0, stderr: "" })
+    expect(first.stdout.trim().split("\n")).toEqual(journal.entries.map((e) => `applied ${e.tag}`))
+    const again = await skygge(["migrate", "--config", config])
+    expect({ code: again.code, stdout: again.stdout, stderr: again.stderr }).toEqual({ code: 0, stdout: "store is up to date\n", stderr: "" })
+    // Reading never migrates: it opens only a store migrated to this skygge's schema, as this one now is (empty: not found).
+    const get = await skygge(["get", "vej", "yyyy", "--config", config])
+    expect(get.code).toBe(3)
+    expect(oneLine(get.stderr)).toMatch(/^skygge: no row of vej\/yyyy in force at registreringstid /)
+  })
 
   it("reading a store that does not exist says so and creates nothing", async () => {
     const absent = join(dir, "absent", "skygge.db")

@@ -36,6 +36,9 @@ export const BY_IDS = `query Adresser($ids: [String!]!) { DAR_Adresse(where: { i
 /** Every row of the entity, paged: an entity's `list` setting (the full load). */
 export const LIST = `query Adresser($first: Int!, $after: String) { DAR_Adresse(first: $first, after: $after) { pageInfo { hasNextPage endCursor } nodes { ${FIELDS} } } }`
 
+/** The GraphQL path's cursor, read through the SourceCursors service (there must be one). */
+const graphqlCursorOf = (engine: OpenStore) => Option.getOrThrow(Effect.runSync(Effect.flatMap(SourceCursors, (c) => c.get("dar:graphql")).pipe(Effect.provide(engine.context))))
+
 const diff = (engine: OpenStore, sim: DafSimulator): Array<string> => {
   const out: Array<string> = []
   for (const id of sim.ids()) {
@@ -163,7 +166,7 @@ describe("Datafordeler sources against the register simulator", () => {
     expect(Effect.runSync(engine.mirror.anomalyCount)).toBe(0)
     expect(asOfDisagreements(engine, sim)).toEqual([])
     // The cursor reaches the last eventid (committed with each page; the data may be ahead of it).
-    const cursor = () => Number((engine.db.prepare("SELECT cursor FROM source_cursors WHERE source = 'dar:graphql'").get() as { cursor: string }).cursor)
+    const cursor = () => Number(graphqlCursorOf(engine).cursor)
     const deadline = Date.now() + 20_000
     while (cursor() < sim.rowEvents() && Date.now() < deadline) await sleep(200)
     expect(cursor()).toBe(sim.rowEvents())
@@ -190,7 +193,7 @@ describe("Datafordeler sources against the register simulator", () => {
     await run({ graphql: graphqlSettings(sim, { maxAttempts: 3, maxBackoffSeconds: 0.1 }), entities: graphqlEntity({}, BY_IDS) })
     sim.randomChanges(15)
     expect(await converge(engine, sim, 15_000)).toEqual([])
-    const cursor = () => Option.getOrThrow(Effect.runSync(Effect.flatMap(SourceCursors, (c) => c.get("dar:graphql")).pipe(Effect.provide(engine.context))))
+    const cursor = () => graphqlCursorOf(engine)
     const before = Number(cursor().cursor)
     // A failed import names the objects (its events complete, demanding no rows); the re-import that follows
     // deletes their rows at once and inserts them again only after 4 s — far past the fetch retries.
@@ -215,7 +218,7 @@ describe("Datafordeler sources against the register simulator", () => {
   it("GraphQL events: a path stuck on objects whose rows never show their events keeps its cursor and lets it age (for alerts)", async () => {
     const { sim, engine, run } = await setUp({ seed: 51 })
     await run({ graphql: graphqlSettings(sim, { maxAttempts: 2, maxBackoffSeconds: 0.1 }), entities: restEntity(sim, `${sim.baseUrl}/nowhere?id={id}`) })
-    const cursor = () => Option.getOrThrow(Effect.runSync(Effect.flatMap(SourceCursors, (c) => c.get("dar:graphql")).pipe(Effect.provide(engine.context))))
+    const cursor = () => graphqlCursorOf(engine)
     const before = cursor()
     sim.randomChanges(5)
     await sleep(2500)
@@ -276,7 +279,7 @@ describe("Datafordeler sources against the register simulator", () => {
     sim.randomChanges(10)
     const events = sim.rowEvents()
     // A cursor at the register's newest event, last confirmed long ago: the events it would need may be gone.
-    engine.db.prepare("INSERT INTO source_cursors (source, cursor, updated_at) VALUES ('dar:graphql', ?, '2020-01-01T00:00:00.000000Z')").run(String(events))
+    Effect.runSync(engine.support.setCursorAt("dar:graphql", String(events), "2020-01-01T00:00:00.000000Z"))
     await run({ graphql: graphqlSettings(sim, {}), entities: graphqlEntity({ list: { query: LIST } }) })
     expect(await converge(engine, sim, 15_000)).toEqual([])
   }, 30_000)
@@ -295,7 +298,7 @@ describe("Datafordeler sources against the register simulator", () => {
     expect(Effect.runSync(engine.mirror.anomalyCount)).toBe(0)
     expect(asOfDisagreements(engine, sim)).toEqual([])
     // Every envelope once in the inbox, all processed (an object's fetch may show a change before its own push arrives: wait for the pushes).
-    const inbox = () => engine.db.prepare("SELECT count(*) AS n, count(processed_at) AS done FROM push_inbox").get() as { n: number; done: number }
+    const inbox = () => Effect.runSync(engine.support.inboxCounts)
     const drained = Date.now() + 20_000
     while ((sim.pushed() < sim.events() || inbox().done < sim.events()) && Date.now() < drained) await sleep(100)
     expect(inbox()).toEqual({ n: sim.events(), done: sim.events() })
@@ -303,7 +306,7 @@ describe("Datafordeler sources against the register simulator", () => {
     const res = await fetch(`http://127.0.0.1:${port}/Events`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify([{ Id: 1, Message: { Grunddatabesked: {} } }]) })
     expect(res.status).toBe(400)
     expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/no Message\.Grunddatabesked\.Hændelsesbesked/)
-    expect((engine.db.prepare("SELECT count(*) AS n FROM push_inbox").get() as { n: number }).n).toBe(sim.events())
+    expect(Effect.runSync(engine.support.inboxCounts).n).toBe(sim.events())
   }, 60_000)
 
   it("a scheduled full load (fullLoad.cron) repairs what lost events never brought", async () => {
@@ -388,7 +391,7 @@ describe("Datafordeler sources against the register simulator", () => {
     child = start()
     // Started: every path has set its first cursor (start-up takes longer on a loaded machine).
     const started = Date.now()
-    const cursors = () => (engine.db.prepare("SELECT count(*) AS n FROM source_cursors").get() as { n: number }).n
+    const cursors = () => Effect.runSync(Effect.flatMap(SourceCursors, (c) => c.list).pipe(Effect.provide(engine.context))).length
     while (cursors() < 3 && Date.now() - started < 30_000) await sleep(100)
     expect(cursors()).toBe(3)
     // Pushes that fail while the engine is down are sent again, as Datafordeler does.
@@ -406,7 +409,7 @@ describe("Datafordeler sources against the register simulator", () => {
     expect(await converge(engine, sim, 40_000)).toEqual([])
     expect(Effect.runSync(engine.mirror.anomalies({ after: 0, limit: 10 })).map((a) => `${a.source} ${a.kind}: ${a.detail}`)).toEqual([])
     // The other paths may have converged first: let the pushes (resent after the kill) all be applied.
-    const inbox = () => engine.db.prepare("SELECT count(*) AS n, count(processed_at) AS done FROM push_inbox").get() as { n: number; done: number }
+    const inbox = () => Effect.runSync(engine.support.inboxCounts)
     const drained = Date.now() + 20_000
     while ((sim.pushed() < sim.events() || inbox().done < sim.pushed()) && Date.now() < drained) await sleep(100)
     // Both paths' cursors are fresh in /metrics.
@@ -420,7 +423,7 @@ describe("Datafordeler sources against the register simulator", () => {
     expect(inbox()).toEqual({ n: sim.pushed(), done: sim.pushed() })
     expect(sim.pushed()).toBe(sim.events())
     // The GraphQL path may trail the others (pages of 5 events): let it reach the register's last event.
-    const graphqlCursor = () => Number((engine.db.prepare("SELECT cursor FROM source_cursors WHERE source = 'dar:graphql'").get() as { cursor: string }).cursor)
+    const graphqlCursor = () => Number(graphqlCursorOf(engine).cursor)
     const caughtUp = Date.now() + 30_000
     while (graphqlCursor() < sim.rowEvents() && Date.now() < caughtUp) await sleep(200)
     // Where each path stands, over HTTP and from the command line.

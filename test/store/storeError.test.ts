@@ -10,7 +10,9 @@ import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { Store } from "../../src/store/Store.js"
 import { StoreError } from "../../src/store/StoreError.js"
-import { makeSqliteStore, openSqlite, sqliteStoreLayer } from "../../src/store/sqlite/SqliteStore.js"
+import { makeSqliteStore } from "../../src/store/sqlite/SqliteStore.js"
+import { migrateSqliteFile, openSqlite } from "../../src/store/sqlite/SqliteOpen.js"
+import { MigratedSqliteStoreLive, SqliteStoreLive } from "../../src/store/sqlite/SqliteStoreLive.js"
 import { useCleanups } from "../support/cleanups.js"
 
 const cleanups = useCleanups()
@@ -35,7 +37,7 @@ describe("StoreError", () => {
   it("is what a write to a store opened read-only fails with, through the Store service", async () => {
     const filename = tempFile()
     const ingest = (readOnly: boolean) =>
-      Effect.flatMap(Store, (store) => store.ingest("test", [refusal("written")])).pipe(Effect.provide(sqliteStoreLayer({ filename, readOnly })))
+      Effect.flatMap(Store, (store) => store.ingest("test", [refusal("written")])).pipe(Effect.provide(readOnly ? SqliteStoreLive({ filename, readOnly }) : MigratedSqliteStoreLive({ filename })))
     await Effect.runPromise(ingest(false))
     const error = await failureOf(ingest(true))
     expect(error).toBeInstanceOf(StoreError)
@@ -45,7 +47,9 @@ describe("StoreError", () => {
   })
 
   it("is what a full disk fails with; the message names the operation and the cause, never the rows", async () => {
-    const db = openSqlite({ filename: tempFile() })
+    const filename = tempFile()
+    migrateSqliteFile({ filename })
+    const db = openSqlite({ filename })
     try {
       const store = makeSqliteStore(db)
       // The file may not grow by a page: the next write that needs one finds the disk full.

@@ -15,28 +15,27 @@ export const tempStore = (prefix: string): { readonly engine: OpenStore; readonl
   return state
 }
 
-/** The store's services on a real SQLite file, built by hand so a test can close and reopen it (a restart). */
-import type Database from "better-sqlite3"
-import { Context, Effect } from "effect"
+/**
+ * The store's services on a real SQLite file (migrated first), built from the layer the engine uses
+ * and released by `close`, so a test can close and reopen it (a restart). No database handle:
+ * tests reach state through the services, or the test-support port for what no service gives.
+ */
+import { Context, Effect, Exit, Layer, Logger, LogLevel, Scope } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll } from "vitest"
 import { ActivationStore, type ActivationStoreShape } from "../../src/store/Activations.js"
-import { CommitSignal, type CommitSignalShape, OutboxStore, type OutboxStoreShape } from "../../src/store/Outbox.js"
-import { Store, type StoreShape } from "../../src/store/Store.js"
-import { makeCommitSignal, makeSqliteActivations, makeSqliteOutbox } from "../../src/store/sqlite/SqliteDownstream.js"
-import { makeSqliteStore, openSqlite } from "../../src/store/sqlite/SqliteStore.js"
-import { makeSqliteWorkQueue } from "../../src/store/sqlite/SqliteWorkQueue.js"
-import { WorkQueue, type WorkQueueShape } from "../../src/store/WorkQueue.js"
-import { ResyncReports, type ResyncReportsShape } from "../../src/store/ResyncReports.js"
-import { makeSqliteResyncReports } from "../../src/store/sqlite/SqliteResyncReports.js"
 import { MirrorStore, type MirrorStoreShape } from "../../src/store/Mirror.js"
-import { makeSqliteMirror } from "../../src/store/sqlite/SqliteMirror.js"
-import { SourceCursors } from "../../src/store/SourceCursors.js"
-import { makeSqliteSourceCursors } from "../../src/store/sqlite/SqliteSourceCursors.js"
+import { CommitSignal, type CommitSignalShape, OutboxStore, type OutboxStoreShape } from "../../src/store/Outbox.js"
 import { PushInbox, type PushInboxShape } from "../../src/store/PushInbox.js"
-import { makeSqlitePushInbox } from "../../src/store/sqlite/SqlitePushInbox.js"
+import { ResyncReports, type ResyncReportsShape } from "../../src/store/ResyncReports.js"
+import { Store, type StoreShape } from "../../src/store/Store.js"
+import type { StoreServices } from "../../src/store/StoreServices.js"
+import { MigratedSqliteStoreLive } from "../../src/store/sqlite/SqliteStoreLive.js"
+import { WorkQueue, type WorkQueueShape } from "../../src/store/WorkQueue.js"
+import { SqliteStoreTestSupport } from "./sqliteTestSupport.js"
+import { StoreTestSupport, type StoreTestSupportShape } from "./storeTestSupport.js"
 
 export interface OpenStore {
   readonly store: StoreShape
@@ -47,31 +46,35 @@ export interface OpenStore {
   readonly reports: ResyncReportsShape
   readonly mirror: MirrorStoreShape
   readonly inbox: PushInboxShape
-  readonly context: Context.Context<Store | ActivationStore | OutboxStore | CommitSignal | WorkQueue | ResyncReports | MirrorStore | SourceCursors | PushInbox>
-  /** The SQLite handle itself, for tests that set up a state no API makes (an old cursor). */
-  readonly db: Database.Database
+  readonly context: Context.Context<StoreServices>
+  /** What no service gives (an old cursor, the inbox's processed entries). */
+  readonly support: StoreTestSupportShape
   readonly close: () => void
 }
 
+/** A migrated SQLite store for tests: not synced (a test needs no durability), quiet (the migration step's log line is for operators). */
+export const sqliteTestStore = (filename: string): Layer.Layer<StoreServices, unknown> =>
+  MigratedSqliteStoreLive({ filename, synchronous: "OFF" }).pipe(Layer.provide(Logger.minimumLogLevel(LogLevel.Warning)))
+
+/** That store with the test-support port beside it. */
+const sqliteTestStoreWithSupport = (filename: string): Layer.Layer<StoreServices | StoreTestSupport, unknown> =>
+  SqliteStoreTestSupport(filename).pipe(Layer.provideMerge(sqliteTestStore(filename)))
+
 export const openStore = (filename: string): OpenStore => {
-  const db = openSqlite({ filename, synchronous: "OFF" })
-  const signal = Effect.runSync(makeCommitSignal)
-  const store = makeSqliteStore(db, signal)
-  const activations = makeSqliteActivations(db, signal)
-  const outbox = makeSqliteOutbox(db)
-  const workQueue = makeSqliteWorkQueue(db)
-  const reports = makeSqliteResyncReports(db)
-  const mirror = makeSqliteMirror(db, signal)
-  const inbox = makeSqlitePushInbox(db)
-  const context = Context.make(Store, store).pipe(
-    Context.add(ActivationStore, activations),
-    Context.add(OutboxStore, outbox),
-    Context.add(CommitSignal, signal),
-    Context.add(WorkQueue, workQueue),
-    Context.add(ResyncReports, reports),
-    Context.add(MirrorStore, mirror),
-    Context.add(SourceCursors, makeSqliteSourceCursors(db)),
-    Context.add(PushInbox, inbox)
-  )
-  return { store, activations, outbox, signal, workQueue, reports, mirror, inbox, context, db, close: () => db.close() }
+  const scope = Effect.runSync(Scope.make())
+  const context = Effect.runSync(Layer.buildWithScope(sqliteTestStoreWithSupport(filename), scope))
+  const get = Context.get
+  return {
+    store: get(context, Store),
+    activations: get(context, ActivationStore),
+    outbox: get(context, OutboxStore),
+    signal: get(context, CommitSignal),
+    workQueue: get(context, WorkQueue),
+    reports: get(context, ResyncReports),
+    mirror: get(context, MirrorStore),
+    inbox: get(context, PushInbox),
+    context,
+    support: get(context, StoreTestSupport),
+    close: () => Effect.runSync(Scope.close(scope, Exit.void))
+  }
 }

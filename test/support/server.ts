@@ -9,8 +9,8 @@ import { join } from "node:path"
 import { Metrics } from "../../src/api/Metrics.js"
 import { HttpAppLive } from "../../src/api/Server.js"
 import { Store } from "../../src/store/Store.js"
-import { sqliteStoreLayer } from "../../src/store/sqlite/SqliteStore.js"
-import type { StoreServices } from "../../src/Engine.js"
+import { MigratedSqliteStoreLive } from "../../src/store/sqlite/SqliteStoreLive.js"
+import type { StoreServices } from "../../src/store/StoreServices.js"
 import { configProvider } from "../../src/config/Config.js"
 
 export interface TestServer {
@@ -30,7 +30,7 @@ export const startServer = async (config: Record<string, Record<string, unknown>
   const dir = mkdtempSync(join(tmpdir(), "skygge-http-"))
   const configFile = join(dir, "skygge.json")
   writeFileSync(configFile, JSON.stringify(config))
-  const storeLayer = sqliteStoreLayer({ filename: join(dir, "skygge.db"), synchronous: "NORMAL" })
+  const storeLayer = MigratedSqliteStoreLive({ filename: join(dir, "skygge.db"), synchronous: "NORMAL" })
   const layer = HttpAppLive.pipe(
     Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
     Layer.provideMerge(Metrics.layer),

@@ -6,7 +6,7 @@ import { EngineLive, engineWith, withConfig } from "../../Engine.js"
 import { DafSourceSchema } from "../../sources/datafordeler/DafConfig.js"
 import { startDafSource } from "../../sources/datafordeler/DafSourceLive.js"
 import { startDafSimulator } from "../../sources/datafordeler/simulator/DafSimulator.js"
-import { sqliteStoreLayer } from "../../store/sqlite/SqliteStore.js"
+import { MigratedSqliteStoreLive } from "../../store/sqlite/SqliteStoreLive.js"
 import { configOption, VERSION } from "../common.js"
 
 export const run = Command.make("run", { config: configOption }, ({ config }) =>
@@ -70,7 +70,7 @@ export const demo = Command.make(
       Effect.gen(function* () {
         const api = yield* ApiConfig
         yield* Effect.logInfo(`skygge ${VERSION} demo: API on ${api.host}:${api.port} — try GET /v1/objects/dar.adresse, /v1/changes?since=…, /metrics`)
-        return yield* Layer.launch(engineWith(DemoLive(intervalMs, via), sqliteStoreLayer({ filename: db, synchronous: "NORMAL" })))
+        return yield* Layer.launch(engineWith(DemoLive(intervalMs, via), MigratedSqliteStoreLive({ filename: db, synchronous: "NORMAL" })))
       })
     )
 ).pipe(Command.withDescription("Run the engine against a built-in simulated Datafordeler register: data flowing, no account needed"))

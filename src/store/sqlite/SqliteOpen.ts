@@ -1,6 +1,8 @@
 /**
- * Opening the SQLite file: read-write (created, tuned, migrated) for what writes,
- * read-only (no migration, no write, a read-only copy will do) for what only reads.
+ * Opening the SQLite file: read-write (created, tuned) for what writes, read-only (nothing
+ * written, a read-only copy will do) for what only reads; either refuses a store whose schema
+ * is behind this skygge. Migrating is its own step (`migrateSqliteFile`, run by `skygge migrate`
+ * and before the writing commands), never hidden in opening.
  * What cannot be opened fails with one line naming the file and what to do.
  */
 import Database from "better-sqlite3"
@@ -26,30 +28,63 @@ export interface SqliteOptions {
   readonly cacheMiB?: number
   /** Memory-mapped reads (default 0, off). Mapped pages count as resident memory of the process. */
   readonly mmapMiB?: number
-  /** Open an existing store for reading only: no migration, nothing written (a read-only copy can be queried). */
+  /** Open an existing store for reading only: nothing written (a read-only copy can be queried). */
   readonly readOnly?: boolean
 }
 
 /** The store file cannot be opened; the message names the file and what to do. */
 export class StoreOpenError extends Data.TaggedError("StoreOpenError")<{ readonly message: string }> {}
 
-/** Open (creating the folder and file if need be), tune and migrate a SQLite database; or open it read-only. */
-export const openSqlite = (options: SqliteOptions): Database.Database => {
+/**
+ * Open (creating the folder and file if need be) and tune a migrated SQLite database; or open it
+ * read-only. `:memory:` is the exception that migrates here: that database lives only in this
+ * handle, so no separate step could migrate it.
+ */
+export const openSqlite = (options: SqliteOptions): Database.Database =>
+  opening(options, () => {
+    if (options.readOnly === true) return openReadOnly(options)
+    return openReadWrite(options, (db) => (options.filename === ":memory:" ? void migrateSqlite(db) : checkSchema(db, options.filename, false)))
+  })
+
+/**
+ * Apply the migrations the store at `options.filename` lacks (creating it if need be) and close it:
+ * the tags of those applied, oldest first (none when it is up to date).
+ */
+export const migrateSqliteFile = (options: Pick<SqliteOptions, "filename">): ReadonlyArray<string> =>
+  opening(options, () => {
+    if (options.filename === ":memory:") return [] // migrated by the open that creates it (see openSqlite)
+    let applied: ReadonlyArray<string> = []
+    openReadWrite(options, (db) => void (applied = migrateSqlite(db))).close()
+    return applied
+  })
+
+/** Apply the pending migrations to an open database: the tags of those applied, oldest first. */
+export const migrateSqlite = (db: Database.Database): ReadonlyArray<string> => {
+  const before = new Set(appliedStamps(db))
+  migrate(drizzle(db), { migrationsFolder: sqliteMigrationsFolder })
+  const after = new Set(appliedStamps(db))
+  return journal().filter((entry) => after.has(entry.when) && !before.has(entry.when)).map((entry) => entry.tag)
+}
+
+const opening = <A>(options: Pick<SqliteOptions, "filename" | "readOnly">, open: () => A): A => {
   const file = options.filename
   if (file !== ":memory:" && existsSync(file) && statSync(file).isDirectory()) {
     throw new StoreOpenError({ message: `store ${file} is a directory: store.url must name a file in it (e.g. sqlite:${file.replace(/\/$/, "")}/skygge.db)` })
   }
   try {
-    const db = options.readOnly === true ? openReadOnly(file) : openReadWrite(options)
-    db.pragma(`cache_size = -${(options.cacheMiB ?? 64) * 1024}`)
-    db.pragma(`mmap_size = ${(options.mmapMiB ?? 0) * 1024 * 1024}`)
-    return db
+    return open()
   } catch (e) {
     throw e instanceof StoreOpenError ? e : new StoreOpenError({ message: describeOpenError(file, e, options.readOnly === true) })
   }
 }
 
-const openReadWrite = (options: SqliteOptions) => {
+const tune = (db: Database.Database, options: SqliteOptions) => {
+  db.pragma(`cache_size = -${(options.cacheMiB ?? 64) * 1024}`)
+  db.pragma(`mmap_size = ${(options.mmapMiB ?? 0) * 1024 * 1024}`)
+  return db
+}
+
+const openReadWrite = (options: SqliteOptions, prepare: (db: Database.Database) => void) => {
   if (options.filename !== ":memory:") mkdirSync(dirname(resolve(options.filename)), { recursive: true })
   const db = new Database(options.filename)
   try {
@@ -57,8 +92,8 @@ const openReadWrite = (options: SqliteOptions) => {
     db.pragma(`synchronous = ${options.synchronous ?? "FULL"}`)
     db.pragma("busy_timeout = 10000")
     db.pragma("temp_store = MEMORY")
-    migrate(drizzle(db), { migrationsFolder: sqliteMigrationsFolder })
-    return db
+    prepare(db)
+    return tune(db, options)
   } catch (e) {
     db.close()
     throw e
@@ -70,13 +105,14 @@ const openReadWrite = (options: SqliteOptions) => {
  * read-only folder. With no `-wal` beside it no writer has anything uncommitted to the file, so it
  * is then opened `immutable` (read as it is, without locks).
  */
-const openReadOnly = (file: string) => {
+const openReadOnly = (options: SqliteOptions) => {
+  const file = options.filename
   if (!existsSync(file)) throw new StoreOpenError({ message: `no store at ${file}: check store.url, or create it with skygge run or skygge import` })
   let db = new Database(file, { readonly: true, fileMustExist: true })
   try {
     db.pragma("busy_timeout = 10000")
-    checkSchema(db, file)
-    return db
+    checkSchema(db, file, true)
+    return tune(db, options)
   } catch (e) {
     db.close()
     const code = (e as { code?: unknown }).code
@@ -85,8 +121,8 @@ const openReadOnly = (file: string) => {
     if (existsSync(wal) && statSync(wal).size > 0) throw e
     db = new Database(`${pathToFileURL(resolve(file)).href}?immutable=1`, { readonly: true, fileMustExist: true })
     try {
-      checkSchema(db, file)
-      return db
+      checkSchema(db, file, true)
+      return tune(db, options)
     } catch (e2) {
       db.close()
       throw e2
@@ -94,16 +130,25 @@ const openReadOnly = (file: string) => {
   }
 }
 
-const journalEntries = () => (JSON.parse(readFileSync(`${sqliteMigrationsFolder}/meta/_journal.json`, "utf8")) as { entries: Array<unknown> }).entries.length
+/** The migrations this skygge knows, oldest first; `when` is what drizzle records as `created_at`. Read once. */
+let known: ReadonlyArray<{ readonly tag: string; readonly when: number }> | undefined
+const journal = () => (known ??= (JSON.parse(readFileSync(`${sqliteMigrationsFolder}/meta/_journal.json`, "utf8")) as { entries: Array<{ tag: string; when: number }> }).entries)
 
-/** Reading cannot migrate: a store an older skygge wrote must be opened for writing once first. */
-const checkSchema = (db: Database.Database, file: string) => {
+/** The `created_at` stamps of the migrations applied to the database (none before the first). */
+const appliedStamps = (db: Database.Database): ReadonlyArray<number> => {
   const hasTable = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '__drizzle_migrations'").get() !== undefined
-  const applied = hasTable ? (db.prepare("SELECT count(*) AS n FROM __drizzle_migrations").get() as { n: number }).n : 0
-  const known = journalEntries()
+  return hasTable ? (db.prepare("SELECT created_at AS stamp FROM __drizzle_migrations").all() as Array<{ stamp: number | string }>).map((r) => Number(r.stamp)) : []
+}
+
+/** Opening does not migrate: a store an older skygge wrote (or a new file) must be migrated first. */
+const checkSchema = (db: Database.Database, file: string, readOnly: boolean) => {
+  const applied = appliedStamps(db).length
+  const known = journal().length
   if (applied < known) {
     throw new StoreOpenError({
-      message: `store ${file} has ${applied} of the ${known} migrations this skygge needs, and reading does not migrate: run a writing command on it once (skygge run or skygge import)`
+      message: readOnly
+        ? `store ${file} has ${applied} of the ${known} migrations this skygge needs, and reading does not migrate: run skygge migrate on it once (a writing command, skygge run or skygge import, migrates too)`
+        : `store ${file} has ${applied} of the ${known} migrations this skygge needs: migrate it first (skygge migrate)`
     })
   }
 }

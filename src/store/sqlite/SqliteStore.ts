@@ -1,11 +1,10 @@
 /**
- * The SQLite layer of the store: better-sqlite3 in WAL mode, migrations from
- * `drizzle/sqlite` on open, prepared statements on every path, and one
+ * The SQLite layer of the store: better-sqlite3 in WAL mode, migrated from
+ * `drizzle/sqlite` beforehand (SqliteStoreLive), prepared statements on every path, and one
  * synchronous IMMEDIATE transaction per unit of work.
  */
 import type Database from "better-sqlite3"
-import { Clock, Context, Effect, Layer, Option } from "effect"
-import { openSqlite, type SqliteOptions, StoreOpenError } from "./SqliteOpen.js"
+import { Clock, Effect, Option } from "effect"
 import { operationChangeKind } from "../../domain/core/Change.js"
 import { type Bound, fromEpochMillis, type Instant } from "../../domain/core/Instant.js"
 import { encodeOperation, isRefusal, type Operation, type Refusal } from "../../domain/core/Operation.js"
@@ -15,25 +14,13 @@ import {
   type RecordedEvent,
   type RefusedRecord,
   type Row,
-  Store,
   type StoreShape,
   type Submission,
   type SubmissionResult
 } from "../Store.js"
-import { ActivationStore } from "../Activations.js"
 import { attempt } from "../StoreError.js"
-import { CommitSignal, type CommitSignalShape, OutboxStore } from "../Outbox.js"
-import { WorkQueue } from "../WorkQueue.js"
-import { makeSqliteWorkQueue } from "./SqliteWorkQueue.js"
-import { ResyncReports } from "../ResyncReports.js"
-import { makeSqliteResyncReports } from "./SqliteResyncReports.js"
-import { MirrorStore } from "../Mirror.js"
-import { makeSqliteMirror } from "./SqliteMirror.js"
-import { SourceCursors } from "../SourceCursors.js"
-import { makeSqliteSourceCursors } from "./SqliteSourceCursors.js"
-import { PushInbox } from "../PushInbox.js"
-import { makeSqlitePushInbox } from "./SqlitePushInbox.js"
-import { makeCommitSignal, makeDownstreamWrites, makeSqliteActivations, makeSqliteOutbox } from "./SqliteDownstream.js"
+import type { CommitSignalShape } from "../Outbox.js"
+import { makeDownstreamWrites } from "./SqliteDownstream.js"
 
 export { openSqlite, sqliteMigrationsFolder, type SqliteOptions, StoreOpenError } from "./SqliteOpen.js"
 
@@ -359,27 +346,3 @@ const decodeRecorded = (text: string): Operation => {
   const o = JSON.parse(text) as Operation & { data?: unknown }
   return o.op === "assert" ? { ...o, data: JSON.stringify(o.data) } : o
 }
-
-/** A scoped store on a SQLite file: opened (and migrated, unless read-only) on acquire, closed on release. */
-export const sqliteStoreLayer = (
-  options: SqliteOptions
-): Layer.Layer<Store | ActivationStore | OutboxStore | CommitSignal | WorkQueue | ResyncReports | MirrorStore | SourceCursors | PushInbox, StoreOpenError> =>
-  Layer.scopedContext(
-    Effect.gen(function* () {
-      const db = yield* Effect.acquireRelease(
-        Effect.try({ try: () => openSqlite(options), catch: (e) => (e instanceof StoreOpenError ? e : new StoreOpenError({ message: `cannot open store ${options.filename}: ${String(e)}` })) }),
-        (db) => Effect.sync(() => db.close())
-      )
-      const signal = yield* makeCommitSignal
-      return Context.make(Store, makeSqliteStore(db, signal)).pipe(
-        Context.add(ActivationStore, makeSqliteActivations(db, signal)),
-        Context.add(OutboxStore, makeSqliteOutbox(db)),
-        Context.add(CommitSignal, signal),
-        Context.add(WorkQueue, makeSqliteWorkQueue(db)),
-        Context.add(ResyncReports, makeSqliteResyncReports(db)),
-        Context.add(MirrorStore, makeSqliteMirror(db, signal)),
-        Context.add(SourceCursors, makeSqliteSourceCursors(db)),
-        Context.add(PushInbox, makeSqlitePushInbox(db))
-      )
-    })
-  )

@@ -6,18 +6,20 @@
  * engine must emit "ended" (with the data before t) and/or "started" (with the
  * data from t) exactly when the view changes across t — judged by the
  * operations registered before t arrived. Operations happen at noon,
- * boundaries at midnight, so "before t" is never ambiguous.
+ * boundaries at midnight, so "before t" is never ambiguous. A restart closes
+ * the store and opens the backend's layer again.
  */
-import { Effect, Fiber, Logger, LogLevel, TestClock, TestContext } from "effect"
+import { type Context, Effect, Fiber, Logger, LogLevel, TestClock, TestContext } from "effect"
 import fc from "fast-check"
-import { mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 import { describe, expect, it } from "vitest"
-import { fromEpochMillis, type Instant, instant } from "../../src/domain/core/Instant.js"
-import { canonicalJson, type Operation } from "../../src/domain/core/Operation.js"
-import { runActivationScheduler } from "../../src/schedule/ActivationScheduler.js"
-import { openStore, type OpenStore } from "../support/engine.js"
+import { fromEpochMillis, type Instant, instant } from "../../../src/domain/core/Instant.js"
+import { canonicalJson, type Operation } from "../../../src/domain/core/Operation.js"
+import { runActivationScheduler } from "../../../src/schedule/ActivationScheduler.js"
+import { ActivationStore } from "../../../src/store/Activations.js"
+import { OutboxStore } from "../../../src/store/Outbox.js"
+import { Store } from "../../../src/store/Store.js"
+import type { StoreServices } from "../../../src/store/StoreServices.js"
+import { openServices, runTest, type StoreBackend } from "./backend.js"
 
 const DAY = 86_400_000
 const BASE = Date.UTC(2030, 0, 1)
@@ -89,25 +91,33 @@ const expectedEmissions = (ops: ReadonlyArray<{ readonly day: number; readonly o
   return out.map(key).sort()
 }
 
+/** The store's services, open: `close` releases them (a restart opens the layer again). */
+interface Open {
+  readonly context: Context.Context<StoreServices>
+  readonly close: Effect.Effect<void>
+}
+
 /** Wait until the scheduler has settled everything due by now (it runs on its own fiber). */
-const settled = (open: OpenStore) =>
+const settled = (open: Open) =>
   Effect.gen(function* () {
+    const activations = yield* ActivationStore
     for (let i = 0; i < 200; i++) {
       const now = fromEpochMillis((yield* TestClockNow) + 1)
-      const due = yield* open.activations.list({ from: null, to: now, status: "pending", limit: 1 })
+      const due = yield* activations.list({ from: null, to: now, status: "pending", limit: 1 })
       if (due.length === 0) return
       yield* Effect.yieldNow()
     }
     return yield* Effect.die(new Error("the scheduler did not settle the due activations"))
-  })
+  }).pipe(Effect.provide(open.context))
 const TestClockNow = Effect.flatMap(TestClock.testClock(), (clock) => clock.currentTimeMillis)
 
-const emitted = (open: OpenStore) =>
+const emitted = (open: Open) =>
   Effect.gen(function* () {
-    const records = yield* open.outbox.after(0, 100_000)
+    const store = yield* Store
+    const records = yield* (yield* OutboxStore).after(0, 100_000)
     const data = new Map<number, string>()
     for (const objectId of ["a", "b", "c"]) {
-      for (const row of yield* open.store.history("person", objectId)) data.set(row.id, canonicalJson(row.data))
+      for (const row of yield* store.history("person", objectId)) data.set(row.id, canonicalJson(row.data))
     }
     return records
       .filter((r) => r.type === "validity-started" || r.type === "validity-ended")
@@ -120,7 +130,10 @@ const emitted = (open: OpenStore) =>
       }))
       .map(key)
       .sort()
-  })
+  }).pipe(Effect.provide(open.context))
+
+/** Run an effect on the open store's services. */
+const on = <A, E>(open: Open, effect: Effect.Effect<A, E, StoreServices>) => Effect.provide(effect, open.context)
 
 const toOperation = (op: OpSpec, registreringstid: Instant, eventId: string): Operation => ({
   op: op.retract ? "retract" : "assert",
@@ -133,11 +146,12 @@ const toOperation = (op: OpSpec, registreringstid: Instant, eventId: string): Op
   ...(op.retract ? {} : { data: canonicalJson(op.data) })
 }) as Operation
 
-const runScenario = (steps: ReadonlyArray<Step>, filename: string) =>
+const runScenario = (steps: ReadonlyArray<Step>, backend: StoreBackend) =>
   Effect.gen(function* () {
     yield* TestClock.setTime(BASE + 0.5 * DAY) // day 0, noon
-    let open = openStore(filename)
-    const start = (o: OpenStore) => Effect.forkDaemon(runActivationScheduler({ lateAfterMs: LATE_AFTER_MS, pollMs: POLL_MS }).pipe(Effect.provide(o.context)))
+    const layer = backend.layer()
+    let open = yield* openServices(layer)
+    const start = (o: Open) => Effect.forkDaemon(runActivationScheduler({ lateAfterMs: LATE_AFTER_MS, pollMs: POLL_MS }).pipe(Effect.provide(o.context)))
     let fiber = yield* start(open)
     let day = 0
     const applied: Array<{ day: number; op: OpSpec }> = []
@@ -150,16 +164,16 @@ const runScenario = (steps: ReadonlyArray<Step>, filename: string) =>
       }
       if (s._tag === "op") {
         const now = fromEpochMillis(yield* TestClockNow)
-        const [result] = yield* open.store.ingest("test", [{ input: toOperation(s.op, now, `e${i}`) }])
+        const [result] = yield* on(open, Effect.flatMap(Store, (store) => store.ingest("test", [{ input: toOperation(s.op, now, `e${i}`) }])))
         expect(result?.outcome).not.toBe("refused")
         applied.push({ day, op: s.op })
       } else {
         yield* Fiber.interrupt(fiber)
-        open.close()
+        yield* open.close
         yield* TestClock.adjust(s.downDays * DAY)
         downtimes.push([day + 0.5, day + s.downDays + 0.5])
         day += s.downDays
-        open = openStore(filename)
+        open = yield* openServices(layer)
         fiber = yield* start(open)
         yield* settled(open)
       }
@@ -169,65 +183,57 @@ const runScenario = (steps: ReadonlyArray<Step>, filename: string) =>
     if (end > 0) yield* TestClock.adjust(end * DAY)
     yield* settled(open)
     const actual = yield* emitted(open)
-    const stillPending = yield* open.activations.pendingCount
+    const stillPending = yield* on(open, Effect.flatMap(ActivationStore, (activations) => activations.pendingCount))
     yield* Fiber.interrupt(fiber)
-    open.close()
+    yield* open.close
     return { actual, expected: expectedEmissions(applied, downtimes), stillPending }
   })
 
-describe("virkningstid activations (TestClock)", () => {
-  it("emit exactly the future boundaries of the current view, once each, late after downtime", async () => {
-    await fc.assert(
-      fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 25 }), async (steps) => {
-        const dir = mkdtempSync(join(tmpdir(), "skygge-act-"))
-        try {
-          const result = await Effect.runPromise(runScenario(steps, join(dir, "s.db")).pipe(Effect.provide(TestContext.TestContext), Logger.withMinimumLogLevel(LogLevel.None)))
+export const activationsContract = (backend: StoreBackend) =>
+  describe(`${backend.name}: virkningstid activations (TestClock)`, () => {
+    it("emit exactly the future boundaries of the current view, once each, late after downtime", async () => {
+      await fc.assert(
+        fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 25 }), async (steps) => {
+          const result = await runTest(runScenario(steps, backend).pipe(Effect.provide(TestContext.TestContext), Logger.withMinimumLogLevel(LogLevel.None)))
           expect(result.actual).toEqual(result.expected)
           expect(result.stillPending).toBe(0)
-        } finally {
-          rmSync(dir, { recursive: true, force: true })
-        }
-      }),
-      { numRuns: 150 }
-    )
-  })
-
-  it("sleep for years of simulated time, wake at the exact instant, and let an earlier activation preempt the wait", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "skygge-act-"))
-    const program = Effect.gen(function* () {
-      yield* TestClock.setTime(BASE)
-      const open = openStore(join(dir, "s.db"))
-      // No polling within the test's span: only the commit can cut the long wait short.
-      const fiber = yield* Effect.forkDaemon(runActivationScheduler({ lateAfterMs: LATE_AFTER_MS, pollMs: 20 * 365 * DAY }).pipe(Effect.provide(open.context)))
-      const assertFrom = (objectId: string, fra: string, eventId: string) =>
-        Effect.flatMap(TestClockNow, (now) =>
-          open.store.ingest("test", [{
-            input: { op: "assert", objectType: "person", objectId, registreringstid: fromEpochMillis(now), virkningFra: instant(fra), virkningTil: null, data: canonicalJson({ role: "student" }), eventId }
-          }])
-        )
-      yield* assertFrom("later", "2035-01-01T00:00:00.000001Z", "e1")
-      yield* TestClock.adjust(30 * DAY) // the scheduler now sleeps toward 2035 (or its poll)
-      yield* assertFrom("sooner", "2031-06-01T00:00:00Z", "e2")
-      yield* TestClock.adjust(520 * DAY) // past 2031-06-01, far from 2035
-      yield* settled(open)
-      const afterSooner = yield* open.activations.list({ from: null, to: null, limit: 10 })
-      yield* TestClock.adjust(5 * 365 * DAY)
-      yield* settled(open)
-      const all = yield* open.activations.list({ from: null, to: null, limit: 10 })
-      yield* Fiber.interrupt(fiber)
-      open.close()
-      return { afterSooner, all }
+        }),
+        { numRuns: 150 }
+      )
     })
-    try {
-      const { afterSooner, all } = await Effect.runPromise(program.pipe(Effect.provide(TestContext.TestContext), Logger.withMinimumLogLevel(LogLevel.None)))
+
+    it("sleep for years of simulated time, wake at the exact instant, and let an earlier activation preempt the wait", async () => {
+      const program = Effect.gen(function* () {
+        yield* TestClock.setTime(BASE)
+        const open = yield* openServices(backend.layer())
+        // No polling within the test's span: only the commit can cut the long wait short.
+        const fiber = yield* Effect.forkDaemon(runActivationScheduler({ lateAfterMs: LATE_AFTER_MS, pollMs: 20 * 365 * DAY }).pipe(Effect.provide(open.context)))
+        const assertFrom = (objectId: string, fra: string, eventId: string) =>
+          Effect.flatMap(TestClockNow, (now) =>
+            on(open, Effect.flatMap(Store, (store) => store.ingest("test", [{
+              input: { op: "assert", objectType: "person", objectId, registreringstid: fromEpochMillis(now), virkningFra: instant(fra), virkningTil: null, data: canonicalJson({ role: "student" }), eventId }
+            }])))
+          )
+        yield* assertFrom("later", "2035-01-01T00:00:00.000001Z", "e1")
+        yield* TestClock.adjust(30 * DAY) // the scheduler now sleeps toward 2035 (or its poll)
+        yield* assertFrom("sooner", "2031-06-01T00:00:00Z", "e2")
+        yield* TestClock.adjust(520 * DAY) // past 2031-06-01, far from 2035
+        yield* settled(open)
+        const list = on(open, Effect.flatMap(ActivationStore, (activations) => activations.list({ from: null, to: null, limit: 10 })))
+        const afterSooner = yield* list
+        yield* TestClock.adjust(5 * 365 * DAY)
+        yield* settled(open)
+        const all = yield* list
+        yield* Fiber.interrupt(fiber)
+        yield* open.close
+        return { afterSooner, all }
+      })
+      const { afterSooner, all } = await runTest(program.pipe(Effect.provide(TestContext.TestContext), Logger.withMinimumLogLevel(LogLevel.None)))
       expect(afterSooner.map((a) => [a.objectId, a.status])).toEqual([["sooner", "fired"], ["later", "pending"]])
       expect(all.map((a) => [a.objectId, a.kind, a.status, a.late, a.settledAt])).toEqual([
         ["sooner", "started", "fired", false, "2031-06-01T00:00:00.000000Z"],
         // Microseconds past the millisecond: woken on the next millisecond, never before the instant.
         ["later", "started", "fired", false, "2035-01-01T00:00:00.001000Z"]
       ])
-    } finally {
-      rmSync(dir, { recursive: true, force: true })
-    }
+    })
   })
-})

@@ -4,14 +4,15 @@
  * answers a point question by replaying those registered at or before the
  * registration instant onto a grid of validity days. Every row-level trick in
  * the store (splitting, closing, open ends, equal instants) must agree with it.
+ * Each run of a property gets a fresh store of the backend.
  */
 import { Effect, Option } from "effect"
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { type Bound, fromEpochMillis, type Instant } from "../../src/domain/core/Instant.js"
-import { canonicalJson, type Operation } from "../../src/domain/core/Operation.js"
-import type { Outcome, Row, StoreShape } from "../../src/store/Store.js"
-import { makeSqliteStore, openSqlite } from "../../src/store/sqlite/SqliteStore.js"
+import { type Bound, fromEpochMillis, type Instant } from "../../../src/domain/core/Instant.js"
+import { canonicalJson, type Operation } from "../../../src/domain/core/Operation.js"
+import { type Outcome, type Row, Store, type StoreShape } from "../../../src/store/Store.js"
+import { onFreshStore, type StoreBackend } from "./backend.js"
 
 const DAY = 86_400_000
 const BASE = Date.UTC(2020, 0, 1)
@@ -120,13 +121,8 @@ class Model {
 
 // ---- Helpers -------------------------------------------------------------------
 
-const openMemoryStore = () => {
-  const db = openSqlite({ filename: ":memory:" })
-  return { store: makeSqliteStore(db), close: () => db.close() }
-}
-
 const ingestAll = (store: StoreShape, ops: ReadonlyArray<Operation>) =>
-  Effect.runSync(store.ingest("property", ops.map((input) => ({ input })))).map((r) => r.outcome)
+  Effect.map(store.ingest("property", ops.map((input) => ({ input }))), (results) => results.map((r) => r.outcome))
 
 /** Registration instants worth asking at: each step, and just before and after it. */
 const regPoints = Array.from({ length: REG_STEPS + 1 }, (_, s) => [rAt(s), fromEpochMillis(BASE + s * 3_600_000 - 1), fromEpochMillis(BASE + s * 3_600_000 + 1)]).flat()
@@ -134,127 +130,122 @@ const regPoints = Array.from({ length: REG_STEPS + 1 }, (_, s) => [rAt(s), fromE
 const virkPoints = [...CELLS.map((c) => fromEpochMillis(BASE + c * DAY + DAY / 2)), ...CELLS.filter((c) => c >= 0).map(vDay)]
 const cellAt = (v: Instant) => Math.floor((Date.parse(v) - BASE) / DAY)
 
-const answer = (store: StoreShape, objectId: string, r: Instant, v: Instant): string =>
-  Option.match(Effect.runSync(store.asOf({ objectType: "thing", objectId, registreringstid: r, virkningstid: v })), {
+const answer = (store: StoreShape, objectId: string, r: Instant, v: Instant) =>
+  Effect.map(store.asOf({ objectType: "thing", objectId, registreringstid: r, virkningstid: v }), Option.match({
     onNone: () => "-",
     onSome: (row) => canonicalJson(row.data)
-  })
+  }))
 
 const rowsOf = (store: StoreShape) =>
-  OBJECTS.flatMap((o) => Effect.runSync(store.history("thing", o)))
-    .map((row: Row) => JSON.stringify([row.objectId, row.registreringFra, row.registreringTil, row.virkningFra, row.virkningTil, canonicalJson(row.data), row.eventId]))
-    .sort()
+  Effect.map(Effect.forEach(OBJECTS, (o) => store.history("thing", o)), (histories) =>
+    histories.flat()
+      .map((row: Row) => JSON.stringify([row.objectId, row.registreringFra, row.registreringTil, row.virkningFra, row.virkningTil, canonicalJson(row.data), row.eventId]))
+      .sort()
+  )
 
 const overlap = (aF: Bound, aT: Bound, bF: Bound, bT: Bound) => (aF === null || bT === null || aF < bT) && (bF === null || aT === null || bF < aT)
 
 const RUNS = Number(process.env.SKYGGE_PROPERTY_RUNS ?? 300)
 
-describe("the store agrees with a row-free model", () => {
-  it("outcomes and every point answer match the model", () => {
-    fc.assert(
-      fc.property(stream, (specs) => {
-        const ops = toOperations(specs)
-        const model = new Model()
-        const expected = ops.map((op) => model.apply(op))
-        const { store, close } = openMemoryStore()
-        try {
-          expect(ingestAll(store, ops)).toEqual(expected)
-          for (const objectId of OBJECTS) {
-            for (const r of regPoints) {
-              const cells = model.cells(objectId, r)
-              for (const v of virkPoints) {
-                const want = cells.get(cellAt(v)) ?? "-"
-                const got = answer(store, objectId, r, v)
-                if (got !== want) expect({ objectId, r, v, got }).toEqual({ objectId, r, v, got: want })
+export const modelContract = (backend: StoreBackend) =>
+  describe(`${backend.name}: the store agrees with a row-free model`, () => {
+    it("outcomes and every point answer match the model", async () => {
+      await fc.assert(
+        fc.asyncProperty(stream, (specs) => {
+          const ops = toOperations(specs)
+          const model = new Model()
+          const expected = ops.map((op) => model.apply(op))
+          return onFreshStore(backend, Effect.gen(function* () {
+            const store = yield* Store
+            expect(yield* ingestAll(store, ops)).toEqual(expected)
+            for (const objectId of OBJECTS) {
+              for (const r of regPoints) {
+                const cells = model.cells(objectId, r)
+                for (const v of virkPoints) {
+                  const want = cells.get(cellAt(v)) ?? "-"
+                  const got = yield* answer(store, objectId, r, v)
+                  if (got !== want) expect({ objectId, r, v, got }).toEqual({ objectId, r, v, got: want })
+                }
               }
             }
-          }
-        } finally {
-          close()
-        }
-      }),
-      { numRuns: RUNS }
-    )
-  })
+          }))
+        }),
+        { numRuns: RUNS }
+      )
+    })
 
-  it("answers about the past never change once later registrations arrive", () => {
-    fc.assert(
-      fc.property(stream, fc.nat(), (specs, cut) => {
-        const ops = toOperations(specs)
-        const split = cut % (ops.length + 1)
-        const { store, close } = openMemoryStore()
-        try {
-          ingestAll(store, ops.slice(0, split))
-          // Only instants strictly before each object's latest registration are settled.
-          const settled = OBJECTS.flatMap((objectId) => {
-            const latest = Effect.runSync(store.history("thing", objectId)).reduce<Instant | undefined>(
-              (acc, row) => (acc === undefined || row.registreringFra > acc ? row.registreringFra : acc),
-              undefined
-            )
-            return latest === undefined ? [] : regPoints.filter((r) => r < latest).flatMap((r) => virkPoints.map((v) => ({ objectId, r, v })))
-          })
-          const before = settled.map((q) => answer(store, q.objectId, q.r, q.v))
-          ingestAll(store, ops.slice(split))
-          expect(settled.map((q) => answer(store, q.objectId, q.r, q.v))).toEqual(before)
-        } finally {
-          close()
-        }
-      }),
-      { numRuns: RUNS }
-    )
-  })
+    it("answers about the past never change once later registrations arrive", async () => {
+      await fc.assert(
+        fc.asyncProperty(stream, fc.nat(), (specs, cut) => {
+          const ops = toOperations(specs)
+          const split = cut % (ops.length + 1)
+          return onFreshStore(backend, Effect.gen(function* () {
+            const store = yield* Store
+            yield* ingestAll(store, ops.slice(0, split))
+            // Only instants strictly before each object's latest registration are settled.
+            const settled = (yield* Effect.forEach(OBJECTS, (objectId) => Effect.map(store.history("thing", objectId), (rows) => {
+              const latest = rows.reduce<Instant | undefined>(
+                (acc, row) => (acc === undefined || row.registreringFra > acc ? row.registreringFra : acc),
+                undefined
+              )
+              return latest === undefined ? [] : regPoints.filter((r) => r < latest).flatMap((r) => virkPoints.map((v) => ({ objectId, r, v })))
+            }))).flat()
+            const before = yield* Effect.forEach(settled, (q) => answer(store, q.objectId, q.r, q.v))
+            yield* ingestAll(store, ops.slice(split))
+            expect(yield* Effect.forEach(settled, (q) => answer(store, q.objectId, q.r, q.v))).toEqual(before)
+          }))
+        }),
+        { numRuns: RUNS }
+      )
+    })
 
-  it("no two visible rows of an object hold the same instant pair", () => {
-    fc.assert(
-      fc.property(stream, (specs) => {
-        const { store, close } = openMemoryStore()
-        try {
-          ingestAll(store, toOperations(specs))
-          for (const objectId of OBJECTS) {
-            // Rows closed at their own registration instant are visible to no query.
-            const rows = Effect.runSync(store.history("thing", objectId)).filter((row) => row.registreringTil === null || row.registreringFra < row.registreringTil)
-            for (let i = 0; i < rows.length; i++) {
-              for (let j = i + 1; j < rows.length; j++) {
-                const a = rows[i]!, b = rows[j]!
-                const both = overlap(a.registreringFra, a.registreringTil, b.registreringFra, b.registreringTil) &&
-                  overlap(a.virkningFra, a.virkningTil, b.virkningFra, b.virkningTil)
-                if (both) expect({ a, b }).toBe("disjoint")
+    it("no two visible rows of an object hold the same instant pair", async () => {
+      await fc.assert(
+        fc.asyncProperty(stream, (specs) =>
+          onFreshStore(backend, Effect.gen(function* () {
+            const store = yield* Store
+            yield* ingestAll(store, toOperations(specs))
+            for (const objectId of OBJECTS) {
+              // Rows closed at their own registration instant are visible to no query.
+              const rows = (yield* store.history("thing", objectId)).filter((row) => row.registreringTil === null || row.registreringFra < row.registreringTil)
+              for (let i = 0; i < rows.length; i++) {
+                for (let j = i + 1; j < rows.length; j++) {
+                  const a = rows[i]!, b = rows[j]!
+                  const both = overlap(a.registreringFra, a.registreringTil, b.registreringFra, b.registreringTil) &&
+                    overlap(a.virkningFra, a.virkningTil, b.virkningFra, b.virkningTil)
+                  if (both) expect({ a, b }).toBe("disjoint")
+                }
               }
             }
-          }
-        } finally {
-          close()
-        }
-      }),
-      { numRuns: RUNS }
-    )
-  })
+          }))
+        ),
+        { numRuns: RUNS }
+      )
+    })
 
-  it("replaying the recorded events into an empty store rebuilds the same rows; a second delivery changes nothing", () => {
-    fc.assert(
-      fc.property(stream, (specs) => {
-        const ops = toOperations(specs)
-        const first = openMemoryStore()
-        const replica = openMemoryStore()
-        try {
-          ingestAll(first.store, ops)
-          const rows = rowsOf(first.store)
-          const again = ingestAll(first.store, ops)
-          // Every accepted event repeats as a duplicate; refused ones are refused again.
-          expect(again.every((o) => o === "duplicate" || o === "refused")).toBe(true)
-          expect(rowsOf(first.store)).toEqual(rows)
-
-          const events = Effect.runSync(first.store.events(0, 10_000))
+    it("replaying the recorded events into an empty store rebuilds the same rows; a second delivery changes nothing", async () => {
+      await fc.assert(
+        fc.asyncProperty(stream, async (specs) => {
+          const ops = toOperations(specs)
+          const { rows, events } = await onFreshStore(backend, Effect.gen(function* () {
+            const first = yield* Store
+            yield* ingestAll(first, ops)
+            const rows = yield* rowsOf(first)
+            const again = yield* ingestAll(first, ops)
+            // Every accepted event repeats as a duplicate; refused ones are refused again.
+            expect(again.every((o) => o === "duplicate" || o === "refused")).toBe(true)
+            expect(yield* rowsOf(first)).toEqual(rows)
+            return { rows, events: yield* first.events(0, 10_000) }
+          }))
           expect(events.map((e) => e.outcome)).not.toContain("refused")
-          const replayed = ingestAll(replica.store, events.map((e) => e.operation))
-          expect(replayed).toEqual(events.map((e) => e.outcome))
-          expect(rowsOf(replica.store)).toEqual(rows)
-        } finally {
-          first.close()
-          replica.close()
-        }
-      }),
-      { numRuns: RUNS }
-    )
+          await onFreshStore(backend, Effect.gen(function* () {
+            const replica = yield* Store
+            const replayed = yield* ingestAll(replica, events.map((e) => e.operation))
+            expect(replayed).toEqual(events.map((e) => e.outcome))
+            expect(yield* rowsOf(replica)).toEqual(rows)
+          }))
+        }),
+        { numRuns: RUNS }
+      )
+    })
   })
-})

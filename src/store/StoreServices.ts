@@ -1,0 +1,14 @@
+/**
+ * The store's services, written once: what every backend provides (SQLite today, PostgreSQL next)
+ * and what the engine, the CLI and the store contract tests ask of it.
+ */
+import type { ActivationStore } from "./Activations.js"
+import type { MirrorStore } from "./Mirror.js"
+import type { CommitSignal, OutboxStore } from "./Outbox.js"
+import type { PushInbox } from "./PushInbox.js"
+import type { ResyncReports } from "./ResyncReports.js"
+import type { SourceCursors } from "./SourceCursors.js"
+import type { Store } from "./Store.js"
+import type { WorkQueue } from "./WorkQueue.js"
+
+export type StoreServices = Store | ActivationStore | OutboxStore | CommitSignal | WorkQueue | ResyncReports | MirrorStore | SourceCursors | PushInbox

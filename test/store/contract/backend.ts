@@ -1,0 +1,45 @@
+/**
+ * The store contract's one parameter: a backend, as a layer of the store's services. The contract
+ * files declare their tests against the service tags only (no SQL, no driver), so every backend
+ * runs the same assertions; `sqlite.contract.test.ts` runs them on SQLite.
+ */
+import { Cause, type Context, Effect, Exit, Layer, Scope } from "effect"
+import { afterAll, beforeAll } from "vitest"
+import type { StoreServices } from "../../../src/store/StoreServices.js"
+
+export interface StoreBackend {
+  readonly name: string
+  /**
+   * A new, empty, migrated store. Each build of the layer opens it; a build after the previous
+   * one was released opens the same store again (a restart keeps what was committed).
+   */
+  readonly layer: () => Layer.Layer<StoreServices, unknown>
+}
+
+/** Run an effect to its value; a failure or defect is thrown as itself (an assertion keeps its diff). */
+export const runTest = async <A, E>(effect: Effect.Effect<A, E>): Promise<A> => {
+  const exit = await Effect.runPromiseExit(effect)
+  if (Exit.isSuccess(exit)) return exit.value
+  throw Cause.squash(exit.cause)
+}
+
+/** Run `body` on a fresh store, released when it ends. */
+export const onFreshStore = <A, E>(backend: StoreBackend, body: Effect.Effect<A, E, StoreServices>): Promise<A> => runTest(Effect.provide(body, backend.layer()))
+
+/** Open a store's services in a scope of their own: `close` releases them (a test that restarts opens the layer again). */
+export const openServices = (layer: Layer.Layer<StoreServices, unknown>) =>
+  Effect.gen(function* () {
+    const scope = yield* Scope.make()
+    const context = yield* Layer.buildWithScope(layer, scope)
+    return { context, close: Scope.close(scope, Exit.void) }
+  })
+
+/** One fresh store for the tests of a `describe`: opened before them, released after. Returns how to run an effect on it. */
+export const sharedStore = (backend: StoreBackend) => {
+  let opened: { readonly context: Context.Context<StoreServices>; readonly close: Effect.Effect<void> }
+  beforeAll(async () => {
+    opened = await runTest(openServices(backend.layer()))
+  })
+  afterAll(() => runTest(opened.close))
+  return <A, E>(effect: Effect.Effect<A, E, StoreServices>): Promise<A> => runTest(Effect.provide(effect, opened.context))
+}

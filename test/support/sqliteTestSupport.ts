@@ -1,0 +1,21 @@
+/** The test-support port on a SQLite store: its own handle on the (migrated) file, beside the store's. */
+import { Effect, Layer } from "effect"
+import { openSqlite } from "../../src/store/sqlite/SqliteOpen.js"
+import { setCursorStatement } from "../../src/store/sqlite/SqliteSourceCursors.js"
+import { StoreTestSupport } from "./storeTestSupport.js"
+
+export const SqliteStoreTestSupport = (filename: string): Layer.Layer<StoreTestSupport> =>
+  Layer.scoped(
+    StoreTestSupport,
+    Effect.map(
+      Effect.acquireRelease(Effect.sync(() => openSqlite({ filename, synchronous: "OFF" })), (db) => Effect.sync(() => db.close())),
+      (db) => {
+        const setCursor = setCursorStatement(db)
+        const inbox = db.prepare<[], { n: number; done: number }>("SELECT count(*) AS n, count(processed_at) AS done FROM push_inbox")
+        return {
+          setCursorAt: (source, cursor, updatedAt) => Effect.sync(() => void setCursor.run(source, cursor, updatedAt)),
+          inboxCounts: Effect.sync(() => inbox.get()!)
+        }
+      }
+    )
+  )
