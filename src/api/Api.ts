@@ -19,7 +19,7 @@ import { ACTIVATION_KINDS, ACTIVATION_STATUSES, type Activation } from "../store
 import type { AnomalyRecord } from "../store/Mirror.js"
 import type { ResyncReport } from "../store/ResyncReports.js"
 import type { Row } from "../store/Store.js"
-import type { sourcesStatus } from "../sources/SourcesStatus.js"
+import type { sourcesStatus } from "../store/SourcesStatusView.js"
 import { packageVersion } from "./Version.js"
 
 /**

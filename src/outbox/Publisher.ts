@@ -7,7 +7,8 @@
 import { Data, Duration, Effect, Queue, Schedule } from "effect"
 import { backoff } from "../schedule/Backoff.js"
 import type { NotificationRecord } from "../domain/core/Notification.js"
-import { CommitSignal, OutboxStore } from "../store/Outbox.js"
+import { CommitSignal } from "../store/CommitSignal.js"
+import { OutboxStore } from "../store/Outbox.js"
 
 export class DeliveryError extends Data.TaggedError("DeliveryError")<{
   readonly message: string

@@ -9,7 +9,7 @@
 import { Clock, Config, Duration, Effect, Layer, Option, Queue } from "effect"
 import { fromEpochMillis, type Instant, toEpochMillis } from "../domain/core/Instant.js"
 import { ActivationStore } from "../store/Activations.js"
-import { CommitSignal } from "../store/Outbox.js"
+import { CommitSignal } from "../store/CommitSignal.js"
 
 export const ActivationsConfig = Config.all({
   enabled: Config.boolean("enabled").pipe(Config.withDefault(true)),

@@ -4,7 +4,7 @@
  * order. Each publisher (the AMQP exchange, each webhook URL) keeps its own
  * cursor, so one that is down holds back only itself.
  */
-import { Context, type Effect, type Queue, type Scope } from "effect"
+import { Context, type Effect } from "effect"
 import type { ChangeKind } from "../domain/core/Change.js"
 import type { Bound, Instant } from "../domain/core/Instant.js"
 import type { StoreError } from "./StoreError.js"
@@ -58,15 +58,3 @@ export interface OutboxStoreShape {
 }
 
 export class OutboxStore extends Context.Tag("skygge/OutboxStore")<OutboxStore, OutboxStoreShape>() {}
-
-/**
- * A wake-up after every commit that wrote something downstream should know
- * of (rows, activations, outbox records). Waiters subscribe before they look,
- * so a commit between looking and waiting is never missed.
- */
-export interface CommitSignalShape {
-  readonly subscribe: Effect.Effect<Queue.Dequeue<void>, never, Scope.Scope>
-  readonly notify: Effect.Effect<void>
-}
-
-export class CommitSignal extends Context.Tag("skygge/CommitSignal")<CommitSignal, CommitSignalShape>() {}

@@ -4,7 +4,8 @@
  */
 import type { ActivationStore } from "./Activations.js"
 import type { MirrorStore } from "./Mirror.js"
-import type { CommitSignal, OutboxStore } from "./Outbox.js"
+import type { CommitSignal } from "./CommitSignal.js"
+import type { OutboxStore } from "./Outbox.js"
 import type { PushInbox } from "./PushInbox.js"
 import type { ResyncReports } from "./ResyncReports.js"
 import type { SourceCursors } from "./SourceCursors.js"

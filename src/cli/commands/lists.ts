@@ -1,7 +1,7 @@
 /** Lists kept beside the rows: `refused` inputs, `activations`, mirror `anomalies`, and where the `sources` stand. */
 import { Command, Options } from "@effect/cli"
 import { Effect, Option } from "effect"
-import { sourcesStatus } from "../../sources/SourcesStatus.js"
+import { sourcesStatus } from "../../store/SourcesStatusView.js"
 import { ActivationStore } from "../../store/Activations.js"
 import { MirrorStore } from "../../store/Mirror.js"
 import { Store } from "../../store/Store.js"

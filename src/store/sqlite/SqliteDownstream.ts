@@ -5,12 +5,13 @@
  * activation). The write half runs inside the store's ingest transaction.
  */
 import type Database from "better-sqlite3"
-import { Clock, Effect, Option, PubSub } from "effect"
+import { Clock, Effect, Option } from "effect"
 import { randomUUID } from "node:crypto"
 import { closingCancels, heldActivations, neighbourAcross, settleActivation } from "../../domain/core/Activation.js"
 import { type Bound, fromEpochMillis, type Instant } from "../../domain/core/Instant.js"
 import type { Activation, ActivationKind, ActivationStatus, ActivationStoreShape } from "../Activations.js"
-import type { CommitSignalShape, OutboxRecord, OutboxStoreShape, OutboxType } from "../Outbox.js"
+import type { CommitSignalShape } from "../CommitSignal.js"
+import type { OutboxRecord, OutboxStoreShape, OutboxType } from "../Outbox.js"
 import { attempt } from "../StoreError.js"
 
 /** Statements the ingest transaction calls; each is one prepared statement. */
@@ -259,8 +260,3 @@ export const makeSqliteOutbox = (db: Database.Database): OutboxStoreShape => {
   }
 }
 
-/** The commit signal: a sliding PubSub, so a slow waiter only ever has one wake-up pending. */
-export const makeCommitSignal = Effect.map(PubSub.sliding<void>(1), (pubsub): CommitSignalShape => ({
-  subscribe: PubSub.subscribe(pubsub),
-  notify: Effect.asVoid(PubSub.publish(pubsub, undefined))
-}))

@@ -6,7 +6,7 @@ import { fromEpochMillis, type Instant } from "../../domain/core/Instant.js"
 import { planMirror, type StoredMirrorRow, storedKey } from "../../domain/core/Mirror.js"
 import type { AnomalyRecord, MirrorItem, MirrorResult, MirrorStoreShape, SourceCursorMove } from "../Mirror.js"
 import { setCursorStatement } from "./SqliteSourceCursors.js"
-import type { CommitSignalShape } from "../Outbox.js"
+import type { CommitSignalShape } from "../CommitSignal.js"
 import { attempt } from "../StoreError.js"
 import { makeDownstreamWrites } from "./SqliteDownstream.js"
 

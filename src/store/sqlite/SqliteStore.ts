@@ -19,7 +19,7 @@ import {
   type SubmissionResult
 } from "../Store.js"
 import { attempt } from "../StoreError.js"
-import type { CommitSignalShape } from "../Outbox.js"
+import type { CommitSignalShape } from "../CommitSignal.js"
 import { makeDownstreamWrites } from "./SqliteDownstream.js"
 
 export { openSqlite, sqliteMigrationsFolder, type SqliteOptions, StoreOpenError } from "./SqliteOpen.js"

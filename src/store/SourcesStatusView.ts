@@ -1,8 +1,12 @@
-/** Where the polling sources stand, for the API, the CLI and the metrics. */
+/**
+ * A read model over two store services: where each polling source path stands
+ * (its cursor and the cursor's age) and the PUSH inbox backlog — what the API,
+ * the CLI and the metrics show. Nothing here writes.
+ */
 import { Clock, Effect } from "effect"
 import { type Instant, toEpochMillis } from "../domain/core/Instant.js"
-import { PushInbox } from "../store/PushInbox.js"
-import { SourceCursors } from "../store/SourceCursors.js"
+import { PushInbox } from "./PushInbox.js"
+import { SourceCursors } from "./SourceCursors.js"
 
 /** Each path's cursor with its age, and the PUSH inbox backlog (API and metrics). */
 export const sourcesStatus = Effect.gen(function* () {
