@@ -229,6 +229,7 @@ export const SourcesStatusSchema = Schema.Struct({
 })
 shows<typeof SourcesStatusSchema.Type, Effect.Effect.Success<typeof sourcesStatus>>(true)
 
+/** One group per resource, each behind the read scope (the metric label of a request is `group.endpoint`). */
 export const ObjectsGroup = HttpApiGroup.make("objects")
   .add(
     HttpApiEndpoint.get("get", "/v1/objects/:objectType/:objectId")
@@ -265,8 +266,11 @@ export const ObjectsGroup = HttpApiGroup.make("objects")
         "Rows in force of every object of the type, keyset-paged by objectId (`after`). With `Accept: application/x-ndjson` (or `format=ndjson`) the rows from `after` on are streamed, one per line; with `Accept: text/csv` (or `format=csv`) as a CSV file (`limit` caps the count)."
       )
   )
+  .middleware(ReadAccess)
+
+export const ChangesGroup = HttpApiGroup.make("changes")
   .add(
-    HttpApiEndpoint.get("changes", "/v1/changes")
+    HttpApiEndpoint.get("list", "/v1/changes")
       .setUrlParams(
         Schema.Struct({
           since: RequiredInstant,
@@ -282,8 +286,11 @@ export const ObjectsGroup = HttpApiGroup.make("objects")
         "Rows registered or closed in [since, until) (until defaults to now), streamed as NDJSON in order of change, each as it stood at `until` with `change` (registered|closed) and `changeAt`: the replacement for a deltafile. `format=csv` (or `Accept: text/csv`) gives the same as a CSV file with a header line."
       )
   )
+  .middleware(ReadAccess)
+
+export const ActivationsGroup = HttpApiGroup.make("activations")
   .add(
-    HttpApiEndpoint.get("activations", "/v1/activations")
+    HttpApiEndpoint.get("list", "/v1/activations")
       .setUrlParams(
         Schema.Struct({
           from: Optional(InstantParam),
@@ -301,8 +308,11 @@ export const ObjectsGroup = HttpApiGroup.make("objects")
         "Virkningstid activations with `at` in [from, to) (both open by default), oldest first: by default the pending ones — what is due. `status=all` lists every one, with how it was settled (fired, skipped when no longer a real boundary, cancelled when its row was closed first). Page on with `after` = the previous page's `next`."
       )
   )
+  .middleware(ReadAccess)
+
+export const RefusedGroup = HttpApiGroup.make("refused")
   .add(
-    HttpApiEndpoint.get("refused", "/v1/refused")
+    HttpApiEndpoint.get("list", "/v1/refused")
       .setUrlParams(
         Schema.Struct({
           after: Optional(WholeNumberParam),
@@ -313,8 +323,11 @@ export const ObjectsGroup = HttpApiGroup.make("objects")
       .addError(BadRequest)
       .annotate(OpenApi.Summary, "Refused inputs with their reasons, oldest first")
   )
+  .middleware(ReadAccess)
+
+export const AnomaliesGroup = HttpApiGroup.make("anomalies")
   .add(
-    HttpApiEndpoint.get("anomalies", "/v1/anomalies")
+    HttpApiEndpoint.get("list", "/v1/anomalies")
       .setUrlParams(
         Schema.Struct({
           after: Optional(WholeNumberParam),
@@ -329,16 +342,22 @@ export const ObjectsGroup = HttpApiGroup.make("objects")
         "What a mirrored (bitemporal) upstream did that the mirror would not obey — rewrites of stored rows, reopened or moved closes, rows gone from a complete history, duplicate identities, overlapping rows — oldest first; page on with `after` = `next`."
       )
   )
+  .middleware(ReadAccess)
+
+export const SourcesGroup = HttpApiGroup.make("sources")
   .add(
-    HttpApiEndpoint.get("sources", "/v1/sources")
+    HttpApiEndpoint.get("status", "/v1/sources")
       .addSuccess(SourcesStatusSchema)
       .annotate(
         OpenApi.Description,
         "Where each polling path stands: its durable cursor (PULL: the end of the last committed window; GraphQL: the last applied eventid; PUSH: the last applied inbox entry), when it was last committed or confirmed and how many seconds ago; and the PUSH events recorded and not yet applied."
       )
   )
+  .middleware(ReadAccess)
+
+export const ResyncReportsGroup = HttpApiGroup.make("resyncReports")
   .add(
-    HttpApiEndpoint.get("resyncReports", "/v1/resync-reports")
+    HttpApiEndpoint.get("list", "/v1/resync-reports")
       .setUrlParams(
         Schema.Struct({
           source: Optional(Schema.String.annotations({ message: () => "must be given once" })),
@@ -378,6 +397,12 @@ export const SystemGroup = HttpApiGroup.make("system")
 
 export class SkyggeApi extends HttpApi.make("skygge")
   .add(ObjectsGroup)
+  .add(ChangesGroup)
+  .add(ActivationsGroup)
+  .add(RefusedGroup)
+  .add(AnomaliesGroup)
+  .add(SourcesGroup)
+  .add(ResyncReportsGroup)
   .add(RegistrationsGroup)
   .add(SystemGroup)
   .addError(BadRequest)

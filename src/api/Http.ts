@@ -1,7 +1,8 @@
 /**
- * Handlers of the as-of API. Reads go straight to the store; writes go through
- * the same ingest path as `skygge import`. Large answers stream as NDJSON,
- * page by page from the store, in constant memory.
+ * Handlers of the as-of API, one builder per resource group of Api.ts. Reads
+ * go straight to the store; writes go through the same ingest path as
+ * `skygge import`. Large answers stream as NDJSON, page by page from the
+ * store, in constant memory.
  */
 import { HttpApiBuilder, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServerRequest } from "@effect/platform-node"
@@ -94,20 +95,18 @@ const csvResponse = <E>(body: Stream.Stream<Uint8Array, E>, changes: boolean, fi
 /** CSV when asked by `format=csv` or `Accept: text/csv`. */
 const wantsCsv = (format: string | undefined, accept: string | undefined) => format === "csv" || (format === undefined && (accept ?? "").includes("text/csv"))
 
+/** A page's `limit`: absent → `fallback`; else 1 to `api.maxPageSize`. */
+const checkLimit = (maxPageSize: number, limit: string | undefined, fallback: number) => {
+  if (limit === undefined) return Effect.succeed(fallback)
+  const n = /^[0-9]{1,16}$/.test(limit) ? Number(limit) : NaN
+  const problem = pageLimitProblem("limit", n, maxPageSize)
+  return problem === undefined ? Effect.succeed(n) : Effect.fail(new BadRequest({ message: problem }))
+}
+
 export const ObjectsLive = HttpApiBuilder.group(SkyggeApi, "objects", (handlers) =>
   Effect.gen(function* () {
     const store = yield* Store
-    const activationStore = yield* ActivationStore
-    const resyncReports = yield* ResyncReports
-    const mirrorStore = yield* MirrorStore
     const api = yield* ApiConfig
-    /** A page's `limit`: absent → `fallback`; else 1 to `api.maxPageSize`. */
-    const checkLimit = (limit: string | undefined, fallback: number) => {
-      if (limit === undefined) return Effect.succeed(fallback)
-      const n = /^[0-9]{1,16}$/.test(limit) ? Number(limit) : NaN
-      const problem = pageLimitProblem("limit", n, api.maxPageSize)
-      return problem === undefined ? Effect.succeed(n) : Effect.fail(new BadRequest({ message: problem }))
-    }
     return handlers
       .handle("get", ({ path, urlParams }) =>
         Effect.gen(function* () {
@@ -153,13 +152,20 @@ export const ObjectsLive = HttpApiBuilder.group(SkyggeApi, "objects", (handlers)
               pagedNdjson(urlParams.after ?? "", (after) => store.snapshot({ ...base, after, limit: PAGE }), (row) => row.objectId, cap)
             )
           }
-          const limit = yield* checkLimit(urlParams.limit, PAGE)
+          const limit = yield* checkLimit(api.maxPageSize, urlParams.limit, PAGE)
           const rows = yield* store.snapshot({ ...base, limit: limit + 1, ...(urlParams.after === undefined ? {} : { after: urlParams.after }) })
           const page = rows.slice(0, limit)
           return { rows: page, next: rows.length > limit ? page[page.length - 1]!.objectId : null }
         }).pipe(storeUnavailable)
       )
-      .handle("changes", ({ urlParams }) =>
+  })
+)
+
+export const ChangesLive = HttpApiBuilder.group(SkyggeApi, "changes", (handlers) =>
+  Effect.gen(function* () {
+    const store = yield* Store
+    return handlers
+      .handle("list", ({ urlParams }) =>
         Effect.gen(function* () {
           const at = yield* now
           const since = yield* instantParam("since", urlParams.since, at)
@@ -175,24 +181,17 @@ export const ObjectsLive = HttpApiBuilder.group(SkyggeApi, "objects", (handlers)
           return ndjsonResponse(pagedNdjson<ChangeCursor | undefined, ChangeRow, StoreError>(undefined, fetch, cursorOf))
         }).pipe(storeUnavailable)
       )
-      .handle("anomalies", ({ urlParams }) =>
+  })
+)
+
+export const ActivationsLive = HttpApiBuilder.group(SkyggeApi, "activations", (handlers) =>
+  Effect.gen(function* () {
+    const activationStore = yield* ActivationStore
+    const api = yield* ApiConfig
+    return handlers
+      .handle("list", ({ urlParams }) =>
         Effect.gen(function* () {
-          const limit = yield* checkLimit(urlParams.limit, 1000)
-          const list = yield* mirrorStore.anomalies({ after: yield* afterId(urlParams.after), limit, ...(urlParams.objectType === undefined ? {} : { objectType: urlParams.objectType }) })
-          return { anomalies: list, next: list.length === limit ? list[list.length - 1]!.id : null }
-        }).pipe(storeUnavailable)
-      )
-      .handle("sources", () => storeUnavailable(sourcesStatus))
-      .handle("resyncReports", ({ urlParams }) =>
-        Effect.gen(function* () {
-          const limit = yield* checkLimit(urlParams.limit, 100)
-          const reports = yield* resyncReports.list({ limit, ...(urlParams.source === undefined ? {} : { source: urlParams.source }) })
-          return { reports }
-        }).pipe(storeUnavailable)
-      )
-      .handle("activations", ({ urlParams }) =>
-        Effect.gen(function* () {
-          const limit = yield* checkLimit(urlParams.limit, 1000)
+          const limit = yield* checkLimit(api.maxPageSize, urlParams.limit, 1000)
           const from = urlParams.from === undefined ? null : yield* instantParam("from", urlParams.from, null as never)
           const to = urlParams.to === undefined ? null : yield* instantParam("to", urlParams.to, null as never)
           const after = urlParams.after === undefined ? undefined : yield* activationCursor(urlParams.after)
@@ -209,11 +208,51 @@ export const ObjectsLive = HttpApiBuilder.group(SkyggeApi, "objects", (handlers)
           return { activations, next: activations.length === limit && last !== undefined ? `${last.at}~${last.id}` : null }
         }).pipe(storeUnavailable)
       )
-      .handle("refused", ({ urlParams }) =>
+  })
+)
+
+export const RefusedLive = HttpApiBuilder.group(SkyggeApi, "refused", (handlers) =>
+  Effect.gen(function* () {
+    const store = yield* Store
+    const api = yield* ApiConfig
+    return handlers
+      .handle("list", ({ urlParams }) =>
         Effect.gen(function* () {
-          const limit = yield* checkLimit(urlParams.limit, 100)
+          const limit = yield* checkLimit(api.maxPageSize, urlParams.limit, 100)
           const refused = yield* store.refused(yield* afterId(urlParams.after), limit)
           return { refused, next: refused.length === limit ? refused[refused.length - 1]!.id : null }
+        }).pipe(storeUnavailable)
+      )
+  })
+)
+
+export const AnomaliesLive = HttpApiBuilder.group(SkyggeApi, "anomalies", (handlers) =>
+  Effect.gen(function* () {
+    const mirrorStore = yield* MirrorStore
+    const api = yield* ApiConfig
+    return handlers
+      .handle("list", ({ urlParams }) =>
+        Effect.gen(function* () {
+          const limit = yield* checkLimit(api.maxPageSize, urlParams.limit, 1000)
+          const list = yield* mirrorStore.anomalies({ after: yield* afterId(urlParams.after), limit, ...(urlParams.objectType === undefined ? {} : { objectType: urlParams.objectType }) })
+          return { anomalies: list, next: list.length === limit ? list[list.length - 1]!.id : null }
+        }).pipe(storeUnavailable)
+      )
+  })
+)
+
+export const SourcesLive = HttpApiBuilder.group(SkyggeApi, "sources", (handlers) => Effect.succeed(handlers.handle("status", () => storeUnavailable(sourcesStatus))))
+
+export const ResyncReportsLive = HttpApiBuilder.group(SkyggeApi, "resyncReports", (handlers) =>
+  Effect.gen(function* () {
+    const resyncReports = yield* ResyncReports
+    const api = yield* ApiConfig
+    return handlers
+      .handle("list", ({ urlParams }) =>
+        Effect.gen(function* () {
+          const limit = yield* checkLimit(api.maxPageSize, urlParams.limit, 100)
+          const reports = yield* resyncReports.list({ limit, ...(urlParams.source === undefined ? {} : { source: urlParams.source }) })
+          return { reports }
         }).pipe(storeUnavailable)
       )
   })

@@ -47,7 +47,7 @@ describe("the API's edges", () => {
     expect(asked.length).toBeGreaterThanOrEqual(13)
     const metrics = await (await fetch(`${server.baseUrl}/metrics`)).text()
     for (const { operationId, status } of asked) expect(metricCount(metrics, operationId, status), `${operationId} ${status}`).toBeGreaterThanOrEqual(1)
-    for (const id of ["objects.anomalies", "objects.sources", "objects.resyncReports", "objects.get", "registrations.register"]) {
+    for (const id of ["anomalies.list", "sources.status", "resyncReports.list", "objects.get", "registrations.register"]) {
       expect(asked.map((a) => a.operationId)).toContain(id)
     }
     expect(metrics).not.toMatch(/route="other"/)
@@ -72,7 +72,7 @@ describe("the API's edges", () => {
     }
     const metrics = await (await fetch(`${server.baseUrl}/metrics`)).text()
     expect(metricCount(metrics, "unmatched", 404)).toBeGreaterThanOrEqual(1)
-    expect(metricCount(metrics, "objects.changes", 405)).toBe(1)
+    expect(metricCount(metrics, "changes.list", 405)).toBe(1)
     expect(metricCount(metrics, "registrations.register", 405)).toBe(1)
     expect(metrics).not.toMatch(/status="500"/)
   })
