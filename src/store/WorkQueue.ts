@@ -32,13 +32,9 @@ export interface WorkItem {
 
 export type WorkKey = Pick<WorkItem, "source" | "resource" | "objectId">
 
-/** How a fetch ended, for `settle`. */
-export type Settlement =
-  | { readonly _tag: "Done" }
-  /** Nothing changed although the hint said so: fetch once more at `at` (the API may lag). */
-  | { readonly _tag: "Confirm"; readonly at: Instant }
-  | { readonly _tag: "Retry"; readonly at: Instant; readonly error: string }
-  | { readonly _tag: "Abandon"; readonly error: string }
+/** How a fetch ended, for `settle` (what follows is domain/intark/WorkSettlement's rule). */
+export type { Settlement } from "../domain/intark/WorkSettlement.js"
+import type { Settlement } from "../domain/intark/WorkSettlement.js"
 
 export interface WorkQueueShape {
   readonly record: (source: string, received: ReadonlyArray<Received>) => Effect.Effect<ReadonlyArray<RecordOutcome>, StoreError>

@@ -4,6 +4,7 @@ import { Clock, Effect, PubSub } from "effect"
 import { fromEpochMillis, type Instant } from "../../domain/core/Instant.js"
 import type { Received, RecordOutcome, WorkItem, WorkQueueShape } from "../WorkQueue.js"
 import { attempt } from "../StoreError.js"
+import { settlementStep } from "../../domain/intark/WorkSettlement.js"
 
 interface ItemRecord {
   source: string
@@ -110,24 +111,22 @@ export const makeSqliteWorkQueue = (db: Database.Database): WorkQueueShape => {
   const settleTx = db.transaction((settlements: Parameters<WorkQueueShape["settle"]>[0], at: Instant) => {
     for (const [item, s] of settlements) {
       const key = [item.source, item.resource, item.objectId] as const
-      const dirty = q.get.get(...key)?.dirty === 1
-      switch (s._tag) {
-        case "Done":
-          if (dirty) q.again.run(at, ...key)
-          else q.remove.run(...key)
+      const step = settlementStep(s, { dirty: q.get.get(...key)?.dirty === 1, confirming: item.confirming }, at)
+      switch (step._tag) {
+        case "FetchAgainNow":
+          q.again.run(at, ...key)
           break
-        case "Confirm":
-          // A newer hint wins over confirming an older one; a confirmation is never confirmed again.
-          if (dirty) q.again.run(at, ...key)
-          else if (item.confirming) q.remove.run(...key)
-          else q.confirm.run(s.at, ...key)
+        case "Remove":
+          q.remove.run(...key)
           break
-        case "Retry":
-          q.retry.run(s.error.slice(0, 2000), dirty ? at : s.at, ...key)
+        case "ConfirmAt":
+          q.confirm.run(step.at, ...key)
+          break
+        case "RetryAt":
+          q.retry.run(step.error, step.at, ...key)
           break
         case "Abandon":
-          if (dirty) q.again.run(at, ...key)
-          else q.abandon.run(s.error.slice(0, 2000), ...key)
+          q.abandon.run(step.error, ...key)
           break
       }
     }
