@@ -135,3 +135,14 @@ export const getPath = (value: unknown, path: string): unknown => {
   }
   return cur
 }
+
+/**
+ * Set a key as an own property. A plain assignment to "__proto__" (a key
+ * `JSON.parse` makes an own property) would set the prototype and lose the
+ * value; objects without a prototype would avoid that but are slower to build
+ * and to stringify (V8 keeps them as dictionaries), and this is a hot path.
+ */
+export const setOwn = (target: Record<string, unknown>, key: string, value: unknown): void => {
+  if (key === "__proto__") Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true })
+  else target[key] = value
+}

@@ -21,7 +21,7 @@
  * data has some); they are stored anyway, as upstream has them.
  */
 import { type Bound, type Instant, parseInstant } from "./Instant.js"
-import { getPath } from "./Json.js"
+import { getPath, setOwn } from "./Json.js"
 import { canonicalJson } from "./Operation.js"
 
 /** Where a register's rows keep the object id and the four instants, and what identifies a row. */
@@ -108,10 +108,9 @@ export const decodeMirrorRow = (raw: unknown, shape: RowShape, timeZone: string)
   const registreringFra = rf as Instant, registreringTil = rt as Bound, virkningFra = vf as Bound, virkningTil = vt as Bound
   if (registreringTil !== null && registreringTil < registreringFra) return { reason: `registreringTil ${registreringTil} is before registreringFra ${registreringFra}`, field: shape.registreringTil }
   if (virkningFra !== null && virkningTil !== null && virkningTil < virkningFra) return { reason: `virkningTil ${virkningTil} is before virkningFra ${virkningFra}`, field: shape.virkningTil }
-  // Without a prototype, a field named "__proto__" stays a field (an assignment would set the prototype).
-  const content = Object.create(null) as Record<string, unknown>
+  const content: Record<string, unknown> = {}
   const skip = new Set([shape.registreringFra, shape.registreringTil, shape.virkningFra, shape.virkningTil, ...shape.volatile])
-  for (const [k, v] of Object.entries(record)) if (!skip.has(k) && shape.bookkeeping?.(k) !== true) content[k] = v
+  for (const [k, v] of Object.entries(record)) if (!skip.has(k) && shape.bookkeeping?.(k) !== true) setOwn(content, k, v)
   return {
     objectId: String(id),
     registreringFra,

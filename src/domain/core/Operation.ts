@@ -8,7 +8,7 @@
  * bulk path, and it must name the field that is wrong in plain words.
  */
 import { type Bound, type Instant, parseInstant, startsBeforeEnd } from "./Instant.js"
-import { jsonDepth, stringifyJson } from "./Json.js"
+import { jsonDepth, setOwn, stringifyJson } from "./Json.js"
 
 interface OperationBase {
   readonly objectType: string
@@ -70,9 +70,8 @@ const sortKeys = (value: unknown): unknown => {
   if (Array.isArray(value)) return value.map(sortKeys)
   if (value !== null && typeof value === "object") {
     const keys = Object.keys(value).sort()
-    // Without a prototype, a key named "__proto__" (JSON.parse makes it an own property) stays a property.
-    const out = Object.create(null) as Record<string, unknown>
-    for (const k of keys) out[k] = sortKeys((value as Record<string, unknown>)[k])
+    const out: Record<string, unknown> = {}
+    for (const k of keys) setOwn(out, k, sortKeys((value as Record<string, unknown>)[k]))
     return out
   }
   return value

@@ -11,6 +11,7 @@
  * `xmlns`/`xmlns:*` declarations are dropped, other attributes keep their
  * names as written (`xsi:nil`).
  */
+import { setOwn } from "../core/Json.js"
 
 export interface XmlElement {
   /** Local name: the namespace prefix is stripped. */
@@ -317,12 +318,6 @@ export const isNil = (element: XmlElement): boolean => {
 
 const isNilName = (name: string) => name === "nil" || name.endsWith(":nil")
 
-const setProperty = (obj: Record<string, unknown>, key: string, value: unknown) => {
-  // A plain assignment to "__proto__" would set the prototype, not a property.
-  if (key === "__proto__") Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true })
-  else obj[key] = value
-}
-
 export interface XmlToJsonOptions {
   /** Also keep attributes, as `@localName` properties (an element with attributes then keeps its text as `#text`). Off by default: Datafordeler messages carry their data in elements. */
   readonly attributes?: boolean
@@ -341,15 +336,15 @@ export const xmlToJson = (element: XmlElement, options: XmlToJsonOptions = {}): 
   const attributes = options.attributes === true && element.attributes !== NO_ATTRIBUTES ? Object.entries(element.attributes).filter(([name]) => !isNilName(name)) : []
   if (element.children.length === 0 && attributes.length === 0) return element.text
   const obj: Record<string, unknown> = {}
-  for (const [name, value] of attributes) setProperty(obj, `@${localName(name)}`, value)
+  for (const [name, value] of attributes) setOwn(obj, `@${localName(name)}`, value)
   for (const child of element.children) {
     const value = xmlToJson(child, options)
-    if (!Object.prototype.hasOwnProperty.call(obj, child.name)) setProperty(obj, child.name, value)
+    if (!Object.prototype.hasOwnProperty.call(obj, child.name)) setOwn(obj, child.name, value)
     else {
       // xmlToJson never returns an array itself, so an array here is one we built from repeats.
       const existing = obj[child.name]
       if (Array.isArray(existing)) existing.push(value)
-      else setProperty(obj, child.name, [existing, value])
+      else setOwn(obj, child.name, [existing, value])
     }
   }
   if (element.children.length === 0 ? element.text !== "" : !isAllWhitespace(element.text)) obj["#text"] = element.text
