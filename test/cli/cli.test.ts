@@ -10,7 +10,7 @@ import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { freePort } from "../support/net.js"
-import { bin, skygge } from "./skygge.js"
+import { bin, CLI_BUDGET_MS, skygge } from "./skygge.js"
 
 const fixture = fileURLToPath(new URL("../fixtures/worked-examples.ndjson", import.meta.url))
 
@@ -71,7 +71,7 @@ describe("skygge command", () => {
     expect(csvLines[csvLines.length - 1]).toBe("")
     const snapshotCsv = await skygge(["snapshot", "vej", "--registreringstid", "2017-01-05", "--virkningstid", "2017-03-01", "--format", "csv"], env)
     expect(snapshotCsv.stdout).toContain(`vej,yyyy,2017-01-04T00:00:00.000000Z,,2017-02-01T00:00:00.000000Z,,"{""navn"":""Åbakke""}"`)
-  }, 180_000) // a dozen processes one after another, each compiling the sources at start (about 2 s each here)
+  }, CLI_BUDGET_MS) // a dozen processes one after another
 
   it("loads a CSV dump with import-extract, reporting records, outcomes and refusals", async () => {
     const file = join(dir, "ansatte.csv")

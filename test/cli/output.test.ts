@@ -8,7 +8,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { type Result, skygge, skyggeEach } from "./skygge.js"
+import { CLI_BUDGET_MS, type Result, skygge, skyggeEach } from "./skygge.js"
 
 const fixture = fileURLToPath(new URL("../fixtures/worked-examples.ndjson", import.meta.url))
 const SUBCOMMANDS = ["run", "demo", "import", "import-extract", "get", "history", "snapshot", "changes", "refused", "activations", "anomalies", "sources", "resync", "resync-reports", "migrate"]
@@ -58,7 +58,7 @@ describe("skygge output", () => {
     expect(sources.stdout).toContain("PUSH events recorded and not yet applied: 0")
     for (const r of [refused, anomalies, reports, activations, sources, refusedJson, anomaliesJson, reportsJson]) expect(r.code).toBe(0)
     for (const r of [refusedJson, anomaliesJson, reportsJson]) expect(r.stdout).toBe("")
-  })
+  }, CLI_BUDGET_MS)
 
   it("--limit is held to the rule of HTTP's limit: at least 1, and at most api.maxPageSize for a one-page list", async () => {
     const cases = [

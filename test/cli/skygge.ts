@@ -3,6 +3,12 @@ import { spawn, type SpawnOptions } from "node:child_process"
 import { fileURLToPath } from "node:url"
 
 export const bin = fileURLToPath(new URL("../../bin/skygge.js", import.meta.url))
+
+/**
+ * The time budget of a test that starts several CLI processes: each compiles the sources at start (about 2 s of
+ * CPU here, far more when the two cores are shared), so such a test is bound by start-up, not by what it checks.
+ */
+export const CLI_BUDGET_MS = 180_000
 export const repo = fileURLToPath(new URL("../..", import.meta.url))
 
 export interface Result {

@@ -10,7 +10,7 @@ import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { freePort } from "../support/net.js"
-import { repo, skygge, skyggeEach } from "./skygge.js"
+import { CLI_BUDGET_MS, repo, skygge, skyggeEach } from "./skygge.js"
 
 const fixture = fileURLToPath(new URL("../fixtures/worked-examples.ndjson", import.meta.url))
 const store = (file: string) => ({ SKYGGE_STORE_URL: `sqlite:${file}` })
@@ -74,7 +74,7 @@ describe("the store on disk, through the CLI", () => {
     const lines = run.stderr.trim().split("\n")
     expect(lines.at(-1)).toMatch(new RegExp(`^skygge: store ${corrupt} is not a readable SQLite database`))
     expect(run.stderr).not.toMatch(/\n\s+at |skygge stopped/)
-  })
+  }, CLI_BUDGET_MS)
 
   it("a read-only store (file and folder): every reading command answers from it and leaves it as it was; a writing command says what it needs", async () => {
     const original = join(dir, "original", "skygge.db")

@@ -16,6 +16,7 @@ import { instant } from "../../src/domain/core/Instant.js"
 import { DATAFORDELER_SHAPE } from "../../src/domain/datafordeler/DatafordelerRows.js"
 import { ingestMirrorExtract } from "../../src/ingest/MirrorExtract.js"
 import { tempStore } from "../support/engine.js"
+import { CLI_BUDGET_MS } from "../cli/skygge.js"
 
 const dawa = (name: string) =>
   readFileSync(new URL(`../fixtures/datafordeler/${name}`, import.meta.url), "utf8")
@@ -165,5 +166,5 @@ describe("register file extracts through the mirror path", () => {
     } finally {
       server.close()
     }
-  })
+  }, CLI_BUDGET_MS)
 })
