@@ -16,9 +16,10 @@
  *   byte for byte. Analysts can still cast (`data::jsonb`).
  * - **Integer keys are `bigint` identities** (SQLite's rowids are 64-bit); sequences never hand out a
  *   number again, as SQLite's AUTOINCREMENT on the outbox. Flags are `boolean`.
- * - Not here yet: the exclusion constraint (btree_gist) forbidding two current rows of one object that
- *   overlap in virkning — it needs a range over text instants (a custom range type), left for a later
- *   migration.
+ * - **Two current rows of one object never overlap in virkning**: an exclusion constraint (btree_gist,
+ *   over a range type on text in collation "C", NULL bounds open) forbids it, checked at commit, so a
+ *   planning bug fails loudly instead of corrupting history. drizzle-kit cannot declare it: it is the
+ *   custom migration drizzle/pg/0001_virkning_exclusion.sql.
  */
 import { sql } from "drizzle-orm"
 import { bigint, boolean, customType, index, integer, pgTable, primaryKey, uniqueIndex } from "drizzle-orm/pg-core"
