@@ -22,3 +22,7 @@ export class StoreError extends Data.TaggedError("StoreError")<{
 /** Run one synchronous unit of work of a store adapter; what it throws becomes a StoreError naming `operation`. */
 export const attempt = <A>(operation: string, work: () => A): Effect.Effect<A, StoreError> =>
   Effect.try({ try: work, catch: (cause) => new StoreError({ operation, cause }) })
+
+/** Run one asynchronous unit of work (a PostgreSQL query); what it rejects with becomes a StoreError naming `operation`. */
+export const attemptPromise = <A>(operation: string, work: () => Promise<A>): Effect.Effect<A, StoreError> =>
+  Effect.tryPromise({ try: work, catch: (cause) => new StoreError({ operation, cause }) })

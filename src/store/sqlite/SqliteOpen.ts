@@ -8,10 +8,12 @@
 import Database from "better-sqlite3"
 import { drizzle } from "drizzle-orm/better-sqlite3"
 import { migrate } from "drizzle-orm/better-sqlite3/migrator"
-import { Data } from "effect"
 import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs"
 import { dirname, resolve } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
+import { StoreOpenError } from "../StoreOpenError.js"
+
+export { StoreOpenError }
 
 // better-sqlite3 reads this once, when its addon loads (at the first open): URI file names let a
 // read-only open fall back to `immutable=1` (see openReadOnly).
@@ -31,9 +33,6 @@ export interface SqliteOptions {
   /** Open an existing store for reading only: nothing written (a read-only copy can be queried). */
   readonly readOnly?: boolean
 }
-
-/** The store file cannot be opened; the message names the file and what to do. */
-export class StoreOpenError extends Data.TaggedError("StoreOpenError")<{ readonly message: string }> {}
 
 /**
  * Open (creating the folder and file if need be) and tune a migrated SQLite database; or open it
