@@ -88,19 +88,23 @@ describe("store.url: postgres:// through the CLI", () => {
     neverShows(down, envSecret)
   }, CLI_BUDGET_MS)
 
-  it("a wrong port, a missing database, a missing CA file, a URL that does not parse: one line naming the store, never the password", async () => {
+  it("a wrong port, a missing database, a missing CA file, a URL that does not parse, TLS the server lacks: one line naming the store, never the password", async () => {
     const url = await databases.create()
     const closedPort = new URL(withPassword(url))
     closedPort.port = "1"
     const noDatabase = new URL(withPassword(url))
     noDatabase.pathname = "/skygge_no_such_database"
-    const [port, database, ca, unparsable] = await Promise.all([
+    const tls = new URL(withPassword(url))
+    tls.searchParams.set("sslmode", "verify-full")
+    const [port, database, ca, unparsable, noTls] = await Promise.all([
       skygge(["migrate", "--config", config({ url: closedPort.toString() })]),
       skygge(["migrate", "--config", config({ url: noDatabase.toString() })]),
       skygge(["migrate", "--config", config({ url: withPassword(url), sslCa: join(dir, "absent-ca.pem") })]),
-      skygge(["migrate", "--config", config({ url: `postgres://postgres:${secret}@127.0.0.1:99999/x` })])
+      skygge(["migrate", "--config", config({ url: `postgres://postgres:${secret}@127.0.0.1:99999/x` })]),
+      // sslmode is honoured: the test server speaks no TLS, so a store that asks for it is refused.
+      skygge(["migrate", "--config", config({ url: tls.toString() })])
     ])
-    for (const r of [port, database, ca, unparsable]) {
+    for (const r of [port, database, ca, unparsable, noTls]) {
       expect(r.code).toBe(1)
       expect(r.stdout).toBe("")
       neverShows(r, secret)
@@ -110,6 +114,7 @@ describe("store.url: postgres:// through the CLI", () => {
     expect(oneLine(ca.stderr)).toBe(
       `skygge: cannot open store ${redacted(withPassword(url))}: cannot read its CA file ${join(dir, "absent-ca.pem")} (store.sslCa or sslrootcert): ENOENT`
     )
+    expect(oneLine(noTls.stderr)).toBe(`skygge: cannot connect to store ${redacted(tls.toString())}: The server does not support SSL connections`)
     expect(oneLine(unparsable.stderr)).toBe("skygge: store.url 'postgres://***@127.0.0.1:99999/x' is not a valid URL: expected postgres://user@host:5432/database")
   }, CLI_BUDGET_MS)
 
