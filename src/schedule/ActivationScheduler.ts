@@ -48,9 +48,12 @@ export const runActivationScheduler = (options: SchedulerOptions) =>
         }
         first = false
         const next = yield* store.next
+        // From the time now, not the time before settling: on a store over a network settling takes
+        // real time, and a wait measured from before it would wake that much late.
+        const nextNowMs = yield* Clock.currentTimeMillis
         const waitMs = Option.match(next, {
           onNone: () => options.pollMs,
-          onSome: (at) => Math.min(millisUntil(at, nowMs), options.pollMs)
+          onSome: (at) => Math.min(millisUntil(at, nextNowMs), options.pollMs)
         })
         yield* Effect.race(Effect.sleep(Duration.millis(waitMs)), Queue.take(wake))
       }

@@ -8,7 +8,7 @@
  * a neighbouring current row holds the same data across it. Those rules are
  * domain/Activation's; a store reads what they need and executes what they decide.
  */
-import { Context, type Effect, type Option } from "effect"
+import { Context, Effect, type Option } from "effect"
 import type { ActivationKind } from "../domain/core/Activation.js"
 import type { Bound, Instant } from "../domain/core/Instant.js"
 import type { StoreError } from "./StoreError.js"
@@ -63,5 +63,22 @@ export interface ActivationStoreShape {
   readonly list: (query: ActivationQuery) => Effect.Effect<ReadonlyArray<Activation>, StoreError>
   readonly pendingCount: Effect.Effect<number, StoreError>
 }
+
+/**
+ * Settle in batches of one transaction each until one comes back not full, notifying the commit
+ * signal after each that fired something (the publishers wait on it).
+ */
+export const settleInBatches = <E>(batch: Effect.Effect<SettledActivations & { readonly more: boolean }, E>, notify: Effect.Effect<void>): Effect.Effect<SettledActivations, E> =>
+  Effect.gen(function* () {
+    const total = { fired: 0, skipped: 0, late: 0 }
+    for (;;) {
+      const settled = yield* batch
+      total.fired += settled.fired
+      total.skipped += settled.skipped
+      total.late += settled.late
+      if (settled.fired > 0) yield* notify
+      if (!settled.more) return total
+    }
+  })
 
 export class ActivationStore extends Context.Tag("skygge/ActivationStore")<ActivationStore, ActivationStoreShape>() {}

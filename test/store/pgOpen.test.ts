@@ -17,20 +17,20 @@ const databases = pgTestDatabases()
 describe("PostgreSQL migrations", () => {
   it("applies each migration once: a second run finds nothing to do", async () => {
     const url = await databases.create()
-    expect(await runTest(migratePg(url))).toEqual(["0000_core", "0001_virkning_exclusion"])
+    expect(await runTest(migratePg(url))).toEqual(["0000_core", "0001_virkning_exclusion", "0002_mirrored_rows"])
     expect(await runTest(migratePg(url))).toEqual([])
   })
 
   it("two migrations started at once take turns: both succeed, one applies, the other finds it done", async () => {
     const url = await databases.create()
     const both = await runTest(Effect.all([migratePg(url), migratePg(url)], { concurrency: 2 }))
-    expect([...both].sort((a, b) => b.length - a.length)).toEqual([["0000_core", "0001_virkning_exclusion"], []])
+    expect([...both].sort((a, b) => b.length - a.length)).toEqual([["0000_core", "0001_virkning_exclusion", "0002_mirrored_rows"], []])
   })
 
   it("opening refuses a database that is not migrated, saying what to do", async () => {
     const url = await databases.create()
     const exit = await Effect.runPromiseExit(Effect.scoped(openPgPool({ url })))
-    expect(Exit.isFailure(exit) && JSON.stringify(exit.cause)).toMatch(/has 0 of the 2 migrations .*migrate it first/)
+    expect(Exit.isFailure(exit) && JSON.stringify(exit.cause)).toMatch(/has 0 of the \d+ migrations .*migrate it first/)
   })
 
   it("an unreachable server fails to open with the URL but never the password", async () => {
@@ -72,10 +72,10 @@ describe("PostgreSQL columns", () => {
     await runTest(migratePg(url))
     const client = new pg.Client({ connectionString: url })
     await client.connect()
-    const insert = (id: string, fra: string | null, til: string | null, registreringTil: string | null = null) =>
+    const insert = (id: string, fra: string | null, til: string | null, registreringTil: string | null = null, mirrored = false) =>
       client.query(
-        "INSERT INTO rows (object_type, object_id, registrering_fra, registrering_til, virkning_fra, virkning_til, data, event_id, stored_at) VALUES ('t', $1, '2020-01-01T00:00:00.000000Z', $4, $2, $3, '{}', 'e', '2020-01-01T00:00:00.000000Z') RETURNING id",
-        [id, fra, til, registreringTil]
+        "INSERT INTO rows (object_type, object_id, registrering_fra, registrering_til, virkning_fra, virkning_til, data, event_id, stored_at, mirrored) VALUES ('t', $1, '2020-01-01T00:00:00.000000Z', $4, $2, $3, '{}', 'e', '2020-01-01T00:00:00.000000Z', $5) RETURNING id",
+        [id, fra, til, registreringTil, mirrored]
       )
     const y = (year: number) => `${year}-01-01T00:00:00.000000Z`
     const refused = (work: Promise<unknown>) => work.then(() => "accepted", (e: { code?: string }) => e.code)
@@ -86,13 +86,16 @@ describe("PostgreSQL columns", () => {
       await insert("a", y(2020), y(2030), y(2022)) // a closed row may overlap
       expect(await refused(insert("a", y(2020).replace("01-01T", "06-01T"), y(2021)))).toBe("23P01") // exclusion_violation
       expect(await refused(insert("a", null, y(2020).replace(".000000Z", ".000001Z")))).toBe("23P01") // an open start overlaps
+      // A mirrored upstream's own overlap is stored as it has it (and recorded as an anomaly by the mirror).
+      await insert("m", y(2020), y(2022), null, true)
+      await insert("m", y(2021), null, null, true)
       // Inside one unit of work the successor may come before the close of what it replaces.
       await client.query("BEGIN")
       const successor = await insert("b", y(2020), y(2022))
       await client.query("UPDATE rows SET registrering_til = '2021-01-01T00:00:00.000000Z' WHERE object_id = 'b' AND id <> $1", [successor.rows[0]!.id])
       await client.query("COMMIT")
       const current = await client.query("SELECT object_id FROM rows WHERE registrering_til IS NULL ORDER BY object_id, virkning_fra")
-      expect(current.rows.map((r) => r.object_id)).toEqual(["a", "a", "b"])
+      expect(current.rows.map((r) => r.object_id)).toEqual(["a", "a", "b", "m", "m"])
     } finally {
       await client.end()
     }

@@ -34,7 +34,7 @@ const fresh = () => {
   return filename
 }
 
-const sqlite: StoreBackend = { name: "sqlite", layer: () => SqliteStoreLive({ filename: fresh(), synchronous: "OFF" }) }
+const sqlite: StoreBackend = { name: "sqlite", layer: () => SqliteStoreLive({ filename: fresh(), synchronous: "OFF" }), propertyShare: 1 }
 
 modelContract(sqlite)
 oracleContract(sqlite)

@@ -174,3 +174,9 @@ export const encodeOperation = (op: Operation): string => {
     `"virkningTil":${op.virkningTil === null ? "null" : `"${op.virkningTil}"`},`
   return op.op === "assert" ? `${head}"data":${op.data},"eventId":${str(op.eventId)}}` : `${head}"eventId":${str(op.eventId)}}`
 }
+
+/** An operation as the event log recorded it (`encodeOperation`, canonical when written), read back. */
+export const decodeRecordedOperation = (text: string): Operation => {
+  const o = JSON.parse(text) as Operation & { data?: unknown }
+  return o.op === "assert" ? { ...o, data: JSON.stringify(o.data) } : o
+}

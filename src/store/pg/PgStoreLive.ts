@@ -1,10 +1,15 @@
 /**
- * The PostgreSQL store as layers, port by port as they are built: the pool opened on acquire and
- * ended on release, the services on it; and migrating as a step of its own before them, as on SQLite.
- * So far: SourceCursors, PushInbox, ResyncReports, WorkQueue. Not yet wired to `store.url` (the engine
- * opens SQLite only).
+ * The PostgreSQL store as layers: the pool opened on acquire and ended on release, the store's
+ * services on it; and migrating as a step of its own before them, as on SQLite. The commit signal
+ * is this process's (a wake-up across processes is LISTEN/NOTIFY's, for several engines).
  */
 import { Context, Effect, Layer } from "effect"
+import { ActivationStore } from "../Activations.js"
+import { CommitSignal, makeCommitSignal } from "../CommitSignal.js"
+import { MirrorStore } from "../Mirror.js"
+import { OutboxStore } from "../Outbox.js"
+import { Store } from "../Store.js"
+import type { StoreServices } from "../StoreServices.js"
 import { PushInbox } from "../PushInbox.js"
 import { ResyncReports } from "../ResyncReports.js"
 import { SourceCursors } from "../SourceCursors.js"
@@ -15,19 +20,27 @@ import { makePgPushInbox } from "./PgPushInbox.js"
 import { makePgResyncReports } from "./PgResyncReports.js"
 import { makePgSourceCursors } from "./PgSourceCursors.js"
 import { makePgWorkQueue } from "./PgWorkQueue.js"
+import { makePgActivations, makePgOutbox } from "./PgDownstream.js"
+import { makePgMirror } from "./PgMirror.js"
+import { makePgStore } from "./PgStore.js"
 
-/** The ports built on PostgreSQL so far. */
-export type PgStoreServices = SourceCursors | PushInbox | ResyncReports | WorkQueue
-
-/** The store's services (those built so far) on a migrated PostgreSQL database (else it fails, saying so). */
-export const PgStoreLive = (options: PgOptions): Layer.Layer<PgStoreServices, StoreOpenError> =>
+/** The store's services on a migrated PostgreSQL database (else it fails, saying so). */
+export const PgStoreLive = (options: PgOptions): Layer.Layer<StoreServices, StoreOpenError> =>
   Layer.effectContext(
-    Effect.map(PgPool, (pool) =>
-      Context.make(SourceCursors, makePgSourceCursors(pool)).pipe(
+    Effect.gen(function* () {
+      const pool = yield* PgPool
+      const signal = yield* makeCommitSignal
+      return Context.make(Store, makePgStore(pool, signal)).pipe(
+        Context.add(ActivationStore, makePgActivations(pool, signal)),
+        Context.add(OutboxStore, makePgOutbox(pool)),
+        Context.add(CommitSignal, signal),
+        Context.add(MirrorStore, makePgMirror(pool, signal)),
+        Context.add(SourceCursors, makePgSourceCursors(pool)),
         Context.add(PushInbox, makePgPushInbox(pool)),
         Context.add(ResyncReports, makePgResyncReports(pool)),
         Context.add(WorkQueue, makePgWorkQueue(pool))
-      ))
+      )
+    })
   ).pipe(Layer.provide(PgPool.layer(options)))
 
 /** The migration step as a layer to build before the store's: it logs what it applied, if anything. */
@@ -39,5 +52,5 @@ export const PgMigrationsLive = (options: Pick<PgOptions, "url">): Layer.Layer<n
   )
 
 /** What the engine will open: the store after its migration step. */
-export const MigratedPgStoreLive = (options: PgOptions): Layer.Layer<PgStoreServices, StoreOpenError> =>
+export const MigratedPgStoreLive = (options: PgOptions): Layer.Layer<StoreServices, StoreOpenError> =>
   PgStoreLive(options).pipe(Layer.provide(PgMigrationsLive(options)))

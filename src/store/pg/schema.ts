@@ -19,7 +19,8 @@
  * - **Two current rows of one object never overlap in virkning**: an exclusion constraint (btree_gist,
  *   over a range type on text in collation "C", NULL bounds open) forbids it, checked at commit, so a
  *   planning bug fails loudly instead of corrupting history. drizzle-kit cannot declare it: it is the
- *   custom migration drizzle/pg/0001_virkning_exclusion.sql.
+ *   custom migration drizzle/pg/0001_virkning_exclusion.sql, narrowed by 0002 to the rows planned
+ *   from operations (`mirrored` false): a mirrored upstream's own overlaps are stored as it has them.
  */
 import { sql } from "drizzle-orm"
 import { bigint, boolean, customType, index, integer, pgTable, primaryKey, uniqueIndex } from "drizzle-orm/pg-core"
@@ -49,7 +50,13 @@ export const rows = pgTable(
     /** When this engine stored the row. */
     storedAt: text("stored_at").notNull(),
     /** When this engine closed the row (set with registrering_til). */
-    closedAt: text("closed_at")
+    closedAt: text("closed_at"),
+    /**
+     * Written by the mirror path (a bitemporal upstream's row, stored as upstream has it) rather
+     * than planned from an operation. PostgreSQL only: it scopes the exclusion constraint, since an
+     * upstream may hold overlapping rows (recorded as an anomaly, stored as it has them).
+     */
+    mirrored: boolean("mirrored").notNull().default(false)
   },
   (t) => [
     // One object's rows; the current ones (registrering_til IS NULL) first, as on SQLite.

@@ -9,7 +9,7 @@ import { Clock, Effect, Option } from "effect"
 import { randomUUID } from "node:crypto"
 import { closingCancels, heldActivations, neighbourAcross, settleActivation } from "../../domain/core/Activation.js"
 import { type Bound, fromEpochMillis, type Instant } from "../../domain/core/Instant.js"
-import type { Activation, ActivationKind, ActivationStatus, ActivationStoreShape } from "../Activations.js"
+import { type Activation, type ActivationKind, type ActivationStatus, type ActivationStoreShape, settleInBatches } from "../Activations.js"
 import type { CommitSignalShape } from "../CommitSignal.js"
 import type { OutboxRecord, OutboxStoreShape, OutboxType } from "../Outbox.js"
 import { attempt } from "../StoreError.js"
@@ -150,18 +150,7 @@ export const makeSqliteActivations = (db: Database.Database, signal: CommitSigna
 
   return {
     next: attempt("ActivationStore.next", () => Option.fromNullable(q.next.get()?.at as Instant | undefined)),
-    settleDue: (now, lateAfterMs) =>
-      Effect.gen(function* () {
-        const total = { fired: 0, skipped: 0, late: 0 }
-        for (;;) {
-          const batch = yield* attempt("ActivationStore.settleDue", () => settleBatch.immediate(now, lateAfterMs))
-          total.fired += batch.fired
-          total.skipped += batch.skipped
-          total.late += batch.late
-          if (batch.fired > 0) yield* signal.notify
-          if (!batch.more) return total
-        }
-      }),
+    settleDue: (now, lateAfterMs) => settleInBatches(attempt("ActivationStore.settleDue", () => settleBatch.immediate(now, lateAfterMs)), signal.notify),
     list: (query) =>
       attempt("ActivationStore.list", () =>
         q.list

@@ -7,10 +7,10 @@ import type Database from "better-sqlite3"
 import { Clock, Effect, Option } from "effect"
 import { operationChangeKind } from "../../domain/core/Change.js"
 import { type Bound, fromEpochMillis, type Instant } from "../../domain/core/Instant.js"
-import { encodeOperation, isRefusal, type Operation, type Refusal } from "../../domain/core/Operation.js"
+import { repeatedEventId } from "../../domain/core/IngestBatch.js"
+import { decodeRecordedOperation, encodeOperation, isRefusal, type Operation, type Refusal } from "../../domain/core/Operation.js"
 import { type CurrentRow, planOperation, staleReason } from "../../domain/core/Plan.js"
 import {
-  type ChangeRow,
   type RecordedEvent,
   type RefusedRecord,
   type Row,
@@ -18,6 +18,8 @@ import {
   type Submission,
   type SubmissionResult
 } from "../Store.js"
+import { mergeChanges } from "../ChangesMerge.js"
+import { ROW_CHANGE_SOURCE, ROW_COLUMNS, type RowRecord, toRow } from "../RowRecord.js"
 import { attempt } from "../StoreError.js"
 import type { CommitSignalShape } from "../CommitSignal.js"
 import { makeDownstreamWrites } from "./SqliteDownstream.js"
@@ -30,35 +32,6 @@ interface StoredCurrentRow extends CurrentRow {
   readonly storedAt: string
 }
 const NO_ROWS: ReadonlyArray<StoredCurrentRow> = []
-
-interface RowRecord {
-  id: number
-  object_type: string
-  object_id: string
-  registrering_fra: string
-  registrering_til: string | null
-  virkning_fra: string | null
-  virkning_til: string | null
-  data: string
-  event_id: string
-  stored_at: string
-}
-
-const toRow = (r: RowRecord): Row => ({
-  id: r.id,
-  objectType: r.object_type,
-  objectId: r.object_id,
-  registreringFra: r.registrering_fra as Instant,
-  registreringTil: r.registrering_til as Bound,
-  virkningFra: r.virkning_fra as Bound,
-  virkningTil: r.virkning_til as Bound,
-  data: JSON.parse(r.data) as unknown,
-  eventId: r.event_id,
-  storedAt: r.stored_at as Instant
-})
-
-const ROW_COLUMNS =
-  "id, object_type, object_id, registrering_fra, registrering_til, virkning_fra, virkning_til, data, event_id, stored_at"
 
 /**
  * The store on an open database. `signal`, when given, is notified after every
@@ -166,9 +139,8 @@ export const makeSqliteStore = (db: Database.Database, signal?: CommitSignalShap
   const duplicateOrConflict = (op: Operation, encoded: string): SubmissionResult | string | undefined => {
     const previous = q.event.get(op.eventId)
     if (previous === undefined) return undefined
-    return previous.operation === encoded
-      ? { eventId: op.eventId, outcome: "duplicate" }
-      : `eventId '${op.eventId}' was already used for a different operation`
+    const repeated = repeatedEventId(previous.operation, encoded, op.eventId)
+    return repeated === "duplicate" ? { eventId: op.eventId, outcome: "duplicate" } : repeated
   }
 
   /**
@@ -281,23 +253,7 @@ export const makeSqliteStore = (db: Database.Database, signal?: CommitSignalShap
         }
         const registered = q.registered.all(params)
         const closed = q.closed.all(params)
-        const out: Array<ChangeRow> = []
-        let i = 0, j = 0
-        while (out.length < query.limit && (i < registered.length || j < closed.length)) {
-          const a = registered[i], b = closed[j]
-          const takeRegistered =
-            b === undefined ||
-            (a !== undefined && (a.registrering_fra < b.registrering_til! || (a.registrering_fra === b.registrering_til && a.id < b.id)))
-          if (takeRegistered) {
-            // Closed after the window: as it stood at `until`, still open.
-            out.push({ ...toRow(a!), registreringTil: null, change: "registered", changeAt: a!.registrering_fra as Instant })
-            i++
-          } else {
-            out.push({ ...toRow(b!), change: "closed", changeAt: b!.registrering_til as Instant })
-            j++
-          }
-        }
-        return out
+        return mergeChanges(registered, closed, query.limit, ROW_CHANGE_SOURCE)
       }),
     events: (afterSeq, limit) =>
       attempt("Store.events", () =>
@@ -305,7 +261,7 @@ export const makeSqliteStore = (db: Database.Database, signal?: CommitSignalShap
           (e): RecordedEvent => ({
             seq: e.seq,
             eventId: e.event_id,
-            operation: decodeRecorded(e.operation),
+            operation: decodeRecordedOperation(e.operation),
             outcome: e.outcome,
             source: e.source,
             receivedAt: e.received_at as Instant
@@ -339,10 +295,4 @@ export const makeSqliteStore = (db: Database.Database, signal?: CommitSignalShap
       refused: counts.refused.get()!.n
     }))
   }
-}
-
-/** Recorded operations were canonical when written: read them back as such. */
-const decodeRecorded = (text: string): Operation => {
-  const o = JSON.parse(text) as Operation & { data?: unknown }
-  return o.op === "assert" ? { ...o, data: JSON.stringify(o.data) } : o
 }

@@ -14,7 +14,15 @@ export interface StoreBackend {
    * one was released opens the same store again (a restart keeps what was committed).
    */
   readonly layer: () => Layer.Layer<StoreServices, unknown>
+  /**
+   * The share of a property's runs this backend takes (1: all). A fresh store is a file copy on
+   * SQLite but a new database on PostgreSQL (~0.2 s), so there the properties run fewer sequences.
+   */
+  readonly propertyShare: number
 }
+
+/** How many runs a property with `runs` on SQLite gets on this backend (`SKYGGE_PROPERTY_RUNS` overrides the model's). */
+export const propertyRuns = (backend: StoreBackend, runs: number): number => Math.max(5, Math.round(runs * backend.propertyShare))
 
 /** Run an effect to its value; a failure or defect is thrown as itself (an assertion keeps its diff). */
 export const runTest = async <A, E>(effect: Effect.Effect<A, E>): Promise<A> => {

@@ -12,7 +12,7 @@ import { describe, expect, it } from "vitest"
 import { type Bound, fromEpochMillis, type Instant } from "../../../src/domain/core/Instant.js"
 import { canonicalJson, type Operation } from "../../../src/domain/core/Operation.js"
 import { type Outcome, type Row, Store, type StoreShape } from "../../../src/store/Store.js"
-import { onFreshStore, type StoreBackend } from "./backend.js"
+import { onFreshStore, propertyRuns, type StoreBackend } from "./backend.js"
 
 const DAY = 86_400_000
 const BASE = Date.UTC(2020, 0, 1)
@@ -170,7 +170,7 @@ export const modelContract = (backend: StoreBackend) =>
             }
           }))
         }),
-        { numRuns: RUNS }
+        { numRuns: propertyRuns(backend, RUNS) }
       )
     })
 
@@ -195,7 +195,7 @@ export const modelContract = (backend: StoreBackend) =>
             expect(yield* Effect.forEach(settled, (q) => answer(store, q.objectId, q.r, q.v))).toEqual(before)
           }))
         }),
-        { numRuns: RUNS }
+        { numRuns: propertyRuns(backend, RUNS) }
       )
     })
 
@@ -219,7 +219,7 @@ export const modelContract = (backend: StoreBackend) =>
             }
           }))
         ),
-        { numRuns: RUNS }
+        { numRuns: propertyRuns(backend, RUNS) }
       )
     })
 
@@ -245,7 +245,7 @@ export const modelContract = (backend: StoreBackend) =>
             expect(yield* rowsOf(replica)).toEqual(rows)
           }))
         }),
-        { numRuns: RUNS }
+        { numRuns: propertyRuns(backend, RUNS) }
       )
     })
   })

@@ -1,0 +1,216 @@
+/**
+ * The store on PostgreSQL. A batch is one transaction under the history lock (PgHistory): what
+ * it touches is read in three statements (heads, current rows, event ids already used), planned
+ * as a whole by domain/core/IngestBatch — the same rules, in the same order, as SQLite's
+ * operation-by-operation path — and written in bulk. Reads are the SQLite store's statements,
+ * with NULL ordered first as SQLite orders it.
+ */
+import { Clock, Effect, Option } from "effect"
+import { randomUUID } from "node:crypto"
+import type pg from "pg"
+import { batchReads, type BatchBefore, objectKey, planIngestBatch, type StoredCurrentRow } from "../../domain/core/IngestBatch.js"
+import { type Bound, fromEpochMillis, type Instant } from "../../domain/core/Instant.js"
+import { decodeRecordedOperation, encodeOperation, type Operation } from "../../domain/core/Operation.js"
+import type { CommitSignalShape } from "../CommitSignal.js"
+import type { RecordedEvent, RefusedRecord, Row, StoreShape, Submission, SubmissionResult } from "../Store.js"
+import { mergeChanges } from "../ChangesMerge.js"
+import { ROW_CHANGE_SOURCE, ROW_COLUMNS, type RowRecord, toRow } from "../RowRecord.js"
+import { attemptPromise } from "../StoreError.js"
+import { advanceHeads, allocate, cancelActivations, closeRows, insertActivations, insertOutbox, insertRows, lockHistory } from "./PgHistory.js"
+import { inPgTransaction } from "./PgTransaction.js"
+
+const MAX_RAW_INPUT = 16 * 1024
+
+/** The as-of condition on `rows`, registreringstid $r and virkningstid $v. */
+const inForce = (r: string, v: string) =>
+  `registrering_fra <= ${r} AND (registrering_til IS NULL OR registrering_til > ${r})
+   AND (virkning_fra IS NULL OR virkning_fra <= ${v}) AND (virkning_til IS NULL OR virkning_til > ${v})`
+
+/** What the store holds of a batch's objects and event ids, read in three statements. */
+const readBefore = async (client: pg.PoolClient, batch: ReadonlyArray<Submission>): Promise<BatchBefore> => {
+  const { objects, eventIds } = batchReads(batch.map((s) => s.input))
+  const types = objects.map((o) => o.objectType), ids = objects.map((o) => o.objectId)
+  const heads = await client.query<{ object_type: string; object_id: string; latest_registrering: Instant }>(
+    `SELECT o.object_type, o.object_id, o.latest_registrering FROM objects o
+     JOIN unnest($1::text[], $2::text[]) AS k(t, i) ON o.object_type = k.t AND o.object_id = k.i`,
+    [types, ids]
+  )
+  const current = await client.query<{ id: string; object_type: string; object_id: string; virkning_fra: Bound; virkning_til: Bound; data: string; stored_at: string }>(
+    `SELECT r.id, r.object_type, r.object_id, r.virkning_fra, r.virkning_til, r.data, r.stored_at FROM rows r
+     JOIN unnest($1::text[], $2::text[]) AS k(t, i) ON r.object_type = k.t AND r.object_id = k.i
+     WHERE r.registrering_til IS NULL ORDER BY r.id`,
+    [types, ids]
+  )
+  const events = await client.query<{ event_id: string; operation: string }>("SELECT event_id, operation FROM events WHERE event_id = ANY($1::text[])", [eventIds])
+  const rowsByObject = new Map<string, Array<StoredCurrentRow>>()
+  for (const h of heads.rows) rowsByObject.set(objectKey(h.object_type, h.object_id), [])
+  for (const r of current.rows) {
+    rowsByObject.get(objectKey(r.object_type, r.object_id))?.push({ id: Number(r.id), virkningFra: r.virkning_fra, virkningTil: r.virkning_til, data: r.data, storedAt: r.stored_at })
+  }
+  return {
+    heads: new Map(heads.rows.map((h) => [objectKey(h.object_type, h.object_id), h.latest_registrering])),
+    current: rowsByObject,
+    events: new Map(events.rows.map((e) => [e.event_id, e.operation]))
+  }
+}
+
+/** One batch: read, plan, write. Returns the results and whether anything changed. */
+const ingestBatch = async (client: pg.PoolClient, source: string, batch: ReadonlyArray<Submission>, now: Instant) => {
+  await lockHistory(client)
+  const plan = planIngestBatch(await readBefore(client, batch), batch.map((s) => s.input), now)
+  const ids = await allocate(client, {
+    rows: plan.rows.length,
+    activations: plan.activations.length,
+    outbox: plan.changes.length,
+    events: plan.events.length,
+    refused: plan.refusals.length
+  })
+  // A provisional id (-1, -2, …) is the index of the batch's row; its real id was allocated in the same order.
+  const realId = (id: number) => (id < 0 ? ids.rows[-id - 1]! : id)
+  await insertRows(client, plan.rows.map((r, i) => ({ ...r, id: ids.rows[i]! })), now, false)
+  await closeRows(client, plan.closes, now)
+  await cancelActivations(client, plan.cancels, now)
+  await insertActivations(client, plan.activations.map((a, i) => ({ ...a, id: ids.activations[i]!, rowId: realId(a.rowId) })), now)
+  await insertOutbox(
+    client,
+    plan.changes.map(({ kind, op }, i) => ({
+      seq: ids.outbox[i]!, id: randomUUID(), type: kind, objectType: op.objectType, objectId: op.objectId, registreringstid: op.registreringstid,
+      virkningFra: op.virkningFra, virkningTil: op.virkningTil, eventId: op.eventId, rowId: null, at: null, late: null
+    })),
+    now
+  )
+  await advanceHeads(client, plan.heads)
+  if (plan.events.length > 0) {
+    const e = plan.events
+    await client.query(
+      `INSERT INTO events (seq, event_id, object_type, object_id, registreringstid, operation, outcome, source, received_at)
+       SELECT *, $8, $9 FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])`,
+      [ids.events, e.map((x) => x.op.eventId), e.map((x) => x.op.objectType), e.map((x) => x.op.objectId), e.map((x) => x.op.registreringstid), e.map((x) => x.encoded), e.map((x) => x.outcome), source, now]
+    )
+  }
+  if (plan.refusals.length > 0) {
+    const r = plan.refusals
+    const raw = (index: number, operation: Operation | undefined) => (batch[index]!.raw ?? (operation === undefined ? null : encodeOperation(operation)))?.slice(0, MAX_RAW_INPUT) ?? null
+    await client.query(
+      `INSERT INTO refused (id, received_at, source, line, event_id, object_type, object_id, field, reason, input)
+       SELECT id, $9, $10, l, e, ot, oi, f, reason, input FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[]) AS u(id, l, e, ot, oi, f, reason, input)`,
+      [
+        ids.refused, r.map((x) => batch[x.index]!.line ?? null), r.map((x) => x.refusal.eventId ?? null), r.map((x) => x.refusal.objectType ?? null),
+        r.map((x) => x.refusal.objectId ?? null), r.map((x) => x.refusal.field ?? null), r.map((x) => x.refusal.reason), r.map((x) => raw(x.index, x.operation)), now, source
+      ]
+    )
+  }
+  const results = plan.results.map((result, i): SubmissionResult => {
+    const line = batch[i]!.line
+    return line === undefined ? result : { ...result, line }
+  })
+  return { results, changed: plan.changes.length > 0 }
+}
+
+export const makePgStore = (pool: pg.Pool, signal?: CommitSignalShape): StoreShape => {
+  const now = Effect.map(Clock.currentTimeMillis, fromEpochMillis)
+  const rows = async (text: string, values: ReadonlyArray<unknown>) => (await pool.query<RowRecord>(text, [...values])).rows
+  const count = async (text: string) => Number((await pool.query<{ n: string }>(text)).rows[0]!.n)
+  return {
+    ingest: (source, batch) =>
+      batch.length === 0
+        ? Effect.succeed([])
+        : now.pipe(
+            Effect.flatMap((at) => inPgTransaction(pool, "Store.ingest", (client) => ingestBatch(client, source, batch, at))),
+            Effect.flatMap(({ changed, results }) => (changed && signal !== undefined ? Effect.as(signal.notify, results) : Effect.succeed(results)))
+          ),
+    asOf: ({ objectType, objectId, registreringstid, virkningstid }) =>
+      attemptPromise("Store.asOf", async () => {
+        const found = await rows(
+          `SELECT ${ROW_COLUMNS} FROM rows WHERE object_type = $1 AND object_id = $2 AND ${inForce("$3", "$4")}
+           ORDER BY registrering_fra DESC, id DESC LIMIT 1`,
+          [objectType, objectId, registreringstid, virkningstid]
+        )
+        return found.length === 0 ? Option.none() : Option.some(toRow(found[0]!))
+      }),
+    history: (objectType, objectId) =>
+      attemptPromise("Store.history", async () =>
+        (await rows(`SELECT ${ROW_COLUMNS} FROM rows WHERE object_type = $1 AND object_id = $2 ORDER BY registrering_fra, virkning_fra NULLS FIRST, id`, [objectType, objectId])).map(toRow)),
+    snapshot: (query) =>
+      attemptPromise("Store.snapshot", async () =>
+        (await rows(
+          `SELECT ${ROW_COLUMNS} FROM rows WHERE object_type = $1 AND object_id > $2 AND ${inForce("$3", "$4")} ORDER BY object_id LIMIT $5`,
+          [query.objectType, query.after ?? "", query.registreringstid, query.virkningstid, query.limit]
+        )).map(toRow)),
+    changes: (query) =>
+      attemptPromise("Store.changes", async () => {
+        const at = query.after?.at ?? query.since
+        const params = [at > query.since ? at : query.since, query.until, at, query.after?.id ?? -1, query.objectType ?? null, query.limit]
+        // Rows registered in the window (and not also closed in it) …
+        const registered = await rows(
+          `SELECT ${ROW_COLUMNS} FROM rows
+           WHERE registrering_fra >= $1 AND registrering_fra < $2 AND (registrering_fra > $3 OR id > $4)
+             AND NOT (registrering_til IS NOT NULL AND registrering_til < $2) AND ($5::text IS NULL OR object_type = $5)
+           ORDER BY registrering_fra, id LIMIT $6`,
+          params
+        )
+        // … and rows closed in the window.
+        const closed = await rows(
+          `SELECT ${ROW_COLUMNS} FROM rows
+           WHERE registrering_til IS NOT NULL AND registrering_til >= $1 AND registrering_til < $2 AND (registrering_til > $3 OR id > $4)
+             AND ($5::text IS NULL OR object_type = $5)
+           ORDER BY registrering_til, id LIMIT $6`,
+          params
+        )
+        return mergeChanges(registered, closed, query.limit, ROW_CHANGE_SOURCE)
+      }),
+    events: (afterSeq, limit) =>
+      attemptPromise("Store.events", async () => {
+        const found = await pool.query<{ seq: string; event_id: string; operation: string; outcome: "applied" | "unchanged"; source: string; received_at: string }>(
+          "SELECT seq, event_id, operation, outcome, source, received_at FROM events WHERE seq > $1 ORDER BY seq LIMIT $2",
+          [afterSeq, limit]
+        )
+        return found.rows.map((e): RecordedEvent => ({
+          seq: Number(e.seq),
+          eventId: e.event_id,
+          operation: decodeRecordedOperation(e.operation),
+          outcome: e.outcome,
+          source: e.source,
+          receivedAt: e.received_at as Instant
+        }))
+      }),
+    refused: (afterId, limit) =>
+      attemptPromise("Store.refused", async () => {
+        const found = await pool.query<Omit<RefusedRecord, "id" | "line" | "receivedAt" | "eventId" | "objectType" | "objectId"> & {
+          id: string
+          line: string | null
+          received_at: Instant
+          event_id: string | null
+          object_type: string | null
+          object_id: string | null
+        }>("SELECT id, received_at, source, line, event_id, object_type, object_id, field, reason, input FROM refused WHERE id > $1 ORDER BY id LIMIT $2", [afterId, limit])
+        return found.rows.map((r): RefusedRecord => ({
+          id: Number(r.id),
+          receivedAt: r.received_at,
+          source: r.source,
+          line: r.line === null ? null : Number(r.line),
+          eventId: r.event_id,
+          objectType: r.object_type,
+          objectId: r.object_id,
+          field: r.field,
+          reason: r.reason,
+          input: r.input
+        }))
+      }),
+    objectIds: (objectType, after, limit) =>
+      attemptPromise("Store.objectIds", async () =>
+        (await pool.query<{ object_id: string }>("SELECT object_id FROM objects WHERE object_type = $1 AND object_id > $2 ORDER BY object_id LIMIT $3", [objectType, after, limit])).rows.map((r) => r.object_id)),
+    hasObjects: (objectType) =>
+      attemptPromise("Store.hasObjects", async () => (await pool.query("SELECT 1 FROM objects WHERE object_type = $1 LIMIT 1", [objectType])).rowCount! > 0),
+    stats: attemptPromise("Store.stats", async () => {
+      const [rowsN, currentRows, objects, events, refused] = await Promise.all([
+        count("SELECT count(*) AS n FROM rows"),
+        count("SELECT count(*) AS n FROM rows WHERE registrering_til IS NULL"),
+        count("SELECT count(*) AS n FROM objects"),
+        count("SELECT count(*) AS n FROM events"),
+        count("SELECT count(*) AS n FROM refused")
+      ])
+      return { rows: rowsN, currentRows, objects, events, refused }
+    })
+  }
+}
