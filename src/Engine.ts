@@ -11,9 +11,10 @@ import { DafSourcesLive } from "./sources/datafordeler/DafSourceLive.js"
 import { IntarkSourcesLive } from "./sources/intark/IntarkSourceLive.js"
 import { ConfigFileError, configProvider, ConfigSources, configSources, LogConfig, parseStoreUrl, StoreConfig } from "./config/Config.js"
 import type { StoreServices } from "./store/StoreServices.js"
-import { StoreOpenError } from "./store/StoreOpenError.js"
+import type { StoreOpenError } from "./store/StoreOpenError.js"
 import { MigratedSqliteStoreLive, migrateSqliteStore, SqliteStoreLive } from "./store/sqlite/SqliteStoreLive.js"
-import { migratePg, redactPgUrl } from "./store/pg/PgOpen.js"
+import { migratePg, pgConnectionUrl, pgPoolWatcher } from "./store/pg/PgOpen.js"
+import { MigratedPgStoreLive, PgStoreLive } from "./store/pg/PgStoreLive.js"
 
 /** The store `store.*` names: SQLite's options, or PostgreSQL's (SQLite's own keys are ignored there, as `poolSize`, `password` and `sslCa` are on SQLite). */
 const storeOptionsFromConfig = Effect.gen(function* () {
@@ -32,8 +33,12 @@ const storeFromConfig = (readOnly: boolean): Layer.Layer<StoreServices, ConfigEr
   Layer.unwrapEffect(
     Effect.map(storeOptionsFromConfig, (store): Layer.Layer<StoreServices, StoreOpenError> => {
       if (store.dialect === "sqlite") return readOnly ? SqliteStoreLive({ ...store.options, readOnly }) : MigratedSqliteStoreLive(store.options)
-      // Until every port runs on PostgreSQL (issue 14), only `skygge migrate` does.
-      return Layer.fail(new StoreOpenError({ message: `store ${redactPgUrl(store.options.url)}: PostgreSQL serves skygge migrate only so far; the engine and the other commands need sqlite:PATH` }))
+      // The password and the CA folded into the URL, which is all the migration step takes; the pool's
+      // counts for /metrics (StorePool, read optionally by the API) beside the store.
+      const pool = pgPoolWatcher()
+      const options = { url: pgConnectionUrl(store.options), poolSize: store.options.poolSize, onPoolOpen: pool.watch }
+      // PostgreSQL has no read-only mode of its own: reading commands open the store without migrating it.
+      return Layer.merge(readOnly ? PgStoreLive(options) : MigratedPgStoreLive(options), pool.layer)
     })
   )
 

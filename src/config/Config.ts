@@ -195,6 +195,18 @@ export type StoreUrl =
 /** A store URL as it may be shown, even one that does not parse: no password (nor user). */
 const redactStoreUrl = (url: string) => url.replace(/\/\/.*@/, "//***@") // to the last @: a password may hold one
 
+/** `store.url` as logs and messages show it: a PostgreSQL URL's password as `***`. */
+export const showStoreUrl = (url: string): string => {
+  if (!url.startsWith("postgres://") && !url.startsWith("postgresql://")) return url
+  try {
+    const parsed = new URL(url)
+    if (parsed.password !== "") parsed.password = "***"
+    return parsed.toString()
+  } catch {
+    return redactStoreUrl(url)
+  }
+}
+
 /**
  * `sqlite:PATH` (relative to the working directory) or `sqlite::memory:`; or `postgres://` (or
  * `postgresql://`) `user[:password]@host[:port]/database[?sslmode=…]`, read by node-postgres.

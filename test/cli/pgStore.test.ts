@@ -12,7 +12,7 @@ import pg from "pg"
 import { afterAll, describe, expect, it } from "vitest"
 import { pgConnectionUrl } from "../../src/store/pg/PgOpen.js"
 import { pgTestDatabases } from "../support/pg.js"
-import { CLI_BUDGET_MS, repo, skygge, type Result } from "./skygge.js"
+import { CLI_BUDGET_MS, repo, skygge, skyggeEach, type Result } from "./skygge.js"
 
 const databases = pgTestDatabases()
 const dir = mkdtempSync(join(tmpdir(), "skygge-cli-pg-"))
@@ -88,7 +88,7 @@ describe("store.url: postgres:// through the CLI", () => {
     neverShows(down, envSecret)
   }, CLI_BUDGET_MS)
 
-  it("a wrong port, a missing database, a missing CA file, a URL that does not parse, TLS the server lacks: one line naming the store, never the password", async () => {
+  it("a wrong port, a missing database, a missing CA file, a URL that does not parse, TLS the server lacks, reading an unmigrated database: one line naming the store, never the password", async () => {
     const url = await databases.create()
     const closedPort = new URL(withPassword(url))
     closedPort.port = "1"
@@ -96,15 +96,20 @@ describe("store.url: postgres:// through the CLI", () => {
     noDatabase.pathname = "/skygge_no_such_database"
     const tls = new URL(withPassword(url))
     tls.searchParams.set("sslmode", "verify-full")
-    const [port, database, ca, unparsable, noTls] = await Promise.all([
-      skygge(["migrate", "--config", config({ url: closedPort.toString() })]),
-      skygge(["migrate", "--config", config({ url: noDatabase.toString() })]),
-      skygge(["migrate", "--config", config({ url: withPassword(url), sslCa: join(dir, "absent-ca.pem") })]),
-      skygge(["migrate", "--config", config({ url: `postgres://postgres:${secret}@127.0.0.1:99999/x` })]),
-      // sslmode is honoured: the test server speaks no TLS, so a store that asks for it is refused.
-      skygge(["migrate", "--config", config({ url: tls.toString() })])
-    ])
-    for (const r of [port, database, ca, unparsable, noTls]) {
+    const [port, database, ca, unparsable, noTls, unmigrated] = await skyggeEach(
+      [
+        ["migrate", "--config", config({ url: closedPort.toString() })],
+        ["migrate", "--config", config({ url: noDatabase.toString() })],
+        ["migrate", "--config", config({ url: withPassword(url), sslCa: join(dir, "absent-ca.pem") })],
+        ["migrate", "--config", config({ url: `postgres://postgres:${secret}@127.0.0.1:99999/x` })],
+        // sslmode is honoured: the test server speaks no TLS, so a store that asks for it is refused.
+        ["migrate", "--config", config({ url: tls.toString() })],
+        // A reading command never migrates: on a database behind this skygge it says what to do.
+        ["get", "vej", "x", "--config", config({ url: withPassword(url) })]
+      ].map((args) => () => skygge(args)),
+      3
+    ) as [Result, Result, Result, Result, Result, Result]
+    for (const r of [port, database, ca, unparsable, noTls, unmigrated]) {
       expect(r.code).toBe(1)
       expect(r.stdout).toBe("")
       neverShows(r, secret)
@@ -115,6 +120,9 @@ describe("store.url: postgres:// through the CLI", () => {
       `skygge: cannot open store ${redacted(withPassword(url))}: cannot read its CA file ${join(dir, "absent-ca.pem")} (store.sslCa or sslrootcert): ENOENT`
     )
     expect(oneLine(noTls.stderr)).toBe(`skygge: cannot connect to store ${redacted(tls.toString())}: The server does not support SSL connections`)
+    expect(oneLine(unmigrated.stderr)).toBe(
+      `skygge: store ${redacted(withPassword(url))} has 0 of the ${journal.length} migrations this skygge needs: migrate it first (skygge migrate)`
+    )
     expect(oneLine(unparsable.stderr)).toBe("skygge: store.url 'postgres://***@127.0.0.1:99999/x' is not a valid URL: expected postgres://user@host:5432/database")
   }, CLI_BUDGET_MS)
 

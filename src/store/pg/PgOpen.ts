@@ -26,6 +26,8 @@ export interface PgOptions {
   readonly password?: Redacted.Redacted | undefined
   /** A PEM file of the CA(s) that sign the server's certificate: libpq's `sslrootcert`, so TLS on and verified. */
   readonly sslCa?: string | undefined
+  /** Told the pool once it is open and checked (see `pgPoolWatcher`). */
+  readonly onPoolOpen?: ((pool: pg.Pool) => void) | undefined
 }
 
 /** A wrong host or a dead network fails the start after this long instead of hanging. */
@@ -119,6 +121,7 @@ export const openPgPool = (options: PgOptions) =>
       (pool) => Effect.promise(() => pool.end())
     )
     yield* Effect.tryPromise({ try: () => checkSchema(pool, options.url), catch: openError(options.url, "open") })
+    options.onPoolOpen?.(pool)
     return pool
   })
 
@@ -184,10 +187,18 @@ const checkSchema = async (pool: pg.Pool, url: string) => {
   }
 }
 
-/** The pool's counts for /metrics, read from the store's own pool (merge it where `PgPool` is provided). */
-export const PgPoolStatsLive: Layer.Layer<StorePool, never, PgPool> = Layer.effect(
-  StorePool,
-  Effect.map(PgPool, (pool) => ({
-    stats: Effect.sync(() => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }))
-  }))
-)
+/**
+ * The pool's counts for /metrics (`StorePool`), from a store layer that keeps its pool to itself: pass
+ * `watch` as the options' `onPoolOpen`, provide `layer` beside the store. Counts are 0 until the pool opens.
+ */
+export const pgPoolWatcher = () => {
+  let watched: pg.Pool | undefined
+  return {
+    watch: (pool: pg.Pool) => {
+      watched = pool
+    },
+    layer: Layer.succeed(StorePool, {
+      stats: Effect.sync(() => ({ total: watched?.totalCount ?? 0, idle: watched?.idleCount ?? 0, waiting: watched?.waitingCount ?? 0 }))
+    })
+  }
+}
