@@ -2,7 +2,8 @@
  * SQL for analysts on PostgreSQL (drizzle/pg/0003_analyst_views.sql, README "SQL for analysts"):
  * after the DESIGN.md worked examples (and a few more operations) went in through the Store
  * service, analyst.rows_as_of answers every point of a grid as Store.asOf does, its timestamptz
- * overload the same, object_history is Store.history and current_rows the open rows; the planner
+ * overload the same, changes_between every window as Store.changes does, object_history is
+ * Store.history and current_rows the open rows; the planner
  * inlines the functions onto the index; and the README's read-only role, run as written, may read
  * through them but not write.
  */
@@ -27,6 +28,7 @@ import { openServices, runTest } from "./contract/backend.js"
 import { ingestWorkedExamples } from "./contract/workedExamples.js"
 
 const databases = pgTestDatabases()
+const readme = readFileSync(fileURLToPath(new URL("../../README.md", import.meta.url)), "utf8")
 
 /** Beyond the worked examples: a retract, open and bounded virkning starts, two registrations in one instant. */
 const more = [
@@ -95,11 +97,16 @@ const shift = (at: string, micros: number): string => {
   return `${new Date(millis).toISOString().slice(0, 23)}${String(total - millis * 1000).padStart(3, "0")}Z`
 }
 
+/** Every instant of every row, a microsecond before each, and the ends of time. */
+const instantGrid = async () => {
+  const all = (await Promise.all(objects.map(([t, id]) => history(t, id)))).flat()
+  const boundaries = new Set(all.flatMap((r) => [r.registreringFra, r.registreringTil, r.virkningFra, r.virkningTil]).filter((b) => b !== null))
+  return [...new Set(["0001-01-01T00:00:00.000000Z", "9999-12-31T23:59:59.999999Z", ...[...boundaries].flatMap((b) => [shift(b, -1), b])])].sort()
+}
+
 describe("analyst SQL on PostgreSQL", () => {
   it("rows_as_of answers every point of the grid as Store.asOf does, and its timestamptz overload the same", async () => {
-    const all = (await Promise.all(objects.map(([t, id]) => history(t, id)))).flat()
-    const boundaries = new Set(all.flatMap((r) => [r.registreringFra, r.registreringTil, r.virkningFra, r.virkningTil]).filter((b) => b !== null))
-    const grid = [...new Set(["0001-01-01T00:00:00.000000Z", "9999-12-31T23:59:59.999999Z", ...[...boundaries].flatMap((b) => [shift(b, -1), b])])].sort()
+    const grid = await instantGrid()
     expect(grid.length).toBeGreaterThan(25)
     const pairs = grid.flatMap((r) => grid.map((v) => [r, v] as const))
     const viaSql = async (type: "text" | "timestamptz") => {
@@ -128,6 +135,35 @@ describe("analyst SQL on PostgreSQL", () => {
     expect(answered).toBeGreaterThan(100) // the grid sees rows, not only empty answers
   })
 
+  it("changes_between answers every window of the grid as Store.changes does, and its timestamptz overload the same", async () => {
+    const grid = await instantGrid()
+    const windows = grid.flatMap((since) => grid.filter((until) => until > since).map((until) => [since, until] as const))
+    const viaSql = async (type: "text" | "timestamptz") => {
+      const found = await admin.query<AnalystRecord & { since: string; until: string; change: "registered" | "closed"; change_at: string }>(
+        `SELECT g.since, g.until, c.* FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS g(since, until, n)
+         CROSS JOIN LATERAL analyst.changes_between(g.since::${type}, g.until::${type}) AS c ORDER BY g.n`,
+        [windows.map(([since]) => since), windows.map(([, until]) => until)]
+      )
+      const byWindow = new Map<string, Array<unknown>>()
+      for (const { since, until, change, change_at, ...record } of found.rows) {
+        byWindow.set(`${since} ${until}`, [...(byWindow.get(`${since} ${until}`) ?? []), { ...toRow(record as AnalystRecord), change, changeAt: change_at }])
+      }
+      return byWindow
+    }
+    const [text, timestamptz] = await Promise.all([viaSql("text"), viaSql("timestamptz")])
+    const expected = await onStore(Effect.flatMap(Store, (store) =>
+      Effect.forEach(windows, ([since, until]) =>
+        Effect.map(store.changes({ since: instant(since), until: instant(until), limit: 1000 }), (changes) => [`${since} ${until}`, changes] as const), { concurrency: 2 })))
+    let told = 0
+    for (const [window, changes] of expected) {
+      expect({ window, changes: text.get(window) ?? [] }).toEqual({ window, changes })
+      expect({ window, changes: timestamptz.get(window) ?? [] }).toEqual({ window, changes })
+      told += changes.length
+    }
+    expect(told).toBeGreaterThan(1000)
+    expect(new Set(expected.flatMap(([, changes]) => changes.map((c) => c.change)))).toEqual(new Set(["registered", "closed"]))
+  })
+
   it("answers the analyst's question of the worked example, and half-open at registrering_til", async () => {
     const navn = async (r: string, v: string, id: string) =>
       (await admin.query("SELECT data_json->>'navn' AS navn FROM analyst.rows_as_of($1, $2) WHERE object_type = 'vej' AND object_id = $3", [r, v, id])).rows
@@ -147,12 +183,23 @@ describe("analyst SQL on PostgreSQL", () => {
     expect(await m1("2020-06-01T00:00:00.000000Z", "2021-06-01T00:00:00.000000Z")).toEqual([ids[0]])
   })
 
+  it("the README's examples run, and its question is answered Åbakke", async () => {
+    const block = /```sql\n(-- The worked example's question[\s\S]*?)```/.exec(readme)?.[1]
+    const statements = (block ?? "").split(/;[^\n]*\n/).map((sql) => sql.trim()).filter((sql) => sql !== "")
+    expect(statements.length).toBeGreaterThan(3)
+    const answers = []
+    for (const sql of statements) answers.push((await admin.query(sql)).rows)
+    expect(answers[0]).toEqual([{ navn: "Åbakke" }])
+  })
+
   it("rows_as_of(now(), now()) is rows_as_of at now's canonical text", async () => {
     const both = await admin.query<{ same: boolean; n: string }>(
       `SELECT (SELECT array_agg(id ORDER BY id) FROM analyst.rows_as_of(now(), now()))
             = (SELECT array_agg(id ORDER BY id) FROM analyst.rows_as_of(to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))) AS same,
               (SELECT count(*) FROM analyst.rows_as_of(now(), now())) AS n`
     )
+    const instants = await admin.query("SELECT analyst.instant('2017-01-05 01:00:00.000001+01') AS a, analyst.instant('9999-12-31 23:59:59.999999Z') AS b")
+    expect(instants.rows).toEqual([{ a: "2017-01-05T00:00:00.000001Z", b: "9999-12-31T23:59:59.999999Z" }])
     expect(both.rows).toEqual([{ same: true, n: "3" }]) // yyyy, h1 and m1 (xxxx is retracted from 2018 on)
   })
 
@@ -186,13 +233,15 @@ describe("analyst SQL on PostgreSQL", () => {
         expect(plan).toMatch(/rows_object_idx/)
         expect(plan).not.toMatch(/Function Scan/)
       }
+      const changes = (await admin.query<{ "QUERY PLAN": string }>("EXPLAIN SELECT * FROM analyst.changes_between('2017-01-01T00:00:00.000000Z', '2017-02-01T00:00:00.000000Z')")).rows.map((r) => r["QUERY PLAN"]).join("\n")
+      expect(changes).toMatch(/rows_registered_idx[\s\S]*rows_closed_idx/)
+      expect(changes).not.toMatch(/Function Scan/)
     } finally {
       await admin.query("ROLLBACK")
     }
   })
 
   it("the README's read-only role reads through the views and functions and may write nothing", async () => {
-    const readme = readFileSync(fileURLToPath(new URL("../../README.md", import.meta.url)), "utf8")
     const block = /```sql\n(CREATE ROLE skygge_analyst [\s\S]*?)```/.exec(readme)?.[1]
     expect(block).toBeDefined()
     const role = `skygge_analyst_${randomBytes(4).toString("hex")}`
@@ -211,6 +260,7 @@ describe("analyst SQL on PostgreSQL", () => {
       expect(await answer("SELECT data_json->>'navn' AS navn FROM analyst.rows_as_of('2017-01-05T00:00:00.000000Z', '2017-03-01T00:00:00.000000Z') WHERE object_id = 'yyyy'")).toEqual([{ navn: "Åbakke" }])
       expect(await answer("SELECT count(*)::int AS n FROM analyst.rows_as_of(now(), now())")).toEqual([{ n: 3 }])
       expect((await answer("SELECT * FROM analyst.object_history('vej', 'yyyy')")).length).toBe(3)
+      expect((await answer("SELECT * FROM analyst.changes_between('2017-01-04T00:00:00.000000Z'::timestamptz, now())")).length).toBeGreaterThan(4)
       expect((await answer("SELECT * FROM analyst.current_rows")).length).toBeGreaterThan(4)
       expect((await answer("SELECT * FROM rows")).length).toBeGreaterThan(8)
       const refused = (sql: string) => analyst.query(sql).then(() => "accepted", (e: { code?: string }) => e.code)
