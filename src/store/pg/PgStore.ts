@@ -71,8 +71,10 @@ const ingestBatch = async (client: pg.PoolClient, source: string, batch: Readonl
   })
   // A provisional id (-1, -2, …) is the index of the batch's row; its real id was allocated in the same order.
   const realId = (id: number) => (id < 0 ? ids.rows[-id - 1]! : id)
-  await insertRows(client, plan.rows.map((r, i) => ({ ...r, id: ids.rows[i]! })), now, false)
+  // Closes first: a successor inserted while its predecessor is still current would defer the
+  // exclusion constraint's check of it to COMMIT (measured: most of COMMIT's time in an import).
   await closeRows(client, plan.closes, now)
+  await insertRows(client, plan.rows.map((r, i) => ({ ...r, id: ids.rows[i]! })), now, false)
   await cancelActivations(client, plan.cancels, now)
   await insertActivations(client, plan.activations.map((a, i) => ({ ...a, id: ids.activations[i]!, rowId: realId(a.rowId) })), now)
   await insertOutbox(
