@@ -17,17 +17,17 @@
 import Database from "better-sqlite3"
 import { Context, Effect, Exit, Layer, Logger, LogLevel, Option, Scope } from "effect"
 import { spawn } from "node:child_process"
-import { createReadStream, createWriteStream, mkdirSync, rmSync } from "node:fs"
+import { mkdirSync, rmSync } from "node:fs"
 import { join, resolve } from "node:path"
 import { performance } from "node:perf_hooks"
 import { once } from "node:events"
 import { request } from "undici"
-import { fromEpochMillis, type Instant } from "../src/domain/core/Instant.js"
-import { ingestNdjson } from "../src/ingest/Ingest.js"
+import { fromEpochMillis } from "../src/domain/core/Instant.js"
 import { Store } from "../src/store/Store.js"
 import { openSqlite } from "../src/store/sqlite/SqliteOpen.js"
 import { MigratedSqliteStoreLive } from "../src/store/sqlite/SqliteStoreLive.js"
-import { fmt, freePort, PEAK_RSS_HOOK, peakRssMiB } from "./support.js"
+import { fmt, freePort, PEAK_RSS_HOOK, peakRssMiB, percentile, verdict } from "./support.js"
+import { BASE, engineImport, objectId, workload } from "./workload.js"
 
 const N = Number(process.env.SKYGGE_BENCH_N ?? 800_000)
 const QUERIES = 20_000
@@ -35,49 +35,9 @@ const HTTP_QUERIES = 5_000
 const dir = resolve(".bench", `core-${process.pid}`)
 const root = resolve(import.meta.dirname, "..")
 
-const BASE = Date.UTC(2015, 0, 1)
-const DAY = 86_400_000
-
-// ---- Workload --------------------------------------------------------------------
-// Half the operations create an object; the other half re-register one of those
-// objects later with new data from a later validity day, which closes a row and
-// inserts two (the part before keeps the old data). Rows ≈ 1.5 × N.
-const objects = Math.ceil(N / 2)
-const objectId = (i: number) => `obj-${String(i).padStart(8, "0")}`
-const operationLine = (k: number): string => {
-  const i = k % objects
-  const second = k >= objects
-  const reg = fromEpochMillis(BASE + (second ? 400 : 1) * DAY + i * 1000)
-  const fra = fromEpochMillis(BASE + (second ? 200 : 0) * DAY)
-  return JSON.stringify({
-    op: "assert",
-    objectType: "adresse",
-    objectId: objectId(i),
-    registreringstid: reg,
-    virkningFra: fra,
-    virkningTil: null,
-    data: { vejnavn: second ? `Nyvej ${i}` : `Gammelvej ${i}`, husnr: String(i % 300), postnr: 1000 + (i % 8000), status: "gældende" },
-    eventId: `ev-${k}`
-  })
-}
-
-const writeFile = async (path: string, lines: number) => {
-  const out = createWriteStream(path)
-  let chunk: Array<string> = []
-  for (let k = 0; k < lines; k++) {
-    chunk.push(operationLine(k))
-    if (chunk.length === 5000) {
-      if (!out.write(chunk.join("\n") + "\n")) await once(out, "drain")
-      chunk = []
-    }
-  }
-  out.end(chunk.length > 0 ? chunk.join("\n") + "\n" : "")
-  await once(out, "finish")
-}
+const { objects, writeFile, pick } = workload(N)
 
 // ---- Helpers ---------------------------------------------------------------------
-const percentile = (sorted: ReadonlyArray<number>, p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!
-const verdict = (ok: boolean) => (ok ? "PASS" : "MISS")
 const results: Array<string> = []
 const report = (line: string) => {
   results.push(line)
@@ -139,13 +99,8 @@ const main = async () => {
   const scope = Effect.runSync(Scope.make())
   const services = Effect.runSync(Layer.buildWithScope(MigratedSqliteStoreLive({ filename: dbFile, synchronous: "NORMAL" }).pipe(Layer.provide(Logger.minimumLogLevel(LogLevel.Warning))), scope))
   const store = Context.get(services, Store)
-  const importStart = performance.now()
-  const summary = await Effect.runPromise(
-    ingestNdjson(createReadStream(file), { source: "bench", batchSize: 2000, maxLineBytes: 1 << 20, timeZone: "UTC" }).pipe(Effect.provideService(Store, store))
-  )
-  const importSeconds = (performance.now() - importStart) / 1000
+  const importSeconds = await engineImport(store, file, N)
   const importRate = N / importSeconds
-  if (summary.applied !== N) throw new Error(`expected ${N} applied, got ${JSON.stringify({ ...summary, refusals: summary.refusals.slice(0, 3) })}`)
   const stats = Effect.runSync(store.stats)
   const ratio = importRate / rawRate
   report(
@@ -154,12 +109,6 @@ const main = async () => {
   )
 
   // (c) Point queries at random objects and instants.
-  const pick = (q: number) => {
-    const i = (q * 7919) % objects
-    const r = fromEpochMillis(BASE + ((q % 3) * 300 + 1) * DAY + i * 1000)
-    const v = fromEpochMillis(BASE + (q % 400) * DAY)
-    return { objectId: objectId(i), r, v }
-  }
   // The store's own statement, run bare on a handle of its own (tuned as the store's): the reference for the service's overhead.
   const bareDb = openSqlite({ filename: dbFile, readOnly: true })
   const bare = bareDb.prepare(
@@ -185,7 +134,7 @@ const main = async () => {
   }
   const storeQuery = (q: number) => {
     const { objectId: id, r, v } = pick(q)
-    if (Option.isSome(Effect.runSync(store.asOf({ objectType: "adresse", objectId: id, registreringstid: r as Instant, virkningstid: v as Instant })))) found++
+    if (Option.isSome(Effect.runSync(store.asOf({ objectType: "adresse", objectId: id, registreringstid: r, virkningstid: v })))) found++
   }
   // Two handles, two page caches: each reads the queries' pages once, untimed, before it is timed.
   time(bareQuery, QUERIES)

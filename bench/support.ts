@@ -20,3 +20,6 @@ export const freePort = async (): Promise<number> => {
   await new Promise((r) => server.close(r))
   return port
 }
+
+export const percentile = (sorted: ReadonlyArray<number>, p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!
+export const verdict = (ok: boolean) => (ok ? "PASS" : "MISS")
