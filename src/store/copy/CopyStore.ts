@@ -92,7 +92,7 @@ interface SqliteReads {
   readonly after: Database.Statement<Array<Value>, Row>
   readonly count: Database.Statement<[], { n: number }>
   readonly countUpTo: Database.Statement<Array<Value>, { n: number }>
-  readonly has: Database.Statement<Array<Value>, { one: number }>
+  readonly at: Database.Statement<Array<Value>, Row>
 }
 
 const sqliteReads = (db: Database.Database, t: CopyTable): SqliteReads => {
@@ -104,7 +104,7 @@ const sqliteReads = (db: Database.Database, t: CopyTable): SqliteReads => {
     after: db.prepare<Array<Value>, Row>(`${select} WHERE ${keyTuple(t)} > ${tuple} ${order} LIMIT ?`).raw(true),
     count: db.prepare<[], { n: number }>(`SELECT count(*) AS n FROM ${quote(t.name)}`),
     countUpTo: db.prepare<Array<Value>, { n: number }>(`SELECT count(*) AS n FROM ${quote(t.name)} WHERE ${keyTuple(t)} <= ${tuple}`),
-    has: db.prepare<Array<Value>, { one: number }>(`SELECT 1 AS one FROM ${quote(t.name)} WHERE ${keyTuple(t)} = ${tuple}`)
+    at: db.prepare<Array<Value>, Row>(`${select} WHERE ${keyTuple(t)} = ${tuple}`).raw(true)
   }
 }
 
@@ -122,7 +122,7 @@ const pgReads = (t: CopyTable) => {
       after === undefined
         ? { text: `${select} ${order} LIMIT $1`, values: [limit] as Array<Value>, rowMode: "array" as const }
         : { text: `${select} WHERE ${keyTuple(t)} > (${placeholders(t.key.length, 1, true)}) ${order} LIMIT $${t.key.length + 1}`, values: [...after, limit], rowMode: "array" as const },
-    last: { text: `SELECT ${keyList(t)} FROM ${quote(t.name)} ORDER BY ${t.key.map((k) => `${quote(k)} DESC`).join(", ")} LIMIT 1`, rowMode: "array" as const },
+    last: { text: `${select} ORDER BY ${t.key.map((k) => `${quote(k)} DESC`).join(", ")} LIMIT 1`, rowMode: "array" as const },
     count: `SELECT count(*)::bigint AS n FROM ${quote(t.name)}`,
     insert: `INSERT INTO ${quote(t.name)} (${t.columns.map((c) => quote(c.name)).join(", ")}) SELECT * FROM unnest(${t.columns.map((c, i) => `$${i + 1}::${c.type}[]`).join(", ")})`
   }
@@ -173,14 +173,15 @@ const resumePoint = (db: Database.Database, pool: pg.Pool, t: CopyTable, target:
     const held = yield* pgCount(pool, t)
     if (held === 0) return { after: undefined, held }
     const last = (yield* query<Array<Value>>(pool, pgReads(t).last as pg.QueryConfig<Array<Value>>, `reading ${t.name} in the target`)).rows[0] as unknown as Row
-    const key = keyForSqlite(t, last)
-    const inSource = reads.has.get(...key) !== undefined
+    const key = keyForSqlite(t, keyOf(t, last))
+    const inSource = reads.at.get(...key)
     const upTo = reads.countUpTo.get(...key)!.n
-    if (!inSource || upTo !== held) {
+    // The count up to the last key, and that last row itself, must be the source's.
+    if (inSource === undefined || upTo !== held || canonicalRow(t, inSource) !== canonicalRow(t, last)) {
       return yield* new CopyStoreError({
         message:
           `target ${target} holds other data: its table ${t.name} has ${held} rows up to key (${key.join(", ")}), ` +
-          (inSource ? `where the source has ${upTo}` : "a key the source does not have") +
+          (inSource === undefined ? "a key the source does not have" : upTo !== held ? `where the source has ${upTo}` : "and the row there is not the source's") +
           `. copy-store copies into an empty database (or one an earlier copy-store of this same file left unfinished): create a new database, or drop this one's tables`
       })
     }
