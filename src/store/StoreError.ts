@@ -14,8 +14,19 @@ export class StoreError extends Data.TaggedError("StoreError")<{
   readonly cause: unknown
 }> {
   override get message(): string {
-    const reason = this.cause instanceof Error ? this.cause.message : String(this.cause)
-    return `store operation ${this.operation} failed: ${reason}`
+    return `store operation ${this.operation} failed: ${reasonOf(this.cause)}`
+  }
+}
+
+/** A cause's own message, whatever was thrown (an object without a prototype has no toString). */
+const reasonOf = (cause: unknown): string => {
+  if (cause instanceof Error) return cause.message
+  const message = typeof cause === "object" && cause !== null ? (cause as { message?: unknown }).message : undefined
+  if (typeof message === "string") return message
+  try {
+    return String(cause)
+  } catch {
+    return Object.prototype.toString.call(cause)
   }
 }
 
