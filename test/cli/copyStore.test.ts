@@ -5,6 +5,7 @@
  * keep their overlaps on PostgreSQL; a copy killed half-way resumes without duplicating; a password
  * never shows; a database holding other data is refused untouched.
  */
+import Database from "better-sqlite3"
 import { Effect, Layer } from "effect"
 import { spawn } from "node:child_process"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
@@ -119,8 +120,9 @@ describe("skygge copy-store", () => {
     const again = await skygge(["copy-store", "--from", `sqlite:${file}`, "--to", url])
     expect(again.code, again.stderr).toBe(0)
     expect(again.stderr).toMatch(/copied 0 rows/)
-    const verify = await skygge(["copy-store", "--from", `sqlite:${file}`, "--to", url, "--verify-only"])
+    const verify = await skygge(["copy-store", "--from", `sqlite:${file}`, "--to", url, "--verify-only"], { SKYGGE_STORE_PASSWORD: password })
     expect(verify.code, verify.stderr).toBe(0)
+    expect(verify.stdout + verify.stderr).not.toContain(password)
     expect(table(verify.stdout)).toEqual(checks)
   }, CLI_BUDGET_MS)
 
@@ -161,6 +163,33 @@ describe("skygge copy-store", () => {
     const notPg = await skygge(["copy-store", "--from", `sqlite:${a}`, "--to", "mysql://x@y/z"])
     expect(notPg.code).toBe(1)
     expect(notPg.stderr).toMatch(/is not a PostgreSQL URL/)
+  }, CLI_BUDGET_MS)
+
+  it("a source written to during the copy: the copy holds the snapshot it began with, and the verification says the table differs (exit 1)", async () => {
+    const file = await importStore("written", 300)
+    const url = await databases.create()
+    const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+      const child = spawn(process.execPath, [bin, "copy-store", "--from", `sqlite:${file}`, "--to", url, "--batch-size", "2"])
+      let stdout = ""
+      let stderr = ""
+      let written = false
+      child.stdout.on("data", (d: Buffer) => (stdout += d.toString()))
+      child.stderr.on("data", (d: Buffer) => {
+        stderr += d.toString()
+        if (written || !/^\w+: [\d,]+ of/m.test(stderr)) return
+        written = true
+        // Another writer (an engine left running) commits while the copy reads its snapshot.
+        const db = new Database(file)
+        db.pragma("busy_timeout = 10000")
+        db.prepare("INSERT INTO source_cursors (source, cursor, updated_at) VALUES ('datafordeler:dar', 'c1', '2026-12-01T00:00:00.000000Z')").run()
+        db.close()
+      })
+      child.on("error", reject)
+      child.on("close", (code) => resolve({ code, stdout, stderr }))
+    })
+    expect(result.code, result.stderr).toBe(1)
+    expect(table(result.stdout).get("source_cursors")).toMatchObject({ rows: "1≠0", ok: "DIFFERS" })
+    expect(result.stderr).toMatch(/^skygge: the copy differs from the source in source_cursors: was the source written to since the copy began/m)
   }, CLI_BUDGET_MS)
 
   it("a copy killed half-way resumes where it stopped: it completes, verifies ok and holds each row once", async () => {

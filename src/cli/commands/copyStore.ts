@@ -66,8 +66,14 @@ export const copyStoreCommand = Command.make(
       if (url === undefined) return yield* new CliError({ message: `--to '${redactPgUrl(to)}' is not a PostgreSQL URL: expected postgres://user@host:5432/database` })
       if (batchSize < 1) return yield* new CliError({ message: "--batch-size must be at least 1" })
       process.stderr.write(`${verifyOnly ? "verifying" : "copying"} ${file} → ${redactPgUrl(url)}\n`)
-      const report = yield* copyStore({ from: file, to: url, batchSize, verifyOnly, onProgress: progressLine(new Map()) })
-      for (const tag of report.migrated) process.stderr.write(`target: applied migration ${tag}\n`)
+      const report = yield* copyStore({
+        from: file,
+        to: url,
+        batchSize,
+        verifyOnly,
+        onMigrated: (tags) => tags.forEach((tag) => process.stderr.write(`target: applied migration ${tag}\n`)),
+        onProgress: progressLine(new Map())
+      })
       if (!verifyOnly) {
         const rate = report.seconds > 0 ? Math.round(report.copied / report.seconds) : 0
         process.stderr.write(`copied ${formatCount(report.copied)} rows in ${report.seconds.toFixed(1)} s (${formatCount(rate)} rows/s); verifying\n`)

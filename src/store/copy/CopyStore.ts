@@ -34,6 +34,8 @@ export interface CopyOptions {
   readonly batchSize?: number
   /** Only verify (nothing is migrated or written). */
   readonly verifyOnly?: boolean
+  /** Called with the migrations applied to the target (before anything is copied). */
+  readonly onMigrated?: (tags: ReadonlyArray<string>) => void
   /** Called as a table's copy starts, after each batch, and when it is done. */
   readonly onProgress?: (p: CopyProgress) => void
 }
@@ -62,8 +64,6 @@ export interface CopyReport {
   readonly copied: number
   readonly seconds: number
   readonly checks: ReadonlyArray<TableCheck>
-  /** Migrations applied to the target by this run. */
-  readonly migrated: ReadonlyArray<string>
 }
 
 type Value = string | number | boolean | null
@@ -267,6 +267,7 @@ export const copyStore = (options: CopyOptions): Effect.Effect<CopyReport, CopyS
       const target = redactPgUrl(options.to)
       const started = performance.now()
       const migrated = options.verifyOnly === true ? [] : yield* Effect.mapError(migratePg(options.to), failed("migrating the target"))
+      options.onMigrated?.(migrated)
       const db = yield* openSource(options.from)
       const pool = yield* Effect.mapError(openPgPool({ url: options.to, poolSize: 1 }), failed("opening the target"))
       let copied = 0
@@ -283,6 +284,6 @@ export const copyStore = (options: CopyOptions): Effect.Effect<CopyReport, CopyS
       const seconds = (performance.now() - started) / 1000
       const checks: Array<TableCheck> = []
       for (const t of plan) checks.push(yield* checkTable(db, pool, t, options.batchSize ?? 5000))
-      return { copied, seconds, checks, migrated }
+      return { copied, seconds, checks }
     })
   )
