@@ -2,7 +2,7 @@
  * The composition root: configuration source, logging, the store chosen by
  * `store.url`, and the engine's layers (what `skygge run` and `skygge demo` launch).
  */
-import { ConfigError, Effect, Layer, Logger } from "effect"
+import { ConfigError, Effect, Layer, Logger, Option } from "effect"
 import { Metrics } from "./api/Metrics.js"
 import { ServerLive } from "./api/Server.js"
 import { OutboxLive } from "./outbox/OutboxLive.js"
@@ -11,22 +11,40 @@ import { DafSourcesLive } from "./sources/datafordeler/DafSourceLive.js"
 import { IntarkSourcesLive } from "./sources/intark/IntarkSourceLive.js"
 import { ConfigFileError, configProvider, ConfigSources, configSources, LogConfig, parseStoreUrl, StoreConfig } from "./config/Config.js"
 import type { StoreServices } from "./store/StoreServices.js"
-import type { StoreOpenError } from "./store/sqlite/SqliteOpen.js"
+import type { StoreOpenError } from "./store/StoreOpenError.js"
 import { MigratedSqliteStoreLive, migrateSqliteStore, SqliteStoreLive } from "./store/sqlite/SqliteStoreLive.js"
+import { migratePg, pgConnectionUrl, pgPoolWatcher } from "./store/pg/PgOpen.js"
+import { MigratedPgStoreLive, PgStoreLive } from "./store/pg/PgStoreLive.js"
 
-/** The SQLite options `store.*` names (SQLite is the only backend today). */
-const sqliteOptionsFromConfig = Effect.gen(function* () {
+/** The store `store.*` names: SQLite's options, or PostgreSQL's (SQLite's own keys are ignored there, as `poolSize`, `password` and `sslCa` are on SQLite). */
+const storeOptionsFromConfig = Effect.gen(function* () {
   const cfg = yield* StoreConfig
   const url = yield* parseStoreUrl(cfg.url)
-  return { filename: url.filename, synchronous: cfg.synchronous, cacheMiB: cfg.cacheMiB, mmapMiB: cfg.mmapMiB }
+  return url.dialect === "sqlite"
+    ? { dialect: url.dialect, options: { filename: url.filename, synchronous: cfg.synchronous, cacheMiB: cfg.cacheMiB, mmapMiB: cfg.mmapMiB } }
+    : {
+      dialect: url.dialect,
+      options: { url: url.url, poolSize: cfg.poolSize, password: Option.getOrUndefined(cfg.password), sslCa: Option.getOrUndefined(cfg.sslCa) }
+    }
 })
 
 /** The store named by `store.url`, all its services; migrated first for what writes, read-only (never migrated) for what only reads. */
 const storeFromConfig = (readOnly: boolean): Layer.Layer<StoreServices, ConfigError.ConfigError | ConfigFileError | StoreOpenError> =>
-  Layer.unwrapEffect(Effect.map(sqliteOptionsFromConfig, (options) => (readOnly ? SqliteStoreLive({ ...options, readOnly }) : MigratedSqliteStoreLive(options))))
+  Layer.unwrapEffect(
+    Effect.map(storeOptionsFromConfig, (store): Layer.Layer<StoreServices, StoreOpenError> => {
+      if (store.dialect === "sqlite") return readOnly ? SqliteStoreLive({ ...store.options, readOnly }) : MigratedSqliteStoreLive(store.options)
+      // The password and the CA folded into the URL, which is all the migration step takes; the pool's
+      // counts for /metrics (StorePool, read optionally by the API) beside the store.
+      const pool = pgPoolWatcher()
+      const options = { url: pgConnectionUrl(store.options), poolSize: store.options.poolSize, onPoolOpen: pool.watch }
+      // PostgreSQL has no read-only mode of its own: reading commands open the store without migrating it.
+      return Layer.merge(readOnly ? PgStoreLive(options) : MigratedPgStoreLive(options), pool.layer)
+    })
+  )
 
 /** The migration step alone (`skygge migrate`), on the store named by `store.url`: the migrations applied, none when it is up to date. */
-export const migrateStoreFromConfig = Effect.flatMap(sqliteOptionsFromConfig, migrateSqliteStore)
+export const migrateStoreFromConfig = Effect.flatMap(storeOptionsFromConfig, (store) =>
+  store.dialect === "sqlite" ? migrateSqliteStore(store.options) : migratePg(store.options))
 
 /** The store opened for writing: created if need be, after the migration step (which logs what it applied). */
 export const StoreFromConfig = storeFromConfig(false)

@@ -16,6 +16,7 @@ import { type ChangeCursor, type ChangeRow, Store } from "../store/Store.js"
 import { WorkQueue } from "../store/WorkQueue.js"
 import { ResyncReports } from "../store/ResyncReports.js"
 import { MirrorStore } from "../store/Mirror.js"
+import { StorePool } from "../store/StorePool.js"
 import { keysetPages, PAGE } from "../store/Paging.js"
 import { sourcesStatus } from "../store/SourcesStatusView.js"
 import { OutboxConfig, publisherNames } from "../outbox/OutboxConfig.js"
@@ -366,6 +367,7 @@ export const SystemLive = HttpApiBuilder.group(SkyggeApi, "system", (handlers) =
     const mirrorAnomalies = yield* MirrorStore
     const publishers = publisherNames(yield* OutboxConfig)
     const metrics = yield* Metrics
+    const pool = yield* Effect.serviceOption(StorePool)
     return handlers
       .handle("health", () => Effect.succeed({ status: "ok" as const }))
       .handle("ready", () => storeUnavailable(Effect.map(store.stats, (s) => ({ status: "ready" as const, rows: s.rows }))))
@@ -382,7 +384,8 @@ export const SystemLive = HttpApiBuilder.group(SkyggeApi, "system", (handlers) =
             pushInboxPending: sources.pushInboxPending,
             cursorAges: sources.cursors.map((c) => ({ source: c.source, seconds: c.ageSeconds }))
           }
-          return HttpServerResponse.text(metrics.render(stats, downstream), { contentType: "text/plain; version=0.0.4; charset=utf-8" })
+          const poolStats = Option.isSome(pool) ? yield* pool.value.stats : undefined
+          return HttpServerResponse.text(metrics.render(stats, downstream, poolStats), { contentType: "text/plain; version=0.0.4; charset=utf-8" })
         }).pipe(storeUnavailable)
       )
   })

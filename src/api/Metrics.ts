@@ -6,6 +6,7 @@
 import { Context, Effect, Layer } from "effect"
 import type { PublisherState } from "../store/Outbox.js"
 import type { StoreStats } from "../store/Store.js"
+import type { StorePoolStats } from "../store/StorePool.js"
 
 export interface DownstreamStats {
   readonly pendingActivations: number
@@ -32,7 +33,8 @@ interface Histogram {
 export interface MetricsShape {
   readonly observeRequest: (route: string, status: number, seconds: number) => void
   readonly countIngest: (outcome: string, n: number) => void
-  readonly render: (stats: StoreStats, downstream?: DownstreamStats) => string
+  /** `pool`: the store's connection pool, where it has one (PostgreSQL). */
+  readonly render: (stats: StoreStats, downstream?: DownstreamStats, pool?: StorePoolStats) => string
 }
 
 export class Metrics extends Context.Tag("skygge/Metrics")<Metrics, MetricsShape>() {
@@ -59,7 +61,7 @@ export const makeMetrics = (): MetricsShape => {
     countIngest: (outcome, n) => {
       if (n > 0) ingest.set(outcome, (ingest.get(outcome) ?? 0) + n)
     },
-    render: (stats, downstream) => {
+    render: (stats, downstream, pool) => {
       const out: Array<string> = []
       const gauge = (name: string, help: string, value: number) =>
         out.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`, `${name} ${value}`)
@@ -81,6 +83,11 @@ export const makeMetrics = (): MetricsShape => {
         if (downstream.pushInboxPending !== undefined) gauge("skygge_push_inbox_pending", "Events received by PUSH, recorded and not yet applied.", downstream.pushInboxPending)
         out.push("# HELP skygge_source_cursor_age_seconds Seconds since a polling source last committed or confirmed its cursor (PULL window, GraphQL eventid).", "# TYPE skygge_source_cursor_age_seconds gauge")
         for (const c of downstream.cursorAges ?? []) out.push(`skygge_source_cursor_age_seconds{source="${c.source}"} ${c.seconds.toFixed(3)}`)
+      }
+      if (pool !== undefined) {
+        out.push("# HELP skygge_store_pool_connections Connections of the store's pool, by state (their sum is the pool's size now).", "# TYPE skygge_store_pool_connections gauge")
+        out.push(`skygge_store_pool_connections{state="in_use"} ${pool.total - pool.idle}`, `skygge_store_pool_connections{state="idle"} ${pool.idle}`)
+        gauge("skygge_store_pool_waiting", "Store queries waiting for a connection of the pool (store.poolSize too small, or connections held too long).", pool.waiting)
       }
       out.push("# HELP skygge_ingest_operations_total Operations received by this process, by outcome.", "# TYPE skygge_ingest_operations_total counter")
       for (const [outcome, n] of ingest) out.push(`skygge_ingest_operations_total{outcome="${outcome}"} ${n}`)

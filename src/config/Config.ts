@@ -4,7 +4,7 @@
  * can be overridden from the environment as `SKYGGE_<SECTION>_<KEY>`, e.g.
  * `SKYGGE_STORE_URL`, `SKYGGE_API_PORT`, `SKYGGE_API_MAX_BODY_BYTES`.
  */
-import { Config, ConfigProvider, Context, Effect, LogLevel, Redacted } from "effect"
+import { Config, ConfigProvider, Context, Effect, LogLevel, Option, Redacted } from "effect"
 import { readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { checkTimeZone } from "../domain/core/Instant.js"
@@ -13,7 +13,7 @@ export const defaultConfigFile = fileURLToPath(new URL("../../config/default.jso
 
 /** Every key the engine reads, by section: a key in a file that is not here is a mistake worth stopping for. */
 export const KNOWN_KEYS: Readonly<Record<string, ReadonlyArray<string>>> = {
-  store: ["url", "synchronous", "cacheMiB", "mmapMiB"],
+  store: ["url", "synchronous", "cacheMiB", "mmapMiB", "poolSize", "password", "sslCa"],
   api: ["host", "port", "readTokens", "writeTokens", "maxBodyBytes", "maxLineBytes", "maxPageSize", "maxDepth"],
   ingest: ["batchSize", "timeZone"],
   log: ["level", "format"],
@@ -138,7 +138,13 @@ export const StoreConfig = Config.all({
   url: Config.string("url").pipe(Config.withDefault("sqlite:./data/skygge.db")),
   synchronous: Config.literal("FULL", "NORMAL", "OFF")("synchronous").pipe(Config.withDefault("FULL" as const)),
   cacheMiB: Config.integer("cacheMiB").pipe(Config.withDefault(64), Config.validate({ message: "must be between 1 and 65536", validation: (n) => n >= 1 && n <= 65_536 })),
-  mmapMiB: Config.integer("mmapMiB").pipe(Config.withDefault(0), Config.validate({ message: "must be between 0 and 1048576", validation: (n) => n >= 0 && n <= 1_048_576 }))
+  mmapMiB: Config.integer("mmapMiB").pipe(Config.withDefault(0), Config.validate({ message: "must be between 0 and 1048576", validation: (n) => n >= 0 && n <= 1_048_576 })),
+  /** PostgreSQL: connections in the pool. */
+  poolSize: Config.integer("poolSize").pipe(Config.withDefault(10), Config.validate({ message: "must be between 1 and 1000", validation: (n) => n >= 1 && n <= 1000 })),
+  /** PostgreSQL: the password when the URL has none (best from SKYGGE_STORE_PASSWORD); an empty one is none. */
+  password: Config.option(Config.redacted("password")).pipe(Config.map(Option.filter((p) => Redacted.value(p).length > 0))),
+  /** PostgreSQL: a PEM file of the CA(s) to verify the server's certificate with (TLS on). */
+  sslCa: Config.option(Config.string("sslCa")).pipe(Config.map(Option.filter((path) => path.length > 0)))
 }).pipe(Config.nested("store"))
 export type StoreConfig = Config.Config.Success<typeof StoreConfig>
 
@@ -181,15 +187,47 @@ export const LogConfig = Config.all({
   format: Config.literal("text", "json")("format").pipe(Config.withDefault("text" as const))
 }).pipe(Config.nested("log"))
 
-/** `sqlite:PATH` (relative to the working directory) or `sqlite::memory:`. */
-export const parseStoreUrl = (url: string): Effect.Effect<{ readonly dialect: "sqlite"; readonly filename: string }, ConfigFileError> => {
+/** The store `store.url` names. */
+export type StoreUrl =
+  | { readonly dialect: "sqlite"; readonly filename: string }
+  | { readonly dialect: "postgres"; readonly url: string }
+
+/** A store URL as it may be shown, even one that does not parse: no password (nor user). */
+const redactStoreUrl = (url: string) => url.replace(/\/\/.*@/, "//***@") // to the last @: a password may hold one
+
+/** `store.url` as logs and messages show it: a PostgreSQL URL's password as `***`. */
+export const showStoreUrl = (url: string): string => {
+  if (!url.startsWith("postgres://") && !url.startsWith("postgresql://")) return url
+  try {
+    const parsed = new URL(url)
+    if (parsed.password !== "") parsed.password = "***"
+    return parsed.toString()
+  } catch {
+    return redactStoreUrl(url)
+  }
+}
+
+/**
+ * `sqlite:PATH` (relative to the working directory) or `sqlite::memory:`; or `postgres://` (or
+ * `postgresql://`) `user[:password]@host[:port]/database[?sslmode=…]`, read by node-postgres.
+ */
+export const parseStoreUrl = (url: string): Effect.Effect<StoreUrl, ConfigFileError> => {
   if (url.startsWith("sqlite:")) {
     const filename = url.slice("sqlite:".length).replace(/^\/\/(?=\/)/, "")
     if (filename.length === 0) return Effect.fail(new ConfigFileError("store.url 'sqlite:' needs a file path, e.g. sqlite:./data/skygge.db"))
     return Effect.succeed({ dialect: "sqlite", filename })
   }
   if (url.startsWith("postgres://") || url.startsWith("postgresql://")) {
-    return Effect.fail(new ConfigFileError("store.url: the PostgreSQL store is not built yet; use sqlite:PATH"))
+    let parsed: URL
+    try {
+      parsed = new URL(url)
+    } catch {
+      return Effect.fail(new ConfigFileError(`store.url '${redactStoreUrl(url)}' is not a valid URL: expected postgres://user@host:5432/database`))
+    }
+    if ((parsed.hostname === "" && !parsed.searchParams.has("host")) || parsed.pathname.length <= 1) {
+      return Effect.fail(new ConfigFileError(`store.url '${redactStoreUrl(url)}' must name a host and a database: postgres://user@host:5432/database`))
+    }
+    return Effect.succeed({ dialect: "postgres", url })
   }
-  return Effect.fail(new ConfigFileError(`store.url '${url.replace(/\/\/[^@/]*@/, "//***@")}' is not understood: expected sqlite:PATH`))
+  return Effect.fail(new ConfigFileError(`store.url '${redactStoreUrl(url)}' is not understood: expected sqlite:PATH or postgres://user@host:5432/database`))
 }

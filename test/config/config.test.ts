@@ -4,7 +4,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "vitest"
-import { type Config, Effect, LogLevel, Redacted } from "effect"
+import { type Config, Effect, LogLevel, Option, Redacted } from "effect"
 import { ApiConfig, configProvider, IngestConfig, KNOWN_KEYS, LogConfig, mergeEnvironment, readConfigFile, StoreConfig } from "../../src/config/Config.js"
 import { OutboxConfig } from "../../src/outbox/OutboxConfig.js"
 import { ActivationsConfig } from "../../src/schedule/ActivationScheduler.js"
@@ -42,7 +42,7 @@ describe("configuration", () => {
   }
   /** A decoded value as it was written in the file: secrets revealed, log levels by label. */
   const plain = (value: unknown): unknown =>
-    Array.isArray(value) ? value.map(plain) : Redacted.isRedacted(value) ? Redacted.value(value) : LogLevel.allLevels.includes(value as LogLevel.LogLevel) ? (value as LogLevel.LogLevel).label : value
+    Array.isArray(value) ? value.map(plain) : Option.isOption(value) ? plain(Option.getOrUndefined(value)) : Redacted.isRedacted(value) ? Redacted.value(value) : LogLevel.allLevels.includes(value as LogLevel.LogLevel) ? (value as LogLevel.LogLevel).label : value
   const decode = (file: string | undefined, env: NodeJS.ProcessEnv) =>
     Effect.runSync(Effect.withConfigProvider(Effect.all(SECTIONS), configProvider(file, env))) as Record<string, Record<string, unknown>>
 
@@ -50,7 +50,7 @@ describe("configuration", () => {
     expect(Object.keys(SECTIONS).sort()).toEqual(Object.keys(KNOWN_KEYS).sort())
     // Values unlike the defaults, so that a key read as absent cannot pass.
     const file = writeTemp({
-      store: { url: "sqlite:/tmp/audit.db", synchronous: "NORMAL", cacheMiB: 7, mmapMiB: 3 },
+      store: { url: "sqlite:/tmp/audit.db", synchronous: "NORMAL", cacheMiB: 7, mmapMiB: 3, poolSize: 22, password: "pw", sslCa: "/tmp/ca.pem" },
       api: { host: "0.0.0.0", port: 9191, readTokens: ["r1", "r2"], writeTokens: ["w1"], maxBodyBytes: 11, maxLineBytes: 12, maxPageSize: 13, maxDepth: 21 },
       ingest: { batchSize: 14, timeZone: "Europe/Copenhagen" },
       log: { level: "DEBUG", format: "json" },

@@ -1,7 +1,7 @@
 /** `skygge run` (the engine until SIGTERM/SIGINT) and `skygge demo` (the engine following a simulated register). */
 import { Command, Options } from "@effect/cli"
 import { Duration, Effect, Layer, Option, Schedule, Schema } from "effect"
-import { ApiConfig, StoreConfig } from "../../config/Config.js"
+import { ApiConfig, showStoreUrl, StoreConfig } from "../../config/Config.js"
 import { EngineLive, engineWith, withConfig } from "../../Engine.js"
 import { DafSourceSchema } from "../../sources/datafordeler/DafConfig.js"
 import { startDafSource } from "../../sources/datafordeler/DafSourceLive.js"
@@ -15,7 +15,7 @@ export const run = Command.make("run", { config: configOption }, ({ config }) =>
     Effect.gen(function* () {
       const store = yield* StoreConfig
       const api = yield* ApiConfig
-      yield* Effect.logInfo(`skygge ${VERSION} starting: store ${store.url}, API on ${api.host}:${api.port}`)
+      yield* Effect.logInfo(`skygge ${VERSION} starting: store ${showStoreUrl(store.url)}, API on ${api.host}:${api.port}`)
       return yield* Layer.launch(EngineLive).pipe(
         // Stopped by a signal, the finalizers have run by now: the server stopped accepting, the store is closed.
         // (An engine that failed to start says why instead.)

@@ -8,11 +8,12 @@
  */
 import { drizzle } from "drizzle-orm/node-postgres"
 import { migrate } from "drizzle-orm/node-postgres/migrator"
-import { Context, Effect, Layer, Runtime } from "effect"
+import { Context, Effect, Layer, Redacted, Runtime } from "effect"
 import { readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import pg from "pg"
 import { StoreOpenError } from "../StoreOpenError.js"
+import { StorePool } from "../StorePool.js"
 
 export const pgMigrationsFolder = fileURLToPath(new URL("../../../drizzle/pg", import.meta.url))
 
@@ -21,6 +22,48 @@ export interface PgOptions {
   readonly url: string
   /** Connections in the pool (default 10). */
   readonly poolSize?: number
+  /** The password when the URL has none (a password in the URL wins). */
+  readonly password?: Redacted.Redacted | undefined
+  /** A PEM file of the CA(s) that sign the server's certificate: libpq's `sslrootcert`, so TLS on and verified. */
+  readonly sslCa?: string | undefined
+  /** Told the pool once it is open and checked (see `pgPoolWatcher`). */
+  readonly onPoolOpen?: ((pool: pg.Pool) => void) | undefined
+}
+
+/** A wrong host or a dead network fails the start after this long instead of hanging. */
+const connectTimeoutMillis = 10_000
+
+/**
+ * The URL node-postgres connects with: the password and the CA folded in as libpq's own URL keys, so
+ * that pg's parsing of `sslmode` and the rest applies unchanged (pg lets its connection string override
+ * separate `password` and `ssl` options, so they cannot be passed beside it). Idempotent.
+ */
+export const pgConnectionUrl = (options: Pick<PgOptions, "url" | "password" | "sslCa">): string => {
+  if (options.password === undefined && options.sslCa === undefined) return options.url
+  const url = new URL(options.url)
+  // pg decodes the password with decodeURIComponent; the setter leaves a `%` as it is.
+  if (url.password === "" && options.password !== undefined) url.password = encodeURIComponent(Redacted.value(options.password))
+  if (options.sslCa !== undefined) url.searchParams.set("sslrootcert", options.sslCa)
+  return url.toString()
+}
+
+/**
+ * The options of every connection: keepalive on (a connection a firewall dropped is found out), a
+ * connect timeout, and the CA file checked first so that a missing one is named as such.
+ */
+const connectionConfig = (options: PgOptions): pg.ClientConfig => {
+  const connectionString = pgConnectionUrl(options)
+  const ca = new URL(connectionString).searchParams.get("sslrootcert")
+  if (ca !== null) {
+    try {
+      readFileSync(ca)
+    } catch (e) {
+      throw new StoreOpenError({
+        message: `cannot open store ${redactPgUrl(options.url)}: cannot read its CA file ${ca} (store.sslCa or sslrootcert): ${(e as NodeJS.ErrnoException).code ?? String(e)}`
+      })
+    }
+  }
+  return { connectionString, keepAlive: true, connectionTimeoutMillis: connectTimeoutMillis }
 }
 
 /** The pool of connections to the store's database. */
@@ -43,23 +86,42 @@ export const redactPgUrl = (url: string): string => {
 const openError = (url: string, doing: string) => (cause: unknown) =>
   cause instanceof StoreOpenError
     ? cause
-    : new StoreOpenError({ message: `cannot ${doing} store ${redactPgUrl(url)}: ${cause instanceof Error ? cause.message : String(cause)}` })
+    : new StoreOpenError({ message: `cannot ${doing} store ${redactPgUrl(url)}: ${describeCause(cause)}` })
+
+/** pg's errors name the user and the database, never the password; a connect timeout has an unhelpful message of its own. */
+const describeCause = (cause: unknown): string => {
+  const message = cause instanceof Error ? cause.message : String(cause)
+  if (/timeout/i.test(message)) return `no answer within ${connectTimeoutMillis / 1000} s (${message}): check the host, the port and the network`
+  if (message.length === 0 && cause instanceof AggregateError) return cause.errors.map(describeCause).join("; ")
+  return message
+}
 
 /** A checked pool, ended when the scope closes. */
 export const openPgPool = (options: PgOptions) =>
   Effect.gen(function* () {
     const runtime = yield* Effect.runtime<never>()
     const pool = yield* Effect.acquireRelease(
-      Effect.sync(() => {
-        const pool = new pg.Pool({ connectionString: options.url, max: options.poolSize ?? 10 })
-        // An idle connection the server dropped: the pool discards it and the next query reconnects;
-        // without a listener the error would end the process.
-        pool.on("error", (e) => Runtime.runFork(runtime)(Effect.logWarning(`store ${redactPgUrl(options.url)}: idle connection lost: ${e.message}`)))
-        return pool
+      Effect.try({
+        try: () => {
+          const pool = new pg.Pool({ ...connectionConfig(options), max: options.poolSize ?? 10 })
+          // An idle connection the server dropped: the pool discards it and the next query reconnects;
+          // without a listener the error would end the process. Said once an episode (a restarted server
+          // drops every idle connection at once), again only after a connection has been made since.
+          let lost = false
+          pool.on("connect", () => (lost = false))
+          pool.on("error", (e) => {
+            if (lost) return
+            lost = true
+            Runtime.runFork(runtime)(Effect.logWarning(`store ${redactPgUrl(options.url)}: idle connection lost (the next query reconnects): ${describeCause(e)}`))
+          })
+          return pool
+        },
+        catch: openError(options.url, "open")
       }),
       (pool) => Effect.promise(() => pool.end())
     )
     yield* Effect.tryPromise({ try: () => checkSchema(pool, options.url), catch: openError(options.url, "open") })
+    options.onPoolOpen?.(pool)
     return pool
   })
 
@@ -67,13 +129,15 @@ export const openPgPool = (options: PgOptions) =>
  * Apply the migrations the database at `url` lacks: their tags, oldest first (none when up to date).
  * One connection holds `pg_advisory_lock` around drizzle's migrator, so concurrent starts take turns.
  */
-export const migratePg = (url: string): Effect.Effect<ReadonlyArray<string>, StoreOpenError> =>
-  Effect.scoped(
+export const migratePg = (store: string | PgOptions): Effect.Effect<ReadonlyArray<string>, StoreOpenError> => {
+  const options = typeof store === "string" ? { url: store } : store
+  const url = options.url
+  return Effect.scoped(
     Effect.gen(function* () {
       const client = yield* Effect.acquireRelease(
         Effect.tryPromise({
           try: async () => {
-            const client = new pg.Client({ connectionString: url })
+            const client = new pg.Client(connectionConfig(options))
             client.on("error", () => {}) // reported by the query that fails
             await client.connect()
             return client
@@ -85,6 +149,7 @@ export const migratePg = (url: string): Effect.Effect<ReadonlyArray<string>, Sto
       return yield* Effect.tryPromise({ try: () => migrateLocked(client), catch: openError(url, "migrate") })
     })
   )
+}
 
 /** The key of the advisory lock migrations take (any fixed 64-bit number; this one spells "skygge"). */
 const migrationLock = "126905435514725" // 0x736b79676765 (PostgreSQL 15 reads no hex literals)
@@ -119,5 +184,21 @@ const checkSchema = async (pool: pg.Pool, url: string) => {
   const needed = journal().length
   if (applied < needed) {
     throw new StoreOpenError({ message: `store ${redactPgUrl(url)} has ${applied} of the ${needed} migrations this skygge needs: migrate it first (skygge migrate)` })
+  }
+}
+
+/**
+ * The pool's counts for /metrics (`StorePool`), from a store layer that keeps its pool to itself: pass
+ * `watch` as the options' `onPoolOpen`, provide `layer` beside the store. Counts are 0 until the pool opens.
+ */
+export const pgPoolWatcher = () => {
+  let watched: pg.Pool | undefined
+  return {
+    watch: (pool: pg.Pool) => {
+      watched = pool
+    },
+    layer: Layer.succeed(StorePool, {
+      stats: Effect.sync(() => ({ total: watched?.totalCount ?? 0, idle: watched?.idleCount ?? 0, waiting: watched?.waitingCount ?? 0 }))
+    })
   }
 }

@@ -12,6 +12,10 @@ import { type Row, Store } from "../../../src/store/Store.js"
 import { onFreshStore, type StoreBackend } from "./backend.js"
 
 const fixture = fileURLToPath(new URL("../../fixtures/worked-examples.ndjson", import.meta.url))
+
+/** Ingest the worked examples (the fixture, four operations) through the Store service. */
+export const ingestWorkedExamples = Effect.suspend(() =>
+  ingestNdjson(createReadStream(fixture), { source: "examples", batchSize: 100, maxLineBytes: 1 << 20, timeZone: "UTC" }))
 const d = (date: string) => `${date}T00:00:00.000000Z`
 const pick = (row: Row) => [row.registreringFra, row.registreringTil, row.virkningFra, row.virkningTil, row.data]
 
@@ -19,7 +23,7 @@ export const workedExamplesContract = (backend: StoreBackend) =>
   describe(`${backend.name}: the DESIGN.md worked examples`, () => {
     it("reproduces both tables row for row and answers the analyst's question", () =>
       onFreshStore(backend, Effect.gen(function* () {
-        const summary = yield* ingestNdjson(createReadStream(fixture), { source: "examples", batchSize: 100, maxLineBytes: 1 << 20, timeZone: "UTC" })
+        const summary = yield* ingestWorkedExamples
         expect(summary).toMatchObject({ lines: 4, applied: 4, refused: 0 })
         const store = yield* Store
         expect((yield* store.history("vej", "xxxx")).map(pick)).toEqual([
