@@ -160,9 +160,14 @@ describe("skygge copy-store", () => {
     expect(r.code).toBe(1)
     expect(r.stderr).toMatch(/^skygge: target postgres:\/\/postgres@127\.0\.0\.1:5432\/\S+ holds other data: its table \w+ has \d+ rows up to key/m)
     expect(await query(url, "SELECT (SELECT count(*) FROM rows)::int AS rows, (SELECT count(*) FROM events)::int AS events")).toEqual(before)
-    const notPg = await skygge(["copy-store", "--from", `sqlite:${a}`, "--to", "mysql://x@y/z"])
+    const [notPg, notSqlite] = await Promise.all([
+      skygge(["copy-store", "--from", `sqlite:${a}`, "--to", "mysql://x:pw@y/z"]),
+      skygge(["copy-store", "--from", url, "--to", url])
+    ])
     expect(notPg.code).toBe(1)
-    expect(notPg.stderr).toMatch(/is not a PostgreSQL URL/)
+    expect(notPg.stderr.trim()).toBe("skygge: --to 'mysql://***@y/z' is not understood: expected sqlite:PATH or postgres://user@host:5432/database")
+    expect(notSqlite.code).toBe(1)
+    expect(notSqlite.stderr).toMatch(/^skygge: --from 'postgres:\/\/\S+' is not a SQLite store file: expected sqlite:PATH$/m)
   }, CLI_BUDGET_MS)
 
   it("a source written to during the copy: the copy holds the snapshot it began with, and the verification says the table differs (exit 1)", async () => {

@@ -5,34 +5,17 @@
  * The target's password (in the URL, else SKYGGE_STORE_PASSWORD) is never printed.
  */
 import { Command, Options } from "@effect/cli"
-import { Effect } from "effect"
+import { Effect, Redacted } from "effect"
+import { parseStoreUrl, showStoreUrl } from "../../config/Config.js"
 import { copyStore, type CopyProgress } from "../../store/copy/CopyStore.js"
 import { redactPgUrl } from "../../store/pg/PgOpen.js"
 import { CliError, println } from "../common.js"
 import { formatCount } from "../format.js"
 
-/** `sqlite:PATH` (or a bare path) → the file. (store.url parsing lives in config/Config.ts; this takes only the two kinds copy-store moves between.) */
-const sqliteFile = (from: string) => {
-  if (/^postgres(ql)?:\/\//i.test(from)) return undefined
-  const file = from.startsWith("sqlite:") ? from.slice("sqlite:".length).replace(/^\/\/(?=\/)/, "") : from
-  return file.length === 0 || file === ":memory:" ? undefined : file
-}
-
-/** A postgres URL with SKYGGE_STORE_PASSWORD filled in when it has no password of its own. */
-const postgresUrl = (to: string) => {
-  if (!/^postgres(ql)?:\/\//i.test(to)) return undefined
-  let url: URL
-  try {
-    url = new URL(to)
-  } catch {
-    return undefined
-  }
+/** The environment's SKYGGE_STORE_PASSWORD, as `store.password` reads it (used when the URL has none). */
+const passwordFromEnvironment = () => {
   const password = process.env.SKYGGE_STORE_PASSWORD
-  if (url.password === "" && password !== undefined && password.length > 0) {
-    url.password = password
-    return url.toString()
-  }
-  return to
+  return password === undefined || password.length === 0 ? undefined : Redacted.make(password)
 }
 
 const progressLine = (started: Map<string, number>) => (p: CopyProgress) => {
@@ -60,17 +43,20 @@ export const copyStoreCommand = Command.make(
   },
   ({ batchSize, from, to, verifyOnly }) =>
     Effect.gen(function* () {
-      const file = sqliteFile(from)
-      if (file === undefined) return yield* new CliError({ message: `--from '${from.startsWith("postgres") ? redactPgUrl(from) : from}' is not a SQLite store: expected sqlite:PATH` })
-      const url = postgresUrl(to)
-      if (url === undefined) return yield* new CliError({ message: `--to '${redactPgUrl(to)}' is not a PostgreSQL URL: expected postgres://user@host:5432/database` })
+      const source = yield* Effect.mapError(parseStoreUrl(from), (e) => new CliError({ message: `--from ${e.message.replace(/^store\.url /, "")}` }))
+      if (source.dialect !== "sqlite" || source.filename === ":memory:") return yield* new CliError({ message: `--from '${showStoreUrl(from)}' is not a SQLite store file: expected sqlite:PATH` })
+      const target = yield* Effect.mapError(parseStoreUrl(to), (e) => new CliError({ message: `--to ${e.message.replace(/^store\.url /, "")}` }))
+      if (target.dialect !== "postgres") return yield* new CliError({ message: `--to '${to.replace(/\/\/.*@/, "//***@")}' is not a PostgreSQL database: expected postgres://user@host:5432/database` })
       if (batchSize < 1) return yield* new CliError({ message: "--batch-size must be at least 1" })
+      const file = source.filename
+      const url = target.url
       process.stderr.write(`${verifyOnly ? "verifying" : "copying"} ${file} → ${redactPgUrl(url)}\n`)
       const report = yield* copyStore({
         from: file,
         to: url,
         batchSize,
         verifyOnly,
+        password: passwordFromEnvironment(),
         onMigrated: (tags) => tags.forEach((tag) => process.stderr.write(`target: applied migration ${tag}\n`)),
         onProgress: progressLine(new Map())
       })

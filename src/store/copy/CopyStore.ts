@@ -17,7 +17,7 @@
  */
 import type Database from "better-sqlite3"
 import { createHash } from "node:crypto"
-import { Data, Effect } from "effect"
+import { Data, Effect, type Redacted } from "effect"
 import type pg from "pg"
 import { openSqlite } from "../sqlite/SqliteOpen.js"
 import { migratePg, openPgPool, redactPgUrl } from "../pg/PgOpen.js"
@@ -28,8 +28,10 @@ export class CopyStoreError extends Data.TaggedError("CopyStoreError")<{ readonl
 export interface CopyOptions {
   /** The SQLite file. */
   readonly from: string
-  /** A postgres:// URL (with its password, if it needs one). */
+  /** A postgres:// URL. */
   readonly to: string
+  /** The target's password when its URL has none. */
+  readonly password?: Redacted.Redacted | undefined
   /** Rows per page read and per batch written (default 5,000). */
   readonly batchSize?: number
   /** Only verify (nothing is migrated or written). */
@@ -266,10 +268,10 @@ export const copyStore = (options: CopyOptions): Effect.Effect<CopyReport, CopyS
       const plan = yield* Effect.try({ try: copyPlan, catch: failed("copy-store") })
       const target = redactPgUrl(options.to)
       const started = performance.now()
-      const migrated = options.verifyOnly === true ? [] : yield* Effect.mapError(migratePg(options.to), failed("migrating the target"))
+      const migrated = options.verifyOnly === true ? [] : yield* Effect.mapError(migratePg({ url: options.to, password: options.password }), failed("migrating the target"))
       options.onMigrated?.(migrated)
       const db = yield* openSource(options.from)
-      const pool = yield* Effect.mapError(openPgPool({ url: options.to, poolSize: 1 }), failed("opening the target"))
+      const pool = yield* Effect.mapError(openPgPool({ url: options.to, password: options.password, poolSize: 1 }), failed("opening the target"))
       let copied = 0
       if (options.verifyOnly !== true) {
         const totals = sourceTotals(db, plan)
