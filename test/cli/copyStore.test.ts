@@ -151,7 +151,7 @@ describe("skygge copy-store", () => {
     expect(await run(PgStoreLive({ url }), answers(ids))).toEqual(await run(SqliteStoreLive({ filename: file, readOnly: true }), answers(ids)))
   }, CLI_BUDGET_MS)
 
-  it("refuses a database holding other data, and writes nothing to it", async () => {
+  it("refuses a database holding other data (writing nothing to it), a store another process is writing, and URLs of the wrong kind", async () => {
     const [a, b] = await Promise.all([importStore("a", 20), importStore("b", 30)])
     const url = await databases.create()
     expect((await skygge(["copy-store", "--from", `sqlite:${a}`, "--to", url])).code).toBe(0)
@@ -160,10 +160,17 @@ describe("skygge copy-store", () => {
     expect(r.code).toBe(1)
     expect(r.stderr).toMatch(/^skygge: target postgres:\/\/postgres@127\.0\.0\.1:5432\/\S+ holds other data: its table \w+ has \d+ rows up to key/m)
     expect(await query(url, "SELECT (SELECT count(*) FROM rows)::int AS rows, (SELECT count(*) FROM events)::int AS events")).toEqual(before)
-    const [notPg, notSqlite] = await Promise.all([
+    // A store another process is writing (an engine left running) is refused, best effort: its log is not empty.
+    const writer = new Database(b)
+    writer.pragma("journal_mode = WAL")
+    writer.prepare("INSERT INTO source_cursors (source, cursor, updated_at) VALUES ('datafordeler:dar', 'c1', '2026-12-01T00:00:00.000000Z')").run()
+    const [notPg, notSqlite, written] = await Promise.all([
       skygge(["copy-store", "--from", `sqlite:${a}`, "--to", "mysql://x:pw@y/z"]),
-      skygge(["copy-store", "--from", url, "--to", url])
-    ])
+      skygge(["copy-store", "--from", url, "--to", url]),
+      skygge(["copy-store", "--from", `sqlite:${b}`, "--to", await databases.create()])
+    ]).finally(() => writer.close())
+    expect(written.code).toBe(1)
+    expect(written.stderr).toMatch(new RegExp(`^skygge: ${b} is being written \\(its write-ahead log ${b}-wal holds \\d+ bytes\\): stop skygge run`, "m"))
     expect(notPg.code).toBe(1)
     expect(notPg.stderr.trim()).toBe("skygge: --to 'mysql://***@y/z' is not understood: expected sqlite:PATH or postgres://user@host:5432/database")
     expect(notSqlite.code).toBe(1)

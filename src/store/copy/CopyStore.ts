@@ -17,6 +17,7 @@
  */
 import type Database from "better-sqlite3"
 import { createHash } from "node:crypto"
+import { existsSync, statSync } from "node:fs"
 import { Data, Effect, type Redacted } from "effect"
 import type pg from "pg"
 import { openSqlite } from "../sqlite/SqliteOpen.js"
@@ -140,11 +141,29 @@ const query = <R extends pg.QueryResultRow = pg.QueryResultRow>(pool: pg.Pool, q
 const pgCount = (pool: pg.Pool, t: CopyTable) =>
   Effect.map(query<{ n: string }>(pool, pgReads(t).count, `counting ${t.name} in the target`), (r) => Number(r.rows[0]!.n))
 
+/**
+ * Best effort against copying a store an engine is writing: a process with the file open for writing
+ * leaves its write-ahead log non-empty (the last one to close folds it in and removes it; readers leave
+ * it empty). A crashed writer leaves one too: opening the store once for writing folds it in.
+ */
+const refuseWhileWritten = (file: string) => {
+  const wal = `${file}-wal`
+  const size = existsSync(wal) ? statSync(wal).size : 0
+  if (size > 0) {
+    throw new CopyStoreError({
+      message:
+        `${file} is being written (its write-ahead log ${wal} holds ${size} bytes): stop skygge run and anything else writing it, then copy. ` +
+        `If nothing runs (a process stopped without closing it), skygge migrate on it once folds the log in`
+    })
+  }
+}
+
 /** The source in one read transaction: everything read from it is of one instant. */
 const openSource = (file: string) =>
   Effect.acquireRelease(
     Effect.try({
       try: () => {
+        refuseWhileWritten(file)
         const db = openSqlite({ filename: file, readOnly: true })
         try {
           db.exec("BEGIN")
@@ -268,9 +287,9 @@ export const copyStore = (options: CopyOptions): Effect.Effect<CopyReport, CopyS
       const plan = yield* Effect.try({ try: copyPlan, catch: failed("copy-store") })
       const target = redactPgUrl(options.to)
       const started = performance.now()
+      const db = yield* openSource(options.from)
       const migrated = options.verifyOnly === true ? [] : yield* Effect.mapError(migratePg({ url: options.to, password: options.password }), failed("migrating the target"))
       options.onMigrated?.(migrated)
-      const db = yield* openSource(options.from)
       const pool = yield* Effect.mapError(openPgPool({ url: options.to, password: options.password, poolSize: 1 }), failed("opening the target"))
       let copied = 0
       if (options.verifyOnly !== true) {
