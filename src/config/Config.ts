@@ -200,6 +200,7 @@ export const showStoreUrl = (url: string): string => {
   if (!url.startsWith("postgres://") && !url.startsWith("postgresql://")) return url
   try {
     const parsed = new URL(url)
+    if (parsed.pathname.includes("@")) return redactStoreUrl(url) // a password's / read as the path's start
     if (parsed.password !== "") parsed.password = "***"
     return parsed.toString()
   } catch {
@@ -223,6 +224,10 @@ export const parseStoreUrl = (url: string): Effect.Effect<StoreUrl, ConfigFileEr
       parsed = new URL(url)
     } catch {
       return Effect.fail(new ConfigFileError(`store.url '${redactStoreUrl(url)}' is not a valid URL: expected postgres://user@host:5432/database`))
+    }
+    if (parsed.pathname.includes("@")) {
+      // `postgres://u:pa/ss@host/db` parses, as host `pa` and database `ss@host/db`: a password written as it is.
+      return Effect.fail(new ConfigFileError(`store.url '${redactStoreUrl(url)}' has an @ after its host: percent-encode a password's / @ : ? # (or give it in SKYGGE_STORE_PASSWORD)`))
     }
     if ((parsed.hostname === "" && !parsed.searchParams.has("host")) || parsed.pathname.length <= 1) {
       return Effect.fail(new ConfigFileError(`store.url '${redactStoreUrl(url)}' must name a host and a database: postgres://user@host:5432/database`))

@@ -24,6 +24,7 @@ import { SourceCursors } from "../../src/store/SourceCursors.js"
 import { type OpenStore, openStore } from "../support/engine.js"
 import { freePort } from "../support/net.js"
 import { killIfRunning, startSkygge } from "../support/process.js"
+import { TEST_BACKENDS, testStores } from "../support/testStores.js"
 
 const logLevel = process.env.SKYGGE_TEST_LOG === "1" ? LogLevel.Debug : LogLevel.Error
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -37,13 +38,13 @@ export const BY_IDS = `query Adresser($ids: [String!]!) { DAR_Adresse(where: { i
 export const LIST = `query Adresser($first: Int!, $after: String) { DAR_Adresse(first: $first, after: $after) { pageInfo { hasNextPage endCursor } nodes { ${FIELDS} } } }`
 
 /** The GraphQL path's cursor, read through the SourceCursors service (there must be one). */
-const graphqlCursorOf = (engine: OpenStore) => Option.getOrThrow(Effect.runSync(Effect.flatMap(SourceCursors, (c) => c.get("dar:graphql")).pipe(Effect.provide(engine.context))))
+const graphqlCursorOf = async (engine: OpenStore) => Option.getOrThrow(await Effect.runPromise(Effect.flatMap(SourceCursors, (c) => c.get("dar:graphql")).pipe(Effect.provide(engine.context))))
 
-const diff = (engine: OpenStore, sim: DafSimulator): Array<string> => {
+const diff = async (engine: OpenStore, sim: DafSimulator): Promise<Array<string>> => {
   const out: Array<string> = []
   for (const id of sim.ids()) {
     const want = sim.rows(id).map((r) => JSON.stringify([r.registreringFra, r.registreringTil, r.virkningFra, r.virkningTil, r.data])).sort()
-    const got = Effect.runSync(engine.store.history("dar.adresse", id)).map((r) => JSON.stringify([r.registreringFra, r.registreringTil, r.virkningFra, r.virkningTil, r.data])).sort()
+    const got = (await Effect.runPromise(engine.store.history("dar.adresse", id))).map((r) => JSON.stringify([r.registreringFra, r.registreringTil, r.virkningFra, r.virkningTil, r.data])).sort()
     if (JSON.stringify(want) !== JSON.stringify(got)) out.push(`${id}: register ${want.length} rows, shadow ${got.length}`)
   }
   return out
@@ -73,9 +74,11 @@ const costPerChange = (sim: DafSimulator, label: string, changes: number) => {
 
 const converge = async (engine: OpenStore, sim: DafSimulator, ms: number) => {
   const deadline = Date.now() + ms
-  while (diff(engine, sim).length > 0 && Date.now() < deadline) await sleep(200)
+  while ((await diff(engine, sim)).length > 0 && Date.now() < deadline) await sleep(200)
   return diff(engine, sim)
 }
+
+const newStore = testStores()
 
 describe("Datafordeler sources against the register simulator", () => {
   const cleanups: Array<() => Promise<void> | void> = []
@@ -166,10 +169,10 @@ describe("Datafordeler sources against the register simulator", () => {
     expect(Effect.runSync(engine.mirror.anomalyCount)).toBe(0)
     expect(asOfDisagreements(engine, sim)).toEqual([])
     // The cursor reaches the last eventid (committed with each page; the data may be ahead of it).
-    const cursor = () => Number(graphqlCursorOf(engine).cursor)
+    const cursor = async () => Number((await graphqlCursorOf(engine)).cursor)
     const deadline = Date.now() + 20_000
-    while (cursor() < sim.rowEvents() && Date.now() < deadline) await sleep(200)
-    expect(cursor()).toBe(sim.rowEvents())
+    while ((await cursor()) < sim.rowEvents() && Date.now() < deadline) await sleep(200)
+    expect(await cursor()).toBe(sim.rowEvents())
   }, 60_000)
 
   it("GraphQL events: the import-status gate is what keeps a re-import in progress from looking like deleted rows", async () => {
@@ -194,7 +197,7 @@ describe("Datafordeler sources against the register simulator", () => {
     sim.randomChanges(15)
     expect(await converge(engine, sim, 15_000)).toEqual([])
     const cursor = () => graphqlCursorOf(engine)
-    const before = Number(cursor().cursor)
+    const before = Number((await cursor()).cursor)
     // A failed import names the objects (its events complete, demanding no rows); the re-import that follows
     // deletes their rows at once and inserts them again only after 4 s — far past the fetch retries.
     const ids = sim.ids().slice(0, 4)
@@ -204,14 +207,14 @@ describe("Datafordeler sources against the register simulator", () => {
     sim.setFaults({ importMs: 0 })
     await sleep(2500)
     // Parked: the cursor stays before the failed import's events, unconfirmed (its age grows), nothing recorded missing.
-    expect(Number(cursor().cursor)).toBe(before)
+    expect(Number((await cursor()).cursor)).toBe(before)
     expect(Effect.runSync(engine.mirror.anomalyCount)).toBe(0)
-    expect(diff(engine, sim)).toEqual([])
+    expect(await diff(engine, sim)).toEqual([])
     // Once the import completes the objects are mirrored, unchanged, and the cursor reaches the last event.
     const deadline = Date.now() + 15_000
-    while (Number(cursor().cursor) < sim.rowEvents() && Date.now() < deadline) await sleep(200)
-    expect(Number(cursor().cursor)).toBe(sim.rowEvents())
-    expect(diff(engine, sim)).toEqual([])
+    while (Number((await cursor()).cursor) < sim.rowEvents() && Date.now() < deadline) await sleep(200)
+    expect(Number((await cursor()).cursor)).toBe(sim.rowEvents())
+    expect(await diff(engine, sim)).toEqual([])
     expect(Effect.runSync(engine.mirror.anomalies({ after: 0, limit: 10 })).map((a) => `${a.kind}: ${a.detail}`)).toEqual([])
   }, 40_000)
 
@@ -219,11 +222,11 @@ describe("Datafordeler sources against the register simulator", () => {
     const { sim, engine, run } = await setUp({ seed: 51 })
     await run({ graphql: graphqlSettings(sim, { maxAttempts: 2, maxBackoffSeconds: 0.1 }), entities: restEntity(sim, `${sim.baseUrl}/nowhere?id={id}`) })
     const cursor = () => graphqlCursorOf(engine)
-    const before = cursor()
+    const before = await cursor()
     sim.randomChanges(5)
     await sleep(2500)
     // Parked every round: the cursor neither moves nor is confirmed.
-    expect(cursor()).toEqual(before)
+    expect(await cursor()).toEqual(before)
     expect(Date.now() - toEpochMillis(before.updatedAt as Instant)).toBeGreaterThan(2000)
   }, 20_000)
 
@@ -354,17 +357,17 @@ describe("Datafordeler sources against the register simulator", () => {
     expect([...pullLogs, ...graphqlLogs].filter((l) => l.includes(apiKey) || l.includes(clientSecret) || l.includes("Bearer"))).toEqual([])
   }, 60_000)
 
-  it("loses nothing and doubles nothing when skygge run, following PULL, GraphQL and PUSH at once, is killed hard (SIGKILL) mid-stream and started again", async () => {
+  it.each(TEST_BACKENDS)("loses nothing and doubles nothing when skygge run, following PULL, GraphQL and PUSH at once, is killed hard (SIGKILL) mid-stream and started again (store: %s)", async (backend) => {
     const dir = mkdtempSync(join(tmpdir(), "skygge-daf-kill-"))
     const sim = await startDafSimulator({ seed: 21, faults: { error5xxRate: 0.05, restLagMs: 300, commitDelayMs: 300, importMs: 100 } })
-    const dbFile = join(dir, "skygge.db")
+    const store = await newStore(backend, dir)
     const configFile = join(dir, "skygge.json")
     const apiPort = await freePort()
     const pushPort = await freePort()
     writeFileSync(
       configFile,
       JSON.stringify({
-        store: { url: `sqlite:${dbFile}`, synchronous: "NORMAL" },
+        store: store.config,
         api: { host: "127.0.0.1", port: apiPort },
         log: { level: "Error" },
         sources: [
@@ -380,20 +383,20 @@ describe("Datafordeler sources against the register simulator", () => {
       })
     )
     let child: ChildProcess | undefined
-    const engine = openStore(dbFile)
+    const engine = await store.open()
     cleanups.push(async () => {
       await killIfRunning(child)
       await sim.close()
-      engine.close()
+      await engine.close()
       rmSync(dir, { recursive: true, force: true })
     })
     const start = () => startSkygge(configFile)
     child = start()
     // Started: every path has set its first cursor (start-up takes longer on a loaded machine).
     const started = Date.now()
-    const cursors = () => Effect.runSync(Effect.flatMap(SourceCursors, (c) => c.list).pipe(Effect.provide(engine.context))).length
-    while (cursors() < 3 && Date.now() - started < 30_000) await sleep(100)
-    expect(cursors()).toBe(3)
+    const cursors = async () => (await Effect.runPromise(Effect.flatMap(SourceCursors, (c) => c.list).pipe(Effect.provide(engine.context)))).length
+    while ((await cursors()) < 3 && Date.now() - started < 30_000) await sleep(100)
+    expect(await cursors(), `paths with a cursor ${Date.now() - started} ms after the start`).toBe(3)
     // Pushes that fail while the engine is down are sent again, as Datafordeler does.
     sim.pushTo(`http://127.0.0.1:${pushPort}/`, { batch: 3 })
     for (let round = 0; round < 10; round++) {
@@ -407,11 +410,11 @@ describe("Datafordeler sources against the register simulator", () => {
     for (let round = 0; round < 5; round++) sim.randomChanges(6)
     child = start()
     expect(await converge(engine, sim, 40_000)).toEqual([])
-    expect(Effect.runSync(engine.mirror.anomalies({ after: 0, limit: 10 })).map((a) => `${a.source} ${a.kind}: ${a.detail}`)).toEqual([])
+    expect((await Effect.runPromise(engine.mirror.anomalies({ after: 0, limit: 10 }))).map((a) => `${a.source} ${a.kind}: ${a.detail}`)).toEqual([])
     // The other paths may have converged first: let the pushes (resent after the kill) all be applied.
-    const inbox = () => Effect.runSync(engine.support.inboxCounts)
+    const inbox = () => Effect.runPromise(engine.support.inboxCounts)
     const drained = Date.now() + 20_000
-    while ((sim.pushed() < sim.events() || inbox().done < sim.pushed()) && Date.now() < drained) await sleep(100)
+    while ((sim.pushed() < sim.events() || (await inbox()).done < sim.pushed()) && Date.now() < drained) await sleep(100)
     // Both paths' cursors are fresh in /metrics.
     const metrics = await (await fetch(`http://127.0.0.1:${apiPort}/metrics`)).text()
     for (const path of ["dar", "dar:graphql"]) {
@@ -420,12 +423,12 @@ describe("Datafordeler sources against the register simulator", () => {
     }
     expect(metrics).toContain("skygge_push_inbox_pending 0")
     // Every pushed envelope recorded once and applied.
-    expect(inbox()).toEqual({ n: sim.pushed(), done: sim.pushed() })
+    expect(await inbox()).toEqual({ n: sim.pushed(), done: sim.pushed() })
     expect(sim.pushed()).toBe(sim.events())
     // The GraphQL path may trail the others (pages of 5 events): let it reach the register's last event.
-    const graphqlCursor = () => Number(graphqlCursorOf(engine).cursor)
+    const graphqlCursor = async () => Number((await graphqlCursorOf(engine)).cursor)
     const caughtUp = Date.now() + 30_000
-    while (graphqlCursor() < sim.rowEvents() && Date.now() < caughtUp) await sleep(200)
+    while ((await graphqlCursor()) < sim.rowEvents() && Date.now() < caughtUp) await sleep(200)
     // Where each path stands, over HTTP and from the command line.
     const status = (await (await fetch(`http://127.0.0.1:${apiPort}/v1/sources`)).json()) as { cursors: Array<{ source: string; cursor: string; ageSeconds: number }>; pushInboxPending: number }
     expect(status.cursors.map((c) => c.source)).toEqual(["dar", "dar:graphql", "dar:push"])

@@ -32,6 +32,7 @@ import type { ResyncReport } from "../../src/store/ResyncReports.js"
 import { connectRabbit, RABBIT_URL, startTcpProxy } from "../support/rabbit.js"
 import { freePort } from "../support/net.js"
 import { killIfRunning, startSkygge } from "../support/process.js"
+import { TEST_BACKENDS, testStores } from "../support/testStores.js"
 import { skygge } from "../cli/skygge.js"
 
 const FAULTS = {
@@ -45,6 +46,8 @@ const FAULTS = {
   slowMs: 300,
   gateway404Rate: 0.05
 }
+
+const newStore = testStores()
 
 describe("IntArk source on the real broker, against the FS simulator", () => {
   const cleanups: Array<() => Promise<void> | void> = []
@@ -101,7 +104,7 @@ describe("IntArk source on the real broker, against the FS simulator", () => {
     const { sim, engine, source } = await setUp({ seed })
     const touched = await driveRandomChanges(sim, { seed, changes: 250, persons: 60, roles: 90, pauseEvery: 25, pauseMs: 30 })
     await waitConverged(engine, sim, source.name, touched)
-    registrationsNeverBackwards(engine)
+    await registrationsNeverBackwards(engine)
     // The faults really happened, so convergence means something.
     const stats = sim.stats().byStatus
     expect(stats[503] ?? 0).toBeGreaterThan(0)
@@ -161,7 +164,7 @@ describe("IntArk source on the real broker, against the FS simulator", () => {
     const more = await driveRandomChanges(sim, { seed: 8, changes: 100, persons: 80, roles: 40 })
     for (const key of more) touched.add(key)
     await waitConverged(engine, sim, source.name, touched)
-    registrationsNeverBackwards(engine)
+    await registrationsNeverBackwards(engine)
     expect(closed).toBeGreaterThan(0)
     // Nothing doubled: a person's applied registrations never outnumber its changes upstream.
     const applied = new Map<string, number>()
@@ -219,7 +222,7 @@ describe("IntArk source on the real broker, against the FS simulator", () => {
     // And changes after the start still arrive as notifications.
     for (const key of await driveRandomChanges(sim, { seed: 18, changes: 30, persons: 50, roles: 40 })) existing.add(key)
     await waitConverged(engine, sim, source.name, existing)
-    registrationsNeverBackwards(engine)
+    await registrationsNeverBackwards(engine)
   }, 60_000)
 
   it("resync repairs drift — missing, stale and deleted-upstream objects — and a second run finds nothing", async () => {
@@ -245,12 +248,12 @@ describe("IntArk source on the real broker, against the FS simulator", () => {
     expect(total(dry, "changed")).toBeGreaterThan(0)
     expect(total(dry, "extra")).toBeGreaterThan(0)
     expect(total(dry, "repaired")).toBe(0)
-    expect(shadowDiff(engine, sim, touched).length).toBeGreaterThan(0) // a dry run repairs nothing
+    expect((await shadowDiff(engine, sim, touched)).length).toBeGreaterThan(0) // a dry run repairs nothing
 
     const repair = await resync(false)
     expect(total(repair, "repaired")).toBe(total(dry, "missing") + total(dry, "changed") + total(dry, "extra"))
     await waitConverged(engine, sim, source.name, touched)
-    registrationsNeverBackwards(engine)
+    await registrationsNeverBackwards(engine)
 
     const second = await resync(false)
     expect(second.map((r) => [r.missing, r.changed, r.extra, r.repaired])).toEqual([[0, 0, 0, 0], [0, 0, 0, 0]])
@@ -328,7 +331,7 @@ describe("IntArk source on the real broker, against the FS simulator", () => {
 
     const engine = openStore(dbFile)
     cleanups.push(() => engine.close())
-    expect(shadowDiff(engine, sim, touched)).toEqual([])
+    expect(await shadowDiff(engine, sim, touched)).toEqual([])
     const listed = await cli(["resync-reports", "--json"])
     expect(parse(listed.stdout).map((r) => r.dryRun)).toEqual([false, false, true, true])
     const unknown = await cli(["resync", "--source", "nope"])
@@ -336,29 +339,29 @@ describe("IntArk source on the real broker, against the FS simulator", () => {
     expect(unknown.stderr).toContain("no source named 'nope'")
   }, 90_000)
 
-  it("loses nothing when the engine process is killed hard (SIGKILL) mid-stream and started again", async () => {
+  it.each(TEST_BACKENDS)("loses nothing when the engine process is killed hard (SIGKILL) mid-stream and started again (store: %s)", async (backend) => {
     dir = mkdtempSync(join(tmpdir(), "skygge-intark-kill-"))
     const names = brokerNames()
     await declareDeadLetter(names)
     const sim = await startFsSimulator({ amqpUrl: RABBIT_URL, exchange: names.exchange, seed: 13, faults: { ...FAULTS, slowRate: 0.2, slowMs: 200 } })
-    const dbFile = join(dir, "skygge.db")
+    const store = await newStore(backend, dir)
     const configFile = join(dir, "skygge.json")
     const apiPort = await freePort()
     writeFileSync(
       configFile,
       JSON.stringify({
-        store: { url: `sqlite:${dbFile}`, synchronous: "NORMAL" },
+        store: store.config,
         api: { host: "127.0.0.1", port: apiPort },
         log: { level: "Error" },
         sources: [fsSourceConfig(names, sim, RABBIT_URL)]
       })
     )
     let child: ChildProcess | undefined
-    const engine = openStore(dbFile)
+    const engine = await store.open()
     cleanups.push(async () => {
       await killIfRunning(child)
       await sim.close()
-      engine.close()
+      await engine.close()
       await deleteBrokerObjects(names)
       rmSync(dir, { recursive: true, force: true })
     })
@@ -367,8 +370,9 @@ describe("IntArk source on the real broker, against the FS simulator", () => {
     await waitForQueue(names.queue)
     const first = driveRandomChanges(sim, { seed: 13, changes: 400, persons: 100, roles: 60, pauseEvery: 10, pauseMs: 15 })
     // Kill it once it is busy: registrations committed, more in flight.
-    for (let i = 0; i < 200 && Effect.runSync(engine.store.stats).events < 40; i++) await new Promise((r) => setTimeout(r, 50))
-    expect(Effect.runSync(engine.store.stats).events).toBeGreaterThanOrEqual(40)
+    const events = async () => (await Effect.runPromise(engine.store.stats)).events
+    for (let i = 0; i < 200 && (await events()) < 40; i++) await new Promise((r) => setTimeout(r, 50))
+    expect(await events()).toBeGreaterThanOrEqual(40)
     child.kill("SIGKILL")
     await once(child, "exit")
     const touched = await first
@@ -376,7 +380,7 @@ describe("IntArk source on the real broker, against the FS simulator", () => {
     for (const key of await driveRandomChanges(sim, { seed: 14, changes: 100, persons: 100, roles: 60 })) touched.add(key)
     child = start()
     await waitConverged(engine, sim, names.source, touched, 90_000)
-    registrationsNeverBackwards(engine)
+    await registrationsNeverBackwards(engine)
     // The work queue is visible to monitoring: nothing pending or abandoned once converged.
     const metrics = await (await fetch(`http://127.0.0.1:${apiPort}/metrics`)).text()
     expect(metrics).toContain("# TYPE skygge_source_work_items gauge")

@@ -16,7 +16,7 @@ export const tempStore = (prefix: string): { readonly engine: OpenStore; readonl
 }
 
 /**
- * The store's services on a real SQLite file (migrated first), built from the layer the engine uses
+ * The store's services on a real SQLite file (migrated first) — or a PostgreSQL database (`openPgStore`) — built from the layer the engine uses
  * and released by `close`, so a test can close and reopen it (a restart). No database handle:
  * tests reach state through the services, or the test-support port for what no service gives.
  */
@@ -35,6 +35,8 @@ import { Store, type StoreShape } from "../../src/store/Store.js"
 import type { StoreServices } from "../../src/store/StoreServices.js"
 import { MigratedSqliteStoreLive } from "../../src/store/sqlite/SqliteStoreLive.js"
 import { WorkQueue, type WorkQueueShape } from "../../src/store/WorkQueue.js"
+import { MigratedPgStoreLive } from "../../src/store/pg/PgStoreLive.js"
+import { PgStoreTestSupport } from "./pgTestSupport.js"
 import { SqliteStoreTestSupport } from "./sqliteTestSupport.js"
 import { StoreTestSupport, type StoreTestSupportShape } from "./storeTestSupport.js"
 
@@ -50,7 +52,8 @@ export interface OpenStore {
   readonly context: Context.Context<StoreServices>
   /** What no service gives (an old cursor, the inbox's processed entries). */
   readonly support: StoreTestSupportShape
-  readonly close: () => void
+  /** Release the services (PostgreSQL's pool ends asynchronously: await it). */
+  readonly close: () => void | Promise<void>
 }
 
 /** A migrated SQLite store for tests: not synced (a test needs no durability), quiet (the migration step's log line is for operators). */
@@ -61,9 +64,7 @@ export const sqliteTestStore = (filename: string): Layer.Layer<StoreServices, un
 const sqliteTestStoreWithSupport = (filename: string): Layer.Layer<StoreServices | StoreTestSupport, unknown> =>
   SqliteStoreTestSupport(filename).pipe(Layer.provideMerge(sqliteTestStore(filename)))
 
-export const openStore = (filename: string): OpenStore => {
-  const scope = Effect.runSync(Scope.make())
-  const context = Effect.runSync(Layer.buildWithScope(sqliteTestStoreWithSupport(filename), scope))
+const handles = (context: Context.Context<StoreServices | StoreTestSupport>) => {
   const get = Context.get
   return {
     store: get(context, Store),
@@ -75,7 +76,20 @@ export const openStore = (filename: string): OpenStore => {
     mirror: get(context, MirrorStore),
     inbox: get(context, PushInbox),
     context,
-    support: get(context, StoreTestSupport),
-    close: () => Effect.runSync(Scope.close(scope, Exit.void))
+    support: get(context, StoreTestSupport)
   }
+}
+
+export const openStore = (filename: string): OpenStore => {
+  const scope = Effect.runSync(Scope.make())
+  const context = Effect.runSync(Layer.buildWithScope(sqliteTestStoreWithSupport(filename), scope))
+  return { ...handles(context), close: () => Effect.runSync(Scope.close(scope, Exit.void)) }
+}
+
+/** The store's services on a PostgreSQL database (migrated first), as `openStore` gives them on SQLite. */
+export const openPgStore = async (url: string): Promise<OpenStore> => {
+  const scope = Effect.runSync(Scope.make())
+  const layer = PgStoreTestSupport(url).pipe(Layer.provideMerge(MigratedPgStoreLive({ url, poolSize: 4 }).pipe(Layer.provide(Logger.minimumLogLevel(LogLevel.Warning)))))
+  const context = await Effect.runPromise(Layer.buildWithScope(layer, scope))
+  return { ...handles(context), close: () => Effect.runPromise(Scope.close(scope, Exit.void)) }
 }

@@ -92,7 +92,7 @@ export const runSource = (engine: OpenStore, source: IntarkSource) => {
  * (no validity fields) is compared as of now on both axes — its earlier states stay in history
  * with closed validity; a person role must be exactly one current row over its `periode`.
  */
-export const shadowDiff = (engine: OpenStore, sim: FsSimulator, ids: Iterable<string>): Array<string> => {
+export const shadowDiff = async (engine: OpenStore, sim: FsSimulator, ids: Iterable<string>): Promise<Array<string>> => {
   const final = sim.finalState()
   const now = fromEpochMillis(Date.now())
   const diffs: Array<string> = []
@@ -101,8 +101,8 @@ export const shadowDiff = (engine: OpenStore, sim: FsSimulator, ids: Iterable<st
     const objectType = OBJECT_TYPES[resource]
     const shown =
       resource === "personer"
-        ? Option.toArray(Effect.runSync(engine.store.asOf({ objectType, objectId: id, registreringstid: now, virkningstid: now })))
-        : Effect.runSync(engine.store.history(objectType, id)).filter((row) => row.registreringTil === null)
+        ? Option.toArray(await Effect.runPromise(engine.store.asOf({ objectType, objectId: id, registreringstid: now, virkningstid: now })))
+        : (await Effect.runPromise(engine.store.history(objectType, id))).filter((row) => row.registreringTil === null)
     const want = final.get(key)
     if (want === undefined) {
       if (shown.length > 0) diffs.push(`${key}: deleted upstream, ${shown.length} rows in force in the shadow`)
@@ -118,21 +118,21 @@ export const waitConverged = async (engine: OpenStore, sim: FsSimulator, source:
   const all = [...ids]
   const deadline = Date.now() + timeoutMs
   for (;;) {
-    const counts = Effect.runSync(engine.workQueue.counts).filter((c) => c.source === source && c.n > 0)
+    const counts = (await Effect.runPromise(engine.workQueue.counts)).filter((c) => c.source === source && c.n > 0)
     const open = counts.some((c) => c.state === "pending" || c.state === "in_flight")
-    if (!open && shadowDiff(engine, sim, all).length === 0) break
+    if (!open && (await shadowDiff(engine, sim, all)).length === 0) break
     if (Date.now() > deadline) break
     await new Promise((r) => setTimeout(r, 200))
   }
-  expect(shadowDiff(engine, sim, all)).toEqual([])
-  expect(Effect.runSync(engine.workQueue.counts).filter((c) => c.source === source && c.state === "abandoned")).toEqual([])
+  expect(await shadowDiff(engine, sim, all)).toEqual([])
+  expect((await Effect.runPromise(engine.workQueue.counts)).filter((c) => c.source === source && c.state === "abandoned")).toEqual([])
 }
 
 /** Registrations of an object never go backwards: accepted events, in arrival order, per object. */
-export const registrationsNeverBackwards = (engine: OpenStore) => {
+export const registrationsNeverBackwards = async (engine: OpenStore) => {
   const latest = new Map<string, string>()
   const backwards: Array<string> = []
-  for (const event of Effect.runSync(engine.store.events(0, 1_000_000))) {
+  for (const event of await Effect.runPromise(engine.store.events(0, 1_000_000))) {
     const key = `${event.operation.objectType}/${event.operation.objectId}`
     const previous = latest.get(key)
     if (previous !== undefined && event.operation.registreringstid < previous) backwards.push(`${key}: ${event.operation.registreringstid} after ${previous}`)

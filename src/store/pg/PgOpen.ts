@@ -76,6 +76,8 @@ export class PgPool extends Context.Tag("skygge/PgPool")<PgPool, pg.Pool>() {
 export const redactPgUrl = (url: string): string => {
   try {
     const parsed = new URL(url)
+    // `postgres://u:pa/ss@host/db` parses as host `pa`, path `/ss@host/db`: hide all before the last @.
+    if (parsed.pathname.includes("@")) return url.replace(/\/\/.*@/, "//***@")
     if (parsed.password !== "") parsed.password = "***"
     return parsed.toString()
   } catch {

@@ -110,7 +110,6 @@ const ingestBatch = async (client: pg.PoolClient, source: string, batch: Readonl
 export const makePgStore = (pool: pg.Pool, signal?: CommitSignalShape): StoreShape => {
   const now = Effect.map(Clock.currentTimeMillis, fromEpochMillis)
   const rows = async (text: string, values: ReadonlyArray<unknown>) => (await pool.query<RowRecord>(text, [...values])).rows
-  const count = async (text: string) => Number((await pool.query<{ n: string }>(text)).rows[0]!.n)
   return {
     ingest: (source, batch) =>
       batch.length === 0
@@ -202,15 +201,13 @@ export const makePgStore = (pool: pg.Pool, signal?: CommitSignalShape): StoreSha
         (await pool.query<{ object_id: string }>("SELECT object_id FROM objects WHERE object_type = $1 AND object_id > $2 ORDER BY object_id LIMIT $3", [objectType, after, limit])).rows.map((r) => r.object_id)),
     hasObjects: (objectType) =>
       attemptPromise("Store.hasObjects", async () => (await pool.query("SELECT 1 FROM objects WHERE object_type = $1 LIMIT 1", [objectType])).rowCount! > 0),
+    // One statement on one connection (a probe must not take five from the pool).
     stats: attemptPromise("Store.stats", async () => {
-      const [rowsN, currentRows, objects, events, refused] = await Promise.all([
-        count("SELECT count(*) AS n FROM rows"),
-        count("SELECT count(*) AS n FROM rows WHERE registrering_til IS NULL"),
-        count("SELECT count(*) AS n FROM objects"),
-        count("SELECT count(*) AS n FROM events"),
-        count("SELECT count(*) AS n FROM refused")
-      ])
-      return { rows: rowsN, currentRows, objects, events, refused }
+      const n = (await pool.query<Record<"rows" | "currentRows" | "objects" | "events" | "refused", string>>(
+        `SELECT (SELECT count(*) FROM rows) AS "rows", (SELECT count(*) FROM rows WHERE registrering_til IS NULL) AS "currentRows",
+                (SELECT count(*) FROM objects) AS objects, (SELECT count(*) FROM events) AS events, (SELECT count(*) FROM refused) AS refused`
+      )).rows[0]!
+      return { rows: Number(n.rows), currentRows: Number(n.currentRows), objects: Number(n.objects), events: Number(n.events), refused: Number(n.refused) }
     })
   }
 }
