@@ -52,13 +52,13 @@ const typeOf = (table: string, column: string, sqlType: string): CopyType => {
 }
 
 /** Every table, in the order of the SQLite schema's exports; throws when the schemas disagree in a way no rule covers. */
-export const copyPlan = (): ReadonlyArray<CopyTable> => {
+export const copyPlan = (sqlite: Record<string, unknown> = sqliteSchema, postgres: Record<string, unknown> = pgSchema): ReadonlyArray<CopyTable> => {
   const pgTables = new Map(
-    (Object.values(pgSchema) as Array<unknown>)
+    Object.values(postgres)
       .filter((v): v is PgTable => is(v, PgTable))
       .map((t) => [getPgTableConfig(t).name, getPgTableConfig(t)] as const)
   )
-  const sqliteTables = (Object.values(sqliteSchema) as Array<unknown>).filter((v): v is SQLiteTable => is(v, SQLiteTable)).map((t) => getSqliteTableConfig(t))
+  const sqliteTables = Object.values(sqlite).filter((v): v is SQLiteTable => is(v, SQLiteTable)).map((t) => getSqliteTableConfig(t))
   for (const name of pgTables.keys()) {
     if (!sqliteTables.some((t) => t.name === name)) throw new CopyPlanError(`copy-store has no rule for table ${name}: PostgreSQL has it, SQLite does not`)
   }

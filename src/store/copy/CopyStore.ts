@@ -284,7 +284,7 @@ const checkTable = (db: Database.Database, pool: pg.Pool, t: CopyTable, size: nu
 export const copyStore = (options: CopyOptions): Effect.Effect<CopyReport, CopyStoreError> =>
   Effect.scoped(
     Effect.gen(function* () {
-      const plan = yield* Effect.try({ try: copyPlan, catch: failed("copy-store") })
+      const plan = yield* Effect.try({ try: () => copyPlan(), catch: failed("copy-store") })
       const target = redactPgUrl(options.to)
       const started = performance.now()
       const db = yield* openSource(options.from)
