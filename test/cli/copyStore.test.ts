@@ -126,7 +126,7 @@ describe("skygge copy-store", () => {
     expect(table(verify.stdout)).toEqual(checks)
   }, CLI_BUDGET_MS)
 
-  it("mirrored rows (event ids never in events) are marked mirrored, so a register's overlapping current rows are copied as they are", async () => {
+  it("mirrored rows (event ids never in events) are marked mirrored, so a register's overlapping current rows are copied as they are; a pruned outbox's seq goes on after its last", async () => {
     const file = join(dir, "mirrored.db")
     await Effect.runPromise(migrateSqliteStore({ filename: file }))
     const shape: RowShape = { id: "id", registreringFra: "registreringfra", registreringTil: "registreringtil", virkningFra: "virkningfra", virkningTil: "virkningtil", identity: [], volatile: [] }
@@ -142,11 +142,19 @@ describe("skygge copy-store", () => {
         m.mirror("test", "page-1", [{ objectType: "dar.vej", objectId: "v1", rows: [row("2020-01-01", "2020-01-01", "A"), row("2020-02-01", "2020-06-01", "B")], complete: true, identity: [], checkOverlaps: true }])
       )
     )
+    // The outbox pruned empty (as after every publisher delivered): AUTOINCREMENT still remembers its last seq.
+    const pruned = new Database(file)
+    const lastSeq = pruned.prepare("SELECT max(seq) AS seq FROM outbox").get() as { seq: number }
+    expect(lastSeq.seq).toBeGreaterThan(0)
+    pruned.prepare("DELETE FROM outbox").run()
+    pruned.close()
     const url = await databases.create()
     const r = await skygge(["copy-store", "--from", `sqlite:${file}`, "--to", url])
     expect(r.code, r.stderr).toBe(0)
     for (const [name, c] of table(r.stdout)) expect(c.ok, name).toBe("ok")
     expect(await query(url, "SELECT count(*)::int AS n FROM rows WHERE mirrored AND registrering_til IS NULL")).toEqual([{ n: 2 }])
+    // … so the copy's outbox goes on after it: a publisher's cursor never passes a new record.
+    expect(await query(url, "SELECT nextval('outbox_seq_seq')::int AS seq")).toEqual([{ seq: lastSeq.seq + 1 }])
     const ids = [["dar.vej", "v1"]] as const
     expect(await run(PgStoreLive({ url }), answers(ids))).toEqual(await run(SqliteStoreLive({ filename: file, readOnly: true }), answers(ids)))
   }, CLI_BUDGET_MS)
