@@ -6,10 +6,10 @@
  */
 import { Config, ConfigProvider, Context, Effect, LogLevel, Option, Redacted } from "effect"
 import { readFileSync } from "node:fs"
-import { fileURLToPath } from "node:url"
 import { checkTimeZone } from "../domain/core/Instant.js"
+import { inProject } from "../ProjectRoot.js"
 
-export const defaultConfigFile = fileURLToPath(new URL("../../config/default.json", import.meta.url))
+export const defaultConfigFile = inProject("config", "default.json")
 
 /** Every key the engine reads, by section: a key in a file that is not here is a mistake worth stopping for. */
 export const KNOWN_KEYS: Readonly<Record<string, ReadonlyArray<string>>> = {

@@ -10,12 +10,12 @@ import { drizzle } from "drizzle-orm/node-postgres"
 import { migrate } from "drizzle-orm/node-postgres/migrator"
 import { Context, Effect, Layer, Redacted, Runtime } from "effect"
 import { readFileSync } from "node:fs"
-import { fileURLToPath } from "node:url"
 import pg from "pg"
 import { StoreOpenError } from "../StoreOpenError.js"
 import { StorePool } from "../StorePool.js"
+import { inProject } from "../../ProjectRoot.js"
 
-export const pgMigrationsFolder = fileURLToPath(new URL("../../../drizzle/pg", import.meta.url))
+export const pgMigrationsFolder = inProject("drizzle", "pg")
 
 export interface PgOptions {
   /** `postgres://user@host:5432/db` (a password, `sslmode` and the like as libpq reads them). */

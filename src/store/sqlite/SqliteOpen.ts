@@ -12,6 +12,7 @@ import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs"
 import { dirname, resolve } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import { StoreOpenError } from "../StoreOpenError.js"
+import { inProject } from "../../ProjectRoot.js"
 
 export { StoreOpenError }
 
@@ -19,7 +20,7 @@ export { StoreOpenError }
 // read-only open fall back to `immutable=1` (see openReadOnly).
 process.env.SQLITE_USE_URI ??= "1"
 
-export const sqliteMigrationsFolder = fileURLToPath(new URL("../../../drizzle/sqlite", import.meta.url))
+export const sqliteMigrationsFolder = inProject("drizzle", "sqlite")
 
 export interface SqliteOptions {
   /** A file path, or `:memory:`. */
