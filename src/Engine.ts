@@ -12,6 +12,7 @@ import { IntarkSourcesLive } from "./sources/intark/IntarkSourceLive.js"
 import { ConfigFileError, configProvider, ConfigSources, configSources, LogConfig, parseStoreUrl, StoreConfig } from "./config/Config.js"
 import type { StoreServices } from "./store/StoreServices.js"
 import type { StoreOpenError } from "./store/StoreOpenError.js"
+import { holdSqliteEngineLock } from "./store/sqlite/SqliteEngineLock.js"
 import { MigratedSqliteStoreLive, migrateSqliteStore, SqliteStoreLive } from "./store/sqlite/SqliteStoreLive.js"
 import { migratePg, pgConnectionUrl, pgPoolWatcher } from "./store/pg/PgOpen.js"
 import { MigratedPgStoreLive, PgStoreLive } from "./store/pg/PgStoreLive.js"
@@ -55,8 +56,15 @@ export const ReadStoreFromConfig = storeFromConfig(true)
 /** What every running engine serves: the API with its metrics, and the activation scheduler. */
 const CoreLive = Layer.mergeAll(ServerLive.pipe(Layer.provide(Metrics.layer)), ActivationSchedulerLive)
 
+/** One engine per SQLite file (several engines need PostgreSQL): held before the store opens, for as long as the engine runs. */
+const EngineLockFromConfig = Layer.scopedDiscard(
+  Effect.flatMap(storeOptionsFromConfig, (store) => (store.dialect === "sqlite" ? holdSqliteEngineLock(store.options.filename) : Effect.void))
+)
+
 /** The engine of `skygge run`: API, activations, outbox publishers and every configured source, on the configured store. */
-export const EngineLive = Layer.mergeAll(CoreLive, OutboxLive, IntarkSourcesLive, DafSourcesLive).pipe(Layer.provide(StoreFromConfig))
+export const EngineLive = Layer.mergeAll(CoreLive, OutboxLive, IntarkSourcesLive, DafSourcesLive).pipe(
+  Layer.provide(StoreFromConfig.pipe(Layer.provide(EngineLockFromConfig)))
+)
 
 /** An engine with other workers than the configured sources (the demo's simulated register), on a store of its own. */
 export const engineWith = <E, R, E2, R2>(workers: Layer.Layer<never, E, R>, store: Layer.Layer<StoreServices, E2, R2>) =>
