@@ -14,6 +14,7 @@ import type { CommitSignalShape } from "../CommitSignal.js"
 import type { OutboxRecord, OutboxStoreShape, OutboxType } from "../Outbox.js"
 import { attemptPromise } from "../StoreError.js"
 import { allocate, insertOutbox, lockHistory } from "./PgHistory.js"
+import { notifyCommit } from "./PgCommitSignal.js"
 import { inPgTransaction } from "./PgTransaction.js"
 
 interface ActivationRecord {
@@ -83,6 +84,7 @@ const settleBatch = async (client: pg.PoolClient, at: Instant, lateAfterMs: numb
     })),
     at
   )
+  if (fired.length > 0) await notifyCommit(client)
   const late = fired.filter((f) => f.late).length
   return { fired: fired.length, skipped: settled.length - fired.length, late, more: due.rows.length === SETTLE_BATCH }
 }

@@ -19,6 +19,7 @@ import type { OutboxType } from "../Outbox.js"
 import { attemptPromise } from "../StoreError.js"
 import { type ActivationInsert, advanceHeads, allocate, cancelActivations, closeRows, insertActivations, insertOutbox, insertRows, lockHistory, type RowInsert } from "./PgHistory.js"
 import { setCursor } from "./PgSourceCursors.js"
+import { notifyCommit } from "./PgCommitSignal.js"
 import { inPgTransaction } from "./PgTransaction.js"
 
 /** A stored row as planning reads it, with when it was stored (for its activations). */
@@ -123,6 +124,7 @@ const mirrorBatch = async (client: pg.PoolClient, source: string, eventId: strin
   await advanceHeads(client, [...heads.values()])
   await insertOutbox(client, changes.map((c, i) => ({ ...c, seq: ids.outbox[i]!, id: randomUUID(), eventId, rowId: null, at: null, late: null })), now)
   if (cursor !== undefined) await setCursor(client, cursor.source, cursor.cursor, now)
+  if (rows.length > 0 || closes.length > 0) await notifyCommit(client)
   return results
 }
 

@@ -51,7 +51,7 @@ export const pgConnectionUrl = (options: Pick<PgOptions, "url" | "password" | "s
  * The options of every connection: keepalive on (a connection a firewall dropped is found out), a
  * connect timeout, and the CA file checked first so that a missing one is named as such.
  */
-const connectionConfig = (options: PgOptions): pg.ClientConfig => {
+export const connectionConfig = (options: PgOptions): pg.ClientConfig => {
   const connectionString = pgConnectionUrl(options)
   const ca = new URL(connectionString).searchParams.get("sslrootcert")
   if (ca !== null) {

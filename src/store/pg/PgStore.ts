@@ -17,6 +17,7 @@ import { mergeChanges } from "../ChangesMerge.js"
 import { ROW_CHANGE_SOURCE, ROW_COLUMNS, type RowRecord, toRow } from "../RowRecord.js"
 import { attemptPromise } from "../StoreError.js"
 import { advanceHeads, allocate, cancelActivations, closeRows, insertActivations, insertOutbox, insertRows, lockHistory } from "./PgHistory.js"
+import { notifyCommit } from "./PgCommitSignal.js"
 import { inPgTransaction } from "./PgTransaction.js"
 
 const MAX_RAW_INPUT = 16 * 1024
@@ -106,6 +107,7 @@ const ingestBatch = async (client: pg.PoolClient, source: string, batch: Readonl
       ]
     )
   }
+  if (plan.changes.length > 0) await notifyCommit(client)
   const results = plan.results.map((result, i): SubmissionResult => {
     const line = batch[i]!.line
     return line === undefined ? result : { ...result, line }

@@ -1,11 +1,12 @@
 /**
  * The PostgreSQL store as layers: the pool opened on acquire and ended on release, the store's
  * services on it; and migrating as a step of its own before them, as on SQLite. The commit signal
- * is this process's (a wake-up across processes is LISTEN/NOTIFY's, for several engines).
+ * reaches across processes (LISTEN/NOTIFY, PgCommitSignal).
  */
 import { Context, Effect, Layer } from "effect"
 import { ActivationStore } from "../Activations.js"
-import { CommitSignal, makeCommitSignal } from "../CommitSignal.js"
+import { CommitSignal } from "../CommitSignal.js"
+import { makePgCommitSignal } from "./PgCommitSignal.js"
 import { MirrorStore } from "../Mirror.js"
 import { OutboxStore } from "../Outbox.js"
 import { Store } from "../Store.js"
@@ -26,10 +27,10 @@ import { makePgStore } from "./PgStore.js"
 
 /** The store's services on a migrated PostgreSQL database (else it fails, saying so). */
 export const PgStoreLive = (options: PgOptions): Layer.Layer<StoreServices, StoreOpenError> =>
-  Layer.effectContext(
+  Layer.scopedContext(
     Effect.gen(function* () {
       const pool = yield* PgPool
-      const signal = yield* makeCommitSignal
+      const signal = yield* makePgCommitSignal(options)
       return Context.make(Store, makePgStore(pool, signal)).pipe(
         Context.add(ActivationStore, makePgActivations(pool, signal)),
         Context.add(OutboxStore, makePgOutbox(pool)),
