@@ -41,18 +41,28 @@ const listenOnce = (options: PgOptions, wake: () => void) =>
     })
   })
 
-/** The signal: a sliding PubSub as in one process, fed by this process's commits and every process's NOTIFY. */
+/**
+ * The signal: a sliding PubSub as in one process, fed by this process's commits and every process's
+ * NOTIFY. The listening connection opens with the first waiter (an engine's scheduler or publisher), so a
+ * command that only reads or imports holds no connection for it.
+ */
 export const makePgCommitSignal = (options: PgOptions): Effect.Effect<CommitSignalShape, never, Scope.Scope> =>
   Effect.gen(function* () {
+    const scope = yield* Effect.scope
     const pubsub = yield* PubSub.sliding<void>(1)
     const wake = () => void Effect.runFork(PubSub.publish(pubsub, undefined))
-    yield* listenOnce(options, wake).pipe(
+    const listen = listenOnce(options, wake).pipe(
       Effect.tapError((e) => Effect.logWarning(`store ${redactPgUrl(options.url)}: commit notifications interrupted (${e.message}); listening again (polling meanwhile)`)),
-      Effect.retry({ schedule: backoff({ base: "200 millis", max: "10 seconds" }) }),
-      Effect.forkScoped
+      Effect.retry({ schedule: backoff({ base: "200 millis", max: "10 seconds" }) })
     )
+    let listening = false
+    const startListening = Effect.suspend(() => {
+      if (listening) return Effect.void
+      listening = true
+      return Effect.asVoid(Effect.forkIn(listen, scope))
+    })
     return {
-      subscribe: PubSub.subscribe(pubsub),
+      subscribe: Effect.zipRight(startListening, PubSub.subscribe(pubsub)),
       notify: Effect.asVoid(PubSub.publish(pubsub, undefined))
     }
   })
