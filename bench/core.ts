@@ -21,12 +21,11 @@ import { mkdirSync, rmSync } from "node:fs"
 import { join, resolve } from "node:path"
 import { performance } from "node:perf_hooks"
 import { once } from "node:events"
-import { request } from "undici"
 import { fromEpochMillis } from "../src/domain/core/Instant.js"
 import { Store } from "../src/store/Store.js"
 import { openSqlite } from "../src/store/sqlite/SqliteOpen.js"
 import { MigratedSqliteStoreLive } from "../src/store/sqlite/SqliteStoreLive.js"
-import { fmt, freePort, PEAK_RSS_HOOK, peakRssMiB, percentile, verdict } from "./support.js"
+import { fmt, httpPointQueries, PEAK_RSS_HOOK, peakRssMiB, percentile, verdict } from "./support.js"
 import { BASE, engineImport, objectId, workload } from "./workload.js"
 
 const N = Number(process.env.SKYGGE_BENCH_N ?? 800_000)
@@ -150,44 +149,13 @@ const main = async () => {
       `   p99 ratio to bare ${fmt(sp99 / bp99, 1)}   target p99 < 1 ms: ${verdict(sp99 < 1)}`
   )
 
-  const port = await freePort()
-  const server = skygge(["run"], { SKYGGE_STORE_URL: `sqlite:${dbFile}`, SKYGGE_API_PORT: String(port), SKYGGE_API_HOST: "127.0.0.1" })
-  let serverErr = ""
-  server.stderr.on("data", (d) => (serverErr += String(d)))
-  server.stdout.resume()
-  let exited = false
-  server.on("exit", () => (exited = true))
-  const base = `http://127.0.0.1:${port}`
-  try {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const res = await request(`${base}/health`)
-        await res.body.dump()
-        if (res.statusCode === 200) break
-      } catch {
-        if (exited || attempt > 300) throw new Error(`skygge run did not answer: ${serverErr.slice(-2000)}`)
-        await new Promise((r) => setTimeout(r, 100))
-      }
-    }
-    const httpTimes: Array<number> = []
-    for (let q = 0; q < HTTP_QUERIES; q++) {
-      const { objectId: id, r, v } = pick(q)
-      const t = performance.now()
-      const res = await request(`${base}/v1/objects/adresse/${id}?registreringstid=${r}&virkningstid=${v}`)
-      await res.body.text()
-      httpTimes.push(performance.now() - t)
-      if (res.statusCode === 200) found++
-    }
-    httpTimes.sort((a, b) => a - b)
-    const hp99 = percentile(httpTimes, 0.99)
-    report(
-      `    point query, GET over loopback HTTP           p50 ${fmt(percentile(httpTimes, 0.5) * 1000).padStart(5)} µs   p99 ${fmt(hp99 * 1000).padStart(5)} µs` +
-        `   p99 ratio to in-process ${fmt(hp99 / sp99, 1)}`
-    )
-  } finally {
-    server.kill("SIGTERM")
-    await once(server, "exit")
-  }
+  const http = await httpPointQueries(`sqlite:${dbFile}`, HTTP_QUERIES, pick)
+  found += http.found
+  const hp99 = percentile(http.times, 0.99)
+  report(
+    `    point query, GET over loopback HTTP           p50 ${fmt(percentile(http.times, 0.5) * 1000).padStart(5)} µs   p99 ${fmt(hp99 * 1000).padStart(5)} µs` +
+      `   p99 ratio to in-process ${fmt(hp99 / sp99, 1)}`
+  )
   if (found === 0) throw new Error("no query found a row: the workload and the queries disagree")
 
   // (d) Peak RSS of the import command for a small and a large file.

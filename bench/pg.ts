@@ -34,12 +34,13 @@ import { MigratedSqliteStoreLive } from "../src/store/sqlite/SqliteStoreLive.js"
 import { Store, type StoreShape } from "../src/store/Store.js"
 import type { StoreServices } from "../src/store/StoreServices.js"
 import type { StoreOpenError } from "../src/store/StoreOpenError.js"
-import { fmt, percentile, verdict } from "./support.js"
+import { fmt, httpPointQueries, percentile, verdict } from "./support.js"
 import { BASE, DAY, engineImport, objectId, workload } from "./workload.js"
 
 const N = Number(process.env.SKYGGE_BENCH_N ?? 800_000)
 const BATCH = 2000
 const QUERIES = 20_000
+const HTTP_QUERIES = 5_000
 const server = process.env.SKYGGE_BENCH_PG ?? "postgres://postgres@127.0.0.1:5432"
 const database = `skygge_bench_${process.pid}`
 const smallDatabase = `${database}_small`
@@ -226,6 +227,11 @@ const main = async () => {
   const bp99 = percentile(bareTimes, 0.99), sp99 = percentile(storeTimes, 0.99)
   console.log(latency(`(c) point query, bare SQL (one pg client)`, bareTimes))
   console.log(`${latency(`    point query, Store.asOf in-process`, storeTimes)}   p99 ratio to bare ${fmt(sp99 / bp99, 1)}   target p99 < 1 ms: ${verdict(sp99 < 1)}`)
+  // Over HTTP: a real `skygge run` on the same database.
+  const http = await httpPointQueries(url, HTTP_QUERIES, pick)
+  if (http.found === 0) throw new Error("no HTTP query found a row: the workload and the queries disagree")
+  const hp99 = percentile(http.times, 0.99)
+  console.log(`${latency(`    point query, GET over HTTP (skygge run)`, http.times)}   p99 ratio to bare ${fmt(hp99 / bp99, 1)}, to in-process ${fmt(hp99 / sp99, 1)}`)
 
   // (d) Peak RSS, flat in N.
   console.log(`(d) peak RSS after importing N/10 operations       ${fmt(rssSmall).padStart(6)} MiB`)

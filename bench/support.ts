@@ -1,6 +1,10 @@
 /** What every benchmark prints and measures with. */
+import { spawn } from "node:child_process"
 import { once } from "node:events"
 import { createServer } from "node:net"
+import { fileURLToPath } from "node:url"
+import { performance } from "node:perf_hooks"
+import { request } from "undici"
 
 export const fmt = (n: number, digits = 0) => n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits })
 
@@ -23,3 +27,54 @@ export const freePort = async (): Promise<number> => {
 
 export const percentile = (sorted: ReadonlyArray<number>, p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!
 export const verdict = (ok: boolean) => (ok ? "PASS" : "MISS")
+
+/**
+ * Point queries over loopback HTTP against a real `skygge run` on `storeUrl` (started here, stopped after):
+ * `count` GETs of `/v1/objects/adresse/{id}` as of the picked instants, one at a time. Returns the sorted
+ * latencies in ms and how many found a row.
+ */
+export const httpPointQueries = async (
+  storeUrl: string,
+  count: number,
+  pick: (q: number) => { readonly objectId: string; readonly r: string; readonly v: string }
+): Promise<{ readonly times: Array<number>; readonly found: number }> => {
+  const port = await freePort()
+  const bin = fileURLToPath(new URL("../bin/skygge.js", import.meta.url))
+  const server = spawn(process.execPath, [bin, "run"], {
+    env: { ...process.env, SKYGGE_STORE_URL: storeUrl, SKYGGE_API_PORT: String(port), SKYGGE_API_HOST: "127.0.0.1", SKYGGE_LOG_LEVEL: "Warn" },
+    stdio: ["ignore", "ignore", "pipe"]
+  })
+  let serverErr = ""
+  server.stderr.on("data", (d) => (serverErr += String(d)))
+  let exited = false
+  server.on("exit", () => (exited = true))
+  const base = `http://127.0.0.1:${port}`
+  try {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const res = await request(`${base}/health`)
+        await res.body.dump()
+        if (res.statusCode === 200) break
+      } catch {
+        if (exited || attempt > 300) throw new Error(`skygge run did not answer: ${serverErr.slice(-2000)}`)
+        await new Promise((r) => setTimeout(r, 100))
+      }
+    }
+    const times: Array<number> = []
+    let found = 0
+    for (let q = 0; q < count; q++) {
+      const { objectId: id, r, v } = pick(q)
+      const t = performance.now()
+      const res = await request(`${base}/v1/objects/adresse/${id}?registreringstid=${r}&virkningstid=${v}`)
+      await res.body.text()
+      times.push(performance.now() - t)
+      if (res.statusCode === 200) found++
+    }
+    return { times: times.sort((a, b) => a - b), found }
+  } finally {
+    if (!exited) {
+      server.kill("SIGTERM")
+      await once(server, "exit")
+    }
+  }
+}
