@@ -4,7 +4,8 @@
  */
 import type { Bound, Instant } from "../domain/core/Instant.js"
 import type { ChangeSource } from "./ChangesMerge.js"
-import type { Row } from "./Store.js"
+import { decodeRecordedOperation } from "../domain/core/Operation.js"
+import type { RecordedEvent, RefusedRecord, Row } from "./Store.js"
 
 export interface RowRecord {
   id: number | string
@@ -41,3 +42,53 @@ export const ROW_CHANGE_SOURCE: ChangeSource<RowRecord> = {
   id: (r) => Number(r.id),
   row: toRow
 }
+
+/** An `events` record as both backends read it (bigint as text on PostgreSQL). */
+export interface EventRecord {
+  seq: number | string
+  event_id: string
+  operation: string
+  outcome: "applied" | "unchanged"
+  source: string
+  received_at: string
+}
+
+export const EVENT_COLUMNS = "seq, event_id, operation, outcome, source, received_at"
+
+export const toRecordedEvent = (e: EventRecord): RecordedEvent => ({
+  seq: Number(e.seq),
+  eventId: e.event_id,
+  operation: decodeRecordedOperation(e.operation),
+  outcome: e.outcome,
+  source: e.source,
+  receivedAt: e.received_at as Instant
+})
+
+/** A `refused` record as both backends read it. */
+export interface RefusedRow {
+  id: number | string
+  received_at: string
+  source: string
+  line: number | string | null
+  event_id: string | null
+  object_type: string | null
+  object_id: string | null
+  field: string | null
+  reason: string
+  input: string | null
+}
+
+export const REFUSED_COLUMNS = "id, received_at, source, line, event_id, object_type, object_id, field, reason, input"
+
+export const toRefusedRecord = (r: RefusedRow): RefusedRecord => ({
+  id: Number(r.id),
+  receivedAt: r.received_at as Instant,
+  source: r.source,
+  line: r.line === null ? null : Number(r.line),
+  eventId: r.event_id,
+  objectType: r.object_type,
+  objectId: r.object_id,
+  field: r.field,
+  reason: r.reason,
+  input: r.input
+})

@@ -10,11 +10,11 @@ import { randomUUID } from "node:crypto"
 import type pg from "pg"
 import { batchReads, type BatchBefore, objectKey, planIngestBatch, type StoredCurrentRow } from "../../domain/core/IngestBatch.js"
 import { type Bound, fromEpochMillis, type Instant } from "../../domain/core/Instant.js"
-import { decodeRecordedOperation, encodeOperation, type Operation } from "../../domain/core/Operation.js"
+import { encodeOperation, type Operation } from "../../domain/core/Operation.js"
 import type { CommitSignalShape } from "../CommitSignal.js"
-import type { RecordedEvent, RefusedRecord, Row, StoreShape, Submission, SubmissionResult } from "../Store.js"
+import type { StoreShape, Submission, SubmissionResult } from "../Store.js"
 import { mergeChanges } from "../ChangesMerge.js"
-import { ROW_CHANGE_SOURCE, ROW_COLUMNS, type RowRecord, toRow } from "../RowRecord.js"
+import { EVENT_COLUMNS, type EventRecord, REFUSED_COLUMNS, type RefusedRow, ROW_CHANGE_SOURCE, ROW_COLUMNS, type RowRecord, toRecordedEvent, toRefusedRecord, toRow } from "../RowRecord.js"
 import { attemptPromise } from "../StoreError.js"
 import { advanceHeads, allocate, cancelActivations, closeRows, insertActivations, insertOutbox, insertRows, lockHistory } from "./PgHistory.js"
 import { notifyCommit } from "./PgCommitSignal.js"
@@ -163,43 +163,11 @@ export const makePgStore = (pool: pg.Pool, signal?: CommitSignalShape): StoreSha
         return mergeChanges(registered, closed, query.limit, ROW_CHANGE_SOURCE)
       }),
     events: (afterSeq, limit) =>
-      attemptPromise("Store.events", async () => {
-        const found = await pool.query<{ seq: string; event_id: string; operation: string; outcome: "applied" | "unchanged"; source: string; received_at: string }>(
-          "SELECT seq, event_id, operation, outcome, source, received_at FROM events WHERE seq > $1 ORDER BY seq LIMIT $2",
-          [afterSeq, limit]
-        )
-        return found.rows.map((e): RecordedEvent => ({
-          seq: Number(e.seq),
-          eventId: e.event_id,
-          operation: decodeRecordedOperation(e.operation),
-          outcome: e.outcome,
-          source: e.source,
-          receivedAt: e.received_at as Instant
-        }))
-      }),
+      attemptPromise("Store.events", async () =>
+        (await pool.query<EventRecord>(`SELECT ${EVENT_COLUMNS} FROM events WHERE seq > $1 ORDER BY seq LIMIT $2`, [afterSeq, limit])).rows.map(toRecordedEvent)),
     refused: (afterId, limit) =>
-      attemptPromise("Store.refused", async () => {
-        const found = await pool.query<Omit<RefusedRecord, "id" | "line" | "receivedAt" | "eventId" | "objectType" | "objectId"> & {
-          id: string
-          line: string | null
-          received_at: Instant
-          event_id: string | null
-          object_type: string | null
-          object_id: string | null
-        }>("SELECT id, received_at, source, line, event_id, object_type, object_id, field, reason, input FROM refused WHERE id > $1 ORDER BY id LIMIT $2", [afterId, limit])
-        return found.rows.map((r): RefusedRecord => ({
-          id: Number(r.id),
-          receivedAt: r.received_at,
-          source: r.source,
-          line: r.line === null ? null : Number(r.line),
-          eventId: r.event_id,
-          objectType: r.object_type,
-          objectId: r.object_id,
-          field: r.field,
-          reason: r.reason,
-          input: r.input
-        }))
-      }),
+      attemptPromise("Store.refused", async () =>
+        (await pool.query<RefusedRow>(`SELECT ${REFUSED_COLUMNS} FROM refused WHERE id > $1 ORDER BY id LIMIT $2`, [afterId, limit])).rows.map(toRefusedRecord)),
     objectIds: (objectType, after, limit) =>
       attemptPromise("Store.objectIds", async () =>
         (await pool.query<{ object_id: string }>("SELECT object_id FROM objects WHERE object_type = $1 AND object_id > $2 ORDER BY object_id LIMIT $3", [objectType, after, limit])).rows.map((r) => r.object_id)),

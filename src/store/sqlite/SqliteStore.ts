@@ -8,18 +8,16 @@ import { Clock, Effect, Option } from "effect"
 import { operationChangeKind } from "../../domain/core/Change.js"
 import { type Bound, fromEpochMillis, type Instant } from "../../domain/core/Instant.js"
 import { repeatedEventId } from "../../domain/core/IngestBatch.js"
-import { decodeRecordedOperation, encodeOperation, isRefusal, type Operation, type Refusal } from "../../domain/core/Operation.js"
+import { encodeOperation, isRefusal, type Operation, type Refusal } from "../../domain/core/Operation.js"
 import { type CurrentRow, planOperation, staleReason } from "../../domain/core/Plan.js"
 import {
-  type RecordedEvent,
-  type RefusedRecord,
   type Row,
   type StoreShape,
   type Submission,
   type SubmissionResult
 } from "../Store.js"
 import { mergeChanges } from "../ChangesMerge.js"
-import { ROW_CHANGE_SOURCE, ROW_COLUMNS, type RowRecord, toRow } from "../RowRecord.js"
+import { EVENT_COLUMNS, type EventRecord, REFUSED_COLUMNS, type RefusedRow, ROW_CHANGE_SOURCE, ROW_COLUMNS, type RowRecord, toRecordedEvent, toRefusedRecord, toRow } from "../RowRecord.js"
 import { attempt } from "../StoreError.js"
 import type { CommitSignalShape } from "../CommitSignal.js"
 import { makeDownstreamWrites } from "./SqliteDownstream.js"
@@ -106,26 +104,8 @@ export const makeSqliteStore = (db: Database.Database, signal?: CommitSignalShap
          AND (@type IS NULL OR object_type = @type)
        ORDER BY registrering_til, id LIMIT @limit`
     ),
-    events: db.prepare<[number, number], {
-      seq: number
-      event_id: string
-      operation: string
-      outcome: "applied" | "unchanged"
-      source: string
-      received_at: string
-    }>("SELECT seq, event_id, operation, outcome, source, received_at FROM events WHERE seq > ? ORDER BY seq LIMIT ?"),
-    refused: db.prepare<[number, number], {
-      id: number
-      received_at: string
-      source: string
-      line: number | null
-      event_id: string | null
-      object_type: string | null
-      object_id: string | null
-      field: string | null
-      reason: string
-      input: string | null
-    }>("SELECT * FROM refused WHERE id > ? ORDER BY id LIMIT ?"),
+    events: db.prepare<[number, number], EventRecord>(`SELECT ${EVENT_COLUMNS} FROM events WHERE seq > ? ORDER BY seq LIMIT ?`),
+    refused: db.prepare<[number, number], RefusedRow>(`SELECT ${REFUSED_COLUMNS} FROM refused WHERE id > ? ORDER BY id LIMIT ?`),
     count: (sql: string) => db.prepare<[], { n: number }>(sql)
   }
   const counts = {
@@ -255,36 +235,8 @@ export const makeSqliteStore = (db: Database.Database, signal?: CommitSignalShap
         const closed = q.closed.all(params)
         return mergeChanges(registered, closed, query.limit, ROW_CHANGE_SOURCE)
       }),
-    events: (afterSeq, limit) =>
-      attempt("Store.events", () =>
-        q.events.all(afterSeq, limit).map(
-          (e): RecordedEvent => ({
-            seq: e.seq,
-            eventId: e.event_id,
-            operation: decodeRecordedOperation(e.operation),
-            outcome: e.outcome,
-            source: e.source,
-            receivedAt: e.received_at as Instant
-          })
-        )
-      ),
-    refused: (afterId, limit) =>
-      attempt("Store.refused", () =>
-        q.refused.all(afterId, limit).map(
-          (r): RefusedRecord => ({
-            id: r.id,
-            receivedAt: r.received_at as Instant,
-            source: r.source,
-            line: r.line,
-            eventId: r.event_id,
-            objectType: r.object_type,
-            objectId: r.object_id,
-            field: r.field,
-            reason: r.reason,
-            input: r.input
-          })
-        )
-      ),
+    events: (afterSeq, limit) => attempt("Store.events", () => q.events.all(afterSeq, limit).map(toRecordedEvent)),
+    refused: (afterId, limit) => attempt("Store.refused", () => q.refused.all(afterId, limit).map(toRefusedRecord)),
     objectIds: (objectType, after, limit) => attempt("Store.objectIds", () => q.objectIds.all(objectType, after, limit).map((r) => r.object_id)),
     hasObjects: (objectType) => attempt("Store.hasObjects", () => q.anyObject.get(objectType) !== undefined),
     stats: attempt("Store.stats", () => ({
