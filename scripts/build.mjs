@@ -4,16 +4,19 @@
 // Native and optional modules stay outside (loaded from node_modules). Type checking is
 // `tsc --noEmit`'s job; this only strips types. Runs on `npm ci` (prepare) and before the tests.
 import { build } from "esbuild"
-import { mkdirSync, readdirSync, writeFileSync } from "node:fs"
+import { mkdirSync, readdirSync, renameSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..")
 const modules = readdirSync(join(root, "src"), { recursive: true }).filter((f) => String(f).endsWith(".ts")).length
 mkdirSync(join(root, "dist"), { recursive: true })
-await build({
+// Written beside the bundle and renamed into place, so a `skygge` starting meanwhile reads the old bundle or
+// the new one whole, never half of one.
+const result = await build({
   entryPoints: [join(root, "src", "cli", "main.ts")],
   outfile: join(root, "dist", "skygge.mjs"),
+  write: false,
   bundle: true,
   format: "esm",
   platform: "node",
@@ -25,6 +28,10 @@ await build({
   sourcemap: "linked",
   logLevel: "warning"
 })
+for (const file of result.outputFiles) {
+  writeFileSync(`${file.path}.tmp-${process.pid}`, file.contents)
+  renameSync(`${file.path}.tmp-${process.pid}`, file.path)
+}
 // The stamp bin/skygge.js compares with the sources: a source newer than it means the bundle is stale.
 writeFileSync(join(root, "dist", "BUILT"), `${new Date().toISOString()} from ${modules} modules\n`)
 console.error(`skygge: bundled ${modules} modules into dist/skygge.mjs`)
