@@ -17,6 +17,7 @@ export const KNOWN_KEYS: Readonly<Record<string, ReadonlyArray<string>>> = {
   api: ["host", "port", "readTokens", "writeTokens", "maxBodyBytes", "maxLineBytes", "maxPageSize", "maxDepth"],
   ingest: ["batchSize", "timeZone"],
   log: ["level", "format"],
+  cluster: ["memberName", "heartbeatSeconds", "memberTimeoutSeconds", "lockCheckSeconds", "lockTimeoutSeconds", "acquireSeconds"],
   activations: ["enabled", "lateAfterSeconds", "pollSeconds"],
   outbox: [
     "source", "prefix", "subjectBaseUrl", "retentionHours", "batchSize", "maxBackoffSeconds", "deliveryTimeoutSeconds",
@@ -186,6 +187,24 @@ export const LogConfig = Config.all({
   level: Config.logLevel("level").pipe(Config.withDefault(LogLevel.Info)),
   format: Config.literal("text", "json")("format").pipe(Config.withDefault("text" as const))
 }).pipe(Config.nested("log"))
+
+/**
+ * Several engines on one PostgreSQL (issue 15). Every process is a member that heartbeats; work it claimed
+ * returns to the pool once its heartbeat is older than `memberTimeoutSeconds`. Singletons (the scheduler,
+ * publishers, polled paths, schedules) are held by one member at a time under a session advisory lock, checked
+ * every `lockCheckSeconds` (a check unanswered for `lockTimeoutSeconds` stops the singletons it leads) and tried
+ * for every `acquireSeconds` by the others. On SQLite the one process is every singleton's holder.
+ */
+export const ClusterConfig = Config.all({
+  /** How this process is named in /v1/cluster (default: host name and process id). */
+  memberName: Config.option(Config.string("memberName")).pipe(Config.map(Option.filter((n) => n.length > 0))),
+  heartbeatSeconds: Config.number("heartbeatSeconds").pipe(Config.withDefault(2), Config.validate({ message: "must be between 0.1 and 3600", validation: (n) => n >= 0.1 && n <= 3600 })),
+  memberTimeoutSeconds: Config.number("memberTimeoutSeconds").pipe(Config.withDefault(15), Config.validate({ message: "must be between 1 and 86400", validation: (n) => n >= 1 && n <= 86_400 })),
+  lockCheckSeconds: Config.number("lockCheckSeconds").pipe(Config.withDefault(2), Config.validate({ message: "must be between 0.1 and 3600", validation: (n) => n >= 0.1 && n <= 3600 })),
+  lockTimeoutSeconds: Config.number("lockTimeoutSeconds").pipe(Config.withDefault(3), Config.validate({ message: "must be between 0.1 and 3600", validation: (n) => n >= 0.1 && n <= 3600 })),
+  acquireSeconds: Config.number("acquireSeconds").pipe(Config.withDefault(1), Config.validate({ message: "must be between 0.1 and 3600", validation: (n) => n >= 0.1 && n <= 3600 }))
+}).pipe(Config.nested("cluster"))
+export type ClusterConfig = Config.Config.Success<typeof ClusterConfig>
 
 /** The store `store.url` names. */
 export type StoreUrl =
