@@ -5,7 +5,7 @@ import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "vitest"
 import { type Config, Effect, LogLevel, Option, Redacted } from "effect"
-import { ApiConfig, configProvider, IngestConfig, KNOWN_KEYS, LogConfig, mergeEnvironment, readConfigFile, StoreConfig } from "../../src/config/Config.js"
+import { ApiConfig, ClusterConfig, configProvider, IngestConfig, KNOWN_KEYS, LogConfig, mergeEnvironment, readConfigFile, StoreConfig } from "../../src/config/Config.js"
 import { OutboxConfig } from "../../src/outbox/OutboxConfig.js"
 import { ActivationsConfig } from "../../src/schedule/ActivationScheduler.js"
 import { decodeDafSources, EntitySettings, FullLoadSettings, GraphqlSettings, OAuthSettings, PullSettings, PushSettings, PushTls } from "../../src/sources/datafordeler/DafConfig.js"
@@ -37,6 +37,7 @@ describe("configuration", () => {
     api: ApiConfig,
     ingest: IngestConfig,
     log: LogConfig,
+    cluster: ClusterConfig,
     activations: ActivationsConfig,
     outbox: OutboxConfig
   }
@@ -54,6 +55,7 @@ describe("configuration", () => {
       api: { host: "0.0.0.0", port: 9191, readTokens: ["r1", "r2"], writeTokens: ["w1"], maxBodyBytes: 11, maxLineBytes: 12, maxPageSize: 13, maxDepth: 21 },
       ingest: { batchSize: 14, timeZone: "Europe/Copenhagen" },
       log: { level: "DEBUG", format: "json" },
+      cluster: { memberName: "engine-a", heartbeatSeconds: 3, memberTimeoutSeconds: 23, lockCheckSeconds: 4, lockTimeoutSeconds: 5, acquireSeconds: 6 },
       activations: { enabled: false, lateAfterSeconds: 15, pollSeconds: 16 },
       outbox: {
         source: "urn:x", prefix: "p", subjectBaseUrl: "http://s", retentionHours: 17, batchSize: 18, maxBackoffSeconds: 19,
