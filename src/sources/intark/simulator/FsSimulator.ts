@@ -55,6 +55,8 @@ export interface SimulatorStats {
   readonly requests: number
   readonly byStatus: Readonly<Record<number, number>>
   readonly published: number
+  /** Requests for an entity that arrived while another request for it was still being answered (two fetchers on one object). */
+  readonly overlapping: number
 }
 
 export interface FsSimulator {
@@ -107,7 +109,9 @@ export const startFsSimulator = async (options: FsSimulatorOptions): Promise<FsS
   const final = new Map<string, unknown>()
   const changeCounts = new Map<string, number>()
   const byStatus: Record<number, number> = {}
-  let requests = 0, published = 0
+  let requests = 0, published = 0, overlapping = 0
+  // Requests for one entity being answered now (from arrival until the answer is sent or the client goes).
+  const inFlight = new Map<string, number>()
 
   const visible = (key: string, now: number): Version | undefined => {
     const list = versions.get(key)
@@ -133,6 +137,17 @@ export const startFsSimulator = async (options: FsSimulatorOptions): Promise<FsS
     const url = new URL(req.url ?? "/", "http://simulator")
     const path = url.pathname.startsWith(basePath) ? url.pathname.slice(basePath.length) : url.pathname
     const parts = path.split("/").filter((p) => p.length > 0).map(decodeURIComponent)
+    if (parts.length === 2) {
+      const key = `${parts[0]}/${parts[1]}`
+      const n = inFlight.get(key) ?? 0
+      if (n > 0) overlapping++
+      inFlight.set(key, n + 1)
+      res.once("close", () => {
+        const left = (inFlight.get(key) ?? 1) - 1
+        if (left === 0) inFlight.delete(key)
+        else inFlight.set(key, left)
+      })
+    }
     if (req.method !== "GET" || parts.length < 1 || parts.length > 2) return send(res, 400, JSON.stringify({ message: "expected GET /{ressurs}/{id} or /{ressurs}" }), { ...ORIGIN_HEADER_RECORD })
     if (faults.unavailable.includes(parts[0]!)) return send(res, 503, JSON.stringify({ message: "Service Unavailable" }))
     const roll = random()
@@ -240,7 +255,7 @@ export const startFsSimulator = async (options: FsSimulatorOptions): Promise<FsS
     setFaults: (next) => {
       faults = { ...faults, ...next }
     },
-    stats: () => ({ requests, byStatus: { ...byStatus }, published }),
+    stats: () => ({ requests, byStatus: { ...byStatus }, published, overlapping }),
     close: async (closeOptions) => {
       if (closeOptions?.deleteExchange === true) await channel.deleteExchange(options.exchange).catch(() => undefined)
       await connection.close().catch(() => undefined)
