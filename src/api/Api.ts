@@ -388,7 +388,11 @@ export const RegistrationsGroup = HttpApiGroup.make("registrations")
 
 export const SystemGroup = HttpApiGroup.make("system")
   .add(HttpApiEndpoint.get("health", "/health").addSuccess(Schema.Struct({ status: Schema.Literal("ok") })))
-  .add(HttpApiEndpoint.get("ready", "/ready").addSuccess(Schema.Struct({ status: Schema.Literal("ready"), rows: Schema.Number })))
+  .add(
+    HttpApiEndpoint.get("ready", "/ready")
+      .addSuccess(Schema.Struct({ status: Schema.Literal("ready") }))
+      .annotate(OpenApi.Description, "Readiness for a load balancer: 200 when the store answers one trivial statement (cheap whatever its size); 503 StoreUnavailable when it does not.")
+  )
   .add(
     HttpApiEndpoint.get("metrics", "/metrics")
       .addSuccess(HttpApiSchema.withEncoding(Schema.String, { kind: "Text", contentType: "text/plain; version=0.0.4" }))

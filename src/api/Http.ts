@@ -370,7 +370,7 @@ export const SystemLive = HttpApiBuilder.group(SkyggeApi, "system", (handlers) =
     const pool = yield* Effect.serviceOption(StorePool)
     return handlers
       .handle("health", () => Effect.succeed({ status: "ok" as const }))
-      .handle("ready", () => storeUnavailable(Effect.map(store.stats, (s) => ({ status: "ready" as const, rows: s.rows }))))
+      .handle("ready", () => storeUnavailable(Effect.as(store.ping, { status: "ready" as const })))
       .handle("metrics", () =>
         Effect.gen(function* () {
           const stats = yield* store.stats

@@ -124,6 +124,8 @@ export interface StoreShape {
   readonly events: (afterSeq: number, limit: number) => Effect.Effect<ReadonlyArray<RecordedEvent>, StoreError>
   readonly refused: (afterId: number, limit: number) => Effect.Effect<ReadonlyArray<RefusedRecord>, StoreError>
   readonly stats: Effect.Effect<StoreStats, StoreError>
+  /** Whether the store answers at all (one trivial statement): readiness, whatever the store's size. */
+  readonly ping: Effect.Effect<void, StoreError>
   /** Ids of every object of the type ever registered, in id order after `after` (for reconciliation). */
   readonly objectIds: (objectType: string, after: string, limit: number) => Effect.Effect<ReadonlyArray<string>, StoreError>
   /** Has any object of this type ever been registered? (An empty shadow asks for a full load.) */

@@ -174,6 +174,7 @@ export const makePgStore = (pool: pg.Pool, signal?: CommitSignalShape): StoreSha
     hasObjects: (objectType) =>
       attemptPromise("Store.hasObjects", async () => (await pool.query("SELECT 1 FROM objects WHERE object_type = $1 LIMIT 1", [objectType])).rowCount! > 0),
     // One statement on one connection (a probe must not take five from the pool).
+    ping: attemptPromise("Store.ping", async () => void (await pool.query("SELECT 1"))),
     stats: attemptPromise("Store.stats", async () => {
       const n = (await pool.query<Record<"rows" | "currentRows" | "objects" | "events" | "refused", string>>(
         `SELECT (SELECT count(*) FROM rows) AS "rows", (SELECT count(*) FROM rows WHERE registrering_til IS NULL) AS "currentRows",

@@ -29,6 +29,11 @@ export const inPgTransaction = <A>(pool: pg.Pool, operation: string, work: (clie
 const once = async <A>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<A>): Promise<A> => {
   const client = await pool.connect()
   let broken: Error | undefined
+  // The pool listens for errors on idle clients only: a connection lost while this one is checked out
+  // would be an unhandled 'error' event, ending the process. The query in hand fails with it (and is
+  // reported as a StoreError); the client is discarded on release.
+  const lost = (e: Error) => void (broken = e)
+  client.on("error", lost)
   try {
     await client.query("BEGIN")
     const result = await work(client)
@@ -41,6 +46,7 @@ const once = async <A>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<A
     })
     throw e
   } finally {
+    client.off("error", lost)
     client.release(broken)
   }
 }

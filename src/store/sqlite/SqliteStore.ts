@@ -46,6 +46,7 @@ export const makeSqliteStore = (db: Database.Database, signal?: CommitSignalShap
       "SELECT object_id FROM objects WHERE object_type = ? AND object_id > ? ORDER BY object_id LIMIT ?"
     ),
     anyObject: db.prepare<[string], { one: number }>("SELECT 1 AS one FROM objects WHERE object_type = ? LIMIT 1"),
+    ping: db.prepare<[], { one: number }>("SELECT 1 AS one FROM objects LIMIT 1"),
     current: db.prepare<[string, string], StoredCurrentRow>(
       `SELECT id, virkning_fra AS virkningFra, virkning_til AS virkningTil, data, stored_at AS storedAt FROM rows
        WHERE object_type = ? AND object_id = ? AND registrering_til IS NULL`
@@ -239,6 +240,7 @@ export const makeSqliteStore = (db: Database.Database, signal?: CommitSignalShap
     refused: (afterId, limit) => attempt("Store.refused", () => q.refused.all(afterId, limit).map(toRefusedRecord)),
     objectIds: (objectType, after, limit) => attempt("Store.objectIds", () => q.objectIds.all(objectType, after, limit).map((r) => r.object_id)),
     hasObjects: (objectType) => attempt("Store.hasObjects", () => q.anyObject.get(objectType) !== undefined),
+    ping: attempt("Store.ping", () => void q.ping.get()),
     stats: attempt("Store.stats", () => ({
       rows: counts.rows.get()!.n,
       currentRows: counts.currentRows.get()!.n,
