@@ -7,9 +7,15 @@
  * the item is abandoned, visible in metrics and revived by a resync. A failure
  * that cannot pass (a 401, a body that is not JSON) is abandoned at once; a 404
  * not proven to be the provider's is kept (a gateway may say it in passing).
+ *
+ * Claims are leases of this process's cluster membership (cluster/Membership): at start and every
+ * half member timeout the fetcher returns to the pool the claims of members that are gone (a crashed
+ * process, this one's earlier run), never a live one's; an outcome for an item no longer claimed by
+ * this process (it was presumed dead, and another took the item over) is dropped by the queue.
  */
 import { Clock, Duration, Effect, Queue, Redacted } from "effect"
 import { backoffDelay } from "../../schedule/Backoff.js"
+import { Membership } from "../../cluster/Membership.js"
 import { setMaxListeners } from "node:events"
 import { Pool } from "undici"
 import { fromEpochMillis, type Instant, toEpochMillis } from "../../domain/core/Instant.js"
@@ -157,11 +163,18 @@ export const runFetcher = (options: FetcherOptions) =>
       const workQueue = yield* WorkQueue
       const store = yield* Store
       const { fetchAll } = yield* makeFetcher(options)
+      const membership = yield* Membership
       const wake = yield* workQueue.queued
-      const recovered = yield* workQueue.recover(source.name)
-      if (recovered > 0) yield* Effect.logInfo("intark: fetches interrupted by the last stop are queued again").pipe(Effect.annotateLogs({ source: source.name, items: recovered }))
+      const recoverEveryMs = Duration.toMillis(membership.recoverEvery)
+      const recoverGone = Effect.gen(function* () {
+        const recovered = yield* workQueue.recover(source.name, yield* membership.liveSince)
+        if (recovered > 0) yield* Effect.logInfo("intark: fetches claimed by members that are gone are queued again").pipe(Effect.annotateLogs({ source: source.name, items: recovered }))
+        return (yield* Clock.currentTimeMillis) + recoverEveryMs
+      })
+      let nextRecovery = yield* recoverGone
       for (;;) {
-        const items = yield* workQueue.claim(source.name, p.concurrency * 8)
+        if ((yield* Clock.currentTimeMillis) >= nextRecovery) nextRecovery = yield* recoverGone
+        const items = yield* workQueue.claim(source.name, p.concurrency * 8, membership.member.id)
         if (items.length === 0) {
           const nowMs = yield* Clock.currentTimeMillis
           const next = yield* workQueue.nextDue(source.name)
@@ -214,7 +227,9 @@ export const runFetcher = (options: FetcherOptions) =>
           const confirm = (!changed || burst) && refusedAt[i] === undefined && item.operation !== "unknown" && p.confirmAfterSeconds > 0
           settlements.push([item, confirm ? { _tag: "Confirm", at: fromEpochMillis(nowMs + p.confirmAfterSeconds * 1000) } : { _tag: "Done" }])
         }
-        yield* workQueue.settle(settlements)
+        const dropped = yield* workQueue.settle(settlements)
+        // Counts only: object ids are personal data.
+        if (dropped > 0) yield* Effect.logWarning("intark: outcomes dropped — those items had been taken over by another member, presuming this one dead").pipe(Effect.annotateLogs({ source: source.name, dropped }))
         if (failed > 0) yield* Effect.logWarning("intark fetches failed; retrying later").pipe(Effect.annotateLogs({ source: source.name, failed, abandoned }))
       }
     })
