@@ -76,6 +76,13 @@ export interface FsSimulator {
   /** Change faults while running (e.g. none for the final convergence). */
   readonly setFaults: (faults: Partial<SimulatorFaults>) => void
   readonly stats: () => SimulatorStats
+  /** Hold every object request unanswered until `resume` (a provider that hangs): fetches stay in flight. */
+  readonly pause: () => void
+  readonly resume: () => void
+  /** How many object requests are open now (received, not yet answered nor dropped by the client). */
+  readonly openRequests: () => number
+  /** Every "resource/id" requested while a request for it was still open: one object fetched twice at once. */
+  readonly overlapping: () => ReadonlyArray<string>
   readonly close: (options?: { readonly deleteExchange?: boolean }) => Promise<void>
 }
 
@@ -108,6 +115,9 @@ export const startFsSimulator = async (options: FsSimulatorOptions): Promise<FsS
   const changeCounts = new Map<string, number>()
   const byStatus: Record<number, number> = {}
   let requests = 0, published = 0
+  const open = new Map<string, number>()
+  const overlapping: Array<string> = []
+  let paused: Array<() => void> | undefined
 
   const visible = (key: string, now: number): Version | undefined => {
     const list = versions.get(key)
@@ -128,11 +138,23 @@ export const startFsSimulator = async (options: FsSimulatorOptions): Promise<FsS
     res.end(body)
   }
 
+  /** Object requests are counted while open (to see one object fetched twice at once), and held while paused. */
   const handle = (req: IncomingMessage, res: ServerResponse) => {
-    requests++
     const url = new URL(req.url ?? "/", "http://simulator")
     const path = url.pathname.startsWith(basePath) ? url.pathname.slice(basePath.length) : url.pathname
     const parts = path.split("/").filter((p) => p.length > 0).map(decodeURIComponent)
+    if (req.method === "GET" && parts.length === 2) {
+      const key = `${parts[0]}/${parts[1]}`
+      if ((open.get(key) ?? 0) > 0) overlapping.push(key)
+      open.set(key, (open.get(key) ?? 0) + 1)
+      res.once("close", () => open.set(key, open.get(key)! - 1))
+      if (paused !== undefined) return void paused.push(() => (res.destroyed ? undefined : respond(req, res, parts)))
+    }
+    respond(req, res, parts)
+  }
+
+  const respond = (req: IncomingMessage, res: ServerResponse, parts: ReadonlyArray<string>) => {
+    requests++
     if (req.method !== "GET" || parts.length < 1 || parts.length > 2) return send(res, 400, JSON.stringify({ message: "expected GET /{ressurs}/{id} or /{ressurs}" }), { ...ORIGIN_HEADER_RECORD })
     if (faults.unavailable.includes(parts[0]!)) return send(res, 503, JSON.stringify({ message: "Service Unavailable" }))
     const roll = random()
@@ -241,6 +263,16 @@ export const startFsSimulator = async (options: FsSimulatorOptions): Promise<FsS
       faults = { ...faults, ...next }
     },
     stats: () => ({ requests, byStatus: { ...byStatus }, published }),
+    pause: () => {
+      paused ??= []
+    },
+    resume: () => {
+      const waiting = paused ?? []
+      paused = undefined
+      for (const answer of waiting) answer()
+    },
+    openRequests: () => [...open.values()].reduce((a, b) => a + b, 0),
+    overlapping: () => [...overlapping],
     close: async (closeOptions) => {
       if (closeOptions?.deleteExchange === true) await channel.deleteExchange(options.exchange).catch(() => undefined)
       await connection.close().catch(() => undefined)
