@@ -57,9 +57,10 @@ export interface WorkQueueShape {
   readonly settle: (settlements: ReadonlyArray<readonly [WorkItem, Settlement]>) => Effect.Effect<number, StoreError>
   /**
    * In-flight items whose claimer is gone — no member row, or its last heartbeat before `liveSince` —
-   * go back to pending; a live member's stay its own. Returns how many.
+   * go back to pending; a live member's stay its own, but for `restarting`'s: a member whose fetcher of
+   * the source starts again (after a store failure) has none in hand. Returns how many.
    */
-  readonly recover: (source: string, liveSince: Instant) => Effect.Effect<number, StoreError>
+  readonly recover: (source: string, liveSince: Instant, restarting?: string) => Effect.Effect<number, StoreError>
   /** Abandoned items (of one resource, or all) go back to pending (a resync, or an operator, retries them); returns how many. */
   readonly revive: (source: string, resource?: string) => Effect.Effect<number, StoreError>
   readonly nextDue: (source: string) => Effect.Effect<Instant | null, StoreError>

@@ -129,6 +129,7 @@ describe("two skygge run on one PostgreSQL, one IntArk queue", () => {
     expect(returnedAfterMs).toBeLessThanOrEqual(MEMBER_TIMEOUT_SECONDS * 1.5 * 1000 + 3000)
 
     await waitConverged(engine, sim, names.source, persons, 20_000)
+    expect(await Effect.runPromise(engine.workQueue.counts)).toEqual([])
     expect(sim.overlapping()).toEqual([])
     // a stays listed, dead (its heartbeat old), b alive.
     const members = await Effect.runPromise(engine.members.list)

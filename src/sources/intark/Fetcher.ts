@@ -11,10 +11,13 @@
  * Claims are leases of this process's cluster membership (cluster/Membership): at start and every
  * half member timeout the fetcher returns to the pool the claims of members that are gone (a crashed
  * process, this one's earlier run), never a live one's; an outcome for an item no longer claimed by
- * this process (it was presumed dead, and another took the item over) is dropped by the queue.
+ * this process (it was presumed dead, and another took the item over) is dropped by the queue. A
+ * store failure stops the fetcher only for a backoff: a live member whose fetcher had stopped would
+ * hold its claims for as long as it lives. Starting again, it takes back its own claims of the batch
+ * the failure cut short.
  */
 import { Clock, Duration, Effect, Queue, Redacted } from "effect"
-import { backoffDelay } from "../../schedule/Backoff.js"
+import { backoff, backoffDelay } from "../../schedule/Backoff.js"
 import { Membership } from "../../cluster/Membership.js"
 import { setMaxListeners } from "node:events"
 import { Pool } from "undici"
@@ -154,8 +157,14 @@ const operationsFor = (source: IntarkSource, item: WorkItem, result: FetchResult
   return result._tag === "State" ? stateOperations(rule, item.objectId, result.body, result.at, eventId) : deletionOperations(rule, item.objectId, result.at, eventId)
 }
 
-/** Drain the source's work queue until interrupted. */
+/** Drain the source's work queue until interrupted; started again after a backoff when the store fails. */
 export const runFetcher = (options: FetcherOptions) =>
+  drain(options).pipe(
+    Effect.tapError((e) => Effect.logWarning("intark fetcher: the store failed; starting again after a pause").pipe(Effect.annotateLogs({ source: options.source.name, error: e.message }))),
+    Effect.retry(backoff({ base: Duration.seconds(1), max: Duration.seconds(30) }))
+  )
+
+const drain = (options: FetcherOptions) =>
   Effect.scoped(
     Effect.gen(function* () {
       const { source } = options
@@ -166,14 +175,16 @@ export const runFetcher = (options: FetcherOptions) =>
       const membership = yield* Membership
       const wake = yield* workQueue.queued
       const recoverEveryMs = Duration.toMillis(membership.recoverEvery)
-      const recoverGone = Effect.gen(function* () {
-        const recovered = yield* workQueue.recover(source.name, yield* membership.liveSince)
-        if (recovered > 0) yield* Effect.logInfo("intark: fetches claimed by members that are gone are queued again").pipe(Effect.annotateLogs({ source: source.name, items: recovered }))
-        return (yield* Clock.currentTimeMillis) + recoverEveryMs
-      })
-      let nextRecovery = yield* recoverGone
+      const recoverGone = (restarting?: string) =>
+        Effect.gen(function* () {
+          const recovered = yield* workQueue.recover(source.name, yield* membership.liveSince, restarting)
+          if (recovered > 0) yield* Effect.logInfo("intark: fetches claimed by members that are gone are queued again").pipe(Effect.annotateLogs({ source: source.name, items: recovered }))
+          return (yield* Clock.currentTimeMillis) + recoverEveryMs
+        })
+      // At start, this member's own claims of the source are none of a live fetcher's (a failure cut them short).
+      let nextRecovery = yield* recoverGone(membership.member.id)
       for (;;) {
-        if ((yield* Clock.currentTimeMillis) >= nextRecovery) nextRecovery = yield* recoverGone
+        if ((yield* Clock.currentTimeMillis) >= nextRecovery) nextRecovery = yield* recoverGone()
         const items = yield* workQueue.claim(source.name, p.concurrency * 8, membership.member.id)
         if (items.length === 0) {
           const nowMs = yield* Clock.currentTimeMillis

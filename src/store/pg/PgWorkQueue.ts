@@ -119,12 +119,12 @@ export const makePgWorkQueue = (pool: pg.Pool): WorkQueueShape => {
           ),
     claim: (source, limit, memberId) => Effect.flatMap(now, (at) => inPgTransaction(pool, "WorkQueue.claim", (client) => claim(client, source, at, limit, memberId))),
     settle: (settlements) => Effect.flatMap(now, (at) => inPgTransaction(pool, "WorkQueue.settle", (client) => settle(client, settlements, at))),
-    recover: (source, liveSince) =>
+    recover: (source, liveSince, restarting) =>
       attemptPromise("WorkQueue.recover", async () =>
         (await query(
           `UPDATE work_items SET state = 'pending', claimed_by = NULL WHERE source = $1 AND state = 'in_flight'
-           AND (claimed_by IS NULL OR claimed_by NOT IN (SELECT id FROM cluster_members WHERE heartbeat_at >= $2))`,
-          [source, liveSince]
+           AND (claimed_by IS NULL OR claimed_by = $3 OR claimed_by NOT IN (SELECT id FROM cluster_members WHERE heartbeat_at >= $2))`,
+          [source, liveSince, restarting ?? null]
         )).rowCount ?? 0),
     revive: (source, resource) =>
       Effect.flatMap(now, (at) =>

@@ -88,7 +88,7 @@ export const makeSqliteWorkQueue = (db: Database.Database): WorkQueueShape => {
     ),
     recover: db.prepare(
       `UPDATE work_items SET state = 'pending', claimed_by = NULL WHERE source = ? AND state = 'in_flight'
-       AND (claimed_by IS NULL OR claimed_by NOT IN (SELECT id FROM cluster_members WHERE heartbeat_at >= ?))`
+       AND (claimed_by IS NULL OR claimed_by = ? OR claimed_by NOT IN (SELECT id FROM cluster_members WHERE heartbeat_at >= ?))`
     ),
     revive: db.prepare("UPDATE work_items SET state = 'pending', attempts = 0, next_attempt_at = ? WHERE source = ? AND state = 'abandoned'"),
     reviveResource: db.prepare("UPDATE work_items SET state = 'pending', attempts = 0, next_attempt_at = ? WHERE source = ? AND resource = ? AND state = 'abandoned'"),
@@ -160,7 +160,7 @@ export const makeSqliteWorkQueue = (db: Database.Database): WorkQueueShape => {
           ),
     claim: (source, limit, memberId) => Effect.flatMap(now, (at) => attempt("WorkQueue.claim", () => claimTx.immediate(source, at, limit, memberId))),
     settle: (settlements) => Effect.flatMap(now, (at) => attempt("WorkQueue.settle", () => settleTx.immediate(settlements, at))),
-    recover: (source, liveSince) => attempt("WorkQueue.recover", () => q.recover.run(source, liveSince).changes),
+    recover: (source, liveSince, restarting) => attempt("WorkQueue.recover", () => q.recover.run(source, restarting ?? null, liveSince).changes),
     revive: (source, resource) =>
       Effect.flatMap(now, (at) => attempt("WorkQueue.revive", () => (resource === undefined ? q.revive.run(at, source) : q.reviveResource.run(at, source, resource)).changes)),
     nextDue: (source) => attempt("WorkQueue.nextDue", () => (q.nextDue.get(source)?.at ?? null) as Instant | null),

@@ -87,7 +87,13 @@ export const workQueueContract = (backend: StoreBackend) =>
         yield* members.leave(leaving.id)
         expect(yield* wq.recover("fs", line)).toBe(1)
         expect((yield* wq.list("fs", "in_flight", 10)).map((i) => [i.objectId, i.claimedBy])).toEqual([["1", live.id]])
+        // A live member whose fetcher starts again (after a store failure) takes back its own claims, no one else's.
+        expect(yield* wq.recover("fs", line, dead.id)).toBe(0)
+        expect(yield* wq.recover("fs", line, live.id)).toBe(1)
+        expect(yield* wq.list("fs", "in_flight", 10)).toEqual([])
+        expect((yield* wq.claim("fs", 1, live.id)).map((i) => i.claimedBy)).toEqual([live.id])
         // The live member's claim goes only once its heartbeat is older than the line too.
+        expect(yield* wq.recover("fs", instant("2030-01-01T00:00:20Z"))).toBe(0)
         expect(yield* wq.recover("fs", instant("2030-01-01T00:00:21Z"))).toBe(1)
         expect(yield* wq.list("fs", "in_flight", 10)).toEqual([])
       })))
