@@ -56,12 +56,12 @@ describe("configuration", () => {
       ingest: { batchSize: 14, timeZone: "Europe/Copenhagen" },
       log: { level: "DEBUG", format: "json" },
       activations: { enabled: false, lateAfterSeconds: 15, pollSeconds: 16 },
+      cluster: { memberName: "m1", heartbeatSeconds: 3, memberTimeoutSeconds: 16, lockCheckSeconds: 0.7, lockTimeoutSeconds: 1.5, acquireSeconds: 0.4 },
       outbox: {
         source: "urn:x", prefix: "p", subjectBaseUrl: "http://s", retentionHours: 17, batchSize: 18, maxBackoffSeconds: 19,
         deliveryTimeoutSeconds: 20, amqpUrl: "amqp://u:p@h", amqpExchange: "ex", amqpDeclareExchange: true,
         webhookUrls: ["http://a/hook", "http://b/hook?token=t"], webhookSecret: "s3"
-      },
-      cluster: { memberName: "node-a", heartbeatSeconds: 0.5, memberTimeoutSeconds: 9, lockCheckSeconds: 1.5, lockTimeoutSeconds: 4, acquireSeconds: 0.7 }
+      }
     })
     const written = readConfigFile(file) as Record<string, Record<string, unknown>>
     const unlisted = Object.entries(KNOWN_KEYS).flatMap(([section, keys]) => keys.filter((k) => !(k in (written[section] ?? {}))).map((k) => `${section}.${k}`))
