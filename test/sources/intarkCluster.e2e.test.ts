@@ -125,7 +125,8 @@ describe("two skygge run on one PostgreSQL, one IntArk queue", () => {
     await waitFor("a's claims to return", async () => (await claimedBy(memberA)).size === 0, 20_000)
     const returnedAfterMs = Date.now() - killedAt
     console.log(`a's ${heldByA.size} claims returned ${returnedAfterMs} ms after SIGKILL (member timeout ${MEMBER_TIMEOUT_SECONDS} s, heartbeat ${HEARTBEAT_SECONDS} s)`)
-    expect(returnedAfterMs).toBeGreaterThanOrEqual((MEMBER_TIMEOUT_SECONDS - 2 * HEARTBEAT_SECONDS) * 1000)
+    // Not before its heartbeat could be that old (its last one came up to a heartbeat before the kill; some slack for a busy machine).
+    expect(returnedAfterMs).toBeGreaterThanOrEqual(MEMBER_TIMEOUT_SECONDS * 1000 / 2)
     expect(returnedAfterMs).toBeLessThanOrEqual(MEMBER_TIMEOUT_SECONDS * 1.5 * 1000 + 3000)
 
     await waitConverged(engine, sim, names.source, persons, 20_000)
