@@ -29,6 +29,9 @@ import { makeSqliteStore, openSqlite } from "../src/store/sqlite/SqliteStore.js"
 import { migrateSqliteFile } from "../src/store/sqlite/SqliteOpen.js"
 import { makeSqliteWorkQueue } from "../src/store/sqlite/SqliteWorkQueue.js"
 import { WorkQueue } from "../src/store/WorkQueue.js"
+import { ClusterMembers } from "../src/store/ClusterMembers.js"
+import { makeSqliteClusterMembers } from "../src/store/sqlite/SqliteClusterMembers.js"
+import { Membership } from "../src/cluster/Membership.js"
 import { ResyncReports } from "../src/store/ResyncReports.js"
 import { makeSqliteResyncReports } from "../src/store/sqlite/SqliteResyncReports.js"
 import { IntarkSourceSchema } from "../src/sources/intark/IntarkConfig.js"
@@ -122,7 +125,8 @@ const engineLoop = async (): Promise<number> => {
     Context.add(OutboxStore, makeSqliteOutbox(db)),
     Context.add(CommitSignal, signal),
     Context.add(WorkQueue, makeSqliteWorkQueue(db)),
-    Context.add(ResyncReports, makeSqliteResyncReports(db))
+    Context.add(ResyncReports, makeSqliteResyncReports(db)),
+    Context.add(ClusterMembers, makeSqliteClusterMembers(db))
   )
   const source = Schema.decodeUnknownSync(IntarkSourceSchema)({
     kind: "intark",
@@ -133,7 +137,11 @@ const engineLoop = async (): Promise<number> => {
     resources: { personer: { objectType: "fs.person" } }
   })
   const fiber = Effect.runFork(
-    Effect.scoped(Effect.zipRight(startIntarkSource(source), Effect.never)).pipe(Effect.provide(context), Logger.withMinimumLogLevel(LogLevel.Error))
+    Effect.scoped(Effect.zipRight(startIntarkSource(source), Effect.never)).pipe(
+      Effect.provide(Membership.layer({ alone: true })),
+      Effect.provide(context),
+      Logger.withMinimumLogLevel(LogLevel.Error)
+    )
   )
   // Wait for the consumer's queue before publishing.
   const probe = await connect()

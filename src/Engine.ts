@@ -4,6 +4,7 @@
  */
 import { ConfigError, Effect, Layer, Logger, Option } from "effect"
 import { Metrics } from "./api/Metrics.js"
+import { Membership } from "./cluster/Membership.js"
 import { ServerLive } from "./api/Server.js"
 import { OutboxLive } from "./outbox/OutboxLive.js"
 import { ActivationSchedulerLive } from "./schedule/ActivationScheduler.js"
@@ -61,8 +62,12 @@ const EngineLockFromConfig = Layer.scopedDiscard(
   Effect.flatMap(storeOptionsFromConfig, (store) => (store.dialect === "sqlite" ? holdSqliteEngineLock(store.options.filename) : Effect.void))
 )
 
+/** This engine as a member of the cluster on its store; on SQLite it is the only engine (the lock), so earlier runs' members are gone. */
+const MembershipFromConfig = Layer.unwrapEffect(Effect.map(storeOptionsFromConfig, (store) => Membership.layer({ alone: store.dialect === "sqlite" })))
+
 /** The engine of `skygge run`: API, activations, outbox publishers and every configured source, on the configured store. */
 export const EngineLive = Layer.mergeAll(CoreLive, OutboxLive, IntarkSourcesLive, DafSourcesLive).pipe(
+  Layer.provide(MembershipFromConfig),
   Layer.provide(StoreFromConfig.pipe(Layer.provide(EngineLockFromConfig)))
 )
 

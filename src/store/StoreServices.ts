@@ -3,6 +3,7 @@
  * and what the engine, the CLI and the store contract tests ask of it.
  */
 import type { ActivationStore } from "./Activations.js"
+import type { ClusterMembers } from "./ClusterMembers.js"
 import type { MirrorStore } from "./Mirror.js"
 import type { CommitSignal } from "./CommitSignal.js"
 import type { OutboxStore } from "./Outbox.js"
@@ -12,4 +13,4 @@ import type { SourceCursors } from "./SourceCursors.js"
 import type { Store } from "./Store.js"
 import type { WorkQueue } from "./WorkQueue.js"
 
-export type StoreServices = Store | ActivationStore | OutboxStore | CommitSignal | WorkQueue | ResyncReports | MirrorStore | SourceCursors | PushInbox
+export type StoreServices = Store | ActivationStore | OutboxStore | CommitSignal | WorkQueue | ResyncReports | MirrorStore | SourceCursors | PushInbox | ClusterMembers

@@ -37,9 +37,9 @@ describe("configuration", () => {
     api: ApiConfig,
     ingest: IngestConfig,
     log: LogConfig,
-    cluster: ClusterConfig,
     activations: ActivationsConfig,
-    outbox: OutboxConfig
+    outbox: OutboxConfig,
+    cluster: ClusterConfig
   }
   /** A decoded value as it was written in the file: secrets revealed, log levels by label. */
   const plain = (value: unknown): unknown =>
@@ -55,8 +55,8 @@ describe("configuration", () => {
       api: { host: "0.0.0.0", port: 9191, readTokens: ["r1", "r2"], writeTokens: ["w1"], maxBodyBytes: 11, maxLineBytes: 12, maxPageSize: 13, maxDepth: 21 },
       ingest: { batchSize: 14, timeZone: "Europe/Copenhagen" },
       log: { level: "DEBUG", format: "json" },
-      cluster: { memberName: "engine-a", heartbeatSeconds: 3, memberTimeoutSeconds: 23, lockCheckSeconds: 4, lockTimeoutSeconds: 5, acquireSeconds: 6 },
       activations: { enabled: false, lateAfterSeconds: 15, pollSeconds: 16 },
+      cluster: { memberName: "m1", heartbeatSeconds: 3, memberTimeoutSeconds: 16, lockCheckSeconds: 0.7, lockTimeoutSeconds: 1.5, acquireSeconds: 0.4 },
       outbox: {
         source: "urn:x", prefix: "p", subjectBaseUrl: "http://s", retentionHours: 17, batchSize: 18, maxBackoffSeconds: 19,
         deliveryTimeoutSeconds: 20, amqpUrl: "amqp://u:p@h", amqpExchange: "ex", amqpDeclareExchange: true,

@@ -353,6 +353,8 @@ describe("IntArk source on the real broker, against the FS simulator", () => {
         store: store.config,
         api: { host: "127.0.0.1", port: apiPort },
         log: { level: "Error" },
+        // On PostgreSQL the killed run's claims return once its heartbeat is this old (SQLite forgets it at start).
+        cluster: { heartbeatSeconds: 0.5, memberTimeoutSeconds: 3 },
         sources: [fsSourceConfig(names, sim, RABBIT_URL)]
       })
     )

@@ -21,6 +21,7 @@ describe("copy-store's plan", () => {
       outbox: ["seq", "seq"],
       outbox_cursors: ["publisher", "-"],
       work_items: ["source,resource,object_id", "-"],
+      cluster_members: ["id", "-"],
       seen_messages: ["source,message_id", "-"],
       resync_reports: ["id", "id"],
       anomalies: ["id", "id"],

@@ -10,6 +10,7 @@ import { PgStoreLive } from "../../src/store/pg/PgStoreLive.js"
 import { pgTestDatabases } from "../support/pg.js"
 import { runTest, type StoreBackend } from "./contract/backend.js"
 import { activationsContract } from "./contract/activations.js"
+import { clusterMembersContract } from "./contract/clusterMembers.js"
 import { mirrorContract } from "./contract/mirror.js"
 import { modelContract } from "./contract/model.js"
 import { oracleContract } from "./contract/oracle.js"
@@ -42,6 +43,7 @@ oracleContract(pg)
 workedExamplesContract(pg)
 mirrorContract(pg)
 workQueueContract(pg)
+clusterMembersContract(pg)
 activationsContract(pg)
 outboxContract(pg)
 pushInboxContract(pg)

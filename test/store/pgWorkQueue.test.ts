@@ -43,7 +43,7 @@ describe("PostgreSQL work queue", () => {
       // m1 was not kept as seen, nor 1 queued: the batch rolled back as a whole.
       expect(yield* wq.counts).toEqual([])
       expect(yield* wq.record("fs", [hint("1", "m1")])).toEqual(["queued"])
-      expect((yield* wq.claim("fs", 10)).map((i) => i.objectId)).toEqual(["1"])
+      expect((yield* wq.claim("fs", 10, "m")).map((i) => i.objectId)).toEqual(["1"])
     }))))
 
   it("a claim skips the rows another transaction holds, and takes them once they are free", () =>
@@ -56,16 +56,16 @@ describe("PostgreSQL work queue", () => {
         await other.query("BEGIN")
         await other.query("SELECT * FROM work_items WHERE object_id = '2' FOR UPDATE")
       })
-      expect((yield* wq.claim("fs", 10)).map((i) => i.objectId)).toEqual(["1", "3"])
+      expect((yield* wq.claim("fs", 10, "m")).map((i) => i.objectId)).toEqual(["1", "3"])
       yield* Effect.promise(() => other.query("ROLLBACK"))
-      expect((yield* wq.claim("fs", 10)).map((i) => i.objectId)).toEqual(["2"])
+      expect((yield* wq.claim("fs", 10, "m")).map((i) => i.objectId)).toEqual(["2"])
     }).pipe(Effect.scoped))))
 
   it("claims at once from two connections take each item once", () =>
     runTest(onPgStore(() => Effect.gen(function* () {
       const wq = yield* WorkQueue
       yield* wq.record("fs", Array.from({ length: 20 }, (_, i) => hint(String(i).padStart(2, "0"), null)))
-      const [a, b] = yield* Effect.all([wq.claim("fs", 12), wq.claim("fs", 12)], { concurrency: 2 })
+      const [a, b] = yield* Effect.all([wq.claim("fs", 12, "m"), wq.claim("fs", 12, "m")], { concurrency: 2 })
       const ids = [...a!, ...b!].map((i) => i.objectId)
       expect(new Set(ids).size).toBe(ids.length) // none taken twice
       expect(ids.length).toBeGreaterThanOrEqual(12) // and the first to lock took its twelve

@@ -12,6 +12,7 @@ import { migrateSqliteFile } from "../../src/store/sqlite/SqliteOpen.js"
 import { SqliteStoreLive } from "../../src/store/sqlite/SqliteStoreLive.js"
 import type { StoreBackend } from "./contract/backend.js"
 import { activationsContract } from "./contract/activations.js"
+import { clusterMembersContract } from "./contract/clusterMembers.js"
 import { mirrorContract } from "./contract/mirror.js"
 import { modelContract } from "./contract/model.js"
 import { oracleContract } from "./contract/oracle.js"
@@ -41,6 +42,7 @@ oracleContract(sqlite)
 workedExamplesContract(sqlite)
 mirrorContract(sqlite)
 workQueueContract(sqlite)
+clusterMembersContract(sqlite)
 activationsContract(sqlite)
 outboxContract(sqlite)
 pushInboxContract(sqlite)

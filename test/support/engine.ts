@@ -26,6 +26,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll } from "vitest"
 import { ActivationStore, type ActivationStoreShape } from "../../src/store/Activations.js"
+import { ClusterMembers, type ClusterMembersShape } from "../../src/store/ClusterMembers.js"
 import { MirrorStore, type MirrorStoreShape } from "../../src/store/Mirror.js"
 import { CommitSignal, type CommitSignalShape } from "../../src/store/CommitSignal.js"
 import { OutboxStore, type OutboxStoreShape } from "../../src/store/Outbox.js"
@@ -49,6 +50,7 @@ export interface OpenStore {
   readonly reports: ResyncReportsShape
   readonly mirror: MirrorStoreShape
   readonly inbox: PushInboxShape
+  readonly members: ClusterMembersShape
   readonly context: Context.Context<StoreServices>
   /** What no service gives (an old cursor, the inbox's processed entries). */
   readonly support: StoreTestSupportShape
@@ -75,6 +77,7 @@ const handles = (context: Context.Context<StoreServices | StoreTestSupport>) => 
     reports: get(context, ResyncReports),
     mirror: get(context, MirrorStore),
     inbox: get(context, PushInbox),
+    members: get(context, ClusterMembers),
     context,
     support: get(context, StoreTestSupport)
   }

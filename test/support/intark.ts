@@ -6,6 +6,7 @@ import { fromEpochMillis } from "../../src/domain/core/Instant.js"
 import { canonicalJson } from "../../src/domain/core/Operation.js"
 import { type IntarkSource, IntarkSourceSchema } from "../../src/sources/intark/IntarkConfig.js"
 import { startIntarkSource } from "../../src/sources/intark/IntarkSourceLive.js"
+import { Membership } from "../../src/cluster/Membership.js"
 import { type FsSimulator, ORIGIN_HEADER } from "../../src/sources/intark/simulator/FsSimulator.js"
 import type { OpenStore } from "./engine.js"
 import { connectRabbit } from "./rabbit.js"
@@ -73,10 +74,11 @@ export const decodeSource = (config: unknown): IntarkSource => Schema.decodeUnkn
 
 const testLogLevel = process.env.SKYGGE_TEST_LOG === "1" ? LogLevel.Debug : LogLevel.Error
 
-/** Run one source in-process on the given store until the returned stop is called. */
+/** Run one source in-process on the given store, as a cluster member of its own, until the returned stop is called (the member leaves). */
 export const runSource = (engine: OpenStore, source: IntarkSource) => {
   const fiber = Effect.runFork(
     Effect.scoped(Effect.zipRight(startIntarkSource(source), Effect.never)).pipe(
+      Effect.provide(Membership.layer({ alone: false })),
       Effect.provide(engine.context),
       Logger.withMinimumLogLevel(testLogLevel)
     )

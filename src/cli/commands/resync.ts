@@ -1,6 +1,7 @@
 /** `skygge resync` (reconcile sources with their providers now) and `skygge resync-reports` (past runs). */
 import { Command, Options } from "@effect/cli"
 import { Clock, Console, Effect, Option } from "effect"
+import { Membership } from "../../cluster/Membership.js"
 import { ConfigSources } from "../../config/Config.js"
 import { runFetcher } from "../../sources/intark/Fetcher.js"
 import { decodeIntarkSources } from "../../sources/intark/IntarkConfig.js"
@@ -62,13 +63,14 @@ export const resync = Command.make(
           const headers = yield* authHeaders(source)
           const reports = yield* resyncSource(source, headers, { dryRun: o.dryRun, ...(Option.isSome(o.resource) ? { resources: [o.resource.value] } : {}) })
           if (!o.dryRun && reports.some((r) => r.repaired > 0)) {
-            // Fetch the repairs now (a running engine on the same store would too: claims do not overlap).
+            // Fetch the repairs now, as a member of the cluster while it does (a running engine on the same
+            // store fetches too: claims do not overlap, and neither takes the other's while both live).
             const done = yield* Effect.scoped(
               Effect.gen(function* () {
                 yield* Effect.forkScoped(runFetcher({ source, authHeaders: headers }))
                 return yield* drained(source.name, o.waitSeconds)
               })
-            )
+            ).pipe(Effect.provide(Membership.layer({ alone: false })))
             if (!done) yield* Console.error(`skygge: ${source.name}: repairs still queued after ${o.waitSeconds} s; \`skygge run\` will finish them`)
           }
           for (const r of reports) {

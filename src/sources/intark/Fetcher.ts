@@ -7,9 +7,18 @@
  * the item is abandoned, visible in metrics and revived by a resync. A failure
  * that cannot pass (a 401, a body that is not JSON) is abandoned at once; a 404
  * not proven to be the provider's is kept (a gateway may say it in passing).
+ *
+ * Claims are leases of this process's cluster membership (cluster/Membership): at start and every
+ * half member timeout the fetcher returns to the pool the claims of members that are gone (a crashed
+ * process, this one's earlier run), never a live one's; an outcome for an item no longer claimed by
+ * this process (it was presumed dead, and another took the item over) is dropped by the queue. A
+ * store failure stops the fetcher only for a backoff: a live member whose fetcher had stopped would
+ * hold its claims for as long as it lives. Starting again, it takes back its own claims of the batch
+ * the failure cut short.
  */
 import { Clock, Duration, Effect, Queue, Redacted } from "effect"
-import { backoffDelay } from "../../schedule/Backoff.js"
+import { backoff, backoffDelay } from "../../schedule/Backoff.js"
+import { Membership } from "../../cluster/Membership.js"
 import { setMaxListeners } from "node:events"
 import { Pool } from "undici"
 import { fromEpochMillis, type Instant, toEpochMillis } from "../../domain/core/Instant.js"
@@ -148,8 +157,14 @@ const operationsFor = (source: IntarkSource, item: WorkItem, result: FetchResult
   return result._tag === "State" ? stateOperations(rule, item.objectId, result.body, result.at, eventId) : deletionOperations(rule, item.objectId, result.at, eventId)
 }
 
-/** Drain the source's work queue until interrupted. */
+/** Drain the source's work queue until interrupted; started again after a backoff when the store fails. */
 export const runFetcher = (options: FetcherOptions) =>
+  drain(options).pipe(
+    Effect.tapError((e) => Effect.logWarning("intark fetcher: the store failed; starting again after a pause").pipe(Effect.annotateLogs({ source: options.source.name, error: e.message }))),
+    Effect.retry(backoff({ base: Duration.seconds(1), max: Duration.seconds(30) }))
+  )
+
+const drain = (options: FetcherOptions) =>
   Effect.scoped(
     Effect.gen(function* () {
       const { source } = options
@@ -157,11 +172,20 @@ export const runFetcher = (options: FetcherOptions) =>
       const workQueue = yield* WorkQueue
       const store = yield* Store
       const { fetchAll } = yield* makeFetcher(options)
+      const membership = yield* Membership
       const wake = yield* workQueue.queued
-      const recovered = yield* workQueue.recover(source.name)
-      if (recovered > 0) yield* Effect.logInfo("intark: fetches interrupted by the last stop are queued again").pipe(Effect.annotateLogs({ source: source.name, items: recovered }))
+      const recoverEveryMs = Duration.toMillis(membership.recoverEvery)
+      const recoverGone = (restarting?: string) =>
+        Effect.gen(function* () {
+          const recovered = yield* workQueue.recover(source.name, yield* membership.liveSince, restarting)
+          if (recovered > 0) yield* Effect.logInfo("intark: fetches claimed by members that are gone are queued again").pipe(Effect.annotateLogs({ source: source.name, items: recovered }))
+          return (yield* Clock.currentTimeMillis) + recoverEveryMs
+        })
+      // At start, this member's own claims of the source are none of a live fetcher's (a failure cut them short).
+      let nextRecovery = yield* recoverGone(membership.member.id)
       for (;;) {
-        const items = yield* workQueue.claim(source.name, p.concurrency * 8)
+        if ((yield* Clock.currentTimeMillis) >= nextRecovery) nextRecovery = yield* recoverGone()
+        const items = yield* workQueue.claim(source.name, p.concurrency * 8, membership.member.id)
         if (items.length === 0) {
           const nowMs = yield* Clock.currentTimeMillis
           const next = yield* workQueue.nextDue(source.name)
@@ -214,7 +238,9 @@ export const runFetcher = (options: FetcherOptions) =>
           const confirm = (!changed || burst) && refusedAt[i] === undefined && item.operation !== "unknown" && p.confirmAfterSeconds > 0
           settlements.push([item, confirm ? { _tag: "Confirm", at: fromEpochMillis(nowMs + p.confirmAfterSeconds * 1000) } : { _tag: "Done" }])
         }
-        yield* workQueue.settle(settlements)
+        const dropped = yield* workQueue.settle(settlements)
+        // Counts only: object ids are personal data.
+        if (dropped > 0) yield* Effect.logWarning("intark: outcomes dropped — those items had been taken over by another member, presuming this one dead").pipe(Effect.annotateLogs({ source: source.name, dropped }))
         if (failed > 0) yield* Effect.logWarning("intark fetches failed; retrying later").pipe(Effect.annotateLogs({ source: source.name, failed, abandoned }))
       }
     })

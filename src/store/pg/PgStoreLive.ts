@@ -5,6 +5,7 @@
  */
 import { Context, Effect, Layer } from "effect"
 import { ActivationStore } from "../Activations.js"
+import { ClusterMembers } from "../ClusterMembers.js"
 import { CommitSignal } from "../CommitSignal.js"
 import { makePgCommitSignal } from "./PgCommitSignal.js"
 import { MirrorStore } from "../Mirror.js"
@@ -17,6 +18,7 @@ import { SourceCursors } from "../SourceCursors.js"
 import { WorkQueue } from "../WorkQueue.js"
 import type { StoreOpenError } from "../StoreOpenError.js"
 import { migratePg, PgPool, type PgOptions, redactPgUrl } from "./PgOpen.js"
+import { makePgClusterMembers } from "./PgClusterMembers.js"
 import { makePgPushInbox } from "./PgPushInbox.js"
 import { makePgResyncReports } from "./PgResyncReports.js"
 import { makePgSourceCursors } from "./PgSourceCursors.js"
@@ -39,7 +41,8 @@ export const PgStoreLive = (options: PgOptions): Layer.Layer<StoreServices, Stor
         Context.add(SourceCursors, makePgSourceCursors(pool)),
         Context.add(PushInbox, makePgPushInbox(pool)),
         Context.add(ResyncReports, makePgResyncReports(pool)),
-        Context.add(WorkQueue, makePgWorkQueue(pool))
+        Context.add(WorkQueue, makePgWorkQueue(pool)),
+        Context.add(ClusterMembers, makePgClusterMembers(pool))
       )
     })
   ).pipe(Layer.provide(PgPool.layer(options)))

@@ -4,7 +4,9 @@
  * claimers on other connections (other processes, issue 15) take other rows instead of waiting or
  * taking the same. PostgreSQL has no insertion order to break ties of `next_attempt_at` (SQLite's
  * is the rowid): they go by the first hint, then the key. The `queued` wake-up is in-process, as
- * on SQLite (a hint recorded by another process does not wake this one yet).
+ * on SQLite (a hint recorded by another process does not wake this one yet). A claim is a lease of
+ * its member (WorkQueue.ts): recovery takes back only gone members' claims, and a settle locks its
+ * row and applies only while the row is still in flight under the settling member's claim.
  */
 import { Clock, Effect, PubSub } from "effect"
 import type pg from "pg"
@@ -17,7 +19,7 @@ import { inPgTransaction } from "./PgTransaction.js"
 const MAX_RAW = 16 * 1024
 
 const item =
-  'source, resource, object_id AS "objectId", location, operation, hints, issued_at AS "issuedAt", valid_from AS "validFrom", attempts, confirming, last_error AS "lastError", next_attempt_at AS "nextAttemptAt", state'
+  'source, resource, object_id AS "objectId", location, operation, hints, issued_at AS "issuedAt", valid_from AS "validFrom", attempts, confirming, last_error AS "lastError", next_attempt_at AS "nextAttemptAt", state, claimed_by AS "claimedBy"'
 const order = "ORDER BY next_attempt_at, first_hint_at, resource, object_id"
 const byKey = "source = $1 AND resource = $2 AND object_id = $3"
 
@@ -59,38 +61,48 @@ const record = async (client: pg.PoolClient, source: string, received: ReadonlyA
   return outcomes
 }
 
-const claim = async (client: pg.PoolClient, source: string, at: Instant, limit: number): Promise<Array<WorkItem>> => {
+const claim = async (client: pg.PoolClient, source: string, at: Instant, limit: number, memberId: string): Promise<Array<WorkItem>> => {
   const due = await client.query<WorkItem>(
     `SELECT ${item} FROM work_items WHERE source = $1 AND state = 'pending' AND next_attempt_at <= $2 ${order} LIMIT $3 FOR UPDATE SKIP LOCKED`,
     [source, at, limit]
   )
-  for (const i of due.rows) await client.query(`UPDATE work_items SET state = 'in_flight' WHERE ${byKey}`, [i.source, i.resource, i.objectId])
-  return due.rows.map((i) => ({ ...i, state: "in_flight" }))
+  for (const i of due.rows) await client.query(`UPDATE work_items SET state = 'in_flight', claimed_by = $4 WHERE ${byKey}`, [i.source, i.resource, i.objectId, memberId])
+  return due.rows.map((i) => ({ ...i, state: "in_flight", claimedBy: memberId }))
 }
 
-const settle = async (client: pg.PoolClient, settlements: Parameters<WorkQueueShape["settle"]>[0], at: Instant): Promise<void> => {
+const settle = async (client: pg.PoolClient, settlements: Parameters<WorkQueueShape["settle"]>[0], at: Instant): Promise<number> => {
+  let dropped = 0
   for (const [item, s] of settlements) {
     const key = [item.source, item.resource, item.objectId] as const
-    const found = await client.query<{ dirty: boolean }>(`SELECT dirty FROM work_items WHERE ${byKey} FOR UPDATE`, [...key])
-    const step = settlementStep(s, { dirty: found.rows[0]?.dirty === true, confirming: item.confirming }, at)
+    const found = (await client.query<{ dirty: boolean; state: string; claimedBy: string | null }>(
+      `SELECT dirty, state, claimed_by AS "claimedBy" FROM work_items WHERE ${byKey} FOR UPDATE`,
+      [...key]
+    )).rows[0]
+    // No longer this claimer's (recovered, maybe claimed again, since): its outcome is not ours to write.
+    if (found === undefined || found.state !== "in_flight" || item.claimedBy === null || found.claimedBy !== item.claimedBy) {
+      dropped++
+      continue
+    }
+    const step = settlementStep(s, { dirty: found.dirty, confirming: item.confirming }, at)
     switch (step._tag) {
       case "FetchAgainNow":
-        await client.query(`UPDATE work_items SET state = 'pending', dirty = false, confirming = false, attempts = 0, last_error = NULL, next_attempt_at = $4 WHERE ${byKey}`, [...key, at])
+        await client.query(`UPDATE work_items SET state = 'pending', claimed_by = NULL, dirty = false, confirming = false, attempts = 0, last_error = NULL, next_attempt_at = $4 WHERE ${byKey}`, [...key, at])
         break
       case "Remove":
         await client.query(`DELETE FROM work_items WHERE ${byKey}`, [...key])
         break
       case "ConfirmAt":
-        await client.query(`UPDATE work_items SET state = 'pending', dirty = false, confirming = true, attempts = 0, last_error = NULL, next_attempt_at = $4 WHERE ${byKey}`, [...key, step.at])
+        await client.query(`UPDATE work_items SET state = 'pending', claimed_by = NULL, dirty = false, confirming = true, attempts = 0, last_error = NULL, next_attempt_at = $4 WHERE ${byKey}`, [...key, step.at])
         break
       case "RetryAt":
-        await client.query(`UPDATE work_items SET state = 'pending', dirty = false, attempts = attempts + 1, last_error = $4, next_attempt_at = $5 WHERE ${byKey}`, [...key, step.error, step.at])
+        await client.query(`UPDATE work_items SET state = 'pending', claimed_by = NULL, dirty = false, attempts = attempts + 1, last_error = $4, next_attempt_at = $5 WHERE ${byKey}`, [...key, step.error, step.at])
         break
       case "Abandon":
-        await client.query(`UPDATE work_items SET state = 'abandoned', dirty = false, attempts = attempts + 1, last_error = $4 WHERE ${byKey}`, [...key, step.error])
+        await client.query(`UPDATE work_items SET state = 'abandoned', claimed_by = NULL, dirty = false, attempts = attempts + 1, last_error = $4 WHERE ${byKey}`, [...key, step.error])
         break
     }
   }
+  return dropped
 }
 
 export const makePgWorkQueue = (pool: pg.Pool): WorkQueueShape => {
@@ -105,10 +117,15 @@ export const makePgWorkQueue = (pool: pg.Pool): WorkQueueShape => {
             Effect.flatMap((at) => inPgTransaction(pool, "WorkQueue.record", (client) => record(client, source, received, at))),
             Effect.flatMap((outcomes) => (outcomes.includes("queued") ? Effect.as(PubSub.publish(wake, undefined), outcomes) : Effect.succeed(outcomes)))
           ),
-    claim: (source, limit) => Effect.flatMap(now, (at) => inPgTransaction(pool, "WorkQueue.claim", (client) => claim(client, source, at, limit))),
+    claim: (source, limit, memberId) => Effect.flatMap(now, (at) => inPgTransaction(pool, "WorkQueue.claim", (client) => claim(client, source, at, limit, memberId))),
     settle: (settlements) => Effect.flatMap(now, (at) => inPgTransaction(pool, "WorkQueue.settle", (client) => settle(client, settlements, at))),
-    recover: (source) =>
-      attemptPromise("WorkQueue.recover", async () => (await query("UPDATE work_items SET state = 'pending' WHERE source = $1 AND state = 'in_flight'", [source])).rowCount ?? 0),
+    recover: (source, liveSince, restarting) =>
+      attemptPromise("WorkQueue.recover", async () =>
+        (await query(
+          `UPDATE work_items SET state = 'pending', claimed_by = NULL WHERE source = $1 AND state = 'in_flight'
+           AND (claimed_by IS NULL OR claimed_by = $3 OR claimed_by NOT IN (SELECT id FROM cluster_members WHERE heartbeat_at >= $2))`,
+          [source, liveSince, restarting ?? null]
+        )).rowCount ?? 0),
     revive: (source, resource) =>
       Effect.flatMap(now, (at) =>
         attemptPromise("WorkQueue.revive", async () =>

@@ -181,13 +181,25 @@ export const workItems = pgTable(
     nextAttemptAt: text("next_attempt_at").notNull(),
     lastError: text("last_error"),
     dirty: boolean("dirty").notNull().default(false),
-    confirming: boolean("confirming").notNull().default(false)
+    confirming: boolean("confirming").notNull().default(false),
+    /** The member whose claim (lease) an in-flight item is. */
+    claimedBy: text("claimed_by")
   },
   (t) => [
     primaryKey({ columns: [t.source, t.resource, t.objectId] }),
     index("work_items_due_idx").on(t.source, t.state, t.nextAttemptAt)
   ]
 )
+
+/** The engines running on this store, with their heartbeats (as on SQLite). */
+export const clusterMembers = pgTable("cluster_members", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull(),
+  host: text("host").notNull(),
+  pid: integer("pid").notNull(),
+  startedAt: text("started_at").notNull(),
+  heartbeatAt: text("heartbeat_at").notNull()
+})
 
 /** Message ids already recorded, per source. */
 export const seenMessages = pgTable(

@@ -1,10 +1,11 @@
 /**
  * The SQLite store as layers: the database handle opened on acquire and closed on release, the
- * nine store services on it; and migrating as a step of its own before them (the engine and the
+ * store's services on it; and migrating as a step of its own before them (the engine and the
  * writing commands run it, `skygge migrate` runs it alone, reading never does).
  */
 import { Context, Effect, Layer } from "effect"
 import { ActivationStore } from "../Activations.js"
+import { ClusterMembers } from "../ClusterMembers.js"
 import { MirrorStore } from "../Mirror.js"
 import { CommitSignal, makeCommitSignal } from "../CommitSignal.js"
 import { OutboxStore } from "../Outbox.js"
@@ -14,6 +15,7 @@ import { SourceCursors } from "../SourceCursors.js"
 import { Store } from "../Store.js"
 import type { StoreServices } from "../StoreServices.js"
 import { WorkQueue } from "../WorkQueue.js"
+import { makeSqliteClusterMembers } from "./SqliteClusterMembers.js"
 import { makeSqliteActivations, makeSqliteOutbox } from "./SqliteDownstream.js"
 import { makeSqliteMirror } from "./SqliteMirror.js"
 import { migrateSqliteFile, openSqlite, type SqliteOptions, StoreOpenError } from "./SqliteOpen.js"
@@ -40,7 +42,8 @@ export const SqliteStoreLive = (options: SqliteOptions): Layer.Layer<StoreServic
         Context.add(ResyncReports, makeSqliteResyncReports(db)),
         Context.add(MirrorStore, makeSqliteMirror(db, signal)),
         Context.add(SourceCursors, makeSqliteSourceCursors(db)),
-        Context.add(PushInbox, makeSqlitePushInbox(db))
+        Context.add(PushInbox, makeSqlitePushInbox(db)),
+        Context.add(ClusterMembers, makeSqliteClusterMembers(db))
       )
     })
   )

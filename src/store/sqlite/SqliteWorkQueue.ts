@@ -1,4 +1,7 @@
-/** The work queue on SQLite: one IMMEDIATE transaction per recorded batch, per claim, per settle. */
+/**
+ * The work queue on SQLite: one IMMEDIATE transaction per recorded batch, per claim, per settle. A
+ * claim records its member; recovery asks cluster_members which claimers are alive (WorkQueue.ts).
+ */
 import type Database from "better-sqlite3"
 import { Clock, Effect, PubSub } from "effect"
 import { fromEpochMillis, type Instant } from "../../domain/core/Instant.js"
@@ -20,6 +23,7 @@ interface ItemRecord {
   last_error: string | null
   next_attempt_at: string
   state: WorkItem["state"]
+  claimed_by: string | null
 }
 
 const toItem = (r: ItemRecord): WorkItem => ({
@@ -35,7 +39,8 @@ const toItem = (r: ItemRecord): WorkItem => ({
   confirming: r.confirming === 1,
   lastError: r.last_error,
   nextAttemptAt: r.next_attempt_at as Instant,
-  state: r.state
+  state: r.state,
+  claimedBy: r.claimed_by
 })
 
 const MAX_RAW = 16 * 1024
@@ -64,22 +69,27 @@ export const makeSqliteWorkQueue = (db: Database.Database): WorkQueueShape => {
     due: db.prepare<[string, string, number], ItemRecord>(
       "SELECT * FROM work_items WHERE source = ? AND state = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?"
     ),
-    take: db.prepare("UPDATE work_items SET state = 'in_flight' WHERE source = ? AND resource = ? AND object_id = ?"),
-    get: db.prepare<[string, string, string], { dirty: number }>("SELECT dirty FROM work_items WHERE source = ? AND resource = ? AND object_id = ?"),
+    take: db.prepare("UPDATE work_items SET state = 'in_flight', claimed_by = ? WHERE source = ? AND resource = ? AND object_id = ?"),
+    get: db.prepare<[string, string, string], { dirty: number; state: string; claimed_by: string | null }>(
+      "SELECT dirty, state, claimed_by FROM work_items WHERE source = ? AND resource = ? AND object_id = ?"
+    ),
     remove: db.prepare("DELETE FROM work_items WHERE source = ? AND resource = ? AND object_id = ?"),
     again: db.prepare(
-      "UPDATE work_items SET state = 'pending', dirty = 0, confirming = 0, attempts = 0, last_error = NULL, next_attempt_at = ? WHERE source = ? AND resource = ? AND object_id = ?"
+      "UPDATE work_items SET state = 'pending', claimed_by = NULL, dirty = 0, confirming = 0, attempts = 0, last_error = NULL, next_attempt_at = ? WHERE source = ? AND resource = ? AND object_id = ?"
     ),
     confirm: db.prepare(
-      "UPDATE work_items SET state = 'pending', dirty = 0, confirming = 1, attempts = 0, last_error = NULL, next_attempt_at = ? WHERE source = ? AND resource = ? AND object_id = ?"
+      "UPDATE work_items SET state = 'pending', claimed_by = NULL, dirty = 0, confirming = 1, attempts = 0, last_error = NULL, next_attempt_at = ? WHERE source = ? AND resource = ? AND object_id = ?"
     ),
     retry: db.prepare(
-      "UPDATE work_items SET state = 'pending', dirty = 0, attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE source = ? AND resource = ? AND object_id = ?"
+      "UPDATE work_items SET state = 'pending', claimed_by = NULL, dirty = 0, attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE source = ? AND resource = ? AND object_id = ?"
     ),
     abandon: db.prepare(
-      "UPDATE work_items SET state = 'abandoned', dirty = 0, attempts = attempts + 1, last_error = ? WHERE source = ? AND resource = ? AND object_id = ?"
+      "UPDATE work_items SET state = 'abandoned', claimed_by = NULL, dirty = 0, attempts = attempts + 1, last_error = ? WHERE source = ? AND resource = ? AND object_id = ?"
     ),
-    recover: db.prepare("UPDATE work_items SET state = 'pending' WHERE source = ? AND state = 'in_flight'"),
+    recover: db.prepare(
+      `UPDATE work_items SET state = 'pending', claimed_by = NULL WHERE source = ? AND state = 'in_flight'
+       AND (claimed_by IS NULL OR claimed_by = ? OR claimed_by NOT IN (SELECT id FROM cluster_members WHERE heartbeat_at >= ?))`
+    ),
     revive: db.prepare("UPDATE work_items SET state = 'pending', attempts = 0, next_attempt_at = ? WHERE source = ? AND state = 'abandoned'"),
     reviveResource: db.prepare("UPDATE work_items SET state = 'pending', attempts = 0, next_attempt_at = ? WHERE source = ? AND resource = ? AND state = 'abandoned'"),
     nextDue: db.prepare<[string], { at: string }>("SELECT min(next_attempt_at) AS at FROM work_items WHERE source = ? AND state = 'pending'"),
@@ -102,16 +112,23 @@ export const makeSqliteWorkQueue = (db: Database.Database): WorkQueueShape => {
     })
   )
 
-  const claimTx = db.transaction((source: string, at: Instant, limit: number) => {
+  const claimTx = db.transaction((source: string, at: Instant, limit: number, memberId: string) => {
     const items = q.due.all(source, at, limit)
-    for (const i of items) q.take.run(i.source, i.resource, i.object_id)
-    return items.map((i) => toItem({ ...i, state: "in_flight" }))
+    for (const i of items) q.take.run(memberId, i.source, i.resource, i.object_id)
+    return items.map((i) => toItem({ ...i, state: "in_flight", claimed_by: memberId }))
   })
 
-  const settleTx = db.transaction((settlements: Parameters<WorkQueueShape["settle"]>[0], at: Instant) => {
+  const settleTx = db.transaction((settlements: Parameters<WorkQueueShape["settle"]>[0], at: Instant): number => {
+    let dropped = 0
     for (const [item, s] of settlements) {
       const key = [item.source, item.resource, item.objectId] as const
-      const step = settlementStep(s, { dirty: q.get.get(...key)?.dirty === 1, confirming: item.confirming }, at)
+      const found = q.get.get(...key)
+      // No longer this claimer's (recovered, maybe claimed again, since): its outcome is not ours to write.
+      if (found === undefined || found.state !== "in_flight" || item.claimedBy === null || found.claimed_by !== item.claimedBy) {
+        dropped++
+        continue
+      }
+      const step = settlementStep(s, { dirty: found.dirty === 1, confirming: item.confirming }, at)
       switch (step._tag) {
         case "FetchAgainNow":
           q.again.run(at, ...key)
@@ -130,6 +147,7 @@ export const makeSqliteWorkQueue = (db: Database.Database): WorkQueueShape => {
           break
       }
     }
+    return dropped
   })
 
   return {
@@ -140,9 +158,9 @@ export const makeSqliteWorkQueue = (db: Database.Database): WorkQueueShape => {
             Effect.flatMap((at) => attempt("WorkQueue.record", () => recordTx.immediate(source, received, at))),
             Effect.flatMap((outcomes) => (outcomes.includes("queued") ? Effect.as(PubSub.publish(wake, undefined), outcomes) : Effect.succeed(outcomes)))
           ),
-    claim: (source, limit) => Effect.flatMap(now, (at) => attempt("WorkQueue.claim", () => claimTx.immediate(source, at, limit))),
-    settle: (settlements) => Effect.flatMap(now, (at) => attempt("WorkQueue.settle", () => void settleTx.immediate(settlements, at))),
-    recover: (source) => attempt("WorkQueue.recover", () => q.recover.run(source).changes),
+    claim: (source, limit, memberId) => Effect.flatMap(now, (at) => attempt("WorkQueue.claim", () => claimTx.immediate(source, at, limit, memberId))),
+    settle: (settlements) => Effect.flatMap(now, (at) => attempt("WorkQueue.settle", () => settleTx.immediate(settlements, at))),
+    recover: (source, liveSince, restarting) => attempt("WorkQueue.recover", () => q.recover.run(source, restarting ?? null, liveSince).changes),
     revive: (source, resource) =>
       Effect.flatMap(now, (at) => attempt("WorkQueue.revive", () => (resource === undefined ? q.revive.run(at, source) : q.reviveResource.run(at, source, resource)).changes)),
     nextDue: (source) => attempt("WorkQueue.nextDue", () => (q.nextDue.get(source)?.at ?? null) as Instant | null),

@@ -176,13 +176,29 @@ export const workItems = sqliteTable(
     /** A hint arrived while the fetch was in flight: fetch again after it. */
     dirty: integer("dirty", { mode: "boolean" }).notNull().default(false),
     /** A confirming re-fetch is scheduled (the API may lag its notifications). */
-    confirming: integer("confirming", { mode: "boolean" }).notNull().default(false)
+    confirming: integer("confirming", { mode: "boolean" }).notNull().default(false),
+    /** The member (cluster_members.id) whose claim an in-flight item is: a lease, good while that member's heartbeat is. */
+    claimedBy: text("claimed_by")
   },
   (t) => [
     primaryKey({ columns: [t.source, t.resource, t.objectId] }),
     index("work_items_due_idx").on(t.source, t.state, t.nextAttemptAt)
   ]
 )
+
+/**
+ * The engines running on this store, each a row while it lives: its heartbeat says it is alive (a
+ * work claim is good for as long as its member's heartbeat is fresh). A member that stopped is
+ * deleted; one that died stays, its heartbeat ageing, until it is forgotten a while later.
+ */
+export const clusterMembers = sqliteTable("cluster_members", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull(),
+  host: text("host").notNull(),
+  pid: integer("pid").notNull(),
+  startedAt: text("started_at").notNull(),
+  heartbeatAt: text("heartbeat_at").notNull()
+})
 
 /** Message ids already recorded, per source: a redelivered or duplicated notification is dropped. */
 export const seenMessages = sqliteTable(

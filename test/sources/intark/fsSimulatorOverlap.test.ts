@@ -23,8 +23,8 @@ it("counts a fetch of an entity that overlaps another fetch of it, and no other"
   // One at a time, and two different entities at once: no overlap.
   await get("1")
   await Promise.all([get("1"), get("2")])
-  expect(sim.stats().overlapping).toBe(0)
+  expect(sim.overlapping().length).toBe(0)
   // Two requests for one entity at once: one overlap.
   expect(await Promise.all([get("1"), get("1")])).toEqual([200, 200])
-  expect(sim.stats().overlapping).toBe(1)
+  expect(sim.overlapping().length).toBe(1)
 })

@@ -1,11 +1,17 @@
-/** The persisted work queue: collapse by object, dedup by message id, poison recorded, in-flight hints, settle outcomes, crash recovery. */
+/**
+ * The persisted work queue: collapse by object, dedup by message id, poison recorded, in-flight hints,
+ * settle outcomes, crash recovery; claims as leases of cluster members (a live member's kept, a gone
+ * one's returned, a settle by a claimer that lost its claim dropped).
+ */
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import type { ChangeHint } from "../../../src/domain/intark/ChangeHint.js"
 import { instant } from "../../../src/domain/core/Instant.js"
 import { Store } from "../../../src/store/Store.js"
 import { type Received, WorkQueue } from "../../../src/store/WorkQueue.js"
+import { ClusterMembers } from "../../../src/store/ClusterMembers.js"
 import { onFreshStore, type StoreBackend } from "./backend.js"
+import { at, memberNamed } from "./clusterMembers.js"
 
 const hint = (id: string, messageId: string | null, operation: ChangeHint["operation"] = "update"): Received => ({
   _tag: "Hint",
@@ -20,9 +26,9 @@ export const workQueueContract = (backend: StoreBackend) =>
         const store = yield* Store
         const outcomes = yield* wq.record("fs", [hint("1", "m1"), hint("1", "m2"), hint("1", "m1"), hint("2", null), hint("2", null), { _tag: "Poison", reason: "not JSON", raw: "{x", routingKey: "no.uio.fs.FS-test.personer.update" }])
         expect(outcomes).toEqual(["queued", "queued", "duplicate", "queued", "queued", "refused"])
-        const items = yield* wq.claim("fs", 10)
+        const items = yield* wq.claim("fs", 10, "m1")
         expect(items.map((i) => [i.objectId, i.hints, i.state])).toEqual([["1", 2, "in_flight"], ["2", 2, "in_flight"]])
-        expect(yield* wq.claim("fs", 10)).toEqual([])
+        expect(yield* wq.claim("fs", 10, "m1")).toEqual([])
         // Redelivered after a reconnect: still a duplicate.
         expect(yield* wq.record("fs", [hint("1", "m2")])).toEqual(["duplicate"])
         const refused = yield* store.refused(0, 10)
@@ -33,11 +39,11 @@ export const workQueueContract = (backend: StoreBackend) =>
       onFreshStore(backend, Effect.gen(function* () {
         const wq = yield* WorkQueue
         yield* wq.record("fs", [hint("1", "a"), hint("2", "b"), hint("3", "c"), hint("4", "d")])
-        const [one, two, three, four] = yield* wq.claim("fs", 10)
+        const [one, two, three, four] = yield* wq.claim("fs", 10, "m1")
         yield* wq.record("fs", [hint("1", "a2")]) // while 1 is in flight
         const later = instant("2999-01-01T00:00:00Z")
         yield* wq.settle([[one!, { _tag: "Done" }], [two!, { _tag: "Confirm", at: later }], [three!, { _tag: "Retry", at: later, error: "HTTP 503" }], [four!, { _tag: "Abandon", error: "HTTP 404 not proven" }]])
-        const due = yield* wq.claim("fs", 10)
+        const due = yield* wq.claim("fs", 10, "m1")
         expect(due.map((i) => i.objectId)).toEqual(["1"]) // dirty: again at once
         expect((yield* wq.list("fs", "pending", 10)).map((i) => [i.objectId, i.confirming, i.attempts, i.lastError])).toEqual([
           ["2", true, 0, null],
@@ -45,9 +51,81 @@ export const workQueueContract = (backend: StoreBackend) =>
         ])
         expect((yield* wq.list("fs", "abandoned", 10)).map((i) => i.objectId)).toEqual(["4"])
         expect(yield* wq.revive("fs")).toBe(1)
-        // A crash with 1 and 4 in flight: both come back.
-        yield* wq.claim("fs", 10)
-        expect(yield* wq.recover("fs")).toBeGreaterThanOrEqual(2)
+        // A crash with 1 and 4 in flight (their claimer m1 never a member, or gone): both come back.
+        yield* wq.claim("fs", 10, "m1")
+        expect(yield* wq.recover("fs", instant("2000-01-01T00:00:00Z"))).toBeGreaterThanOrEqual(2)
         expect((yield* wq.counts).find((c) => c.state === "in_flight")).toBeUndefined()
+      })))
+
+    it("recovers only the claims of members that are gone: no row, a heartbeat before the line, or left", () =>
+      onFreshStore(backend, Effect.gen(function* () {
+        const wq = yield* WorkQueue
+        const members = yield* ClusterMembers
+        const live = memberNamed("live"), dead = memberNamed("dead"), leaving = memberNamed("leaving")
+        yield* at("2030-01-01T00:00:20Z")(members.join(live))
+        yield* at("2030-01-01T00:00:00Z")(members.join(dead))
+        yield* at("2030-01-01T00:00:20Z")(members.join(leaving))
+        yield* wq.record("fs", [hint("1", null), hint("2", null), hint("3", null), hint("4", null)])
+        const claimed = [
+          ...(yield* wq.claim("fs", 1, live.id)),
+          ...(yield* wq.claim("fs", 1, dead.id)),
+          ...(yield* wq.claim("fs", 1, "never-joined/00000000")),
+          ...(yield* wq.claim("fs", 1, leaving.id))
+        ]
+        expect(claimed.map((i) => [i.objectId, i.state, i.claimedBy])).toEqual([
+          ["1", "in_flight", live.id],
+          ["2", "in_flight", dead.id],
+          ["3", "in_flight", "never-joined/00000000"],
+          ["4", "in_flight", leaving.id]
+        ])
+        const line = instant("2030-01-01T00:00:10Z") // heartbeats before it are too old
+        expect(yield* wq.recover("fs", line)).toBe(2) // dead's and the never-joined's
+        expect((yield* wq.list("fs", "in_flight", 10)).map((i) => [i.objectId, i.claimedBy])).toEqual([["1", live.id], ["4", leaving.id]])
+        expect((yield* wq.list("fs", "pending", 10)).map((i) => [i.objectId, i.claimedBy])).toEqual([["2", null], ["3", null]])
+        // Another recovery changes nothing while they live; a member that leaves frees its claims at once.
+        expect(yield* wq.recover("fs", line)).toBe(0)
+        yield* members.leave(leaving.id)
+        expect(yield* wq.recover("fs", line)).toBe(1)
+        expect((yield* wq.list("fs", "in_flight", 10)).map((i) => [i.objectId, i.claimedBy])).toEqual([["1", live.id]])
+        // A live member whose fetcher starts again (after a store failure) takes back its own claims, no one else's.
+        expect(yield* wq.recover("fs", line, dead.id)).toBe(0)
+        expect(yield* wq.recover("fs", line, live.id)).toBe(1)
+        expect(yield* wq.list("fs", "in_flight", 10)).toEqual([])
+        expect((yield* wq.claim("fs", 1, live.id)).map((i) => i.claimedBy)).toEqual([live.id])
+        // The live member's claim goes only once its heartbeat is older than the line too.
+        expect(yield* wq.recover("fs", instant("2030-01-01T00:00:20Z"))).toBe(0)
+        expect(yield* wq.recover("fs", instant("2030-01-01T00:00:21Z"))).toBe(1)
+        expect(yield* wq.list("fs", "in_flight", 10)).toEqual([])
+      })))
+
+    it("drops a settle by a claimer whose claim was taken over: the new claimer's outcome stands", () =>
+      onFreshStore(backend, Effect.gen(function* () {
+        const wq = yield* WorkQueue
+        const members = yield* ClusterMembers
+        const slow = memberNamed("slow"), other = memberNamed("other")
+        yield* at("2030-01-01T00:00:00Z")(members.join(slow))
+        yield* at("2030-01-01T00:00:30Z")(members.join(other))
+        yield* wq.record("fs", [hint("1", null), hint("2", null)])
+        const [one, two] = yield* wq.claim("fs", 10, slow.id)
+        // slow is presumed dead (no heartbeat since 00:00): its claims return to the pool.
+        expect(yield* wq.recover("fs", instant("2030-01-01T00:00:15Z"))).toBe(2)
+        // slow comes back while both are pending: nothing it says is applied (2 is not removed nor abandoned).
+        expect(yield* wq.settle([[two!, { _tag: "Abandon", error: "HTTP 401" }]])).toBe(1)
+        const taken = yield* wq.claim("fs", 10, other.id)
+        expect(taken.map((i) => [i.objectId, i.claimedBy])).toEqual([["1", other.id], ["2", other.id]])
+        // While other holds them: slow's outcomes are dropped, other's stay in flight.
+        const later = instant("2999-01-01T00:00:00Z")
+        expect(yield* wq.settle([[one!, { _tag: "Done" }], [two!, { _tag: "Retry", at: later, error: "HTTP 503" }]])).toBe(2)
+        expect((yield* wq.list("fs", "in_flight", 10)).map((i) => [i.objectId, i.claimedBy, i.attempts, i.lastError])).toEqual([
+          ["1", other.id, 0, null],
+          ["2", other.id, 0, null]
+        ])
+        // other's outcomes apply (the item it retries keeps no claimer).
+        expect(yield* wq.settle([[taken[0]!, { _tag: "Done" }], [taken[1]!, { _tag: "Retry", at: later, error: "HTTP 503" }]])).toBe(0)
+        expect((yield* wq.list("fs", "pending", 10)).map((i) => [i.objectId, i.claimedBy, i.attempts, i.lastError])).toEqual([["2", null, 1, "HTTP 503"]])
+        expect(yield* wq.list("fs", "in_flight", 10)).toEqual([])
+        // A settle of an item that is gone is dropped too (and recreates nothing).
+        expect(yield* wq.settle([[taken[0]!, { _tag: "Retry", at: later, error: "late" }]])).toBe(1)
+        expect((yield* wq.counts).map((c) => [c.state, c.n])).toEqual([["pending", 1]])
       })))
   })

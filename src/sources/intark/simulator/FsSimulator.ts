@@ -55,8 +55,6 @@ export interface SimulatorStats {
   readonly requests: number
   readonly byStatus: Readonly<Record<number, number>>
   readonly published: number
-  /** Requests for an entity that arrived while another request for it was still being answered (two fetchers on one object). */
-  readonly overlapping: number
 }
 
 export interface FsSimulator {
@@ -78,6 +76,13 @@ export interface FsSimulator {
   /** Change faults while running (e.g. none for the final convergence). */
   readonly setFaults: (faults: Partial<SimulatorFaults>) => void
   readonly stats: () => SimulatorStats
+  /** Hold every object request unanswered until `resume` (a provider that hangs): fetches stay in flight. */
+  readonly pause: () => void
+  readonly resume: () => void
+  /** How many object requests are open now (received, not yet answered nor dropped by the client). */
+  readonly openRequests: () => number
+  /** Every "resource/id" requested while a request for it was still open: one object fetched twice at once. */
+  readonly overlapping: () => ReadonlyArray<string>
   readonly close: (options?: { readonly deleteExchange?: boolean }) => Promise<void>
 }
 
@@ -109,9 +114,10 @@ export const startFsSimulator = async (options: FsSimulatorOptions): Promise<FsS
   const final = new Map<string, unknown>()
   const changeCounts = new Map<string, number>()
   const byStatus: Record<number, number> = {}
-  let requests = 0, published = 0, overlapping = 0
-  // Requests for one entity being answered now (from arrival until the answer is sent or the client goes).
-  const inFlight = new Map<string, number>()
+  let requests = 0, published = 0
+  const open = new Map<string, number>()
+  const overlapping: Array<string> = []
+  let paused: Array<() => void> | undefined
 
   const visible = (key: string, now: number): Version | undefined => {
     const list = versions.get(key)
@@ -132,22 +138,23 @@ export const startFsSimulator = async (options: FsSimulatorOptions): Promise<FsS
     res.end(body)
   }
 
+  /** Object requests are counted while open (to see one object fetched twice at once), and held while paused. */
   const handle = (req: IncomingMessage, res: ServerResponse) => {
-    requests++
     const url = new URL(req.url ?? "/", "http://simulator")
     const path = url.pathname.startsWith(basePath) ? url.pathname.slice(basePath.length) : url.pathname
     const parts = path.split("/").filter((p) => p.length > 0).map(decodeURIComponent)
-    if (parts.length === 2) {
+    if (req.method === "GET" && parts.length === 2) {
       const key = `${parts[0]}/${parts[1]}`
-      const n = inFlight.get(key) ?? 0
-      if (n > 0) overlapping++
-      inFlight.set(key, n + 1)
-      res.once("close", () => {
-        const left = (inFlight.get(key) ?? 1) - 1
-        if (left === 0) inFlight.delete(key)
-        else inFlight.set(key, left)
-      })
+      if ((open.get(key) ?? 0) > 0) overlapping.push(key)
+      open.set(key, (open.get(key) ?? 0) + 1)
+      res.once("close", () => open.set(key, open.get(key)! - 1))
+      if (paused !== undefined) return void paused.push(() => (res.destroyed ? undefined : respond(req, res, parts)))
     }
+    respond(req, res, parts)
+  }
+
+  const respond = (req: IncomingMessage, res: ServerResponse, parts: ReadonlyArray<string>) => {
+    requests++
     if (req.method !== "GET" || parts.length < 1 || parts.length > 2) return send(res, 400, JSON.stringify({ message: "expected GET /{ressurs}/{id} or /{ressurs}" }), { ...ORIGIN_HEADER_RECORD })
     if (faults.unavailable.includes(parts[0]!)) return send(res, 503, JSON.stringify({ message: "Service Unavailable" }))
     const roll = random()
@@ -255,7 +262,17 @@ export const startFsSimulator = async (options: FsSimulatorOptions): Promise<FsS
     setFaults: (next) => {
       faults = { ...faults, ...next }
     },
-    stats: () => ({ requests, byStatus: { ...byStatus }, published, overlapping }),
+    stats: () => ({ requests, byStatus: { ...byStatus }, published }),
+    pause: () => {
+      paused ??= []
+    },
+    resume: () => {
+      const waiting = paused ?? []
+      paused = undefined
+      for (const answer of waiting) answer()
+    },
+    openRequests: () => [...open.values()].reduce((a, b) => a + b, 0),
+    overlapping: () => [...overlapping],
     close: async (closeOptions) => {
       if (closeOptions?.deleteExchange === true) await channel.deleteExchange(options.exchange).catch(() => undefined)
       await connection.close().catch(() => undefined)

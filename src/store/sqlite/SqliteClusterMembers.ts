@@ -1,0 +1,29 @@
+/** Cluster members on SQLite (one engine per file: the others listed are dead ones, or commands beside it). */
+import type Database from "better-sqlite3"
+import { Clock, Effect } from "effect"
+import { fromEpochMillis, type Instant } from "../../domain/core/Instant.js"
+import type { ClusterMembersShape, MemberRecord } from "../ClusterMembers.js"
+import { attempt } from "../StoreError.js"
+
+export const makeSqliteClusterMembers = (db: Database.Database): ClusterMembersShape => {
+  const q = {
+    join: db.prepare<[string, string, string, number, string, string]>(
+      `INSERT INTO cluster_members (id, name, host, pid, started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at`
+    ),
+    heartbeat: db.prepare<[string, string]>("UPDATE cluster_members SET heartbeat_at = ? WHERE id = ?"),
+    leave: db.prepare<[string]>("DELETE FROM cluster_members WHERE id = ?"),
+    list: db.prepare<[], MemberRecord>(
+      "SELECT id, name, host, pid, started_at AS startedAt, heartbeat_at AS heartbeatAt FROM cluster_members ORDER BY started_at, id"
+    ),
+    forgetGone: db.prepare<[string]>("DELETE FROM cluster_members WHERE heartbeat_at < ?")
+  }
+  const now = Effect.map(Clock.currentTimeMillis, fromEpochMillis)
+  return {
+    join: (m) => Effect.flatMap(now, (at) => attempt("ClusterMembers.join", () => void q.join.run(m.id, m.name, m.host, m.pid, m.startedAt, at))),
+    heartbeat: (id) => Effect.flatMap(now, (at) => attempt("ClusterMembers.heartbeat", () => q.heartbeat.run(at, id).changes > 0)),
+    leave: (id) => attempt("ClusterMembers.leave", () => void q.leave.run(id)),
+    list: attempt("ClusterMembers.list", () => q.list.all()),
+    forgetGone: (before: Instant) => attempt("ClusterMembers.forgetGone", () => q.forgetGone.run(before).changes)
+  }
+}
