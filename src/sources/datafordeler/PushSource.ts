@@ -10,6 +10,7 @@
  * idempotent work). PULL or GraphQL events remain the backstop for anything a
  * PUSH never delivered.
  */
+import { Leadership } from "../../cluster/Leadership.js"
 import { Clock, Duration, Effect, Option, Queue, Runtime, Schedule } from "effect"
 import { readFileSync } from "node:fs"
 import { decodePullEnvelope } from "../../domain/datafordeler/DatafordelerEvents.js"
@@ -27,8 +28,10 @@ import { startPushReceiver } from "./push/PushReceiver.js"
 const BATCH = 1000
 
 /** The receiver (listening when this returns: a port in use stops the start) and the inbox loop, both for the life of the scope. */
-export const startPushSource = (runtime: DafRuntime, push: PushSettings, pools: Pools, fullLoad: FullLoadOnce) =>
+/** The receiver, in every process; the inbox's drain only while this process holds singleton `drainSingleton`. */
+export const startPushSource = (runtime: DafRuntime, push: PushSettings, pools: Pools, fullLoad: FullLoadOnce, drainSingleton: string) =>
   Effect.gen(function* () {
+    const leadership = yield* Leadership
     const source = runtime.source
     const inbox = yield* PushInbox
     const wake = yield* Queue.sliding<void>(1)
@@ -87,7 +90,7 @@ export const startPushSource = (runtime: DafRuntime, push: PushSettings, pools: 
       }).pipe(Effect.repeat(Schedule.spaced(Duration.hours(1))))
     )
 
-    yield* Effect.forkScoped(processInbox(runtime, push, wake, pools, fullLoad).pipe(log))
+    yield* Effect.forkScoped(leadership.lead(drainSingleton, processInbox(runtime, push, wake, pools, fullLoad)).pipe(log))
   })
 
 const processInbox = (runtime: DafRuntime, push: PushSettings, wake: Queue.Queue<void>, pools: Pools, fullLoad: FullLoadOnce) =>
