@@ -149,6 +149,8 @@ interface Session {
   readonly held: Map<string, Instant>
   /** Lock attempts in flight. */
   trying: number
+  /** One query at a time on the connection. */
+  readonly turn: Effect.Semaphore
 }
 
 const LOCKED = `SELECT pg_try_advisory_lock(${SKYGGE_CLASSID}, hashtext($1)) AS locked`
@@ -229,9 +231,12 @@ const makePgLeadership = (options: PgOptions): Effect.Effect<LeadershipShape, St
           } else yield* Effect.logWarning(`leadership connection to ${shown} lost (${reason}); connecting again`)
         }
       })
-    /** A query on the lock connection, answered within lockTimeout or the connection is lost. */
-    const ask = <T extends pg.QueryResultRow>(session: Session, sql: string, params: ReadonlyArray<unknown>) =>
-      Effect.tryPromise(() => session.client.query<T>(sql, params as Array<unknown>)).pipe(
+    /**
+     * A query on the lock connection, one at a time (`params` read when its turn comes), answered within
+     * lockTimeout (its wait for the turn included) or the connection is lost.
+     */
+    const ask = <T extends pg.QueryResultRow>(session: Session, sql: string, params: () => ReadonlyArray<unknown>) =>
+      session.turn.withPermits(1)(Effect.tryPromise(() => session.client.query<T>(sql, params() as Array<unknown>))).pipe(
         Effect.timeoutFail({ duration: lockTimeout, onTimeout: () => new Error(`no answer within ${cfg.lockTimeoutSeconds} s`) }),
         Effect.map((r) => r.rows),
         Effect.tapError((e) => lose(session, e instanceof Error ? e.message : String(e)))
@@ -239,12 +244,12 @@ const makePgLeadership = (options: PgOptions): Effect.Effect<LeadershipShape, St
 
     const openSession = Effect.gen(function* () {
       const client = yield* Effect.tryPromise(connect)
-      const session: Session = { client, lost: yield* Deferred.make<void>(), held: new Map(), trying: 0 }
+      const session: Session = { client, lost: yield* Deferred.make<void>(), held: new Map(), trying: 0, turn: yield* Effect.makeSemaphore(1) }
       const lost = (reason: string) => Runtime.runFork(runtime)(lose(session, reason))
       client.on("error", (e) => lost(e.message))
       client.on("end", () => lost("connection closed"))
       // The server notices a vanished client in a bounded time, and no sooner than this process stops leading.
-      yield* ask(session, `SET tcp_keepalives_idle = ${keepalive.idleS}; SET tcp_keepalives_interval = ${keepalive.intervalS}; SET tcp_keepalives_count = ${keepalive.count}; SET tcp_user_timeout = ${keepalive.userTimeoutMs}`, []).pipe(
+      yield* ask(session, `SET tcp_keepalives_idle = ${keepalive.idleS}; SET tcp_keepalives_interval = ${keepalive.intervalS}; SET tcp_keepalives_count = ${keepalive.count}; SET tcp_user_timeout = ${keepalive.userTimeoutMs}`, () => []).pipe(
         Effect.tapError(() => Effect.sync(() => endClient(client)))
       )
       return session
@@ -257,8 +262,9 @@ const makePgLeadership = (options: PgOptions): Effect.Effect<LeadershipShape, St
         Effect.forever(
           Effect.gen(function* () {
             yield* Effect.sleep(Duration.seconds(cfg.lockCheckSeconds))
-            const expected = [...session.held.keys()] // taken as the query is queued: acquisitions and releases queue in the same order
-            const ours = new Set((yield* ask<{ name: string }>(session, STILL_OURS, [expected])).map((r) => r.name))
+            let expected: Array<string> = []
+            // Taken when its turn comes: acquisitions and releases take turns on the same connection.
+            const ours = new Set((yield* ask<{ name: string }>(session, STILL_OURS, () => [(expected = [...session.held.keys()])])).map((r) => r.name))
             const missing = expected.filter((n) => !ours.has(n) && session.held.has(n))
             if (missing.length > 0) yield* lose(session, `the server no longer shows ${missing.length} of its locks as this session's`)
           }).pipe(Effect.catchAll(() => Effect.void))
@@ -297,7 +303,7 @@ const makePgLeadership = (options: PgOptions): Effect.Effect<LeadershipShape, St
           }
           competing.add(name)
           session.trying++
-          const locked = yield* ask<{ locked: boolean }>(session, LOCKED, [name]).pipe(
+          const locked = yield* ask<{ locked: boolean }>(session, LOCKED, () => [name]).pipe(
             Effect.map((rows) => rows[0]?.locked === true),
             Effect.orElseSucceed(() => false),
             Effect.ensuring(Effect.sync(() => session.trying--))
@@ -315,7 +321,7 @@ const makePgLeadership = (options: PgOptions): Effect.Effect<LeadershipShape, St
           const release = Effect.gen(function* () {
             session.held.delete(name)
             competing.delete(name)
-            if (!(yield* Deferred.isDone(session.lost))) yield* ask(session, UNLOCK, [name]).pipe(Effect.ignore)
+            if (!(yield* Deferred.isDone(session.lost))) yield* ask(session, UNLOCK, () => [name]).pipe(Effect.ignore)
           })
           const outcome = yield* Effect.raceFirst(
             Effect.exit(effect),
@@ -341,7 +347,7 @@ const makePgLeadership = (options: PgOptions): Effect.Effect<LeadershipShape, St
     const holders: Effect.Effect<ReadonlyArray<Holder>, StoreError> = Effect.suspend(() => {
       const session = current
       if (session === undefined) return Effect.fail(new StoreError({ operation: "Leadership.holders", cause: new Error("no leadership connection") }))
-      return ask<{ name: string; holder: string | null; mine: boolean | null }>(session, HOLDERS, [[...known]]).pipe(
+      return ask<{ name: string; holder: string | null; mine: boolean | null }>(session, HOLDERS, () => [[...known]]).pipe(
         Effect.mapError((cause) => new StoreError({ operation: "Leadership.holders", cause })),
         Effect.map((rows) =>
           rows.map((r) => ({
