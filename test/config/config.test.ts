@@ -5,7 +5,7 @@ import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "vitest"
 import { type Config, Effect, LogLevel, Option, Redacted } from "effect"
-import { ApiConfig, configProvider, IngestConfig, KNOWN_KEYS, LogConfig, mergeEnvironment, readConfigFile, StoreConfig } from "../../src/config/Config.js"
+import { ApiConfig, ClusterConfig, configProvider, IngestConfig, KNOWN_KEYS, LogConfig, mergeEnvironment, readConfigFile, StoreConfig } from "../../src/config/Config.js"
 import { OutboxConfig } from "../../src/outbox/OutboxConfig.js"
 import { ActivationsConfig } from "../../src/schedule/ActivationScheduler.js"
 import { decodeDafSources, EntitySettings, FullLoadSettings, GraphqlSettings, OAuthSettings, PullSettings, PushSettings, PushTls } from "../../src/sources/datafordeler/DafConfig.js"
@@ -38,7 +38,8 @@ describe("configuration", () => {
     ingest: IngestConfig,
     log: LogConfig,
     activations: ActivationsConfig,
-    outbox: OutboxConfig
+    outbox: OutboxConfig,
+    cluster: ClusterConfig
   }
   /** A decoded value as it was written in the file: secrets revealed, log levels by label. */
   const plain = (value: unknown): unknown =>
@@ -55,6 +56,7 @@ describe("configuration", () => {
       ingest: { batchSize: 14, timeZone: "Europe/Copenhagen" },
       log: { level: "DEBUG", format: "json" },
       activations: { enabled: false, lateAfterSeconds: 15, pollSeconds: 16 },
+      cluster: { memberName: "m1", heartbeatSeconds: 3, memberTimeoutSeconds: 16, lockCheckSeconds: 0.7, lockTimeoutSeconds: 1.5, acquireSeconds: 0.4 },
       outbox: {
         source: "urn:x", prefix: "p", subjectBaseUrl: "http://s", retentionHours: 17, batchSize: 18, maxBackoffSeconds: 19,
         deliveryTimeoutSeconds: 20, amqpUrl: "amqp://u:p@h", amqpExchange: "ex", amqpDeclareExchange: true,
