@@ -221,9 +221,10 @@ const makePgLeadership = (options: PgOptions): Effect.Effect<LeadershipShape, St
     const competing = new Set<string>() // names a fiber of this process competes for or leads (one per name: a session's locks are re-entrant)
     const known = new Set<string>()
 
+    let closing = false
     const lose = (session: Session, reason: string) =>
       Effect.gen(function* () {
-        if (yield* Deferred.succeed(session.lost, undefined)) {
+        if ((yield* Deferred.succeed(session.lost, undefined)) && !closing) {
           if (session.held.size > 0) {
             yield* Effect.logWarning(`leadership connection to ${shown} lost (${reason}): stopping what this process leads`).pipe(
               Effect.annotateLogs({ singletons: [...session.held.keys()].join(",") })
@@ -289,18 +290,21 @@ const makePgLeadership = (options: PgOptions): Effect.Effect<LeadershipShape, St
       })
     )
     yield* Effect.forkScoped(manage)
-    yield* Effect.addFinalizer(() => Effect.sync(() => current !== undefined && endClient(current.client)))
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        closing = true
+        if (current !== undefined) endClient(current.client)
+      })
+    )
 
-    const lead = <A, E, R>(name: string, effect: Effect.Effect<A, E, R>): Effect.Effect<A, Exclude<E, StaleWrite>, R> =>
-      Effect.gen(function* () {
-        known.add(name)
-        let waiting = false
-        for (;;) {
+    /** One try for `name` on the current connection, and while held the effect raced with the connection's loss. */
+    const holdOnce = <A, E, R>(name: string, effect: Effect.Effect<A, E, R>) =>
+      // Taking the lock and recording it cannot be cut in two (a lock taken and forgotten would stay until
+      // the connection ends); it is bounded by lockTimeout. The effect itself runs interruptibly.
+      Effect.uninterruptibleMask((restore) =>
+        Effect.gen(function* () {
           const session = current
-          if (session === undefined || competing.has(name)) {
-            yield* Effect.sleep(acquire)
-            continue
-          }
+          if (session === undefined || competing.has(name)) return "busy" as const
           competing.add(name)
           session.trying++
           const locked = yield* ask<{ locked: boolean }>(session, LOCKED, () => [name]).pipe(
@@ -310,31 +314,41 @@ const makePgLeadership = (options: PgOptions): Effect.Effect<LeadershipShape, St
           )
           if (!locked || (yield* Deferred.isDone(session.lost))) {
             competing.delete(name)
-            if (!waiting && locked === false) yield* Effect.logDebug(`singleton ${name} is held elsewhere; waiting`)
+            return "busy" as const
+          }
+          session.held.set(name, yield* nowInstant)
+          yield* Effect.logInfo(`leading ${name}`)
+          const forget = Effect.sync(() => {
+            session.held.delete(name)
+            competing.delete(name)
+          })
+          const release = Effect.zipRight(forget, Effect.whenEffect(Effect.ignore(ask(session, UNLOCK, () => [name])), Effect.map(Deferred.isDone(session.lost), (done) => !done)))
+          const outcome = yield* restore(Effect.raceFirst(Effect.exit(effect), Effect.as(Deferred.await(session.lost), "lost" as const))).pipe(
+            Effect.onInterrupt(() => release)
+          )
+          // Lost: the effect has stopped (the race waited for it); only now may the connection go.
+          yield* outcome === "lost" ? forget : release
+          return outcome
+        })
+      )
+
+    const lead = <A, E, R>(name: string, effect: Effect.Effect<A, E, R>): Effect.Effect<A, Exclude<E, StaleWrite>, R> =>
+      Effect.gen(function* () {
+        known.add(name)
+        let waiting = false
+        for (;;) {
+          const outcome = yield* holdOnce(name, effect)
+          if (outcome === "busy") {
+            if (!waiting) yield* Effect.logDebug(`singleton ${name} is held elsewhere; waiting`)
             waiting = true
             yield* Effect.sleep(acquire)
             continue
           }
           waiting = false
-          session.held.set(name, yield* nowInstant)
-          yield* Effect.logInfo(`leading ${name}`)
-          const release = Effect.gen(function* () {
-            session.held.delete(name)
-            competing.delete(name)
-            if (!(yield* Deferred.isDone(session.lost))) yield* ask(session, UNLOCK, () => [name]).pipe(Effect.ignore)
-          })
-          const outcome = yield* Effect.raceFirst(
-            Effect.exit(effect),
-            Effect.as(Deferred.await(session.lost), "lost" as const)
-          ).pipe(Effect.onInterrupt(() => release))
           if (outcome === "lost") {
-            // The effect has stopped (the race waited for it): only now may the connection go.
-            session.held.delete(name)
-            competing.delete(name)
             yield* Effect.logWarning(`no longer leading ${name}: its lock connection was lost; competing again`)
             continue
           }
-          yield* release
           if (isStale(outcome)) {
             yield* Effect.logWarning(`no longer leading ${name}: ${String(Cause.squash((outcome as Exit.Failure<A, E>).cause))}; competing again`)
             yield* Effect.sleep(acquire)
