@@ -74,7 +74,8 @@ const EngineLockFromConfig = Layer.scopedDiscard(
 
 /** The engine of `skygge run`: API, activations, outbox publishers and every configured source, on the configured store. */
 export const EngineLive = Layer.mergeAll(CoreLive, OutboxLive, IntarkSourcesLive, DafSourcesLive).pipe(
-  Layer.provide(Layer.merge(StoreFromConfig.pipe(Layer.provide(EngineLockFromConfig)), LeadershipFromConfig))
+  // The store first (its errors are the ones to show), then the leadership connection beside it.
+  Layer.provide(LeadershipFromConfig.pipe(Layer.provideMerge(StoreFromConfig.pipe(Layer.provide(EngineLockFromConfig)))))
 )
 
 /** An engine with other workers than the configured sources (the demo's simulated register), on a store of its own. */

@@ -176,7 +176,7 @@ const makePgLeadership = (options: PgOptions): Effect.Effect<LeadershipShape, St
     const shown = redactPgUrl(options.url)
     const lockTimeout = Duration.seconds(cfg.lockTimeoutSeconds)
     const acquire = Duration.seconds(cfg.acquireSeconds)
-    const base = connectionConfig(options)
+    const base = yield* Effect.try({ try: () => connectionConfig(options), catch: (e) => (e instanceof StoreOpenError ? e : new StoreOpenError({ message: String(e) })) })
     const url = new URL(base.connectionString!)
     url.searchParams.set("application_name", applicationName(member.id))
     const clientConfig: pg.ClientConfig = { ...base, connectionString: url.toString(), keepAlive: true, keepAliveInitialDelayMillis: Math.round(cfg.lockCheckSeconds * 1000) }
