@@ -41,7 +41,7 @@ const runEngine = async (name: string, source: Record<string, unknown>, cursor: 
   const dbFile = join(dir, `${name}.db`)
   migrateSqliteFile({ filename: dbFile })
   const db = openSqlite({ filename: dbFile, synchronous: "NORMAL" })
-  Effect.runSync(makeSqliteSourceCursors(db).set(cursor.name, cursor.value))
+  Effect.runSync(makeSqliteSourceCursors(db).set(cursor.name, cursor.value, null))
   const store = makeSqliteStore(db)
   const configFile = join(dir, `${name}.json`)
   const port = await freePort()

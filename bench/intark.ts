@@ -11,6 +11,7 @@
  * In both, the publisher (and the simulator's API) run in a separate provider process
  * (bench/intark-provider.ts), as a real provider would. SKYGGE_BENCH_M sets M (default 20,000).
  */
+import { Leadership } from "../src/cluster/Leadership.js"
 import amqp from "amqplib"
 import { Effect, Fiber, Logger, LogLevel, Schema } from "effect"
 import { spawn } from "node:child_process"
@@ -140,6 +141,7 @@ const engineLoop = async (): Promise<number> => {
     Effect.scoped(Effect.zipRight(startIntarkSource(source), Effect.never)).pipe(
       Effect.provide(Membership.layer({ alone: true })),
       Effect.provide(context),
+      Effect.provide(Leadership.layerAlone),
       Logger.withMinimumLogLevel(LogLevel.Error)
     )
   )

@@ -4,6 +4,8 @@
  */
 import { ConfigError, Effect, Layer, Logger, Option } from "effect"
 import { Metrics } from "./api/Metrics.js"
+import { Leadership } from "./cluster/Leadership.js"
+import { ClusterMemberLive } from "./cluster/Member.js"
 import { Membership } from "./cluster/Membership.js"
 import { ServerLive } from "./api/Server.js"
 import { OutboxLive } from "./outbox/OutboxLive.js"
@@ -54,8 +56,17 @@ export const StoreFromConfig = storeFromConfig(false)
 /** The store opened for reading only: it must exist; nothing is migrated or written, so a read-only copy will do. */
 export const ReadStoreFromConfig = storeFromConfig(true)
 
-/** What every running engine serves: the API with its metrics, and the activation scheduler. */
+/** What every running engine serves: the API with its metrics, and the activation scheduler (a singleton). */
 const CoreLive = Layer.mergeAll(ServerLive.pipe(Layer.provide(Metrics.layer)), ActivationSchedulerLive)
+
+/**
+ * Who runs the singletons (the scheduler, publishers, polled paths, schedules): on PostgreSQL one process of
+ * the cluster at a time, under advisory locks (refusing a server whose locks are not real); on SQLite this
+ * one engine, the only one on its file.
+ */
+const LeadershipFromConfig = Layer.unwrapEffect(
+  Effect.map(storeOptionsFromConfig, (store) => (store.dialect === "sqlite" ? Leadership.layerSingle : Leadership.layerPg({ url: pgConnectionUrl(store.options) })))
+).pipe(Layer.provide(ClusterMemberLive))
 
 /** One engine per SQLite file (several engines need PostgreSQL): held before the store opens, for as long as the engine runs. */
 const EngineLockFromConfig = Layer.scopedDiscard(
@@ -68,12 +79,13 @@ const MembershipFromConfig = Layer.unwrapEffect(Effect.map(storeOptionsFromConfi
 /** The engine of `skygge run`: API, activations, outbox publishers and every configured source, on the configured store. */
 export const EngineLive = Layer.mergeAll(CoreLive, OutboxLive, IntarkSourcesLive, DafSourcesLive).pipe(
   Layer.provide(MembershipFromConfig),
-  Layer.provide(StoreFromConfig.pipe(Layer.provide(EngineLockFromConfig)))
+  // The store first (its errors are the ones to show), then the leadership connection beside it.
+  Layer.provide(LeadershipFromConfig.pipe(Layer.provideMerge(StoreFromConfig.pipe(Layer.provide(EngineLockFromConfig)))))
 )
 
 /** An engine with other workers than the configured sources (the demo's simulated register), on a store of its own. */
 export const engineWith = <E, R, E2, R2>(workers: Layer.Layer<never, E, R>, store: Layer.Layer<StoreServices, E2, R2>) =>
-  Layer.mergeAll(CoreLive, workers).pipe(Layer.provide(store))
+  Layer.mergeAll(CoreLive, workers).pipe(Layer.provide(Layer.merge(store, Leadership.layerSingle.pipe(Layer.provide(ClusterMemberLive)))))
 
 /** Logs go to stderr (stdout is for answers), as text or JSON lines, at the configured level. */
 export const LoggingFromConfig = Layer.unwrapEffect(

@@ -2,8 +2,11 @@
  * The outbox as part of the engine: one drain loop per configured publisher
  * (the AMQP exchange, each webhook URL), and an hourly prune of records every
  * publisher has delivered and that are older than `outbox.retentionHours`.
+ * Each is a singleton of the cluster: `outbox:<publisher>` (one ordered drain
+ * per publisher), `outbox:prune`.
  */
 import { Clock, Duration, Effect, Layer, Redacted, Schedule } from "effect"
+import { Leadership } from "../cluster/Leadership.js"
 import { fromEpochMillis } from "../domain/core/Instant.js"
 import { OutboxStore } from "../store/Outbox.js"
 import { makeAmqpDeliverer } from "./AmqpPublisher.js"
@@ -15,6 +18,7 @@ export const OutboxLive = Layer.scopedDiscard(
   Effect.gen(function* () {
     const cfg = yield* OutboxConfig
     const store = yield* OutboxStore
+    const leadership = yield* Leadership
     const notification = { source: cfg.source, prefix: cfg.prefix, subjectBaseUrl: cfg.subjectBaseUrl }
     const deliverers: Array<Deliverer> = []
     const amqpUrl = Redacted.value(cfg.amqpUrl)
@@ -33,7 +37,7 @@ export const OutboxLive = Layer.scopedDiscard(
     }
     for (const deliverer of deliverers) {
       yield* Effect.forkScoped(
-        runPublisher(deliverer, options).pipe(Effect.tapErrorCause((cause) => Effect.logError(`outbox publisher ${deliverer.name} stopped`, cause)))
+        leadership.lead(`outbox:${deliverer.name}`, runPublisher(deliverer, options)).pipe(Effect.tapErrorCause((cause) => Effect.logError(`outbox publisher ${deliverer.name} stopped`, cause)))
       )
     }
     const names = publisherNames(cfg)
@@ -43,6 +47,6 @@ export const OutboxLive = Layer.scopedDiscard(
       const pruned = yield* store.prune(names, fromEpochMillis(now - cfg.retentionHours * 3_600_000))
       if (pruned > 0) yield* Effect.logInfo("outbox pruned").pipe(Effect.annotateLogs({ records: pruned }))
     })
-    yield* Effect.forkScoped(Effect.repeat(prune, Schedule.spaced(Duration.hours(1))))
+    yield* Effect.forkScoped(leadership.lead("outbox:prune", Effect.repeat(prune, Schedule.spaced(Duration.hours(1)))))
   })
 )

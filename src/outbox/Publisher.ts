@@ -50,17 +50,20 @@ export const runPublisher = (deliverer: Deliverer, options: PublisherOptions) =>
           }),
           Effect.either
         )
+        // Each move is from the position this publisher holds: one that lost its leadership cannot move a successor's back (StaleWrite).
         if (result._tag === "Right") {
-          cursor = records[records.length - 1]!.seq
-          yield* outbox.delivered(deliverer.name, cursor)
+          const to = records[records.length - 1]!.seq
+          yield* outbox.delivered(deliverer.name, cursor, to)
+          cursor = to
           if (attempt > 0) yield* Effect.logInfo("outbox publisher recovered").pipe(Effect.annotateLogs({ publisher: deliverer.name, attempts: attempt }))
           attempt = 0
           return true
         }
         const error = result.left
         if (error.delivered > 0) {
-          cursor = records[Math.min(error.delivered, records.length) - 1]!.seq
-          yield* outbox.delivered(deliverer.name, cursor)
+          const to = records[Math.min(error.delivered, records.length) - 1]!.seq
+          yield* outbox.delivered(deliverer.name, cursor, to)
+          cursor = to
         }
         yield* outbox.failed(deliverer.name, error.message)
         attempt++
@@ -75,7 +78,8 @@ export const runPublisher = (deliverer: Deliverer, options: PublisherOptions) =>
         )
       )
       for (;;) {
-        const delivered = yield* deliverNext.pipe(Effect.retry(retrying))
+        // A stale position is not retried: another process moved it, this one no longer leads (Leadership competes again).
+        const delivered = yield* deliverNext.pipe(Effect.retry({ schedule: retrying, while: (e) => e._tag !== "StaleWrite" }))
         if (!delivered) yield* Effect.race(Effect.sleep(Duration.millis(options.pollMs)), Queue.take(wake))
       }
     })

@@ -7,6 +7,7 @@
  * drive it with TestClock.
  */
 import { Clock, Config, Duration, Effect, Layer, Option, Queue } from "effect"
+import { Leadership } from "../cluster/Leadership.js"
 import { fromEpochMillis, type Instant, toEpochMillis } from "../domain/core/Instant.js"
 import { ActivationStore } from "../store/Activations.js"
 import { CommitSignal } from "../store/CommitSignal.js"
@@ -60,13 +61,14 @@ export const runActivationScheduler = (options: SchedulerOptions) =>
     })
   )
 
-/** The scheduler as part of the engine, when `activations.enabled`. */
+/** The scheduler as part of the engine, when `activations.enabled`: one per cluster, singleton `activations`. */
 export const ActivationSchedulerLive = Layer.scopedDiscard(
   Effect.gen(function* () {
     const cfg = yield* ActivationsConfig
     if (!cfg.enabled) return yield* Effect.logInfo("activations disabled (activations.enabled = false)")
+    const leadership = yield* Leadership
     yield* Effect.forkScoped(
-      runActivationScheduler({ lateAfterMs: cfg.lateAfterSeconds * 1000, pollMs: cfg.pollSeconds * 1000 }).pipe(
+      leadership.lead("activations", runActivationScheduler({ lateAfterMs: cfg.lateAfterSeconds * 1000, pollMs: cfg.pollSeconds * 1000 })).pipe(
         Effect.tapErrorCause((cause) => Effect.logError("activation scheduler stopped", cause))
       )
     )

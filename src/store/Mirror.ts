@@ -6,6 +6,7 @@
  */
 import { Context, type Effect } from "effect"
 import type { AnomalyKind, ContentNormaliser, MirrorRow } from "../domain/core/Mirror.js"
+import type { StaleWrite } from "./StaleWrite.js"
 import type { StoreError } from "./StoreError.js"
 
 export interface MirrorItem {
@@ -25,6 +26,8 @@ export interface MirrorItem {
 export interface SourceCursorMove {
   readonly source: string
   readonly cursor: string
+  /** The value the path read or last wrote (null: none yet): the move is a compare-and-set (SourceCursors.set). */
+  readonly expected: string | null
 }
 
 export interface MirrorResult {
@@ -50,9 +53,9 @@ export interface MirrorStoreShape {
   /**
    * Apply a batch in one transaction; `eventId` is stamped on the rows it inserts. A source's
    * cursor given here moves in the same transaction, so what a page caused and the page's
-   * position are committed together.
+   * position are committed together — or, when the cursor is no longer `expected`, neither (StaleWrite).
    */
-  readonly mirror: (source: string, eventId: string, items: ReadonlyArray<MirrorItem>, cursor?: SourceCursorMove) => Effect.Effect<ReadonlyArray<MirrorResult>, StoreError>
+  readonly mirror: (source: string, eventId: string, items: ReadonlyArray<MirrorItem>, cursor?: SourceCursorMove) => Effect.Effect<ReadonlyArray<MirrorResult>, StoreError | StaleWrite>
   /** The identities of the rows held for an object, each with its registreringTil (to tell a fetched history that lacks some). */
   readonly heldRows: (objectType: string, objectId: string, identity: ReadonlyArray<string>) => Effect.Effect<ReadonlyMap<string, string | null>, StoreError>
   readonly anomalies: (query: { readonly after: number; readonly limit: number; readonly objectType?: string }) => Effect.Effect<ReadonlyArray<AnomalyRecord>, StoreError>

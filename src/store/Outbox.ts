@@ -7,6 +7,7 @@
 import { Context, type Effect } from "effect"
 import type { ChangeKind } from "../domain/core/Change.js"
 import type { Bound, Instant } from "../domain/core/Instant.js"
+import type { StaleWrite } from "./StaleWrite.js"
 import type { StoreError } from "./StoreError.js"
 
 /** A change (domain/core/Change) or a fired activation (domain/core/Activation). */
@@ -46,7 +47,12 @@ export interface OutboxStoreShape {
   readonly after: (seq: number, limit: number) => Effect.Effect<ReadonlyArray<OutboxRecord>, StoreError>
   /** The publisher's cursor; a new publisher starts before the oldest record still kept. */
   readonly cursor: (publisher: string) => Effect.Effect<number, StoreError>
-  readonly delivered: (publisher: string, seq: number) => Effect.Effect<void, StoreError>
+  /**
+   * Move the publisher's cursor from `from` (the position it read or last wrote) to `seq`; a
+   * compare-and-set, so a publisher that lost its leadership cannot move a successor's cursor back
+   * (StaleWrite: another process moved it since).
+   */
+  readonly delivered: (publisher: string, from: number, seq: number) => Effect.Effect<void, StoreError | StaleWrite>
   readonly failed: (publisher: string, error: string) => Effect.Effect<void, StoreError>
   readonly states: (publishers: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<PublisherState>, StoreError>
   /**

@@ -60,10 +60,8 @@ describe("activations API", () => {
       const run = <A>(e: Effect.Effect<A, unknown>) => Effect.runPromise(e)
       const records = await run(outbox.after(0, 100))
       expect(records.length).toBe(5)
-      await run(outbox.cursor("a"))
-      await run(outbox.cursor("b"))
-      await run(outbox.delivered("a", records[3]!.seq))
-      await run(outbox.delivered("b", records[1]!.seq))
+      await run(outbox.delivered("a", await run(outbox.cursor("a")), records[3]!.seq))
+      await run(outbox.delivered("b", await run(outbox.cursor("b")), records[1]!.seq))
       const future = fromEpochMillis(Date.now() + 3_600_000)
       expect(await run(outbox.prune(["a", "b"], fromEpochMillis(Date.UTC(2000, 0, 1))))).toBe(0) // nothing old enough
       expect(await run(outbox.prune(["a", "b"], future))).toBe(2) // what b (the slower) has delivered

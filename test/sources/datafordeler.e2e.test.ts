@@ -18,6 +18,7 @@ import { fileURLToPath } from "node:url"
 import { afterEach, describe, expect, it } from "vitest"
 import { fromEpochMillis, type Instant, toEpochMillis } from "../../src/domain/core/Instant.js"
 import { DafSourceSchema } from "../../src/sources/datafordeler/DafConfig.js"
+import { Leadership } from "../../src/cluster/Leadership.js"
 import { startDafSource } from "../../src/sources/datafordeler/DafSourceLive.js"
 import { type DafSimulator, startDafSimulator } from "../../src/sources/datafordeler/simulator/DafSimulator.js"
 import { SourceCursors } from "../../src/store/SourceCursors.js"
@@ -104,7 +105,7 @@ describe("Datafordeler sources against the register simulator", () => {
         ? Logger.withMinimumLogLevel(logLevel)
         : (e: Effect.Effect<never, unknown, never>) =>
           e.pipe(Effect.provide(Logger.replace(Logger.defaultLogger, Logger.map(Logger.logfmtLogger, (line) => void logs.push(line)))), Logger.withMinimumLogLevel(LogLevel.All))
-      const fiber = Effect.runFork(Effect.scoped(Effect.zipRight(startDafSource(source), Effect.never)).pipe(Effect.provide(engine.context), logged))
+      const fiber = Effect.runFork(Effect.scoped(Effect.zipRight(startDafSource(source), Effect.never)).pipe(Effect.provide(engine.context), Effect.provide(Leadership.layerAlone), logged))
       cleanups.push(() => Effect.runPromise(Fiber.interrupt(fiber)).then(() => undefined))
       await sleep(300) // the first start sets its cursor
     }

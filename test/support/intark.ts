@@ -2,6 +2,7 @@
 import { Effect, Exit, Fiber, Logger, LogLevel, Option, Schema } from "effect"
 import { randomBytes } from "node:crypto"
 import { expect } from "vitest"
+import { Leadership } from "../../src/cluster/Leadership.js"
 import { fromEpochMillis } from "../../src/domain/core/Instant.js"
 import { canonicalJson } from "../../src/domain/core/Operation.js"
 import { type IntarkSource, IntarkSourceSchema } from "../../src/sources/intark/IntarkConfig.js"
@@ -80,6 +81,7 @@ export const runSource = (engine: OpenStore, source: IntarkSource) => {
     Effect.scoped(Effect.zipRight(startIntarkSource(source), Effect.never)).pipe(
       Effect.provide(Membership.layer({ alone: false })),
       Effect.provide(engine.context),
+      Effect.provide(Leadership.layerAlone),
       Logger.withMinimumLogLevel(testLogLevel)
     )
   )

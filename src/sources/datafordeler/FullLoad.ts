@@ -8,8 +8,14 @@
  * mirrored as the register has them, so loading over an existing shadow only
  * adds what it lacks (and records what upstream rewrote). With nothing
  * configured it says how to load history by hand instead of pretending.
+ *
+ * With several engines, a source's full loads run one at a time in the cluster: each takes the singleton
+ * `datafordeler:<source>:full-load` for as long as it runs (a path that needs one waits for another
+ * process's to end, then loads too: a second load over a loaded shadow only re-reads). The cron that
+ * schedules them is a singleton of its own (`datafordeler:<source>:full-load-cron`, DafSourceLive).
  */
 import { Data, Deferred, Duration, Effect, Redacted, Ref } from "effect"
+import { Leadership } from "../../cluster/Leadership.js"
 import { backoff } from "../../schedule/Backoff.js"
 import { runOnCron } from "../../schedule/OnCron.js"
 import { mkdtempSync, rmSync } from "node:fs"
@@ -124,10 +130,18 @@ export const fullLoad = (runtime: DafRuntime, data: DataService, why: string) =>
  * logged and retried with a capped backoff.
  */
 export const fullLoadUntilDone = (runtime: DafRuntime, data: DataService, why: string) =>
-  fullLoad(runtime, data, why).pipe(
-    Effect.tapError((error) => Effect.logError("full load failed; trying again").pipe(Effect.annotateLogs({ error: error.message }))),
-    Effect.retry(backoff({ base: Duration.seconds(2), max: Duration.minutes(5) }))
+  exclusive(
+    runtime,
+    fullLoad(runtime, data, why).pipe(
+      Effect.tapError((error) => Effect.logError("full load failed; trying again").pipe(Effect.annotateLogs({ error: error.message }))),
+      Effect.retry(backoff({ base: Duration.seconds(2), max: Duration.minutes(5) }))
+    )
   )
+
+/** The singleton a source's full loads hold while they run: one at a time in the cluster. */
+export const fullLoadSingleton = (runtime: DafRuntime) => `datafordeler:${runtime.source.name}:full-load`
+
+const exclusive = <A, E, R>(runtime: DafRuntime, load: Effect.Effect<A, E, R>) => Effect.flatMap(Leadership, (leadership) => leadership.lead(fullLoadSingleton(runtime), load))
 
 /** What a path calls when events cannot bring the shadow up to date; several paths of a source share one load. */
 export type FullLoadOnce = (why: string) => Effect.Effect<FullLoadResult>
@@ -141,7 +155,7 @@ export const makeFullLoadOnce = (runtime: DafRuntime, data: DataService) =>
   Effect.gen(function* () {
     const done = yield* Deferred.make<FullLoadResult>()
     const started = yield* Ref.make(false)
-    const context = yield* Effect.context<Store | MirrorStore>()
+    const context = yield* Effect.context<Store | MirrorStore | Leadership>()
     const once: FullLoadOnce = (why) =>
       Effect.gen(function* () {
         if (yield* Ref.getAndSet(started, true)) {
@@ -158,4 +172,4 @@ export const makeFullLoadOnce = (runtime: DafRuntime, data: DataService) =>
 export const runFullLoadSchedule = (runtime: DafRuntime, data: DataService) =>
   runtime.source.fullLoad.cron === undefined
     ? Effect.void
-    : runOnCron(runtime.source.fullLoad.cron, runtime.source.timeZone, "scheduled full load", fullLoad(runtime, data, "scheduled (fullLoad.cron)"))
+    : runOnCron(runtime.source.fullLoad.cron, runtime.source.timeZone, "scheduled full load", exclusive(runtime, fullLoad(runtime, data, "scheduled (fullLoad.cron)")))

@@ -91,6 +91,9 @@ export const runGraphqlSource = (runtime: DafRuntime, gql: GraphqlSettings, pool
     const now = yield* Clock.currentTimeMillis
     const stale = Option.isSome(stored) && toEpochMillis(stored.value.updatedAt as Instant) < now - retentionMs
     let cursor: number
+    // The cursor as stored: every write is a compare-and-set against it (a path that lost its leadership cannot move it back).
+    let held = Option.match(stored, { onNone: () => null, onSome: (c) => c.cursor })
+    const setCursor = (value: number) => Effect.tap(cursors.set(cursorName, String(value), held), () => (held = String(value)))
     if (Option.isNone(stored) || stale) {
       // Without the gate a service lacking the import status is read from its oldest kept event.
       const start = Option.isNone(stored) && gql.startAfterEventId !== undefined
@@ -109,7 +112,7 @@ export const runGraphqlSource = (runtime: DafRuntime, gql: GraphqlSettings, pool
         : `the cursor was last confirmed at ${stored.value.updatedAt}, longer ago than the service keeps events (${source.fullLoad.retentionDays} days): events since then are lost; events are read after the newest complete one (${start})`
       const loaded = yield* fullLoad(why).pipe(log)
       cursor = loaded.downloadNewestWrite === null ? start : yield* graphqlStartAfterDownload(source, gql, data.service, start, loaded.downloadNewestWrite)
-      yield* cursors.set(cursorName, String(cursor))
+      yield* setCursor(cursor)
     } else cursor = Number(stored.value.cursor)
 
     for (;;) {
@@ -124,7 +127,7 @@ export const runGraphqlSource = (runtime: DafRuntime, gql: GraphqlSettings, pool
         upTo = gate.right
         if (upTo <= cursor) {
           // Nothing complete after the cursor: confirm it (its age tells whether events could have been lost).
-          yield* cursors.set(cursorName, String(cursor))
+          yield* setCursor(cursor)
           yield* Effect.sleep(Duration.seconds(gql.pollSeconds))
           continue
         }
@@ -155,8 +158,9 @@ export const runGraphqlSource = (runtime: DafRuntime, gql: GraphqlSettings, pool
         `datafordeler:${source.name}`,
         `graphql:${source.name}:${next}`,
         ready.map((s) => wholeHistory(source, s.work.entity, s.work.objectId, s.fetched)),
-        next !== cursor || parked.length === 0 ? { source: cursorName, cursor: String(next) } : undefined
+        next !== cursor || parked.length === 0 ? { source: cursorName, cursor: String(next), expected: held } : undefined
       )
+      if (next !== cursor || parked.length === 0) held = String(next)
       yield* Effect.logDebug("GraphQL events round committed").pipe(log, Effect.annotateLogs({ after: cursor, cursor: next, events: page.events.length, objects: ready.length, parked: parked.length }))
       cursor = next
       if (parked.length > 0) {

@@ -127,7 +127,7 @@ export const runPullSource = (runtime: DafRuntime, pull: PullSettings, pools: Po
         if (after.at !== at) yield* Effect.logWarning(`events are read from ${after.at}, ${source.fullLoad.downloadOverlapMinutes} minutes (fullLoad.downloadOverlapMinutes) before the file download's newest row`).pipe(log)
         at = after.at
       }
-      yield* cursors.set(cursorName, at)
+      yield* cursors.set(cursorName, at, Option.getOrNull(stored))
     }
     for (;;) {
       const now = yield* Clock.currentTimeMillis
@@ -148,7 +148,7 @@ export const runPullSource = (runtime: DafRuntime, pull: PullSettings, pools: Po
         const submissions: Array<Submission> = refused.map((r) => ({ input: { reason: `PULL envelope${r.id === null ? "" : ` ${r.id}`}: ${r.reason}` } }))
         yield* store.ingest(`datafordeler:${source.name}`, submissions)
       }
-      const applied = yield* applyWanted(source, data, wanted.values(), `pull:${source.name}:${window.to}`, { source: cursorName, cursor: window.to })
+      const applied = yield* applyWanted(source, data, wanted.values(), `pull:${source.name}:${window.to}`, { source: cursorName, cursor: window.to, expected: at })
       if (applied.parked > 0) {
         // The window is seen again next round: objects are mirrored idempotently, so only the lagging ones change.
         yield* Effect.logWarning("objects whose rows do not yet show their events; the window will be read again").pipe(log, Effect.annotateLogs({ parked: applied.parked, window: window.to }))

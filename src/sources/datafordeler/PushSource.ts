@@ -10,6 +10,7 @@
  * idempotent work). PULL or GraphQL events remain the backstop for anything a
  * PUSH never delivered.
  */
+import { Leadership } from "../../cluster/Leadership.js"
 import { Clock, Duration, Effect, Option, Queue, Runtime, Schedule } from "effect"
 import { readFileSync } from "node:fs"
 import { decodePullEnvelope } from "../../domain/datafordeler/DatafordelerEvents.js"
@@ -27,8 +28,10 @@ import { startPushReceiver } from "./push/PushReceiver.js"
 const BATCH = 1000
 
 /** The receiver (listening when this returns: a port in use stops the start) and the inbox loop, both for the life of the scope. */
-export const startPushSource = (runtime: DafRuntime, push: PushSettings, pools: Pools, fullLoad: FullLoadOnce) =>
+/** The receiver, in every process; the inbox's drain only while this process holds singleton `drainSingleton`. */
+export const startPushSource = (runtime: DafRuntime, push: PushSettings, pools: Pools, fullLoad: FullLoadOnce, drainSingleton: string) =>
   Effect.gen(function* () {
+    const leadership = yield* Leadership
     const source = runtime.source
     const inbox = yield* PushInbox
     const wake = yield* Queue.sliding<void>(1)
@@ -87,7 +90,7 @@ export const startPushSource = (runtime: DafRuntime, push: PushSettings, pools: 
       }).pipe(Effect.repeat(Schedule.spaced(Duration.hours(1))))
     )
 
-    yield* Effect.forkScoped(processInbox(runtime, push, wake, pools, fullLoad).pipe(log))
+    yield* Effect.forkScoped(leadership.lead(drainSingleton, processInbox(runtime, push, wake, pools, fullLoad)).pipe(log))
   })
 
 const processInbox = (runtime: DafRuntime, push: PushSettings, wake: Queue.Queue<void>, pools: Pools, fullLoad: FullLoadOnce) =>
@@ -100,7 +103,9 @@ const processInbox = (runtime: DafRuntime, push: PushSettings, wake: Queue.Queue
     // while the receiver already records what arrives (it is applied right after).
     const cursors = yield* SourceCursors
     const marker = `${source.name}:push`
-    if (Option.isNone(yield* cursors.get(marker))) {
+    // The marker as stored: every move is a compare-and-set against it (a drain that lost its leadership cannot move it back).
+    let held = Option.match(yield* cursors.get(marker), { onNone: () => null, onSome: (c) => c.cursor })
+    if (held === null) {
       const loaded = yield* fullLoad("first start: PUSH delivers only what happens from now on")
       // PUSH cannot replay: without an event path beside it, what changed after the download was generated waits for a full load.
       if (loaded.downloadNewestWrite !== null && source.pull === undefined && source.graphql === undefined) {
@@ -108,7 +113,8 @@ const processInbox = (runtime: DafRuntime, push: PushSettings, wake: Queue.Queue
           `the file download's newest row was written at ${loaded.downloadNewestWrite}: changes between its generation and the subscription's first push reach the shadow only with the next full load (fullLoad.cron, or an entity's list query), or with graphql/pull beside push`
         ).pipe(Effect.annotateLogs({ source: source.name, path: "push" }))
       }
-      yield* cursors.set(marker, "0")
+      yield* cursors.set(marker, "0", null)
+      held = "0"
     }
     for (;;) {
       const entries = yield* inbox.pending(source.name, BATCH)
@@ -126,13 +132,14 @@ const processInbox = (runtime: DafRuntime, push: PushSettings, wake: Queue.Queue
       if (refusals.length > 0) yield* store.ingest(`datafordeler:${source.name}`, refusals.map((reason) => ({ input: { reason } })))
       // The PUSH "cursor" is the last inbox entry applied: its age says how long since a push was applied.
       const lastId = String(entries[entries.length - 1]!.id)
-      const applied = yield* applyWanted(source, data, fold.wanted.values(), `push:${source.name}:${lastId}`, { source: marker, cursor: lastId })
+      const applied = yield* applyWanted(source, data, fold.wanted.values(), `push:${source.name}:${lastId}`, { source: marker, cursor: lastId, expected: held })
       if (applied.parked > 0) {
         // The entries stay pending and are taken again; what was applied is applied again idempotently.
         yield* Effect.logWarning("pushed objects whose rows do not yet show their events; trying again").pipe(Effect.annotateLogs({ parked: applied.parked }))
         yield* Effect.sleep(Duration.seconds(Math.min(30, push.maxBackoffSeconds)))
         continue
       }
+      held = lastId
       yield* inbox.markProcessed(entries.map((e) => e.id))
       yield* Effect.logDebug("pushed events applied").pipe(Effect.annotateLogs({ events: fold.events(), objects: applied.objects }))
     }

@@ -1,5 +1,10 @@
-/** Every configured IntArk source as part of the engine: a consumer and a fetcher each, stopped with the layer. */
+/**
+ * Every configured IntArk source as part of the engine: a consumer and a fetcher each (in every process:
+ * competing consumers on one queue), stopped with the layer; the first-start full load and the resync
+ * schedule are singletons of the cluster (`intark:<source>:full-load`, `intark:<source>:resync`).
+ */
 import { Effect, Layer, Redacted } from "effect"
+import { Leadership } from "../../cluster/Leadership.js"
 import { ConfigSources } from "../../config/Config.js"
 import { runConsumer } from "./Consumer.js"
 import { runFetcher } from "./Fetcher.js"
@@ -41,12 +46,13 @@ export const startIntarkSource = (source: IntarkSource) =>
     yield* Effect.forkScoped(
       runFetcher({ source, authHeaders: headers }).pipe(Effect.tapErrorCause((cause) => Effect.logError(`intark fetcher ${source.name} stopped`, cause)))
     )
+    const leadership = yield* Leadership
     yield* Effect.forkScoped(
-      fullLoadIfEmpty(source, headers).pipe(
+      leadership.lead(`intark:${source.name}:full-load`, fullLoadIfEmpty(source, headers)).pipe(
         Effect.catchAll((error) => Effect.logError("full load failed; it is tried again at the next start while the shadow is still empty").pipe(Effect.annotateLogs({ source: source.name, error: error.message })))
       )
     )
-    if (source.resync !== undefined) yield* Effect.forkScoped(runResyncSchedule(source, headers))
+    if (source.resync !== undefined) yield* Effect.forkScoped(leadership.lead(`intark:${source.name}:resync`, runResyncSchedule(source, headers)))
     yield* Effect.logInfo("intark source started").pipe(Effect.annotateLogs({ source: source.name, queue: source.amqp.queue, provider: new URL(source.provider.baseUrl).origin }))
   })
 

@@ -12,6 +12,7 @@ import { type Bound, fromEpochMillis, type Instant } from "../../domain/core/Ins
 import { type Activation, type ActivationKind, type ActivationStatus, type ActivationStoreShape, settleInBatches } from "../Activations.js"
 import type { CommitSignalShape } from "../CommitSignal.js"
 import type { OutboxRecord, OutboxStoreShape, OutboxType } from "../Outbox.js"
+import { StaleWrite, staleOut } from "../StaleWrite.js"
 import { attemptPromise } from "../StoreError.js"
 import { allocate, insertOutbox, lockHistory } from "./PgHistory.js"
 import { notifyCommit } from "./PgCommitSignal.js"
@@ -68,13 +69,15 @@ const settleBatch = async (client: pg.PoolClient, at: Instant, lateAfterMs: numb
     [at, SETTLE_BATCH]
   )
   const settled = due.rows.map((a) => ({ a, s: settleActivation({ kind: a.kind, at: a.at, data: a.data }, a.neighbour === null ? undefined : { data: a.neighbour }, at, lateAfterMs) }))
-  const fired = settled.flatMap(({ a, s }) => (s._tag === "Fired" ? [{ a, late: s.late, announce: s.announce }] : []))
-  if (settled.length > 0) {
-    await client.query(
-      "UPDATE activations SET status = u.status, settled_at = $4, late = u.late FROM unnest($1::bigint[], $2::text[], $3::boolean[]) AS u(id, status, late) WHERE activations.id = u.id",
+  // Settled only from pending (a settler that read them before another settled them fires none twice); under
+  // the history lock none can have moved since the read, so this is the guard, not the usual path.
+  const moved = settled.length === 0
+    ? new Set<string>()
+    : new Set((await client.query<{ id: string }>(
+      "UPDATE activations SET status = u.status, settled_at = $4, late = u.late FROM unnest($1::bigint[], $2::text[], $3::boolean[]) AS u(id, status, late) WHERE activations.id = u.id AND activations.status = 'pending' RETURNING activations.id",
       [settled.map(({ a }) => a.id), settled.map(({ s }) => (s._tag === "Fired" ? "fired" : "skipped")), settled.map(({ s }) => (s._tag === "Fired" ? s.late : null)), at]
-    )
-  }
+    )).rows.map((r) => String(r.id)))
+  const fired = settled.flatMap(({ a, s }) => (s._tag === "Fired" && moved.has(String(a.id)) ? [{ a, late: s.late, announce: s.announce }] : []))
   const seqs = (await allocate(client, { outbox: fired.length })).outbox
   await insertOutbox(
     client,
@@ -86,7 +89,7 @@ const settleBatch = async (client: pg.PoolClient, at: Instant, lateAfterMs: numb
   )
   if (fired.length > 0) await notifyCommit(client)
   const late = fired.filter((f) => f.late).length
-  return { fired: fired.length, skipped: settled.length - fired.length, late, more: due.rows.length === SETTLE_BATCH }
+  return { fired: fired.length, skipped: moved.size - fired.length, late, more: due.rows.length === SETTLE_BATCH }
 }
 
 export const makePgActivations = (pool: pg.Pool, signal: CommitSignalShape): ActivationStoreShape => ({
@@ -160,11 +163,15 @@ export const makePgOutbox = (pool: pg.Pool): OutboxStoreShape => {
     after: (seq, limit) =>
       attemptPromise("OutboxStore.after", async () => (await pool.query<OutboxRow>("SELECT * FROM outbox WHERE seq > $1 ORDER BY seq LIMIT $2", [seq, limit])).rows.map(toOutboxRecord)),
     cursor: (publisher) => Effect.flatMap(now, (at) => attemptPromise("OutboxStore.cursor", async () => Number((await cursorOf(publisher, at)).delivered_seq))),
-    delivered: (publisher, seq) =>
+    delivered: (publisher, from, seq) =>
       Effect.flatMap(now, (at) =>
-        attemptPromise("OutboxStore.delivered", async () => {
-          await pool.query("UPDATE outbox_cursors SET delivered_seq = $1, attempts = 0, last_error = NULL, updated_at = $2 WHERE publisher = $3", [seq, at, publisher])
-        })),
+        staleOut(attemptPromise("OutboxStore.delivered", async () => {
+          const moved = await pool.query(
+            "UPDATE outbox_cursors SET delivered_seq = $1, attempts = 0, last_error = NULL, updated_at = $2 WHERE publisher = $3 AND delivered_seq = $4",
+            [seq, at, publisher, from]
+          )
+          if (moved.rowCount !== 1) throw new StaleWrite({ operation: "OutboxStore.delivered", key: publisher })
+        }))),
     failed: (publisher, error) =>
       Effect.flatMap(now, (at) =>
         attemptPromise("OutboxStore.failed", async () => {

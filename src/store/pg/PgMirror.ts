@@ -19,6 +19,7 @@ import type { OutboxType } from "../Outbox.js"
 import { attemptPromise } from "../StoreError.js"
 import { type ActivationInsert, advanceHeads, allocate, cancelActivations, closeRows, insertActivations, insertOutbox, insertRows, lockHistory, type RowInsert } from "./PgHistory.js"
 import { setCursor } from "./PgSourceCursors.js"
+import { staleOut } from "../StaleWrite.js"
 import { notifyCommit } from "./PgCommitSignal.js"
 import { inPgTransaction } from "./PgTransaction.js"
 
@@ -123,7 +124,7 @@ const mirrorBatch = async (client: pg.PoolClient, source: string, eventId: strin
   }
   await advanceHeads(client, [...heads.values()])
   await insertOutbox(client, changes.map((c, i) => ({ ...c, seq: ids.outbox[i]!, id: randomUUID(), eventId, rowId: null, at: null, late: null })), now)
-  if (cursor !== undefined) await setCursor(client, cursor.source, cursor.cursor, now)
+  if (cursor !== undefined) await setCursor(client, cursor, now)
   if (rows.length > 0 || closes.length > 0) await notifyCommit(client)
   return results
 }
@@ -131,7 +132,7 @@ const mirrorBatch = async (client: pg.PoolClient, source: string, eventId: strin
 export const makePgMirror = (pool: pg.Pool, signal?: CommitSignalShape): MirrorStoreShape => ({
   mirror: (source, eventId, items, cursor) =>
     Clock.currentTimeMillis.pipe(
-      Effect.flatMap((ms) => inPgTransaction(pool, "MirrorStore.mirror", (client) => mirrorBatch(client, source, eventId, items, fromEpochMillis(ms), cursor))),
+      Effect.flatMap((ms) => staleOut(inPgTransaction(pool, "MirrorStore.mirror", (client) => mirrorBatch(client, source, eventId, items, fromEpochMillis(ms), cursor)))),
       Effect.flatMap((results) => {
         const changed = results.some((r) => r.inserted > 0 || r.closed > 0)
         return changed && signal !== undefined ? Effect.as(signal.notify, results) : Effect.succeed(results)

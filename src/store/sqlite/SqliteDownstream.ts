@@ -12,6 +12,7 @@ import { type Bound, fromEpochMillis, type Instant } from "../../domain/core/Ins
 import { type Activation, type ActivationKind, type ActivationStatus, type ActivationStoreShape, settleInBatches } from "../Activations.js"
 import type { CommitSignalShape } from "../CommitSignal.js"
 import type { OutboxRecord, OutboxStoreShape, OutboxType } from "../Outbox.js"
+import { StaleWrite, staleOut } from "../StaleWrite.js"
 import { attempt } from "../StoreError.js"
 
 /** Statements the ingest transaction calls; each is one prepared statement. */
@@ -101,7 +102,8 @@ export const makeSqliteActivations = (db: Database.Database, signal: CommitSigna
     startsAt: db.prepare<[string, string, string], { data: string }>(
       "SELECT data FROM rows WHERE object_type = ? AND object_id = ? AND registrering_til IS NULL AND virkning_fra = ?"
     ),
-    settle: db.prepare("UPDATE activations SET status = ?, settled_at = ?, late = ? WHERE id = ?"),
+    // Only from pending: an activation settled already is never fired again.
+    settle: db.prepare("UPDATE activations SET status = ?, settled_at = ?, late = ? WHERE id = ? AND status = 'pending'"),
     record: db.prepare(
       `INSERT INTO outbox (id, type, object_type, object_id, registreringstid, virkning_fra, virkning_til, row_id, at, late, created_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
@@ -123,12 +125,11 @@ export const makeSqliteActivations = (db: Database.Database, signal: CommitSigna
       const neighbour = q[neighbourAcross(a.kind)].get(a.object_type, a.object_id, a.at)
       const settled = settleActivation({ kind: a.kind, at: a.at as Instant, data: a.data }, neighbour, now, lateAfterMs)
       if (settled._tag === "Skipped") {
-        q.settle.run("skipped", now, null, a.id)
-        skipped++
+        skipped += q.settle.run("skipped", now, null, a.id).changes
         continue
       }
       const isLate = settled.late ? 1 : 0
-      q.settle.run("fired", now, isLate, a.id)
+      if (q.settle.run("fired", now, isLate, a.id).changes !== 1) continue
       q.record.run(
         randomUUID(),
         settled.announce,
@@ -214,7 +215,7 @@ export const makeSqliteOutbox = (db: Database.Database): OutboxStoreShape => {
     cursor: db.prepare<[string], { delivered_seq: number; attempts: number; last_error: string | null }>(
       "SELECT delivered_seq, attempts, last_error FROM outbox_cursors WHERE publisher = ?"
     ),
-    delivered: db.prepare("UPDATE outbox_cursors SET delivered_seq = ?, attempts = 0, last_error = NULL, updated_at = ? WHERE publisher = ?"),
+    delivered: db.prepare("UPDATE outbox_cursors SET delivered_seq = ?, attempts = 0, last_error = NULL, updated_at = ? WHERE publisher = ? AND delivered_seq = ?"),
     failed: db.prepare("UPDATE outbox_cursors SET attempts = attempts + 1, last_error = ?, updated_at = ? WHERE publisher = ?"),
     backlog: db.prepare<[number], { n: number }>("SELECT count(*) AS n FROM outbox WHERE seq > ?"),
     pruneBefore: db.prepare<[string, number]>("DELETE FROM outbox WHERE created_at < ? AND seq <= ?"),
@@ -227,7 +228,11 @@ export const makeSqliteOutbox = (db: Database.Database): OutboxStoreShape => {
   return {
     after: (seq, limit) => attempt("OutboxStore.after", () => q.after.all(seq, limit).map(toOutboxRecord)),
     cursor: (publisher) => Effect.flatMap(now, (at) => attempt("OutboxStore.cursor", () => cursorOf(publisher, at).delivered_seq)),
-    delivered: (publisher, seq) => Effect.flatMap(now, (at) => attempt("OutboxStore.delivered", () => void q.delivered.run(seq, at, publisher))),
+    delivered: (publisher, from, seq) =>
+      Effect.flatMap(now, (at) =>
+        staleOut(attempt("OutboxStore.delivered", () => {
+          if (q.delivered.run(seq, at, publisher, from).changes !== 1) throw new StaleWrite({ operation: "OutboxStore.delivered", key: publisher })
+        }))),
     failed: (publisher, error) => Effect.flatMap(now, (at) => attempt("OutboxStore.failed", () => void q.failed.run(error.slice(0, 2000), at, publisher))),
     states: (publishers) =>
       Effect.flatMap(now, (at) =>

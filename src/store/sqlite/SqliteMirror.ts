@@ -6,6 +6,7 @@ import { fromEpochMillis, type Instant } from "../../domain/core/Instant.js"
 import { planMirror, type StoredMirrorRow, storedKey } from "../../domain/core/Mirror.js"
 import type { AnomalyRecord, MirrorItem, MirrorResult, MirrorStoreShape, SourceCursorMove } from "../Mirror.js"
 import { setCursorStatement } from "./SqliteSourceCursors.js"
+import { staleOut } from "../StaleWrite.js"
 import type { CommitSignalShape } from "../CommitSignal.js"
 import { attempt } from "../StoreError.js"
 import { makeDownstreamWrites } from "./SqliteDownstream.js"
@@ -70,14 +71,14 @@ export const makeSqliteMirror = (db: Database.Database, signal?: CommitSignalSha
 
   const mirrorTx = db.transaction((source: string, eventId: string, items: ReadonlyArray<MirrorItem>, now: Instant, cursor: SourceCursorMove | undefined) => {
     const results = items.map((item) => applyItem(source, eventId, item, now))
-    if (cursor !== undefined) q.cursor.run(cursor.source, cursor.cursor, now)
+    if (cursor !== undefined) q.cursor(cursor, now)
     return results
   })
 
   return {
     mirror: (source, eventId, items, cursor) =>
       Clock.currentTimeMillis.pipe(
-        Effect.flatMap((ms) => attempt("MirrorStore.mirror", () => mirrorTx.immediate(source, eventId, items, fromEpochMillis(ms), cursor))),
+        Effect.flatMap((ms) => staleOut(attempt("MirrorStore.mirror", () => mirrorTx.immediate(source, eventId, items, fromEpochMillis(ms), cursor)))),
         Effect.flatMap((results) => {
           const changed = results.some((r) => r.inserted > 0 || r.closed > 0)
           return changed && signal !== undefined ? Effect.as(signal.notify, results) : Effect.succeed(results)

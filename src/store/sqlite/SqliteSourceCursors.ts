@@ -1,8 +1,9 @@
-/** Source cursors on SQLite. */
+/** Source cursors on SQLite; every write a compare-and-set. */
 import type Database from "better-sqlite3"
 import { Clock, Effect, Option } from "effect"
 import { fromEpochMillis } from "../../domain/core/Instant.js"
 import type { SourceCursorsShape } from "../SourceCursors.js"
+import { StaleWrite, staleOut } from "../StaleWrite.js"
 import { attempt } from "../StoreError.js"
 
 export const makeSqliteSourceCursors = (db: Database.Database): SourceCursorsShape => {
@@ -12,12 +13,21 @@ export const makeSqliteSourceCursors = (db: Database.Database): SourceCursorsSha
   return {
     list: attempt("SourceCursors.list", () => list.all()),
     get: (source) => attempt("SourceCursors.get", () => Option.fromNullable(get.get(source))),
-    set: (source, cursor) => Effect.flatMap(Clock.currentTimeMillis, (ms) => attempt("SourceCursors.set", () => void set.run(source, cursor, fromEpochMillis(ms))))
+    set: (source, cursor, expected) =>
+      Effect.flatMap(Clock.currentTimeMillis, (ms) => staleOut(attempt("SourceCursors.set", () => set({ source, cursor, expected }, fromEpochMillis(ms)))))
   }
 }
 
-/** The upsert of a source's cursor (also run inside the mirror's transaction). */
-export const setCursorStatement = (db: Database.Database) =>
-  db.prepare<[string, string, string]>(
-    "INSERT INTO source_cursors (source, cursor, updated_at) VALUES (?, ?, ?) ON CONFLICT (source) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at"
-  )
+/**
+ * The compare-and-set of a source's cursor (also run inside the mirror's transaction): inserted when
+ * `expected` is null and there is none, else updated where it is still `expected`; otherwise it throws
+ * StaleWrite (rolling back the transaction it is part of).
+ */
+export const setCursorStatement = (db: Database.Database) => {
+  const insert = db.prepare<[string, string, string]>("INSERT INTO source_cursors (source, cursor, updated_at) VALUES (?, ?, ?) ON CONFLICT (source) DO NOTHING")
+  const update = db.prepare<[string, string, string, string]>("UPDATE source_cursors SET cursor = ?, updated_at = ? WHERE source = ? AND cursor = ?")
+  return (move: { readonly source: string; readonly cursor: string; readonly expected: string | null }, updatedAt: string): void => {
+    const written = move.expected === null ? insert.run(move.source, move.cursor, updatedAt) : update.run(move.cursor, updatedAt, move.source, move.expected)
+    if (written.changes !== 1) throw new StaleWrite({ operation: "SourceCursors.set", key: move.source })
+  }
+}

@@ -19,7 +19,7 @@ import { ActivationStore } from "../../../src/store/Activations.js"
 import { OutboxStore } from "../../../src/store/Outbox.js"
 import { Store } from "../../../src/store/Store.js"
 import type { StoreServices } from "../../../src/store/StoreServices.js"
-import { openServices, propertyRuns, runTest, type StoreBackend } from "./backend.js"
+import { onFreshStore, openServices, propertyRuns, runTest, type StoreBackend } from "./backend.js"
 
 const DAY = 86_400_000
 const BASE = Date.UTC(2030, 0, 1)
@@ -260,4 +260,22 @@ export const activationsContract = (backend: StoreBackend) =>
         ["later", "started", "fired", false, "2035-01-01T00:00:00.001000Z"]
       ])
     })
+  
+    it("fires an activation once when two settlers find it due at once (only from pending)", () =>
+      onFreshStore(backend, Effect.gen(function* () {
+        const store = yield* Store
+        const activations = yield* ActivationStore
+        const outbox = yield* OutboxStore
+        const nowMs = Date.now()
+        yield* store.ingest("test", ["a", "b", "c"].map((objectId, i) => ({
+          input: { op: "assert", objectType: "thing", objectId, registreringstid: fromEpochMillis(nowMs - 1000), virkningFra: fromEpochMillis(nowMs + (i + 1) * DAY), virkningTil: null, data: canonicalJson({ v: i }), eventId: `e${i}` } as Operation
+        })))
+        expect(yield* activations.pendingCount).toBe(3)
+        const due = fromEpochMillis(nowMs + 10 * DAY)
+        const [first, second] = yield* Effect.all([activations.settleDue(due, LATE_AFTER_MS), activations.settleDue(due, LATE_AFTER_MS)], { concurrency: 2 })
+        expect(first.fired + second.fired).toBe(3)
+        expect((yield* activations.settleDue(due, LATE_AFTER_MS)).fired).toBe(0)
+        const started = (yield* outbox.after(0, 100)).filter((r) => r.type === "validity-started")
+        expect(started.map((r) => r.objectId).sort()).toEqual(["a", "b", "c"])
+      })))
   })

@@ -31,4 +31,20 @@ export const outboxContract = (backend: StoreBackend) =>
         ])
         expect(new Set(records.map((r) => r.id)).size).toBe(4)
       })))
+  
+    it("moves a publisher's position only from where the mover read it: a stale publisher cannot move it back", () =>
+      onFreshStore(backend, Effect.gen(function* () {
+        const store = yield* Store
+        const outbox = yield* OutboxStore
+        yield* store.ingest("test", created(3))
+        const records = yield* outbox.after(0, 10)
+        const start = yield* outbox.cursor("hook")
+        // The new leader delivered the first two; the old one, still holding the start, delivered the first.
+        yield* outbox.delivered("hook", start, records[1]!.seq)
+        const stale = yield* Effect.flip(outbox.delivered("hook", start, records[0]!.seq))
+        expect(stale._tag).toBe("StaleWrite")
+        expect(yield* outbox.cursor("hook")).toBe(records[1]!.seq)
+        yield* outbox.delivered("hook", records[1]!.seq, records[2]!.seq)
+        expect(yield* outbox.cursor("hook")).toBe(records[2]!.seq)
+      })))
   })
