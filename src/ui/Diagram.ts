@@ -92,7 +92,9 @@ export const PALETTE: ReadonlyArray<string> = ["#E69F00", "#56B4E9", "#009E73", 
 export const PATTERNS: ReadonlyArray<Pattern> = ["solid", "hatch", "dots", "cross"]
 export const MIN_EMPTY_WIDTH = 2
 const DAY = 86_400_000
-const MIN_LABEL_GAP = 64
+/** Tick labels: about this many pixels a character (11 px text), and this much room between two along the y axis. */
+const LABEL_CHAR_PX = 6.6
+const LABEL_LINE_PX = 14
 
 /** JSON with object keys sorted, so two equal values are one text (and one colour). */
 export const canonical = (value: unknown): string =>
@@ -208,19 +210,26 @@ export const toPx = (scale: Scale, value: number): number => interpolate(scale.k
 /** Pixels → data. */
 export const fromPx = (scale: Scale, px: number): number => interpolate(scale.knots, px, 1)
 
-const formatInstant = (value: number): string => {
+/** A tick's label: the date at midnight, else date and time (to the millisecond when it has one). */
+export const formatTick = (value: number): string => {
   const text = fromEpochMillis(value)
-  return text.slice(11, 23) === "00:00:00.000" ? text.slice(0, 10) : text.slice(11, 19) === "00:00:00" ? text.slice(0, 23) : text.slice(0, 10) + " " + text.slice(11, 19)
+  if (text.slice(11, 23) === "00:00:00.000") return text.slice(0, 10)
+  return `${text.slice(0, 10)} ${text.slice(11, 19)}${text.slice(20, 23) === "000" ? "" : text.slice(19, 23)}`
 }
 
-/** Ticks at the rows' own instants (as the documentation's tables name them); a label is left out when it would crowd the one before. */
-export const ticksOf = (scale: Scale, values: ReadonlyArray<number>): ReadonlyArray<Tick> => {
-  let lastLabelled = -Infinity
+/**
+ * Ticks at the rows' own instants (as the documentation's tables name them); a label is left out when it
+ * would overlap the last one shown (side by side along x, stacked along y).
+ */
+export const ticksOf = (scale: Scale, values: ReadonlyArray<number>, axis: "x" | "y"): ReadonlyArray<Tick> => {
+  let last: { px: number; label: string } | undefined
   return distinctSorted(values).map((v) => {
     const px = toPx(scale, v)
-    const crowded = Math.abs(px - lastLabelled) < MIN_LABEL_GAP
-    if (!crowded) lastLabelled = px
-    return { at: fromEpochMillis(v), px: Math.round(px * 100) / 100, label: crowded ? "" : formatInstant(v) }
+    const label = formatTick(v)
+    const room = axis === "y" ? LABEL_LINE_PX : ((last?.label.length ?? 0) / 2 + label.length / 2) * LABEL_CHAR_PX + 8
+    const crowded = last !== undefined && Math.abs(px - last.px) < room
+    if (!crowded) last = { px, label }
+    return { at: fromEpochMillis(v), px: Math.round(px * 100) / 100, label: crowded ? "" : label }
   })
 }
 
@@ -310,7 +319,7 @@ export const diagramOf = (rows: ReadonlyArray<DiagramRow>, options: DiagramOptio
       empty
     }
   })
-  return { box, x, y, xTicks: ticksOf(x, xs), yTicks: ticksOf(y, ys), rects, legend }
+  return { box, x, y, xTicks: ticksOf(x, xs, "x"), yTicks: ticksOf(y, ys, "y"), rects, legend }
 }
 
 /** Rows in force at (registreringstid, virkningstid), by the half-open rule: what `GET /v1/objects/…` answers, for rows already loaded. */

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest"
 import { instant } from "../../src/domain/core/Instant.js"
-import { canonical, type Diagram, diagramOf, type DiagramRow, fromPx, inkOn, instantsAt, legendOf, letterOf, makeScale, MIN_EMPTY_WIDTH, PALETTE, rowsAt, shortInstant, toPx } from "../../src/ui/Diagram.js"
+import { canonical, type Diagram, diagramOf, type DiagramRow, fromPx, inkOn, instantsAt, legendOf, letterOf, makeScale, MIN_EMPTY_WIDTH, PALETTE, rowsAt, shortInstant, ticksOf, toPx, formatTick } from "../../src/ui/Diagram.js"
 import { diffData, registrationsOf } from "../../src/ui/Registrations.js"
 import { EMPTY, formatState, parseState } from "../../src/ui/UiState.js"
 
@@ -134,6 +134,19 @@ describe("open ends, equal instants, scales", () => {
     expect(shortInstant(instant("2017-01-05"))).toBe("2017-01-05")
     expect(shortInstant(instant("2017-01-05T10:20:30Z"))).toBe("2017-01-05T10:20:30Z")
     expect(shortInstant(instant("2017-01-05T10:20:30.5Z"))).toBe("2017-01-05T10:20:30.500000Z")
+  })
+
+  it("tick labels: a date at midnight, else date and time; one that would overlap the last shown is left out (x: side by side; y: stacked)", () => {
+    expect([formatTick(Date.parse("2017-01-04")), formatTick(Date.parse("2017-01-04T10:20:30Z")), formatTick(Date.parse("2017-01-04T10:20:30.250Z"))]).toEqual([
+      "2017-01-04",
+      "2017-01-04 10:20:30",
+      "2017-01-04 10:20:30.250"
+    ])
+    const values = [Date.parse("2017-01-01"), Date.parse("2017-01-02"), Date.parse("2017-01-20")]
+    const across = ticksOf(makeScale("time", values, 0, 500, 1), values, "x")
+    expect(across.map((tick) => tick.label)).toEqual(["2017-01-01", "", "2017-01-20"]) // 2017-01-02 is 26 px on: too close
+    const up = ticksOf(makeScale("time", values, 500, 0, 1), values, "y")
+    expect(up.map((tick) => tick.label)).toEqual(["2017-01-01", "2017-01-02", "2017-01-20"]) // 26 px apart stack fine
   })
 
   it("the even scale spaces distinct instants equally and maps back exactly", () => {

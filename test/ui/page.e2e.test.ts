@@ -127,7 +127,9 @@ afterAll(async () => {
 describe("the time-travel page", () => {
   it("draws the worked examples as the documentation's tables read as pictures, and a click answers the row the API answers", async () => {
     const { api, stderr } = await startEngine()
-    await register(api, workedExamples())
+    // Beside the worked examples, an object whose validity starts in the future: a pending activation.
+    const future = { op: "assert", objectType: "vej", objectId: "zzzz", registreringstid: "2020-01-01", virkningFra: "2099-01-01", virkningTil: null, data: { navn: "Fremtidsvej" }, eventId: "z-1" }
+    await register(api, [...workedExamples(), future])
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } })
     cleanups.push(() => context.close())
     const page = await context.newPage()
@@ -166,6 +168,10 @@ describe("the time-travel page", () => {
     expect([a.open, b.open, c.open]).toEqual(["top", "right", "right top"])
     expect([a.key, b.key, c.key]).toEqual(["A", "A", "B"]) // Aabakke twice, Åbakke
     expect(await page.$$eval("ul.legend li", (li) => li.map((l) => l.textContent))).toEqual([expect.stringContaining("Aabakke"), expect.stringContaining("Åbakke")])
+
+    // Hovering a rectangle shows its row.
+    await page.hover("svg.diagram g.row[data-row-id='3'] rect.fill")
+    expect(await (await page.waitForSelector(".tooltip:not([hidden])")).textContent()).toMatch(/row 3.*Aabakke.*registrering \[2016-11-01, 2017-01-04\)/)
 
     // A click in row 5's rectangle: the page asks the API and shows its answer, with a crosshair there.
     await page.mouse.click(...(await centre(page, 5)))
@@ -212,6 +218,13 @@ describe("the time-travel page", () => {
     expect(await inForce(page)).toBe(5)
     await page.screenshot({ path: join(shots, "object.png") })
     await page.screenshot({ path: join(shots, "object-full.png"), fullPage: true })
+
+    // A pending activation, marked on the virkning axis where the row's validity begins, and listed.
+    await open(page, api, "#type=vej&id=zzzz")
+    const marker = (await page.getAttribute("path.activation.pending", "d"))!
+    const zzzz = (await drawn(page))[0]!
+    expect(Number(/^M[\d.]+ ([\d.]+)/.exec(marker)![1])).toBeCloseTo(zzzz.y + zzzz.height, 1)
+    expect(await page.textContent("table.activations-table")).toMatch(/2099-01-01.*started.*pending/)
 
     // On a phone the same picture fits the screen.
     const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2 })
@@ -287,6 +300,9 @@ describe("the time-travel page", () => {
       ]
     })
     await waitFor("the PULL path's cursor", async () => ((await (await fetch(`${api}/v1/sources`)).json()) as { cursors: Array<unknown> }).cursors.length > 0)
+    // Changes in the register reach the shadow through the path.
+    sim.randomChanges(8)
+    await waitFor("rows from the register", async () => ((await (await fetch(`${api}/ready`)).json()) as { rows: number }).rows > 0)
     // A refused input, to be listed with its reason.
     const refused = await fetch(`${api}/v1/registrations`, { method: "POST", headers: { "content-type": "application/x-ndjson" }, body: '{"op":"assert","objectType":"vej"}\n' })
     expect(refused.status).toBe(422)
@@ -307,6 +323,9 @@ describe("the time-travel page", () => {
     expect(sources.cursors.find((c) => c.source === "dar")!.ageSeconds).toBeGreaterThanOrEqual(age)
     expect(await page.textContent("table.refused")).toContain("objectId")
     await page.screenshot({ path: join(shots, "operations.png"), fullPage: true })
+    await page.setViewportSize({ width: 390, height: 844 })
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390)
+    await page.screenshot({ path: join(shots, "operations-phone.png"), fullPage: true })
   })
 
   it("asks for a token when the engine has tokens, sends it as a bearer header, and keeps it out of the URL and the log", async () => {

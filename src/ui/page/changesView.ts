@@ -5,7 +5,7 @@
 import type { UiState } from "../UiState.js"
 import { get, query, showError } from "./api.js"
 import { go, hrefOf } from "./app.js"
-import { compactJson, field, fill, h, queryForm, saveBlob, showInstant } from "./dom.js"
+import { compactJson, dataTable, field, fill, h, queryForm, saveBlob, showInstant, td } from "./dom.js"
 import type { ChangeRow } from "./types.js"
 
 const SHOWN = 500
@@ -63,26 +63,23 @@ export const renderChanges = async (main: HTMLElement, state: UiState) => {
       body,
       h("p", { class: "summary" }, items.length === 0 ? "No changes in this window." : `${items.length}${more ? `+ changes (the first ${SHOWN} shown; download for all)` : " changes"}`),
       h("div", { class: "pager" }, nd, csv),
-      h(
-        "table",
-        { class: "changes" },
-        h("thead", {}, h("tr", {}, ["changeAt", "change", "object", "data", "virkning", "registrering"].map((c) => h("th", { scope: "col" }, c)))),
-        h(
-          "tbody",
-          {},
-          items.map((c) =>
-            h(
-              "tr",
-              { class: c.change },
-              h("td", { class: "mono" }, showInstant(c.changeAt)),
-              h("td", {}, c.change),
-              h("td", {}, h("a", { href: hrefOf({ view: "object", objectType: c.objectType, objectId: c.objectId, registreringstid: c.changeAt, virkningstid: "" }) }, `${c.objectType}/${c.objectId}`)),
-              h("td", { class: "mono" }, compactJson(c.data)),
-              h("td", { class: "mono" }, `[${showInstant(c.virkningFra)}, ${showInstant(c.virkningTil)})`),
-              h("td", { class: "mono" }, `[${showInstant(c.registreringFra)}, ${showInstant(c.registreringTil)})`)
-            )
+      dataTable(
+        `Rows registered or closed in [${state.since}, ${state.until || "now"})${state.objectType === "" ? "" : ` of ${state.objectType}`}, each as it stood at the window's end`,
+        ["changeAt", "change", "object", "data", "virkning", "registrering"],
+        items.map((c) =>
+          h(
+            "tr",
+            { class: c.change },
+            td(showInstant(c.changeAt), "mono"),
+            td(c.change),
+            h("td", {}, h("a", { href: hrefOf({ view: "object", objectType: c.objectType, objectId: c.objectId, registreringstid: c.changeAt, virkningstid: "" }) }, `${c.objectType}/${c.objectId}`)),
+            td(compactJson(c.data), "mono"),
+            td(`[${showInstant(c.virkningFra)}, ${showInstant(c.virkningTil)})`, "mono"),
+            td(`[${showInstant(c.registreringFra)}, ${showInstant(c.registreringTil)})`, "mono")
           )
-        )
+        ),
+        "changes",
+        "No changes in this window."
       )
     )
   } catch (e) {

@@ -91,10 +91,13 @@ export const queryForm = (label: string, fields: ReadonlyArray<Node>, onSubmit: 
 /** A titled section of a view. */
 export const section = (title: string, ...content: ReadonlyArray<Node>) => h("section", {}, h("h2", {}, title), content)
 
+/** A wide table scrolls within itself on a narrow screen, so the page does not. */
+export const scrolling = (table: HTMLTableElement) => h("div", { class: "table-scroll" }, table)
+
 /** A table with a caption, or a line saying it is empty. */
 export const dataTable = (caption: string, columns: ReadonlyArray<string>, rows: ReadonlyArray<HTMLTableRowElement>, cls: string, empty: string) =>
   rows.length === 0
     ? h("p", { class: `hint ${cls}` }, empty)
-    : h("table", { class: cls }, h("caption", {}, caption), h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col" }, c)))), h("tbody", {}, rows))
+    : scrolling(h("table", { class: cls }, h("caption", {}, caption), h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col" }, c)))), h("tbody", {}, rows)))
 
 export const td = (text: string, cls?: string) => h("td", { class: cls }, text)

@@ -9,7 +9,7 @@ import { registrationsOf } from "../Registrations.js"
 import type { UiState } from "../UiState.js"
 import { ApiError, enc, get, getJson, query, showError } from "./api.js"
 import { go } from "./app.js"
-import { compactJson, dataTable, field, fill, h, queryForm, s, section, showInstant, td } from "./dom.js"
+import { compactJson, dataTable, field, fill, h, queryForm, s, scrolling, section, showInstant, td } from "./dom.js"
 import type { Activation, Anomaly, Row } from "./types.js"
 
 /** Pages of a listing filtered by type on the server, by object here (the API has no per-object filter). */
@@ -221,13 +221,13 @@ const legendList = (legend: ReadonlyArray<LegendEntry>) =>
   h(
     "ul",
     { class: "legend", "aria-label": "Legend: one colour and letter per distinct data value" },
-    legend.map((e) => h("li", { "data-key": e.letter }, swatch(e), h("span", { class: "mono" }, e.value), h("span", { class: "hint" }, ` rows ${e.rowIds.join(", ")}`)))
+    legend.map((e) => h("li", { "data-key": e.letter }, swatch(e), h("span", { class: "mono" }, e.value), h("span", { class: "hint" }, ` ${e.rowIds.length === 1 ? "row" : "rows"} ${e.rowIds.join(", ")}`)))
   )
 
 const registrationsTable = (rows: ReadonlyArray<Row>, legend: ReadonlyArray<LegendEntry>) => {
   const letter = new Map(legend.flatMap((e) => e.rowIds.map((id) => [id, e.letter] as const)))
   const regs = registrationsOf(rows)
-  return h(
+  return scrolling(h(
     "table",
     { class: "registrations" },
     h("caption", {}, "Registrations: what each one closed and added, and how the data changed"),
@@ -272,12 +272,12 @@ const registrationsTable = (rows: ReadonlyArray<Row>, legend: ReadonlyArray<Lege
         )
       )
     )
-  )
+  ))
 }
 
 const rowsTable = (rows: ReadonlyArray<Row>, legend: ReadonlyArray<LegendEntry>, inForce: number | undefined) => {
   const entry = new Map(legend.flatMap((e) => e.rowIds.map((id) => [id, e] as const)))
-  return h(
+  return scrolling(h(
     "table",
     { class: "rows-table" },
     h("caption", {}, "Rows (half-open intervals; – is an open end)"),
@@ -304,7 +304,7 @@ const rowsTable = (rows: ReadonlyArray<Row>, legend: ReadonlyArray<LegendEntry>,
         )
       )
     )
-  )
+  ))
 }
 
 const listTable = <A>(caption: string, empty: string, items: ReadonlyArray<A>, columns: ReadonlyArray<[string, (a: A) => string]>, cls: string) =>
@@ -346,7 +346,12 @@ export const renderObject = async (main: HTMLElement, state: UiState) => {
     const { svg } = drawDiagram(loaded, state, width, tooltip, pick)
     fill(figure, svg, tooltip)
   }
-  const title = h("p", { class: "summary" }, `${state.objectType}/${state.objectId}: ${rows.length} rows, ${legend.length} distinct values, ${rows.filter((x) => x.registreringTil === null).length} current`)
+  const title = h(
+    "p",
+    { class: "summary" },
+    `${state.objectType}/${state.objectId}: ${rows.length} rows, ${legend.length} distinct values, ${rows.filter((x) => x.registreringTil === null).length} current`,
+    h("span", { class: "hint" }, " · instants in UTC; intervals half-open [fra, til); – is open")
+  )
   const wrap = h("div", { class: "diagram-wrap" }, figure, h("div", { class: "side" }, answer, legendList(legend)))
   const inForceAt = h("div")
   fill(

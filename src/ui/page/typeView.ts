@@ -6,7 +6,7 @@
 import type { UiState } from "../UiState.js"
 import { ApiError, enc, get, getJson, query, showError } from "./api.js"
 import { go, hrefOf } from "./app.js"
-import { compactJson, field, fill, h, queryForm, saveBlob, showInstant } from "./dom.js"
+import { compactJson, dataTable, field, fill, h, queryForm, saveBlob, showInstant, td } from "./dom.js"
 import type { Row } from "./types.js"
 
 export const PAGE_SIZE = 25
@@ -14,25 +14,22 @@ export const PAGE_SIZE = 25
 /** The `after` of each page before this one, so Previous works within a visit (the URL holds the current page's). */
 const seen: Array<string> = []
 
-const rowsTable = (rows: ReadonlyArray<Row>, state: UiState) =>
-  h(
-    "table",
-    { class: "snapshot" },
-    h("thead", {}, h("tr", {}, ["objectId", "data", "virkning", "registrering"].map((c) => h("th", { scope: "col" }, c)))),
-    h(
-      "tbody",
-      {},
-      rows.map((r) =>
-        h(
-          "tr",
-          { "data-object-id": r.objectId },
-          h("td", {}, h("a", { href: hrefOf({ view: "object", objectType: state.objectType, objectId: r.objectId, after: "" }) }, r.objectId)),
-          h("td", { class: "mono" }, compactJson(r.data)),
-          h("td", { class: "mono" }, `[${showInstant(r.virkningFra)}, ${showInstant(r.virkningTil)})`),
-          h("td", { class: "mono" }, `[${showInstant(r.registreringFra)}, ${showInstant(r.registreringTil)})`)
-        )
+const rowsTable = (rows: ReadonlyArray<Row>, state: UiState, caption: string) =>
+  dataTable(
+    caption,
+    ["objectId", "data", "virkning", "registrering"],
+    rows.map((r) =>
+      h(
+        "tr",
+        { "data-object-id": r.objectId },
+        h("td", {}, h("a", { href: hrefOf({ view: "object", objectType: state.objectType, objectId: r.objectId, after: "" }) }, r.objectId)),
+        td(compactJson(r.data), "mono"),
+        td(`[${showInstant(r.virkningFra)}, ${showInstant(r.virkningTil)})`, "mono"),
+        td(`[${showInstant(r.registreringFra)}, ${showInstant(r.registreringTil)})`, "mono")
       )
-    )
+    ),
+    "snapshot",
+    "No objects in force at this pair."
   )
 
 export const renderType = async (main: HTMLElement, state: UiState) => {
@@ -56,7 +53,7 @@ export const renderType = async (main: HTMLElement, state: UiState) => {
     if (id === "") return
     try {
       const row = await getJson<Row>(`/v1/objects/${enc(state.objectType)}/${enc(id)}${query(asOf)}`)
-      fill(found, h("p", {}, "Found: "), rowsTable([row], state))
+      fill(found, rowsTable([row], state, `${id}, as of the pair`))
     } catch (err) {
       if (err instanceof ApiError && err.status === 404) fill(found, h("p", { class: "hint" }, `No row of ${id} in force at this pair.`))
       else showError(found, err)
@@ -84,7 +81,7 @@ export const renderType = async (main: HTMLElement, state: UiState) => {
     fill(
       body,
       h("p", { class: "summary", "data-page-first": page.rows[0]?.objectId ?? "" }, page.rows.length === 0 ? "No objects in force at this pair." : `${page.rows.length} objects from ${page.rows[0]!.objectId}${state.after === "" ? "" : ` (after ${state.after})`}`),
-      rowsTable(page.rows, state),
+      rowsTable(page.rows, state, `Objects of ${state.objectType} in force at registreringstid ${state.registreringstid || "now"}, virkningstid ${state.virkningstid || "now"}`),
       h("div", { class: "pager" }, prev, next, csv)
     )
   } catch (e) {
