@@ -23,7 +23,10 @@ import { killIfRunning, startSkygge } from "../support/process.js"
 import { waitFor, waitForReady } from "../support/wait.js"
 
 // What the functions run inside the page use (this project's types are Node's, without the DOM).
-declare const document: { querySelector(selector: string): { getAttribute(name: string): string | null } | null; readonly documentElement: { readonly scrollWidth: number } }
+interface PageElement {
+  getAttribute(name: string): string | null
+}
+declare const document: { querySelector(selector: string): PageElement | null; readonly activeElement: PageElement | null; readonly documentElement: { readonly scrollWidth: number } }
 declare const getComputedStyle: (el: unknown) => { readonly backgroundColor: string }
 
 const root = fileURLToPath(new URL("../../", import.meta.url))
@@ -158,6 +161,12 @@ describe("the time-travel page", () => {
       }
     }
 
+    // The even scale draws the same rows, each instant a step.
+    await open(page, api, "#type=vej&id=yyyy&scale=even")
+    expect(await page.getAttribute("svg.diagram", "data-scale")).toBe("even")
+    expect(await drawn(page)).toHaveLength(3)
+    await open(page, api, "#type=vej&id=yyyy")
+
     // yyyy as the table reads: row 3 first (left), then rows 4 (below 2017-02-01) and 5 (above) side by side from 2017-01-04 on, open to the right.
     const yyyy = await drawn(page)
     const [a, b, c] = [3, 4, 5].map((n) => yyyy.find((r) => r.rowId === n)!) as [(typeof yyyy)[number], (typeof yyyy)[number], (typeof yyyy)[number]]
@@ -203,8 +212,10 @@ describe("the time-travel page", () => {
     const pair = await page.$eval("g.crosshair", (g) => [g.getAttribute("data-registreringstid"), g.getAttribute("data-virkningstid")])
     expect((await fetch(`${api}/v1/objects/vej/yyyy?registreringstid=${pair[0]}&virkningstid=${pair[1]}`)).status).toBe(404)
 
-    // By keyboard: Tab to a rectangle, Enter asks for the row at its centre.
-    await page.focus("g.row[data-row-id='4']")
+    // By keyboard: Tab past the form's Show button to the rectangles, Enter asks for the row at its centre.
+    await page.focus("#f-scale")
+    for (let i = 0; i < 3; i++) await page.keyboard.press("Tab")
+    expect(await page.evaluate(() => document.activeElement?.getAttribute("data-row-id"))).toBe("4")
     await page.keyboard.press("Enter")
     await page.waitForFunction(() => document.querySelector(".answer [data-row-id]")?.getAttribute("data-row-id") === "4")
 

@@ -22,8 +22,12 @@ const renderers: Record<View, (main: HTMLElement, state: ReturnType<typeof curre
 }
 
 let generation = 0
+/** The hash last rendered: going back fires both popstate and hashchange, and one render is enough. */
+let rendered: string | undefined
 
-const render = () => {
+const render = (force = false) => {
+  if (!force && location.hash === rendered) return
+  rendered = location.hash
   const state = current()
   const app = document.getElementById("app")!
   const nav = h(
@@ -35,7 +39,7 @@ const render = () => {
   )
   nav.querySelector("#forget-token")?.addEventListener("click", () => {
     forgetToken()
-    render()
+    render(true)
   })
   const main = h("main", { id: "main", tabindex: -1, "data-view": state.view })
   fill(app, h("header", {}, nav), main)
@@ -46,7 +50,12 @@ const render = () => {
   })
 }
 
-window.addEventListener("hashchange", render)
-window.addEventListener("popstate", render)
-window.addEventListener("skygge:state", render)
+window.addEventListener("hashchange", () => render())
+window.addEventListener("popstate", () => render())
+window.addEventListener("skygge:state", () => render(true))
+// The skip link moves the focus to the view (following its `#main` would replace the page's state).
+document.querySelector(".skip")?.addEventListener("click", (e) => {
+  e.preventDefault()
+  document.getElementById("main")?.focus()
+})
 render()
