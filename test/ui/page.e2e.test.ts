@@ -115,20 +115,22 @@ const inForce = async (page: Page): Promise<number | null> => {
   return id === "" || id === null ? null : Number(id)
 }
 
-let browser: Browser
+/** One browser for the file, launched once; without chromium every test fails saying how to install it (none is skipped). */
+let launched: Promise<Browser> | undefined
+const theBrowser = (): Promise<Browser> => (launched ??= launchChromium())
 
-beforeAll(async () => {
+beforeAll(() => {
   ensurePageBuilt()
   mkdirSync(shots, { recursive: true })
-  browser = await launchChromium()
 }, 60_000)
 
 afterAll(async () => {
-  await browser?.close()
+  await (await launched?.catch(() => undefined))?.close()
 })
 
 describe("the time-travel page", () => {
   it("draws the worked examples as the documentation's tables read as pictures, and a click answers the row the API answers", async () => {
+    const browser = await theBrowser()
     const { api, stderr } = await startEngine()
     // Beside the worked examples, an object whose validity starts in the future: a pending activation.
     const future = { op: "assert", objectType: "vej", objectId: "zzzz", registreringstid: "2020-01-01", virkningFra: "2099-01-01", virkningTil: null, data: { navn: "Fremtidsvej" }, eventId: "z-1" }
@@ -252,6 +254,7 @@ describe("the time-travel page", () => {
   })
 
   it("pages a type by objectId, finds an id, and lists a change window", async () => {
+    const browser = await theBrowser()
     const { api } = await startEngine()
     const ids = Array.from({ length: 60 }, (_, i) => `s${String(i).padStart(3, "0")}`)
     await register(api, [
@@ -294,6 +297,7 @@ describe("the time-travel page", () => {
   })
 
   it("turns a source path red once its cursor stops moving (its register gone) past the threshold in the URL", async () => {
+    const browser = await theBrowser()
     const sim = await startDafSimulator({ seed: 7 })
     sim.randomChanges(12)
     let simOpen = true
@@ -340,6 +344,7 @@ describe("the time-travel page", () => {
   })
 
   it("asks for a token when the engine has tokens, sends it as a bearer header, and keeps it out of the URL and the log", async () => {
+    const browser = await theBrowser()
     const read = "ui-read-token-7f3a9c", write = "ui-write-token-2b8e41"
     const { api, stderr } = await startEngine({ api: { readTokens: [read], writeTokens: [write] }, log: { level: "Debug" } })
     await register(api, workedExamples(), write)
