@@ -161,6 +161,7 @@ describe("the time-travel page", () => {
         const got = rects.find((g) => g.rowId === r.rowId)!
         for (const k of ["x", "y", "width", "height"] as const) expect(Math.abs(got[k] - r.screen[k]), `row ${r.rowId} ${k}`).toBeLessThan(0.02)
       }
+      await page.screenshot({ path: join(shots, `object-${id}.png`) })
     }
 
     // The even scale draws the same rows, each instant a step.
