@@ -28,10 +28,25 @@ const result = await build({
   sourcemap: "linked",
   logLevel: "warning"
 })
-for (const file of result.outputFiles) {
+// The time-travel page's script and style sheet (src/ui/page), for the browser: served by the engine from
+// dist/ui under /ui, nothing loaded from elsewhere.
+const page = await build({
+  entryPoints: [join(root, "src", "ui", "page", "main.ts")],
+  outfile: join(root, "dist", "ui", "page.js"),
+  write: false,
+  bundle: true,
+  format: "iife",
+  platform: "browser",
+  target: ["chrome110", "firefox110", "safari16"],
+  sourcemap: "linked",
+  legalComments: "none",
+  logLevel: "warning"
+})
+mkdirSync(join(root, "dist", "ui"), { recursive: true })
+for (const file of [...result.outputFiles, ...page.outputFiles]) {
   writeFileSync(`${file.path}.tmp-${process.pid}`, file.contents)
   renameSync(`${file.path}.tmp-${process.pid}`, file.path)
 }
 // The stamp bin/skygge.js compares with the sources: a source newer than it means the bundle is stale.
 writeFileSync(join(root, "dist", "BUILT"), `${new Date().toISOString()} from ${modules} modules\n`)
-console.error(`skygge: bundled ${modules} modules into dist/skygge.mjs`)
+console.error(`skygge: bundled ${modules} modules into dist/skygge.mjs and the time-travel page into dist/ui`)

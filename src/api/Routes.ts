@@ -8,6 +8,7 @@
 import { HttpApi, type HttpApp, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Effect } from "effect"
 import { SkyggeApi } from "./Api.js"
+import { UI_PATHS } from "../ui/UiRoutes.js"
 
 interface Route {
   /** The metric label: the endpoint's OpenAPI operationId (`group.endpoint`). */
@@ -29,6 +30,8 @@ const declared = (): ReadonlyArray<Route> => {
   })
   // Served from the same declaration by the OpenAPI and Swagger layers (Server.ts).
   routes.push({ label: "docs", method: "GET", pattern: patternOf("/docs") }, { label: "docs", method: "GET", pattern: patternOf("/docs/openapi.json") })
+  // The time-travel page and `/` (src/ui/UiRoutes.ts), mounted on the same router.
+  for (const path of UI_PATHS) routes.push({ label: "ui", method: "GET", pattern: patternOf(path) })
   return routes
 }
 

@@ -12,6 +12,7 @@ import { AuthLive } from "./Auth.js"
 import { ActivationsLive, AnomaliesLive, ChangesLive, ObjectsLive, RefusedLive, RegistrationsLive, ResyncReportsLive, SourcesLive, SystemLive } from "./Http.js"
 import { Metrics } from "./Metrics.js"
 import { apiErrors, routeLabel } from "./Routes.js"
+import { UiLive } from "../ui/UiRoutes.js"
 
 /** Latency and status of every request, labelled by route class only (paths can hold personal ids). */
 const requestMetrics = HttpMiddleware.make((app) =>
@@ -37,6 +38,8 @@ export const ApiLive = HttpApiBuilder.api(SkyggeApi).pipe(Layer.provide([Objects
 /** The API served on whatever HttpServer is provided (a real port, or NodeHttpServer.layerTest). */
 export const HttpAppLive = HttpApiBuilder.serve(requestMetrics).pipe(
   Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
+  // The time-travel page (`/ui`) and `/`, beside the API on its router.
+  Layer.provide(UiLive),
   Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/docs/openapi.json" })),
   Layer.provide(HttpApiBuilder.middleware(apiErrors)),
   Layer.provide(ApiLive),
