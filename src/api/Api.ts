@@ -13,6 +13,7 @@ import {
   OpenApi
 } from "@effect/platform"
 import { type Effect, ParseResult, Schema } from "effect"
+import type { ClusterView } from "../domain/cluster/ClusterView.js"
 import { ANOMALY_KINDS } from "../domain/core/Mirror.js"
 import { idProblem, MAX_ID_LENGTH } from "../domain/core/Operation.js"
 import { ACTIVATION_KINDS, ACTIVATION_STATUSES, type Activation } from "../store/Activations.js"
@@ -229,6 +230,25 @@ export const SourcesStatusSchema = Schema.Struct({
 })
 shows<typeof SourcesStatusSchema.Type, Effect.Effect.Success<typeof sourcesStatus>>(true)
 
+export const ClusterViewSchema = Schema.Struct({
+  member: Schema.NullOr(Schema.String),
+  members: Schema.Array(
+    Schema.Struct({
+      id: Schema.String,
+      name: Schema.String,
+      host: Schema.String,
+      pid: Schema.Number,
+      startedAt: Schema.String,
+      heartbeatAt: Schema.String,
+      heartbeatAgeSeconds: Schema.Number,
+      live: Schema.Boolean,
+      holds: Schema.Array(Schema.String)
+    })
+  ),
+  singletons: Schema.Array(Schema.Struct({ name: Schema.String, holder: Schema.NullOr(Schema.String) }))
+})
+shows<typeof ClusterViewSchema.Type, ClusterView>(true)
+
 /** One group per resource, each behind the read scope (the metric label of a request is `group.endpoint`). */
 export const ObjectsGroup = HttpApiGroup.make("objects")
   .add(
@@ -355,6 +375,17 @@ export const SourcesGroup = HttpApiGroup.make("sources")
   )
   .middleware(ReadAccess)
 
+export const ClusterGroup = HttpApiGroup.make("cluster")
+  .add(
+    HttpApiEndpoint.get("view", "/v1/cluster")
+      .addSuccess(ClusterViewSchema)
+      .annotate(
+        OpenApi.Description,
+        "The engines on this store (several on one PostgreSQL): each member with its last heartbeat, its age and whether it is live (younger than cluster.memberTimeoutSeconds), and the singletons it holds; every singleton any engine has competed for with its holder now (null: nobody) — on PostgreSQL read from the server's own locks; `member` is the engine that answered."
+      )
+  )
+  .middleware(ReadAccess)
+
 export const ResyncReportsGroup = HttpApiGroup.make("resyncReports")
   .add(
     HttpApiEndpoint.get("list", "/v1/resync-reports")
@@ -406,6 +437,7 @@ export class SkyggeApi extends HttpApi.make("skygge")
   .add(RefusedGroup)
   .add(AnomaliesGroup)
   .add(SourcesGroup)
+  .add(ClusterGroup)
   .add(ResyncReportsGroup)
   .add(RegistrationsGroup)
   .add(SystemGroup)

@@ -23,6 +23,9 @@ import { OutboxConfig, publisherNames } from "../outbox/OutboxConfig.js"
 import { csvHeader, csvLine } from "../domain/core/Csv.js"
 import { pageLimitProblem } from "../domain/core/PageLimit.js"
 import { StoreError } from "../store/StoreError.js"
+import { ClusterMembers } from "../store/ClusterMembers.js"
+import { readClusterView } from "../cluster/ClusterStatus.js"
+import { Membership } from "../cluster/Membership.js"
 import { BadRequest, NotFound, SkyggeApi, StoreUnavailable } from "./Api.js"
 import { countSummary, Metrics } from "./Metrics.js"
 
@@ -242,6 +245,16 @@ export const AnomaliesLive = HttpApiBuilder.group(SkyggeApi, "anomalies", (handl
   })
 )
 
+/** This process's member id, when it is one (the engine of `skygge run`). */
+const selfId = Effect.map(Effect.serviceOption(Membership), Option.match({ onNone: () => null, onSome: (m) => m.member.id }))
+
+export const ClusterLive = HttpApiBuilder.group(SkyggeApi, "cluster", (handlers) =>
+  Effect.gen(function* () {
+    const context = yield* Effect.context<ClusterMembers>()
+    return handlers.handle("view", () => storeUnavailable(Effect.flatMap(selfId, (self) => readClusterView(self).pipe(Effect.provide(context)))))
+  })
+)
+
 export const SourcesLive = HttpApiBuilder.group(SkyggeApi, "sources", (handlers) => Effect.succeed(handlers.handle("status", () => storeUnavailable(sourcesStatus))))
 
 export const ResyncReportsLive = HttpApiBuilder.group(SkyggeApi, "resyncReports", (handlers) =>
@@ -368,6 +381,7 @@ export const SystemLive = HttpApiBuilder.group(SkyggeApi, "system", (handlers) =
     const publishers = publisherNames(yield* OutboxConfig)
     const metrics = yield* Metrics
     const pool = yield* Effect.serviceOption(StorePool)
+    const clusterContext = yield* Effect.context<ClusterMembers>()
     return handlers
       .handle("health", () => Effect.succeed({ status: "ok" as const }))
       .handle("ready", () => storeUnavailable(Effect.as(store.ping, { status: "ready" as const })))
@@ -385,7 +399,8 @@ export const SystemLive = HttpApiBuilder.group(SkyggeApi, "system", (handlers) =
             cursorAges: sources.cursors.map((c) => ({ source: c.source, seconds: c.ageSeconds }))
           }
           const poolStats = Option.isSome(pool) ? yield* pool.value.stats : undefined
-          return HttpServerResponse.text(metrics.render(stats, downstream, poolStats), { contentType: "text/plain; version=0.0.4; charset=utf-8" })
+          const cluster = yield* readClusterView(yield* selfId).pipe(Effect.provide(clusterContext))
+          return HttpServerResponse.text(metrics.render(stats, { ...downstream, cluster }, poolStats), { contentType: "text/plain; version=0.0.4; charset=utf-8" })
         }).pipe(storeUnavailable)
       )
   })

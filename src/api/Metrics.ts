@@ -4,6 +4,7 @@
  * outcomes, and store gauges read at scrape time.
  */
 import { Context, Effect, Layer } from "effect"
+import type { ClusterView } from "../domain/cluster/ClusterView.js"
 import type { PublisherState } from "../store/Outbox.js"
 import type { StoreStats } from "../store/Store.js"
 import type { StorePoolStats } from "../store/StorePool.js"
@@ -20,6 +21,8 @@ export interface DownstreamStats {
   readonly pushInboxPending?: number
   /** Seconds since each polling source last confirmed its cursor. */
   readonly cursorAges?: ReadonlyArray<{ readonly source: string; readonly seconds: number }>
+  /** The engines on the store and who holds each singleton. */
+  readonly cluster?: ClusterView
 }
 
 const BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
@@ -83,6 +86,15 @@ export const makeMetrics = (): MetricsShape => {
         if (downstream.pushInboxPending !== undefined) gauge("skygge_push_inbox_pending", "Events received by PUSH, recorded and not yet applied.", downstream.pushInboxPending)
         out.push("# HELP skygge_source_cursor_age_seconds Seconds since a polling source last committed or confirmed its cursor (PULL window, GraphQL eventid).", "# TYPE skygge_source_cursor_age_seconds gauge")
         for (const c of downstream.cursorAges ?? []) out.push(`skygge_source_cursor_age_seconds{source="${c.source}"} ${c.seconds.toFixed(3)}`)
+        const cluster = downstream.cluster
+        if (cluster !== undefined) {
+          out.push("# HELP skygge_cluster_members Engines on this store, by state (live: a heartbeat younger than cluster.memberTimeoutSeconds).", "# TYPE skygge_cluster_members gauge")
+          out.push(`skygge_cluster_members{state="live"} ${cluster.members.filter((m) => m.live).length}`, `skygge_cluster_members{state="gone"} ${cluster.members.filter((m) => !m.live).length}`)
+          out.push("# HELP skygge_cluster_singleton_held Whether some engine holds the singleton (0: nobody runs it; alert when it stays 0).", "# TYPE skygge_cluster_singleton_held gauge")
+          for (const s of cluster.singletons) out.push(`skygge_cluster_singleton_held{name="${s.name}"} ${s.holder === null ? 0 : 1}`)
+          out.push("# HELP skygge_cluster_singletons_led Singletons this engine holds.", "# TYPE skygge_cluster_singletons_led gauge")
+          out.push(`skygge_cluster_singletons_led ${cluster.members.find((m) => m.id === cluster.member)?.holds.length ?? 0}`)
+        }
       }
       if (pool !== undefined) {
         out.push("# HELP skygge_store_pool_connections Connections of the store's pool, by state (their sum is the pool's size now).", "# TYPE skygge_store_pool_connections gauge")

@@ -9,7 +9,7 @@ import { createServer } from "node:http"
 import { ApiConfig } from "../config/Config.js"
 import { SkyggeApi } from "./Api.js"
 import { AuthLive } from "./Auth.js"
-import { ActivationsLive, AnomaliesLive, ChangesLive, ObjectsLive, RefusedLive, RegistrationsLive, ResyncReportsLive, SourcesLive, SystemLive } from "./Http.js"
+import { ActivationsLive, AnomaliesLive, ChangesLive, ObjectsLive, RefusedLive, RegistrationsLive, ResyncReportsLive, SourcesLive, SystemLive, ClusterLive } from "./Http.js"
 import { Metrics } from "./Metrics.js"
 import { apiErrors, routeLabel } from "./Routes.js"
 import { UiLive } from "../ui/UiRoutes.js"
@@ -33,7 +33,7 @@ const requestMetrics = HttpMiddleware.make((app) =>
   })
 )
 
-export const ApiLive = HttpApiBuilder.api(SkyggeApi).pipe(Layer.provide([ObjectsLive, ChangesLive, ActivationsLive, RefusedLive, AnomaliesLive, SourcesLive, ResyncReportsLive, RegistrationsLive, SystemLive]))
+export const ApiLive = HttpApiBuilder.api(SkyggeApi).pipe(Layer.provide([ObjectsLive, ChangesLive, ActivationsLive, RefusedLive, AnomaliesLive, SourcesLive, ClusterLive, ResyncReportsLive, RegistrationsLive, SystemLive]))
 
 /** The API served on whatever HttpServer is provided (a real port, or NodeHttpServer.layerTest). */
 export const HttpAppLive = HttpApiBuilder.serve(requestMetrics).pipe(

@@ -28,6 +28,7 @@ import { fromEpochMillis, type Instant } from "../domain/core/Instant.js"
 import { backoff } from "../schedule/Backoff.js"
 import { connectionConfig, type PgOptions, redactPgUrl } from "../store/pg/PgOpen.js"
 import type { StaleWrite } from "../store/StaleWrite.js"
+import { ClusterMembers } from "../store/ClusterMembers.js"
 import { StoreError } from "../store/StoreError.js"
 import { StoreOpenError } from "../store/StoreOpenError.js"
 import { ClusterMember, makeMember, type MemberShape } from "./Member.js"
@@ -71,12 +72,24 @@ const isStale = (exit: Exit.Exit<unknown, unknown>): boolean =>
 
 const nowInstant = Effect.map(Clock.currentTimeMillis, fromEpochMillis)
 
+/**
+ * Name the singleton in the store's registry (when the process has a store), so that /v1/cluster and
+ * `skygge cluster` list it whoever competes for it. A store that cannot take it is said and not waited for.
+ */
+const nameSingleton = (name: string) =>
+  Effect.flatMap(Effect.serviceOption(ClusterMembers), (members) =>
+    Option.match(members, {
+      onNone: () => Effect.void,
+      onSome: (m) => m.nameSingleton(name).pipe(Effect.catchAll((e) => Effect.logWarning(`singleton ${name}: cannot be named in the store (${e.message}); /v1/cluster may not list it`)))
+    }))
+
 export const makeSingleLeadership = (member: MemberShape): LeadershipShape => {
   const names = new Map<string, Instant>()
   return {
     lead: <A, E, R>(name: string, effect: Effect.Effect<A, E, R>) =>
       Effect.gen(function* () {
         names.set(name, yield* nowInstant)
+        yield* nameSingleton(name)
         for (;;) {
           const exit = yield* Effect.exit(effect)
           if (!isStale(exit)) return yield* (exit as Exit.Exit<A, Exclude<E, StaleWrite>>)
@@ -335,6 +348,7 @@ const makePgLeadership = (options: PgOptions): Effect.Effect<LeadershipShape, St
     const lead = <A, E, R>(name: string, effect: Effect.Effect<A, E, R>): Effect.Effect<A, Exclude<E, StaleWrite>, R> =>
       Effect.gen(function* () {
         known.add(name)
+        yield* nameSingleton(name)
         let waiting = false
         for (;;) {
           const outcome = yield* holdOnce(name, effect)

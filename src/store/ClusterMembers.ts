@@ -9,19 +9,13 @@ import { Context, type Effect } from "effect"
 import type { Instant } from "../domain/core/Instant.js"
 import type { StoreError } from "./StoreError.js"
 
-/** Who a member is (cluster/Member.ts makes this process's). */
-export interface MemberIdentity {
-  readonly id: string
-  readonly name: string
-  readonly host: string
-  readonly pid: number
-  readonly startedAt: Instant
-}
+import type { MemberRecord, SingletonHold } from "../domain/cluster/ClusterView.js"
 
-export interface MemberRecord extends MemberIdentity {
-  /** When it last said it was alive (the store's clock at the heartbeat). */
-  readonly heartbeatAt: Instant
-}
+export type { MemberRecord }
+/** Who a member is (cluster/Member.ts makes this process's). */
+export type MemberIdentity = Omit<MemberRecord, "heartbeatAt">
+/** A singleton and the member holding it now (null: nobody). */
+export type SingletonHolder = SingletonHold
 
 export interface ClusterMembersShape {
   /** Add the member, its heartbeat now (again, if it was forgotten while alive). */
@@ -34,6 +28,14 @@ export interface ClusterMembersShape {
   readonly list: Effect.Effect<ReadonlyArray<MemberRecord>, StoreError>
   /** Drop the members whose last heartbeat is before `before`; returns how many. */
   readonly forgetGone: (before: Instant) => Effect.Effect<number, StoreError>
+  /** Note a singleton an engine competes for (once per name; kept): so that every reader can list it. */
+  readonly nameSingleton: (name: string) => Effect.Effect<void, StoreError>
+  /**
+   * Every named singleton and the member holding it now (null: nobody). PostgreSQL reads the holders from
+   * the server's own locks (pg_locks); on SQLite, one engine per file, the holder is the member whose
+   * heartbeat is newest if it is at or after `liveSince`.
+   */
+  readonly singletons: (liveSince: Instant) => Effect.Effect<ReadonlyArray<SingletonHolder>, StoreError>
 }
 
 export class ClusterMembers extends Context.Tag("skygge/ClusterMembers")<ClusterMembers, ClusterMembersShape>() {}

@@ -22,6 +22,7 @@ describe("copy-store's plan", () => {
       outbox_cursors: ["publisher", "-"],
       work_items: ["source,resource,object_id", "-"],
       cluster_members: ["id", "-"],
+      cluster_singletons: ["name", "-"],
       seen_messages: ["source,message_id", "-"],
       resync_reports: ["id", "id"],
       anomalies: ["id", "id"],

@@ -2,6 +2,7 @@
 import { Command, Options } from "@effect/cli"
 import { Effect, Option } from "effect"
 import { sourcesStatus } from "../../store/SourcesStatusView.js"
+import { readClusterView } from "../../cluster/ClusterStatus.js"
 import { ActivationStore } from "../../store/Activations.js"
 import { MirrorStore } from "../../store/Mirror.js"
 import { Store } from "../../store/Store.js"
@@ -94,3 +95,18 @@ export const sources = Command.make("sources", { config: configOption, json: jso
     })
   )
 ).pipe(Command.withDescription("Where each source path stands: its cursor, when it was last committed or confirmed, and the PUSH backlog"))
+
+export const cluster = Command.make("cluster", { config: configOption, json: jsonOption }, (o) =>
+  withReadStore(
+    o.config,
+    Effect.gen(function* () {
+      const view = yield* readClusterView(null)
+      if (o.json) return yield* println(JSON.stringify(view))
+      const line = (cells: ReadonlyArray<string>) => [cells[0]!.padEnd(32), cells[1]!.padEnd(5), cells[2]!.padEnd(28), cells[3]].join("  ").trimEnd()
+      yield* println(line(["member", "live", "heartbeat", "holds"]))
+      for (const m of view.members) yield* println(line([m.id, m.live ? "yes" : "no", `${m.heartbeatAt.slice(0, 23)}Z (${m.heartbeatAgeSeconds.toFixed(1)} s)`, m.holds.join(", ")]))
+      if (view.members.length === 0) yield* println("no engine has run on this store as a member")
+      for (const s of view.singletons) if (s.holder === null) yield* println(`singleton ${s.name}: held by nobody`)
+    })
+  )
+).pipe(Command.withDescription("The engines on the store (several on one PostgreSQL): each member, its last heartbeat, whether it is live, and the singletons it holds"))

@@ -2,8 +2,16 @@
 import { Clock, Effect } from "effect"
 import type pg from "pg"
 import { fromEpochMillis, type Instant } from "../../domain/core/Instant.js"
-import type { ClusterMembersShape, MemberRecord } from "../ClusterMembers.js"
+import type { ClusterMembersShape, MemberRecord, SingletonHolder } from "../ClusterMembers.js"
 import { attemptPromise } from "../StoreError.js"
+
+/** Leadership's lock keys (cluster/Leadership.ts: SKYGGE_CLASSID, hashtext(name), objsubid 2 for the two-key form). */
+const HOLDERS = `SELECT s.name, CASE WHEN a.application_name LIKE 'skygge %' THEN substr(a.application_name, 8) ELSE a.application_name END AS holder
+  FROM cluster_singletons s
+  LEFT JOIN pg_locks l ON l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+    AND l.classid = 1936423271::int4::oid AND l.objid = hashtext(s.name)::oid AND l.objsubid = 2
+  LEFT JOIN pg_stat_activity a ON a.pid = l.pid
+  ORDER BY s.name`
 
 export const makePgClusterMembers = (pool: pg.Pool): ClusterMembersShape => {
   const now = Effect.map(Clock.currentTimeMillis, fromEpochMillis)
@@ -24,6 +32,13 @@ export const makePgClusterMembers = (pool: pg.Pool): ClusterMembersShape => {
     list: attemptPromise("ClusterMembers.list", async () =>
       (await pool.query<MemberRecord>('SELECT id, name, host, pid, started_at AS "startedAt", heartbeat_at AS "heartbeatAt" FROM cluster_members ORDER BY started_at, id')).rows),
     forgetGone: (before: Instant) =>
-      attemptPromise("ClusterMembers.forgetGone", async () => (await pool.query("DELETE FROM cluster_members WHERE heartbeat_at < $1", [before])).rowCount ?? 0)
+      attemptPromise("ClusterMembers.forgetGone", async () => (await pool.query("DELETE FROM cluster_members WHERE heartbeat_at < $1", [before])).rowCount ?? 0),
+    nameSingleton: (name) =>
+      Effect.flatMap(now, (at) =>
+        attemptPromise("ClusterMembers.nameSingleton", async () =>
+          void (await pool.query("INSERT INTO cluster_singletons (name, first_competed_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING", [name, at])))),
+    // The server's own locks say who holds what (cluster/Leadership: classid, hashtext(name), the holder's
+    // application_name carrying its member id); `liveSince` is not needed: a dead session holds nothing.
+    singletons: () => attemptPromise("ClusterMembers.singletons", async () => (await pool.query<SingletonHolder>(HOLDERS)).rows)
   }
 }

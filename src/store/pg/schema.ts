@@ -201,6 +201,12 @@ export const clusterMembers = pgTable("cluster_members", {
   heartbeatAt: text("heartbeat_at").notNull()
 })
 
+/** The singletons any engine on this database has competed for, by name (their holders are in pg_locks). */
+export const clusterSingletons = pgTable("cluster_singletons", {
+  name: text("name").primaryKey(),
+  firstCompetedAt: text("first_competed_at").notNull()
+})
+
 /** Message ids already recorded, per source. */
 export const seenMessages = pgTable(
   "seen_messages",

@@ -16,7 +16,10 @@ export const makeSqliteClusterMembers = (db: Database.Database): ClusterMembersS
     list: db.prepare<[], MemberRecord>(
       "SELECT id, name, host, pid, started_at AS startedAt, heartbeat_at AS heartbeatAt FROM cluster_members ORDER BY started_at, id"
     ),
-    forgetGone: db.prepare<[string]>("DELETE FROM cluster_members WHERE heartbeat_at < ?")
+    forgetGone: db.prepare<[string]>("DELETE FROM cluster_members WHERE heartbeat_at < ?"),
+    nameSingleton: db.prepare<[string, string]>("INSERT INTO cluster_singletons (name, first_competed_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING"),
+    singletonNames: db.prepare<[], { name: string }>("SELECT name FROM cluster_singletons ORDER BY name"),
+    newestLive: db.prepare<[string], { id: string }>("SELECT id FROM cluster_members WHERE heartbeat_at >= ? ORDER BY heartbeat_at DESC, id LIMIT 1")
   }
   const now = Effect.map(Clock.currentTimeMillis, fromEpochMillis)
   return {
@@ -24,6 +27,13 @@ export const makeSqliteClusterMembers = (db: Database.Database): ClusterMembersS
     heartbeat: (id) => Effect.flatMap(now, (at) => attempt("ClusterMembers.heartbeat", () => q.heartbeat.run(at, id).changes > 0)),
     leave: (id) => attempt("ClusterMembers.leave", () => void q.leave.run(id)),
     list: attempt("ClusterMembers.list", () => q.list.all()),
-    forgetGone: (before: Instant) => attempt("ClusterMembers.forgetGone", () => q.forgetGone.run(before).changes)
+    forgetGone: (before: Instant) => attempt("ClusterMembers.forgetGone", () => q.forgetGone.run(before).changes),
+    nameSingleton: (name) => Effect.flatMap(now, (at) => attempt("ClusterMembers.nameSingleton", () => void q.nameSingleton.run(name, at))),
+    // One engine per file (its lock): the live member is the engine, and it holds every singleton.
+    singletons: (liveSince) =>
+      attempt("ClusterMembers.singletons", () => {
+        const holder = q.newestLive.get(liveSince)?.id ?? null
+        return q.singletonNames.all().map(({ name }) => ({ name, holder }))
+      })
   }
 }

@@ -200,6 +200,12 @@ export const clusterMembers = sqliteTable("cluster_members", {
   heartbeatAt: text("heartbeat_at").notNull()
 })
 
+/** The singletons any engine on this store has competed for, by name: what /v1/cluster and `skygge cluster` list. */
+export const clusterSingletons = sqliteTable("cluster_singletons", {
+  name: text("name").primaryKey(),
+  firstCompetedAt: text("first_competed_at").notNull()
+})
+
 /** Message ids already recorded, per source: a redelivered or duplicated notification is dropped. */
 export const seenMessages = sqliteTable(
   "seen_messages",

@@ -56,4 +56,23 @@ export const clusterMembersContract = (backend: StoreBackend) =>
         expect((yield* members.list).map((m) => m.id)).toEqual([a.id, b.id])
         expect(yield* members.forgetGone(instant("2030-01-01T00:00:09Z"))).toBe(0)
       })))
+
+    it("names each singleton once, in name order; with no lock taken a dead member holds none (SQLite: the live member holds all)", () =>
+      onFreshStore(backend, Effect.gen(function* () {
+        const members = yield* ClusterMembers
+        expect(yield* members.singletons(instant("2030-01-01T00:00:00Z"))).toEqual([])
+        yield* members.nameSingleton("outbox:prune")
+        yield* members.nameSingleton("activations")
+        yield* members.nameSingleton("outbox:prune")
+        const a = memberNamed("a")
+        yield* at("2030-01-01T00:00:05Z")(members.join(a))
+        // Its heartbeat is older than the line: nobody holds anything, on either backend.
+        expect(yield* members.singletons(instant("2030-01-01T00:00:06Z"))).toEqual([
+          { name: "activations", holder: null },
+          { name: "outbox:prune", holder: null }
+        ])
+        // Live: on SQLite (one engine per file) it holds them all; on PostgreSQL only a lock would say so, and none is taken.
+        const holder = backend.name === "sqlite" ? a.id : null
+        expect((yield* members.singletons(instant("2030-01-01T00:00:04Z"))).map((s) => s.holder)).toEqual([holder, holder])
+      })))
   })
