@@ -318,7 +318,7 @@ describe("the time-travel page", () => {
     await waitFor("the PULL path's cursor", async () => ((await (await fetch(`${api}/v1/sources`)).json()) as { cursors: Array<unknown> }).cursors.length > 0)
     // Changes in the register reach the shadow through the path.
     sim.randomChanges(8)
-    await waitFor("rows from the register", async () => ((await (await fetch(`${api}/ready`)).json()) as { rows: number }).rows > 0)
+    await waitFor("rows from the register", async () => Number(/^skygge_rows (\d+)$/m.exec(await (await fetch(`${api}/metrics`)).text())?.[1] ?? 0) > 0)
     // A refused input, to be listed with its reason.
     const refused = await fetch(`${api}/v1/registrations`, { method: "POST", headers: { "content-type": "application/x-ndjson" }, body: '{"op":"assert","objectType":"vej"}\n' })
     expect(refused.status).toBe(422)
