@@ -338,6 +338,13 @@ describe("the time-travel page", () => {
     const sources = (await (await fetch(`${api}/v1/sources`)).json()) as { cursors: Array<{ source: string; ageSeconds: number }> }
     expect(sources.cursors.find((c) => c.source === "dar")!.ageSeconds).toBeGreaterThanOrEqual(age)
     expect(await page.textContent("table.refused")).toContain("objectId")
+    // The engines: this one, live, holding every singleton it competes for (SQLite: one engine per file) — as /v1/cluster says.
+    const cluster = (await (await fetch(`${api}/v1/cluster`)).json()) as { member: string; members: Array<{ id: string; name: string }>; singletons: Array<{ name: string; holder: string | null }> }
+    const me = cluster.members.find((m) => m.id === cluster.member)!
+    expect(await page.textContent(`tr[data-member='${me.name}']`)).toContain("(this one)")
+    expect(await page.getAttribute(`tr[data-member='${me.name}']`, "class")).toBe("fresh")
+    expect(cluster.singletons.map((x) => x.name)).toContain("datafordeler:dar:pull")
+    for (const x of cluster.singletons) expect(await page.textContent(`tr[data-singleton='${x.name}']`)).toContain(me.name)
     await page.screenshot({ path: join(shots, "operations.png"), fullPage: true })
     await page.setViewportSize({ width: 390, height: 844 })
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390)

@@ -1,7 +1,8 @@
 /**
  * The operations view: is the feed healthy? Each source path's cursor and its age (red and marked STUCK when
  * older than a threshold kept in the URL), work items by state, outbox backlog per publisher, recent refused
- * inputs, anomalies, resync reports and the activations timeline — all read from the API and `/metrics`,
+ * inputs, anomalies, resync reports, the activations timeline and the engines on the store (members, who holds
+ * each singleton, a singleton nobody holds in red) — all read from the API and `/metrics`,
  * refreshed every few seconds while the view is open.
  */
 import { fromEpochMillis, toEpochMillis } from "../../domain/core/Instant.js"
@@ -10,6 +11,7 @@ import type { UiState } from "../UiState.js"
 import { get, getJson, query, showError } from "./api.js"
 import { go, hrefOf } from "./app.js"
 import { dataTable, field, fill, h, queryForm, s, section, showAge, showInstant, td } from "./dom.js"
+import type { ClusterView } from "../../domain/cluster/ClusterView.js"
 import type { Activation, Anomaly, RefusedRecord, ResyncReport } from "./types.js"
 
 const REFRESH_MS = 3000
@@ -64,6 +66,41 @@ const cursorsTable = (cursors: ReadonlyArray<Cursor>, stuckAfter: number, pushPe
     h("p", { class: "hint" }, `PUSH events recorded and not yet applied: ${pushPending}`)
   )
 
+/** The engines on the store (GET /v1/cluster): members live or gone, and each singleton's holder. */
+const clusterTables = (view: ClusterView) => {
+  const nameOf = (id: string | null) => (id === null ? "" : view.members.find((m) => m.id === id)?.name ?? id)
+  return h(
+    "div",
+    { class: "two" },
+    dataTable(
+      "Engines on this store: last heartbeat, live or gone",
+      ["member", "host", "heartbeat age", "state", "holds"],
+      view.members.map((m) =>
+        h(
+          "tr",
+          { class: m.live ? "fresh" : "stuck", "data-member": m.name },
+          td(m.id === view.member ? `${m.name} (this one)` : m.name),
+          td(`${m.host}:${m.pid}`),
+          td(showAge(m.heartbeatAgeSeconds)),
+          td(m.live ? "live" : "gone"),
+          td(String(m.holds.length), "num")
+        )
+      ),
+      "members",
+      "No engine has joined this store as a member."
+    ),
+    dataTable(
+      "Singletons: who runs each (once per cluster)",
+      ["singleton", "held by"],
+      view.singletons.map((x) =>
+        h("tr", { class: x.holder === null ? "stuck" : "fresh", "data-singleton": x.name }, td(x.name, "mono"), h("td", {}, x.holder === null ? h("strong", { class: "badge stuck-badge" }, "⚠ nobody") : nameOf(x.holder)))
+      ),
+      "singletons",
+      "No singleton has been competed for yet."
+    )
+  )
+}
+
 const byLabel = (samples: ReadonlyArray<Sample>, name: string, cls: string, caption: string, labelNames: ReadonlyArray<string>, empty: string) =>
   dataTable(
     caption,
@@ -94,13 +131,14 @@ const load = async (state: UiState, width: number) => {
   const metricsText = await (await get("/metrics", "text/plain")).text()
   const samples = parseMetrics(metricsText)
   const nowMs = Date.now()
-  const [sources, refused, anomalies, reports, pending, around] = await Promise.all([
+  const [sources, refused, anomalies, reports, pending, around, cluster] = await Promise.all([
     getJson<{ cursors: Array<Cursor>; pushInboxPending: number }>("/v1/sources"),
     recent<RefusedRecord>("/v1/refused", "refused", valueOf(samples, "skygge_refused")),
     recent<Anomaly>("/v1/anomalies", "anomalies", valueOf(samples, "skygge_anomalies")),
     getJson<{ reports: Array<ResyncReport> }>(`/v1/resync-reports${query({ limit: 10 })}`),
     getJson<{ activations: Array<Activation> }>(`/v1/activations${query({ limit: 20 })}`),
-    getJson<{ activations: Array<Activation> }>(`/v1/activations${query({ status: "all", from: fromEpochMillis(nowMs - 30 * 86_400_000), to: fromEpochMillis(nowMs + 90 * 86_400_000), limit: 1000 })}`)
+    getJson<{ activations: Array<Activation> }>(`/v1/activations${query({ status: "all", from: fromEpochMillis(nowMs - 30 * 86_400_000), to: fromEpochMillis(nowMs + 90 * 86_400_000), limit: 1000 })}`),
+    getJson<ClusterView>("/v1/cluster")
   ])
   const count = (name: string) => String(valueOf(samples, name) ?? "–")
   return h(
@@ -119,6 +157,7 @@ const load = async (state: UiState, width: number) => {
       ].map(([label, value]) => h("div", { class: "tile" }, h("span", { class: "tile-value" }, value!), h("span", { class: "tile-label" }, label!)))
     ),
     section("Sources", cursorsTable(sources.cursors, state.stuckAfter, sources.pushInboxPending)),
+    section("Engines", clusterTables(cluster)),
     h(
       "section",
       { class: "two" },
