@@ -21,6 +21,7 @@
  * data has some); they are stored anyway, as upstream has them.
  */
 import { type Bound, type Instant, parseInstant } from "./Instant.js"
+import { type FieldFilter, minimise } from "./Fields.js"
 import { getPath, setOwn } from "./Json.js"
 import { canonicalJson } from "./Operation.js"
 
@@ -41,9 +42,22 @@ export interface RowShape {
   readonly bookkeeping?: (field: string) => boolean
   /** Content as compared when two rows' texts differ (spellings, nested bookkeeping); without it, different texts differ. */
   readonly normalise?: ContentNormaliser
+  /** Minimisation: the content fields that are stored (the id and identity fields always are). */
+  readonly fields?: FieldFilter
 }
 
 export type ContentNormaliser = (content: unknown) => unknown
+
+/**
+ * A shape that stores only `fields` of each row's content. Its content rule minimises too, so rows
+ * stored before the setting (or before `skygge minimise` rewrote them) are not taken for rewrites.
+ */
+export const withFields = (shape: RowShape, fields: FieldFilter | undefined): RowShape => {
+  if (fields === undefined) return shape
+  const always = [shape.id, ...shape.identity]
+  const base = shape.normalise
+  return { ...shape, fields, normalise: (content) => (base === undefined ? minimise(content, fields, always) : base(minimise(content, fields, always))) }
+}
 
 export interface MirrorRow {
   readonly objectId: string
@@ -117,7 +131,7 @@ export const decodeMirrorRow = (raw: unknown, shape: RowShape, timeZone: string)
     registreringTil,
     virkningFra,
     virkningTil,
-    data: canonicalJson(content),
+    data: canonicalJson(minimise(content, shape.fields, [shape.id, ...shape.identity])),
     key: rowKey(registreringFra, virkningFra, shape.identity.map((f) => getPath(record, f) ?? null))
   }
 }
