@@ -9,7 +9,7 @@
  */
 import { Effect } from "effect"
 import { minimise } from "../domain/core/Fields.js"
-import { canonicalJson } from "../domain/core/Operation.js"
+import { canonicalJson, decodeRecordedOperation, encodeOperation } from "../domain/core/Operation.js"
 import { DataProtection, type StoredText } from "../store/DataProtection.js"
 import type { TypeFields } from "./FieldSettings.js"
 
@@ -25,11 +25,16 @@ export interface MinimiseReport {
 
 const minimisedText = (text: string, t: TypeFields): string => canonicalJson(minimise(JSON.parse(text) as unknown, t.fields, t.always))
 
-/** A recorded operation's text with its `data` minimised (retracts carry none). */
+/**
+ * A recorded operation's text with its `data` minimised (retracts carry none), in the event log's own form: a
+ * resent operation is a duplicate only when its text equals the recorded one, so an operation fetched under the
+ * setting must read the same as one recorded before it and minimised here.
+ */
 const minimisedOperation = (text: string, t: TypeFields): string => {
-  const op = JSON.parse(text) as Record<string, unknown>
-  if (!("data" in op)) return text
-  return canonicalJson({ ...op, data: minimise(op.data, t.fields, t.always) })
+  const op = decodeRecordedOperation(text)
+  if (op.op !== "assert") return text
+  const data = canonicalJson(minimise(JSON.parse(op.data) as unknown, t.fields, t.always))
+  return data === op.data ? text : encodeOperation({ ...op, data })
 }
 
 const rewritePages = (
