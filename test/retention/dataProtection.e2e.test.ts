@@ -94,7 +94,7 @@ describe("minimisation and retention through the real doors", () => {
       if (role.status !== 200) await sleep(200)
     }
     // Validity read from the whole state; only the kept fields stored.
-    expect(role.body).toMatchObject({ virkningFra: "2024-01-01T00:00:00.000000Z", data: { rolle: { href: `${origin}/roller/SENSOR` }, rollenummer: 1 } })
+    expect(role.body).toMatchObject({ virkningFra: "2023-12-31T23:00:00.000000Z" /* 2024-01-01 in Europe/Oslo */, data: { rolle: { href: `${origin}/roller/SENSOR` }, rollenummer: 1 } })
     expect(Object.keys((role.body as { data: object }).data).sort()).toEqual(["rolle", "rollenummer"])
 
     child.kill("SIGTERM")
@@ -185,6 +185,39 @@ describe("minimisation and retention through the real doors", () => {
     expect(names.size).toBeGreaterThan(0)
     for (const name of names) expect(bytes).not.toContain(name)
     expect(bytes).not.toContain("adressebetegnelse")
+  }, CLI_BUDGET_MS)
+
+  it("skygge run prunes on retention.cron as the singleton retention: logged with counts, counted in /metrics", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "skygge-retention-run-"))
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
+    const dbFile = join(dir, "skygge.db")
+    const configFile = join(dir, "skygge.json")
+    const apiPort = await freePort()
+    writeFileSync(configFile, JSON.stringify({ store: { url: `sqlite:${dbFile}` }, api: { port: apiPort }, log: { level: "Info", format: "json" }, retention: { closedDays: ["vej=30"], cron: "* * * * * *" } }))
+    const op = (r: string, navn: string, eventId: string) => JSON.stringify({ op: "assert", objectType: "vej", objectId: "v1", registreringstid: r, virkningFra: null, virkningTil: null, data: { navn }, eventId })
+    const ops = join(dir, "ops.ndjson")
+    writeFileSync(ops, [op("2020-01-01T00:00:00Z", "A", "e1"), op("2020-02-01T00:00:00Z", "B", "e2"), op("2020-03-01T00:00:00Z", "C", "e3")].join("\n") + "\n")
+    const imported = await skygge(["import", ops, "--config", configFile])
+    expect(imported.code, imported.stderr).toBe(0)
+    const logs: Array<string> = []
+    const child = startSkygge(configFile, { stderr: logs })
+    cleanups.push(() => killIfRunning(child))
+    const deadline = Date.now() + 60_000
+    let metrics = ""
+    while (Date.now() < deadline && !/skygge_retention_pruned_total\{what="closed_rows",type="vej"\} 2/.test(metrics)) {
+      metrics = await fetch(`http://127.0.0.1:${apiPort}/metrics`).then((r) => r.text()).catch(() => "")
+      await sleep(250)
+    }
+    expect(metrics).toMatch(/skygge_retention_pruned_total\{what="closed_rows",type="vej"\} 2/)
+    expect(metrics).toMatch(/skygge_cluster_singleton_held\{name="retention"\} 1/)
+    const line = logs.join("").split("\n").find((l) => l.includes("retention: pruned") && l.includes('"closed_rows:vej":2'))
+    expect(line, logs.join("")).toBeDefined()
+    expect(line).not.toContain("v1") // counts, never ids
+    child.kill("SIGTERM")
+    expect(((await once(child, "exit")) as [number | null])[0]).toBe(0)
+    const history = await skygge(["history", "vej", "v1", "--json", "--config", configFile])
+    expect(history.stdout).not.toContain('"A"')
+    expect(history.stdout).toContain('"C"')
   }, CLI_BUDGET_MS)
 
   it.each(TEST_BACKENDS)("skygge import-extract, minimise and prune from the command line (store: %s)", async (backend) => {
