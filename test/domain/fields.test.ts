@@ -96,3 +96,32 @@ describe("minimise: fields kept or dropped before anything is stored", () => {
     expect(fieldPathProblem([""])).toBeDefined()
   })
 })
+
+describe("minimisation where data is built", () => {
+  it("a provider state: validity read from the whole state, only the kept fields stored", async () => {
+    const { stateOperations } = await import("../../src/domain/intark/ProviderState.js")
+    const ops = stateOperations(
+      { objectType: "fs.personrolle", timeZone: "UTC", validFrom: "periode.fraDato", fields: { keep: ["rolle"] } },
+      "1",
+      { rolle: "SENSOR", periode: { fraDato: "2024-01-01" }, person: { fodselsnummer: "x" } },
+      "2026-01-01T00:00:00.000000Z" as never,
+      "e"
+    )
+    expect(Array.isArray(ops) && ops.at(-1)).toMatchObject({ op: "assert", virkningFra: "2024-01-01T00:00:00.000000Z", data: '{"rolle":"SENSOR"}' })
+  })
+
+  it("a mirrored row: id and identity fields always kept; rows stored before the setting are not taken for rewrites", async () => {
+    const { decodeMirrorRow, planMirror, withFields } = await import("../../src/domain/core/Mirror.js")
+    const { DATAFORDELER_SHAPE } = await import("../../src/domain/datafordeler/DatafordelerRows.js")
+    const raw = { id_lokalId: "a1", status: "3", navn: "Skjult", registreringFra: "2020-01-01T00:00:00Z", virkningFra: "2020-01-01T00:00:00Z", datafordelerRowId: "r1" }
+    const full = { ...DATAFORDELER_SHAPE, identity: ["status"] }
+    const narrow = withFields(full, { keep: ["navn.x"] })
+    const row = decodeMirrorRow(raw, narrow, "UTC")
+    expect("data" in row && JSON.parse(row.data)).toEqual({ id_lokalId: "a1", status: "3" })
+    const old = decodeMirrorRow(raw, full, "UTC")
+    if (!("data" in old) || !("data" in row)) throw new Error("decoded")
+    expect(JSON.parse(old.data)).toHaveProperty("navn", "Skjult")
+    const plan = planMirror([{ ...old, id: 1 }], [row], true, true, narrow.normalise)
+    expect(plan).toMatchObject({ insert: [], close: [], unchanged: 1, anomalies: [] })
+  })
+})
