@@ -244,7 +244,7 @@ describe("minimisation and retention through the real doors", () => {
     })
     const plain = write("plain.json", { store: store.config, log: { level: "Error" } })
     const minimised = write("minimised.json", { store: store.config, log: { level: "Error" }, sources: [intark({ drop: ["fodselsnummer", "adresse.gate"] })] })
-    const retention = write("retention.json", { store: store.config, log: { level: "Error" }, retention: { closedDays: ["fs.person=30"], refusedDays: 5 } })
+    const retention = write("retention.json", { store: store.config, log: { level: "Error" }, retention: { closedDays: ["fs.person=30", "reg.retained=30"], refusedDays: 5 } })
     const run = async (args: ReadonlyArray<string>, config: string) => {
       const r = await skygge([...args, "--config", config])
       expect(r.code, `${args.join(" ")}: ${r.stderr}`).toBe(0)
@@ -315,5 +315,13 @@ describe("minimisation and retention through the real doors", () => {
     expect((await historyOf(retention)).length).toBe(4)
     // Other types are not named: kept whole.
     expect(await run(["prune"], retention)).toMatch(/^fs\.person: 0 registrations closed/)
+    // A register's whole history does not bring back what retention prunes: a row closed before the cutoff is not loaded.
+    const retained = join(dir, "retained.ndjson")
+    writeFileSync(retained, [
+      { id_lokalId: "m1", registreringFra: at(100), registreringTil: at(50), virkningFra: at(100), status: "1" },
+      { id_lokalId: "m1", registreringFra: at(50), virkningFra: at(100), status: "2" }
+    ].map((r) => JSON.stringify(r)).join("\n") + "\n")
+    expect(await run(["import-extract", retained, "--mirror", "--type", "reg.retained", "--json"], retention)).toMatch(/"rows":2,"inserted":1,"closed":0,"unchanged":1,"anomalies":0/)
+    expect((JSON.parse(await run(["history", "reg.retained", "m1", "--json"], retention)) as { rows: Array<{ data: unknown }> }).rows.map((r) => r.data)).toEqual([{ id_lokalId: "m1", status: "2" }])
   }, CLI_BUDGET_MS)
 })

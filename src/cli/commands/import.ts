@@ -11,6 +11,7 @@ import { ApiConfig, ConfigSources, IngestConfig } from "../../config/Config.js"
 import { type FieldFilter, fieldPathProblem } from "../../domain/core/Fields.js"
 import { type RowShape, withFields } from "../../domain/core/Mirror.js"
 import { fieldsByType } from "../../retention/FieldSettings.js"
+import { RetentionMirrorLive } from "../../retention/RetentionMirror.js"
 import { DATAFORDELER_SHAPE } from "../../domain/datafordeler/DatafordelerRows.js"
 import { describeError } from "../../Engine.js"
 import { downloadToFile, printableUrl } from "../../ingest/Download.js"
@@ -190,7 +191,8 @@ export const importExtract = Command.make(
           if (problem !== undefined) return yield* new CliError({ message: `--${o.keep.length > 0 ? "keep" : "drop"}: ${problem}` })
           const configured = yield* fieldsByType(yield* ConfigSources)
           const fieldsOf = (objectType: string): FieldFilter | undefined => given_ ?? configured.get(objectType)?.fields
-          if (o.mirror) return yield* importMirrorExtract(o, fieldsOf, ingest, api)
+          // Retention on the mirror path too: rows closed before a type's cutoff are not loaded again.
+          if (o.mirror) return yield* importMirrorExtract(o, fieldsOf, ingest, api).pipe(Effect.provide(RetentionMirrorLive))
           const fields = fieldsOf(o.objectType)
           if (Option.isNone(o.idField)) return yield* new CliError({ message: "--id-field is required (the path of each record's id)" })
           const size = yield* sizeOf(o.file)

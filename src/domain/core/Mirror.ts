@@ -166,7 +166,11 @@ export const isStaleSnapshot = (stored: ReadonlyArray<MirrorRow>, upstream: Read
   return held !== null && seen !== null && held > seen
 }
 
-export const planMirror = (stored: ReadonlyArray<StoredMirrorRow>, upstream: ReadonlyArray<MirrorRow>, wholeHistory: boolean, checkOverlaps = true, normalise?: ContentNormaliser): MirrorPlan => {
+/**
+ * `closedBefore` (retention): an upstream row closed before it that we do not hold is not inserted — retention
+ * pruned it, or would at its next run — so a register that serves whole histories does not bring pruned rows back.
+ */
+export const planMirror = (stored: ReadonlyArray<StoredMirrorRow>, upstream: ReadonlyArray<MirrorRow>, wholeHistory: boolean, checkOverlaps = true, normalise?: ContentNormaliser, closedBefore?: Instant): MirrorPlan => {
   const stale = wholeHistory && isStaleSnapshot(stored, upstream)
   const complete = wholeHistory && !stale
   const byKey = new Map(stored.map((s) => [s.key, s]))
@@ -186,7 +190,8 @@ export const planMirror = (stored: ReadonlyArray<StoredMirrorRow>, upstream: Rea
     seen.set(u.key, u)
     const s = byKey.get(u.key)
     if (s === undefined) {
-      insert.push(u)
+      if (closedBefore !== undefined && u.registreringTil !== null && u.registreringTil < closedBefore) unchanged++
+      else insert.push(u)
       continue
     }
     const sameContent = (s.data === u.data || sameContentText(s.data, u.data, normalise)) && s.virkningTil === u.virkningTil

@@ -12,6 +12,8 @@ import { describe, expect, it } from "vitest"
 import { fromEpochMillis, type Instant } from "../../../src/domain/core/Instant.js"
 import { ActivationStore } from "../../../src/store/Activations.js"
 import { DataProtection } from "../../../src/store/DataProtection.js"
+import type { MirrorRow } from "../../../src/domain/core/Mirror.js"
+import { MirrorStore } from "../../../src/store/Mirror.js"
 import { OutboxStore } from "../../../src/store/Outbox.js"
 import { PushInbox } from "../../../src/store/PushInbox.js"
 import { Store } from "../../../src/store/Store.js"
@@ -79,6 +81,24 @@ export const dataProtectionContract = (backend: StoreBackend) =>
         expect((yield* outbox.after(0, 100)).length).toBe(records)
         expect((yield* store.history("person", "p1")).map((r) => r.data)).toEqual([{ n: 2 }])
         expect(yield* protection.objectTypes).toEqual(["person"])
+      })))
+
+    it("mirroring with a retention cutoff: an upstream row closed before it that is not held is not inserted", () =>
+      onFreshStore(backend, Effect.gen(function* () {
+        const mirror = yield* MirrorStore
+        const store = yield* Store
+        const row = (fra: string, til: string | null, status: string): MirrorRow => ({
+          objectId: "m1", registreringFra: fra as Instant, registreringTil: til as Instant | null, virkningFra: null, virkningTil: null,
+          data: `{"status":"${status}"}`, key: JSON.stringify([fra, null])
+        })
+        const old = row("2020-01-01T00:00:00.000000Z", "2020-02-01T00:00:00.000000Z", "1"), current = row("2020-02-01T00:00:00.000000Z", null, "2")
+        const item = { objectType: "reg", objectId: "m1", rows: [old, current], complete: true, identity: [], checkOverlaps: true }
+        const [first] = yield* mirror.mirror("t", "m-1", [{ ...item, closedBefore: "2021-01-01T00:00:00.000000Z" as Instant }])
+        expect(first).toMatchObject({ inserted: 1, unchanged: 1, anomalies: 0 })
+        // Held rows are planned as ever; without the cutoff the old row is new again.
+        const [again] = yield* mirror.mirror("t", "m-2", [item])
+        expect(again).toMatchObject({ inserted: 1, unchanged: 1, anomalies: 0 })
+        expect((yield* store.history("reg", "m1")).length).toBe(2)
       })))
 
     it("rows' data and recorded operations are read by type in pages and rewritten in place", () =>
