@@ -9,6 +9,8 @@ import { ClusterMemberLive } from "./cluster/Member.js"
 import { Membership } from "./cluster/Membership.js"
 import { ServerLive } from "./api/Server.js"
 import { OutboxLive } from "./outbox/OutboxLive.js"
+import { RetentionLive } from "./retention/RetentionLive.js"
+import { RetentionMirrorLive } from "./retention/RetentionMirror.js"
 import { ActivationSchedulerLive } from "./schedule/ActivationScheduler.js"
 import { DafSourcesLive } from "./sources/datafordeler/DafSourceLive.js"
 import { IntarkSourcesLive } from "./sources/intark/IntarkSourceLive.js"
@@ -77,7 +79,7 @@ const EngineLockFromConfig = Layer.scopedDiscard(
 const MembershipFromConfig = Layer.unwrapEffect(Effect.map(storeOptionsFromConfig, (store) => Membership.layer({ alone: store.dialect === "sqlite" })))
 
 /** The engine of `skygge run`: API, activations, outbox publishers and every configured source, on the configured store. */
-export const EngineLive = Layer.mergeAll(CoreLive, OutboxLive, IntarkSourcesLive, DafSourcesLive).pipe(
+export const EngineLive = Layer.mergeAll(CoreLive, OutboxLive, RetentionLive, IntarkSourcesLive, DafSourcesLive.pipe(Layer.provide(RetentionMirrorLive))).pipe(
   Layer.provide(MembershipFromConfig),
   // The store first (its errors are the ones to show), then the leadership connection beside it.
   Layer.provide(LeadershipFromConfig.pipe(Layer.provideMerge(StoreFromConfig.pipe(Layer.provide(EngineLockFromConfig)))))

@@ -36,6 +36,8 @@ interface Histogram {
 export interface MetricsShape {
   readonly observeRequest: (route: string, status: number, seconds: number) => void
   readonly countIngest: (outcome: string, n: number) => void
+  /** What a retention run removed: `closed_rows` (by object type), `refused_inputs`, `inbox_bodies`. */
+  readonly countPruned: (what: string, objectType: string | undefined, n: number) => void
   /** `pool`: the store's connection pool, where it has one (PostgreSQL). */
   readonly render: (stats: StoreStats, downstream?: DownstreamStats, pool?: StorePoolStats) => string
 }
@@ -48,6 +50,7 @@ export const makeMetrics = (): MetricsShape => {
   const requests = new Map<string, number>()
   const latency = new Map<string, Histogram>()
   const ingest = new Map<string, number>()
+  const pruned = new Map<string, number>()
   return {
     observeRequest: (route, status, seconds) => {
       const key = `route="${route}",status="${status}"`
@@ -63,6 +66,10 @@ export const makeMetrics = (): MetricsShape => {
     },
     countIngest: (outcome, n) => {
       if (n > 0) ingest.set(outcome, (ingest.get(outcome) ?? 0) + n)
+    },
+    countPruned: (what, objectType, n) => {
+      const key = objectType === undefined ? `what="${what}"` : `what="${what}",type="${objectType.replace(/["\\\n]/g, "_")}"`
+      pruned.set(key, (pruned.get(key) ?? 0) + n)
     },
     render: (stats, downstream, pool) => {
       const out: Array<string> = []
@@ -103,6 +110,8 @@ export const makeMetrics = (): MetricsShape => {
       }
       out.push("# HELP skygge_ingest_operations_total Operations received by this process, by outcome.", "# TYPE skygge_ingest_operations_total counter")
       for (const [outcome, n] of ingest) out.push(`skygge_ingest_operations_total{outcome="${outcome}"} ${n}`)
+      out.push("# HELP skygge_retention_pruned_total What retention removed since start: closed registrations by object type, refused inputs' raw text, processed PUSH inbox bodies.", "# TYPE skygge_retention_pruned_total counter")
+      for (const [key, n] of pruned) out.push(`skygge_retention_pruned_total{${key}} ${n}`)
       out.push("# HELP skygge_http_requests_total HTTP requests by route and status.", "# TYPE skygge_http_requests_total counter")
       for (const [key, n] of requests) out.push(`skygge_http_requests_total{${key}} ${n}`)
       out.push("# HELP skygge_http_request_duration_seconds HTTP request latency by route.", "# TYPE skygge_http_request_duration_seconds histogram")

@@ -22,7 +22,8 @@ export const KNOWN_KEYS: Readonly<Record<string, ReadonlyArray<string>>> = {
   outbox: [
     "source", "prefix", "subjectBaseUrl", "retentionHours", "batchSize", "maxBackoffSeconds", "deliveryTimeoutSeconds",
     "amqpUrl", "amqpExchange", "amqpDeclareExchange", "webhookUrls", "webhookSecret"
-  ]
+  ],
+  retention: ["closedDays", "refusedDays", "inboxDays", "cron"]
 }
 
 export class ConfigFileError extends Error {
@@ -81,7 +82,7 @@ const constantCase = (key: string) => key.replace(/([a-z0-9])([A-Z])/g, "$1_$2")
 /** The environment variable that overrides `section.key`. */
 export const envName = (section: string, key: string) => `SKYGGE_${constantCase(section)}_${constantCase(key)}`
 
-const LIST_KEYS = new Set(["api.readTokens", "api.writeTokens", "outbox.webhookUrls"])
+const LIST_KEYS = new Set(["api.readTokens", "api.writeTokens", "outbox.webhookUrls", "retention.closedDays"])
 
 /**
  * The file's values with `SKYGGE_<SECTION>_<KEY>` variables laid over them.

@@ -5,11 +5,17 @@
  */
 import { Cron, Effect, Either, ParseResult, Redacted, Schema } from "effect"
 import { ConfigFileError } from "./Config.js"
+import { fieldPathProblem } from "../domain/core/Fields.js"
 
 /** A cron expression (minute hour day month weekday, or with seconds first), checked at load. */
 export const CronExpression = Schema.String.pipe(
   Schema.filter((expr) => Either.match(Cron.parse(expr), { onLeft: (e) => `not a cron expression: ${e.message}`, onRight: () => true }))
 )
+
+const FieldPaths = Schema.Array(Schema.String).pipe(Schema.filter((paths) => fieldPathProblem(paths)))
+
+/** Minimisation of a resource's or entity's data: dotted paths to keep, or to drop (domain/core/Fields). */
+export const FieldsSetting = Schema.Union(Schema.Struct({ keep: FieldPaths }), Schema.Struct({ drop: FieldPaths }))
 
 export const Secret = Schema.Union(Schema.String, Schema.Struct({ env: Schema.String }))
 export type Secret = typeof Secret.Type

@@ -14,6 +14,7 @@ import { idOf } from "../domain/intark/ChangeHint.js"
 import { getPath } from "../domain/core/Json.js"
 import type { Instant } from "../domain/core/Instant.js"
 import type { Refusal } from "../domain/core/Operation.js"
+import type { FieldFilter } from "../domain/core/Fields.js"
 import { deletionOperations, type ResourceRule, stateOperations } from "../domain/intark/ProviderState.js"
 import { presentState } from "../store/Present.js"
 import { Store, type Submission } from "../store/Store.js"
@@ -31,6 +32,8 @@ export interface ExtractOptions {
   readonly format: ExtractFormat
   readonly validFrom?: string
   readonly validTo?: string
+  /** Minimisation: the fields of each record that are stored. */
+  readonly fields?: FieldFilter
   readonly timeZone: string
   /** The dump is the whole population: retract what it lacks. */
   readonly full: boolean
@@ -102,7 +105,8 @@ export const ingestExtract = (chunks: AsyncIterable<Uint8Array>, file: string | 
       objectType: options.objectType,
       timeZone: options.timeZone,
       ...(options.validFrom !== undefined ? { validFrom: options.validFrom } : {}),
-      ...(options.validTo !== undefined ? { validTo: options.validTo } : {})
+      ...(options.validTo !== undefined ? { validTo: options.validTo } : {}),
+      ...(options.fields !== undefined ? { fields: options.fields } : {})
     }
     const r = options.registreringstid
     const seen = options.full ? new Set<string>() : undefined

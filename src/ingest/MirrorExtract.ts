@@ -12,6 +12,7 @@ import { Effect, Stream } from "effect"
 import { createReadStream, statSync } from "node:fs"
 import { basename } from "node:path"
 import { decodeMirrorRow, type MirrorRow, type RowShape, rowWrittenAt } from "../domain/core/Mirror.js"
+import { minimise } from "../domain/core/Fields.js"
 import type { Instant } from "../domain/core/Instant.js"
 import { MirrorStore, type MirrorItem } from "../store/Mirror.js"
 import { Store, type Submission } from "../store/Store.js"
@@ -28,6 +29,8 @@ export interface MirrorExtractOptions {
   readonly entities?: ReadonlyArray<string>
   /** The object type of an entity list's rows, instead of `objectType` + list name (a source's configured entities). */
   readonly typeOfList?: (list: string | null) => string
+  /** The shape of an object type's rows, instead of `shape` (per entity: its id and identity fields, its minimisation). */
+  readonly shapeOf?: (objectType: string) => RowShape | undefined
   readonly source: string
   readonly batchSize: number
   readonly maxRecordBytes: number
@@ -109,7 +112,7 @@ export const ingestMirrorExtract = (file: string, options: MirrorExtractOptions)
 
     const applyBatch = (batch: ReadonlyArray<RawRow>) =>
       Effect.gen(function* () {
-        const items = new Map<string, { objectType: string; objectId: string; rows: Array<MirrorRow> }>()
+        const items = new Map<string, { objectType: string; objectId: string; rows: Array<MirrorRow>; shape: RowShape }>()
         const refused: Array<Submission> = []
         for (const raw of batch) {
           summary.rows++
@@ -118,16 +121,18 @@ export const ingestMirrorExtract = (file: string, options: MirrorExtractOptions)
             refused.push({ line: raw.line, input: { reason: `${where}: ${raw.bad}` } })
             continue
           }
-          const row = decodeMirrorRow(raw.value, options.shape, options.timeZone)
+          const objectType = options.typeOfList?.(raw.list) ?? entityType(options.objectType, raw.list)
+          const shape = options.shapeOf?.(objectType) ?? options.shape
+          const row = decodeMirrorRow(raw.value, shape, options.timeZone)
           if ("reason" in row) {
-            refused.push({ line: raw.line, raw: JSON.stringify(raw.value).slice(0, 4000), input: { reason: `${where}: ${row.reason}`, ...(row.field !== undefined ? { field: row.field } : {}) } })
+            // The raw row as it would have been stored: minimised (a refusal keeps no dropped field either).
+            refused.push({ line: raw.line, raw: JSON.stringify(minimise(raw.value, shape.fields, [shape.id, ...shape.identity, shape.registreringFra, shape.registreringTil, shape.virkningFra, shape.virkningTil])).slice(0, 4000), input: { reason: `${where}: ${row.reason}`, ...(row.field !== undefined ? { field: row.field } : {}) } })
             continue
           }
-          const written = rowWrittenAt(raw.value, row, options.shape, options.timeZone)
+          const written = rowWrittenAt(raw.value, row, shape, options.timeZone)
           if (summary.newestWrite === null || written > summary.newestWrite) summary.newestWrite = written
-          const objectType = options.typeOfList?.(raw.list) ?? entityType(options.objectType, raw.list)
           const key = `${objectType}\u0000${row.objectId}`
-          const item = items.get(key) ?? { objectType, objectId: row.objectId, rows: [] }
+          const item = items.get(key) ?? { objectType, objectId: row.objectId, rows: [], shape }
           item.rows.push(row)
           items.set(key, item)
         }
@@ -136,7 +141,7 @@ export const ingestMirrorExtract = (file: string, options: MirrorExtractOptions)
           summary.refused += results.length
           for (const r of results) if (summary.refusals.length < 100) summary.refusals.push({ reason: r.reason ?? "refused", ...(r.line !== undefined ? { line: r.line } : {}), ...(r.field !== undefined ? { field: r.field } : {}) })
         }
-        const mirrorItems: Array<MirrorItem> = [...items.values()].map((i) => ({ ...i, complete: false, identity: options.shape.identity, checkOverlaps: false, normalise: options.shape.normalise }))
+        const mirrorItems: Array<MirrorItem> = [...items.values()].map(({ shape, ...i }) => ({ ...i, complete: false, identity: shape.identity, checkOverlaps: false, normalise: shape.normalise }))
         for (const r of yield* mirrorStore.mirror(options.source, eventId, mirrorItems)) {
           summary.inserted += r.inserted
           summary.closed += r.closed

@@ -6,6 +6,7 @@
  */
 import { Context, type Effect } from "effect"
 import type { AnomalyKind, ContentNormaliser, MirrorRow } from "../domain/core/Mirror.js"
+import type { Instant } from "../domain/core/Instant.js"
 import type { StaleWrite } from "./StaleWrite.js"
 import type { StoreError } from "./StoreError.js"
 
@@ -21,6 +22,8 @@ export interface MirrorItem {
   readonly checkOverlaps: boolean
   /** How the register's content compares when texts differ (its row shape's rule). */
   readonly normalise?: ContentNormaliser | undefined
+  /** Retention: upstream rows closed before this that are not held are not inserted (pruned, or about to be). */
+  readonly closedBefore?: Instant | undefined
 }
 
 export interface SourceCursorMove {

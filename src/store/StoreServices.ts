@@ -6,6 +6,7 @@ import type { ActivationStore } from "./Activations.js"
 import type { ClusterMembers } from "./ClusterMembers.js"
 import type { MirrorStore } from "./Mirror.js"
 import type { CommitSignal } from "./CommitSignal.js"
+import type { DataProtection } from "./DataProtection.js"
 import type { OutboxStore } from "./Outbox.js"
 import type { PushInbox } from "./PushInbox.js"
 import type { ResyncReports } from "./ResyncReports.js"
@@ -13,4 +14,4 @@ import type { SourceCursors } from "./SourceCursors.js"
 import type { Store } from "./Store.js"
 import type { WorkQueue } from "./WorkQueue.js"
 
-export type StoreServices = Store | ActivationStore | OutboxStore | CommitSignal | WorkQueue | ResyncReports | MirrorStore | SourceCursors | PushInbox | ClusterMembers
+export type StoreServices = Store | ActivationStore | OutboxStore | CommitSignal | WorkQueue | ResyncReports | MirrorStore | SourceCursors | PushInbox | ClusterMembers | DataProtection

@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest"
 import { type Config, Effect, LogLevel, Option, Redacted } from "effect"
 import { ApiConfig, ClusterConfig, configProvider, IngestConfig, KNOWN_KEYS, LogConfig, mergeEnvironment, readConfigFile, StoreConfig } from "../../src/config/Config.js"
 import { OutboxConfig } from "../../src/outbox/OutboxConfig.js"
+import { RetentionConfig } from "../../src/retention/RetentionConfig.js"
 import { ActivationsConfig } from "../../src/schedule/ActivationScheduler.js"
 import { decodeDafSources, EntitySettings, FullLoadSettings, GraphqlSettings, OAuthSettings, PullSettings, PushSettings, PushTls } from "../../src/sources/datafordeler/DafConfig.js"
 import { AmqpSettings, decodeIntarkSources, ProviderSettings, ResourceSettings, ResyncSettings } from "../../src/sources/intark/IntarkConfig.js"
@@ -39,7 +40,8 @@ describe("configuration", () => {
     log: LogConfig,
     activations: ActivationsConfig,
     outbox: OutboxConfig,
-    cluster: ClusterConfig
+    cluster: ClusterConfig,
+    retention: RetentionConfig
   }
   /** A decoded value as it was written in the file: secrets revealed, log levels by label. */
   const plain = (value: unknown): unknown =>
@@ -61,7 +63,8 @@ describe("configuration", () => {
         source: "urn:x", prefix: "p", subjectBaseUrl: "http://s", retentionHours: 17, batchSize: 18, maxBackoffSeconds: 19,
         deliveryTimeoutSeconds: 20, amqpUrl: "amqp://u:p@h", amqpExchange: "ex", amqpDeclareExchange: true,
         webhookUrls: ["http://a/hook", "http://b/hook?token=t"], webhookSecret: "s3"
-      }
+      },
+      retention: { closedDays: ["fs.person=3650", "*=30"], refusedDays: 9, inboxDays: 2.5, cron: "5 4 * * *" }
     })
     const written = readConfigFile(file) as Record<string, Record<string, unknown>>
     const unlisted = Object.entries(KNOWN_KEYS).flatMap(([section, keys]) => keys.filter((k) => !(k in (written[section] ?? {}))).map((k) => `${section}.${k}`))
@@ -80,8 +83,10 @@ describe("configuration", () => {
     const decoded = decode(file, {
       SKYGGE_API_READ_TOKENS: "r1, r2,",
       SKYGGE_API_WRITE_TOKENS: "w1",
-      SKYGGE_OUTBOX_WEBHOOK_URLS: "http://a/hook,http://b/hook"
+      SKYGGE_OUTBOX_WEBHOOK_URLS: "http://a/hook,http://b/hook",
+      SKYGGE_RETENTION_CLOSED_DAYS: "fs.person=3650, *=730"
     })
+    expect(plain(decoded.retention!.closedDays)).toEqual(["fs.person=3650", "*=730"])
     expect(plain(decoded.api!.readTokens)).toEqual(["r1", "r2"])
     expect(plain(decoded.api!.writeTokens)).toEqual(["w1"])
     expect(plain(decoded.outbox!.webhookUrls)).toEqual(["http://a/hook", "http://b/hook"])
@@ -121,6 +126,20 @@ describe("configuration", () => {
     ]
     expect(fields.filter((f) => !text.includes(`"${f.split(".").pop()}"`))).toEqual([])
     expect(fields.filter((f) => !readme.includes(`\`${f}\``))).toEqual([])
+  })
+
+  it("refuses retention and minimisation settings that cannot work, naming them", () => {
+    const retention = (body: Record<string, unknown>) =>
+      Effect.runSync(Effect.flip(Effect.withConfigProvider(RetentionConfig, configProvider(writeTemp({ retention: body }), {})))).toString()
+    expect(retention({ closedDays: ["fs.person"] })).toMatch(/TYPE=DAYS/)
+    expect(retention({ closedDays: ["a=1", "a=2"] })).toMatch(/each type once/)
+    expect(retention({ refusedDays: 0 })).toMatch(/positive/)
+    expect(retention({ cron: "daily" })).toMatch(/cron/)
+    const example = readConfigFile(root("config/example.json")) as { sources: Array<Record<string, unknown>> }
+    const fields = (value: unknown) =>
+      Effect.runSync(Effect.flip(decodeIntarkSources([{ ...example.sources[0], resources: { personer: { fields: value } } }]))).message
+    expect(fields({ keep: ["a"], drop: ["b"] })).toMatch(/fields/)
+    expect(fields({ drop: ["a..b"] })).toMatch(/a\.\.b/)
   })
 
   it("refuses Datafordeler settings that cannot work, naming them", () => {

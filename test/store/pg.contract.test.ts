@@ -11,6 +11,7 @@ import { pgTestDatabases } from "../support/pg.js"
 import { runTest, type StoreBackend } from "./contract/backend.js"
 import { activationsContract } from "./contract/activations.js"
 import { clusterMembersContract } from "./contract/clusterMembers.js"
+import { dataProtectionContract } from "./contract/dataProtection.js"
 import { mirrorContract } from "./contract/mirror.js"
 import { modelContract } from "./contract/model.js"
 import { oracleContract } from "./contract/oracle.js"
@@ -47,5 +48,6 @@ clusterMembersContract(pg)
 activationsContract(pg)
 outboxContract(pg)
 pushInboxContract(pg)
+dataProtectionContract(pg)
 sourceCursorsContract(pg)
 resyncReportsContract(pg)

@@ -13,6 +13,7 @@ import { SqliteStoreLive } from "../../src/store/sqlite/SqliteStoreLive.js"
 import type { StoreBackend } from "./contract/backend.js"
 import { activationsContract } from "./contract/activations.js"
 import { clusterMembersContract } from "./contract/clusterMembers.js"
+import { dataProtectionContract } from "./contract/dataProtection.js"
 import { mirrorContract } from "./contract/mirror.js"
 import { modelContract } from "./contract/model.js"
 import { oracleContract } from "./contract/oracle.js"
@@ -46,5 +47,6 @@ clusterMembersContract(sqlite)
 activationsContract(sqlite)
 outboxContract(sqlite)
 pushInboxContract(sqlite)
+dataProtectionContract(sqlite)
 sourceCursorsContract(sqlite)
 resyncReportsContract(sqlite)

@@ -7,7 +7,11 @@ import { Effect, Option } from "effect"
 import { createReadStream, mkdtempSync, rmSync, statSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { ApiConfig, IngestConfig } from "../../config/Config.js"
+import { ApiConfig, ConfigSources, IngestConfig } from "../../config/Config.js"
+import { type FieldFilter, fieldPathProblem } from "../../domain/core/Fields.js"
+import { type RowShape, withFields } from "../../domain/core/Mirror.js"
+import { fieldsByType } from "../../retention/FieldSettings.js"
+import { RetentionMirrorLive } from "../../retention/RetentionMirror.js"
 import { DATAFORDELER_SHAPE } from "../../domain/datafordeler/DatafordelerRows.js"
 import { describeError } from "../../Engine.js"
 import { downloadToFile, printableUrl } from "../../ingest/Download.js"
@@ -112,6 +116,7 @@ const localExtract = (file: string, apiKeyEnv: Option.Option<string>) =>
 /** `import-extract --mirror`: a register's bitemporal rows through the mirror path. */
 const importMirrorExtract = (
   o: { readonly file: string; readonly objectType: string; readonly idField: Option.Option<string>; readonly entity: ReadonlyArray<string>; readonly identity: ReadonlyArray<string>; readonly json: boolean },
+  fieldsOf: (objectType: string) => FieldFilter | undefined,
   ingest: { readonly batchSize: number; readonly timeZone: string },
   api: { readonly maxLineBytes: number }
 ) =>
@@ -120,9 +125,17 @@ const importMirrorExtract = (
     const progress = { bytes: 0 }
     const total = yield* sizeOf(o.file)
     const bar = progressBar(/\.zip$/i.test(o.file) ? undefined : total, "rows")
+    const shape: RowShape = { ...DATAFORDELER_SHAPE, id: Option.getOrElse(o.idField, () => DATAFORDELER_SHAPE.id), identity: o.identity }
+    const shapes = new Map<string, RowShape>()
     const summary = yield* ingestMirrorExtract(o.file, {
       objectType: o.objectType,
-      shape: { ...DATAFORDELER_SHAPE, id: Option.getOrElse(o.idField, () => DATAFORDELER_SHAPE.id), identity: o.identity },
+      shape,
+      // Each entity list's type minimised as configured for it (or by --keep/--drop).
+      shapeOf: (objectType) => {
+        let s = shapes.get(objectType)
+        if (s === undefined) shapes.set(objectType, (s = withFields(shape, fieldsOf(objectType))))
+        return s
+      },
       timeZone: ingest.timeZone,
       source: `extract:${o.file}`,
       batchSize: ingest.batchSize,
@@ -159,7 +172,9 @@ export const importExtract = Command.make(
     registreringstid: instantOption("registreringstid", "registration time of the dump's state"),
     validFrom: Options.text("valid-from").pipe(Options.withDescription("dotted path of each record's validity start (else: from the registration time on)"), Options.optional),
     validTo: Options.text("valid-to").pipe(Options.withDescription("dotted path of each record's validity end (9999-12-31 is open)"), Options.optional),
-    full: Options.boolean("full").pipe(Options.withDescription("the dump is the whole population: retract objects of the type it lacks"))
+    full: Options.boolean("full").pipe(Options.withDescription("the dump is the whole population: retract objects of the type it lacks")),
+    keep: Options.text("keep").pipe(Options.withDescription("store only this dotted path of each record (repeatable); default: the type's configured fields"), Options.repeated),
+    drop: Options.text("drop").pipe(Options.withDescription("store each record without this dotted path (repeatable); default: the type's configured fields"), Options.repeated)
   },
   (given) =>
     withStore(
@@ -169,7 +184,16 @@ export const importExtract = Command.make(
           const ingest = yield* IngestConfig
           const api = yield* ApiConfig
           const o = { ...given, file: yield* localExtract(given.file, given.apiKeyEnv) }
-          if (o.mirror) return yield* importMirrorExtract(o, ingest, api)
+          // Minimisation: --keep / --drop, else what the configuration says for the object type (a source's resource or entity).
+          if (o.keep.length > 0 && o.drop.length > 0) return yield* new CliError({ message: "give --keep or --drop, not both" })
+          const given_ = o.keep.length > 0 ? { keep: o.keep } : o.drop.length > 0 ? { drop: o.drop } : undefined
+          const problem = given_ === undefined ? undefined : fieldPathProblem("keep" in given_ ? given_.keep : given_.drop)
+          if (problem !== undefined) return yield* new CliError({ message: `--${o.keep.length > 0 ? "keep" : "drop"}: ${problem}` })
+          const configured = yield* fieldsByType(yield* ConfigSources)
+          const fieldsOf = (objectType: string): FieldFilter | undefined => given_ ?? configured.get(objectType)?.fields
+          // Retention on the mirror path too: rows closed before a type's cutoff are not loaded again.
+          if (o.mirror) return yield* importMirrorExtract(o, fieldsOf, ingest, api).pipe(Effect.provide(RetentionMirrorLive))
+          const fields = fieldsOf(o.objectType)
           if (Option.isNone(o.idField)) return yield* new CliError({ message: "--id-field is required (the path of each record's id)" })
           const size = yield* sizeOf(o.file)
           const format = Option.getOrElse(o.format, () => (/\.csv$/i.test(o.file) ? "csv" : /\.json$/i.test(o.file) ? "json" : "ndjson") as "ndjson" | "csv" | "json")
@@ -188,7 +212,8 @@ export const importExtract = Command.make(
             progress,
             onBatch: (s) => bar.update(progress.bytes, s),
             ...(Option.isSome(o.validFrom) ? { validFrom: o.validFrom.value } : {}),
-            ...(Option.isSome(o.validTo) ? { validTo: o.validTo.value } : {})
+            ...(Option.isSome(o.validTo) ? { validTo: o.validTo.value } : {}),
+            ...(fields !== undefined ? { fields } : {})
           }).pipe(Effect.mapError(readingFailed(o.file)))
           bar.done()
           yield* println(

@@ -21,6 +21,7 @@
  * data has some); they are stored anyway, as upstream has them.
  */
 import { type Bound, type Instant, parseInstant } from "./Instant.js"
+import { type FieldFilter, minimise } from "./Fields.js"
 import { getPath, setOwn } from "./Json.js"
 import { canonicalJson } from "./Operation.js"
 
@@ -41,9 +42,22 @@ export interface RowShape {
   readonly bookkeeping?: (field: string) => boolean
   /** Content as compared when two rows' texts differ (spellings, nested bookkeeping); without it, different texts differ. */
   readonly normalise?: ContentNormaliser
+  /** Minimisation: the content fields that are stored (the id and identity fields always are). */
+  readonly fields?: FieldFilter
 }
 
 export type ContentNormaliser = (content: unknown) => unknown
+
+/**
+ * A shape that stores only `fields` of each row's content. Its content rule minimises too, so rows
+ * stored before the setting (or before `skygge minimise` rewrote them) are not taken for rewrites.
+ */
+export const withFields = (shape: RowShape, fields: FieldFilter | undefined): RowShape => {
+  if (fields === undefined) return shape
+  const always = [shape.id, ...shape.identity]
+  const base = shape.normalise
+  return { ...shape, fields, normalise: (content) => (base === undefined ? minimise(content, fields, always) : base(minimise(content, fields, always))) }
+}
 
 export interface MirrorRow {
   readonly objectId: string
@@ -117,7 +131,7 @@ export const decodeMirrorRow = (raw: unknown, shape: RowShape, timeZone: string)
     registreringTil,
     virkningFra,
     virkningTil,
-    data: canonicalJson(content),
+    data: canonicalJson(minimise(content, shape.fields, [shape.id, ...shape.identity])),
     key: rowKey(registreringFra, virkningFra, shape.identity.map((f) => getPath(record, f) ?? null))
   }
 }
@@ -152,7 +166,11 @@ export const isStaleSnapshot = (stored: ReadonlyArray<MirrorRow>, upstream: Read
   return held !== null && seen !== null && held > seen
 }
 
-export const planMirror = (stored: ReadonlyArray<StoredMirrorRow>, upstream: ReadonlyArray<MirrorRow>, wholeHistory: boolean, checkOverlaps = true, normalise?: ContentNormaliser): MirrorPlan => {
+/**
+ * `closedBefore` (retention): an upstream row closed before it that we do not hold is not inserted — retention
+ * pruned it, or would at its next run — so a register that serves whole histories does not bring pruned rows back.
+ */
+export const planMirror = (stored: ReadonlyArray<StoredMirrorRow>, upstream: ReadonlyArray<MirrorRow>, wholeHistory: boolean, checkOverlaps = true, normalise?: ContentNormaliser, closedBefore?: Instant): MirrorPlan => {
   const stale = wholeHistory && isStaleSnapshot(stored, upstream)
   const complete = wholeHistory && !stale
   const byKey = new Map(stored.map((s) => [s.key, s]))
@@ -172,7 +190,8 @@ export const planMirror = (stored: ReadonlyArray<StoredMirrorRow>, upstream: Rea
     seen.set(u.key, u)
     const s = byKey.get(u.key)
     if (s === undefined) {
-      insert.push(u)
+      if (closedBefore !== undefined && u.registreringTil !== null && u.registreringTil < closedBefore) unchanged++
+      else insert.push(u)
       continue
     }
     const sameContent = (s.data === u.data || sameContentText(s.data, u.data, normalise)) && s.virkningTil === u.virkningTil

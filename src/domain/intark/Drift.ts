@@ -9,6 +9,7 @@
  *   shadow only                  → extra (gone upstream)
  */
 import { createHash } from "node:crypto"
+import { type FieldFilter, minimise } from "../core/Fields.js"
 import { canonicalJson } from "../core/Operation.js"
 
 export interface Drift {
@@ -26,8 +27,8 @@ export const fingerprint = (value: unknown): string => createHash("sha256").upda
 const POINTER_KEYS = new Set(["href", "id", "rel"])
 
 /** A list item's fingerprint when it carries the entity, else null (a bare pointer). */
-export const itemFingerprint = (item: unknown): string | null =>
-  item !== null && typeof item === "object" && !Array.isArray(item) && Object.keys(item).some((k) => !POINTER_KEYS.has(k)) ? fingerprint(item) : null
+export const itemFingerprint = (item: unknown, fields?: FieldFilter): string | null =>
+  item !== null && typeof item === "object" && !Array.isArray(item) && Object.keys(item).some((k) => !POINTER_KEYS.has(k)) ? fingerprint(minimise(item, fields)) : null
 
 export const drift = (upstream: ReadonlyMap<string, string | null>, shadow: ReadonlyMap<string, string>): Drift => {
   const missing: Array<string> = [], changed: Array<string> = [], unverified: Array<string> = [], extra: Array<string> = []

@@ -5,6 +5,7 @@
  * resource when it has them (`9999-12-31` reads as open); otherwise the state
  * holds from the registration time onward.
  */
+import { type FieldFilter, minimise } from "../core/Fields.js"
 import { getPath } from "../core/Json.js"
 import { type Bound, type Instant, parseInstant } from "../core/Instant.js"
 import { canonicalJson, type Operation, type Refusal } from "../core/Operation.js"
@@ -16,6 +17,8 @@ export interface ResourceRule {
   /** Dotted path of the validity end, e.g. `periode.tilDato`. */
   readonly validTo?: string
   readonly timeZone: string
+  /** Minimisation: the fields of the state that are stored (validity is read before, from the whole state). */
+  readonly fields?: FieldFilter
 }
 
 /** Far-future placeholders that mean "no end" in the UH registers. */
@@ -42,7 +45,7 @@ const base = (rule: ResourceRule, objectId: string, r: Instant) => ({ objectType
  * store already agrees, so an unchanged state writes nothing.
  */
 export const stateOperations = (rule: ResourceRule, objectId: string, body: unknown, r: Instant, eventId: string): ReadonlyArray<Operation> | Refusal => {
-  const data = canonicalJson(body)
+  const data = canonicalJson(minimise(body, rule.fields))
   if (rule.validFrom === undefined && rule.validTo === undefined) {
     return [{ op: "assert", ...base(rule, objectId, r), virkningFra: r, virkningTil: null, data, eventId }]
   }

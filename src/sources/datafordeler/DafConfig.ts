@@ -7,9 +7,9 @@
  * naming the entry and field.
  */
 import { Schema } from "effect"
-import { CronExpression, decodeSourcesOfKind, Secret } from "../../config/Sources.js"
+import { CronExpression, decodeSourcesOfKind, FieldsSetting, Secret } from "../../config/Sources.js"
 import { parseInstant } from "../../domain/core/Instant.js"
-import { type RowShape } from "../../domain/core/Mirror.js"
+import { type RowShape, withFields } from "../../domain/core/Mirror.js"
 import { DATAFORDELER_SHAPE } from "../../domain/datafordeler/DatafordelerRows.js"
 const Positive = Schema.Number.pipe(Schema.int(), Schema.positive())
 const Seconds = Schema.Number.pipe(Schema.positive())
@@ -130,7 +130,9 @@ export const EntitySettings = Schema.Struct({
   /** Row field names, Datafordeler's by default. */
   idField: Schema.optional(Schema.String),
   rowIdField: Schema.optionalWith(Schema.String, { default: () => "datafordelerRowId" }),
-  identity: Schema.optionalWith(Schema.Array(Schema.String), { default: () => [] })
+  identity: Schema.optionalWith(Schema.Array(Schema.String), { default: () => [] }),
+  /** Minimisation: `{keep: [paths]}` or `{drop: [paths]}` of each row's content (the id and identity fields are always kept). */
+  fields: Schema.optional(FieldsSetting)
 })
 
 export const FullLoadSettings = Schema.Struct({
@@ -184,7 +186,8 @@ export type GraphqlSettings = typeof GraphqlSettings.Type
 export type PushSettings = typeof PushSettings.Type
 export type DafEntity = DafSource["entities"][string]
 
-export const rowShape = (entity: DafEntity): RowShape => ({ ...DATAFORDELER_SHAPE, id: entity.idField ?? DATAFORDELER_SHAPE.id, identity: entity.identity })
+export const rowShape = (entity: DafEntity): RowShape =>
+  withFields({ ...DATAFORDELER_SHAPE, id: entity.idField ?? DATAFORDELER_SHAPE.id, identity: entity.identity }, entity.fields)
 
 /** The Datafordeler entries of the `sources` list, decoded. */
 export const decodeDafSources = decodeSourcesOfKind("datafordeler", DafSourceSchema)

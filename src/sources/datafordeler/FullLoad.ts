@@ -77,12 +77,14 @@ const loadDownload = (runtime: DafRuntime, url: string) =>
         const file = yield* downloadToFile(url, { dir, timeoutSeconds: 3600, ...(runtime.downloadKey !== undefined ? { apiKey: Redacted.value(runtime.downloadKey) } : {}) })
         const [first] = Object.values(source.entities)
         const types = new Map(Object.entries(source.entities).map(([name, e]) => [`${name}List`, e.objectType]))
+        const shapes = new Map(Object.values(source.entities).map((e) => [e.objectType, rowShape(e)]))
         const summary = yield* ingestMirrorExtract(file, {
           objectType: source.name,
           shape: rowShape(first!),
           timeZone: source.timeZone,
           entities: [...types.keys()],
           typeOfList: (list) => types.get(list ?? "") ?? source.name,
+          shapeOf: (objectType) => shapes.get(objectType),
           source: `datafordeler:${source.name}`,
           batchSize: 2000,
           maxRecordBytes: 16 * 1024 * 1024

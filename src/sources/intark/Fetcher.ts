@@ -150,7 +150,8 @@ const operationsFor = (source: IntarkSource, item: WorkItem, result: FetchResult
     objectType: objectTypeOf(source, item.resource),
     timeZone: source.timeZone,
     ...(settings.validFrom !== undefined ? { validFrom: settings.validFrom } : {}),
-    ...(settings.validTo !== undefined ? { validTo: settings.validTo } : {})
+    ...(settings.validTo !== undefined ? { validTo: settings.validTo } : {}),
+    ...(settings.fields !== undefined ? { fields: settings.fields } : {})
   }
   // Provenance in the event id (shown on every row): what was fetched when, and when the notification was issued.
   const eventId = `intark:${source.name}:${item.resource}:${item.objectId}:${result.at}${item.issuedAt !== null ? `:iat=${item.issuedAt}` : ""}`

@@ -5,7 +5,7 @@
  * as `{"env": "NAME"}` (read from the environment) or inline strings.
  */
 import { Schema } from "effect"
-import { CronExpression, decodeSourcesOfKind, Secret } from "../../config/Sources.js"
+import { CronExpression, decodeSourcesOfKind, FieldsSetting, Secret } from "../../config/Sources.js"
 
 const Positive = Schema.Number.pipe(Schema.int(), Schema.positive())
 
@@ -67,7 +67,9 @@ export const ResourceSettings = Schema.Struct({
   /** List endpoint under baseUrl (e.g. `/personer?limit=1000`): when the shadow holds none of this resource, every listed object is queued (a full load). */
   list: Schema.optional(Schema.String),
   /** For list items without an href: the field holding the id. */
-  listIdField: Schema.optional(Schema.String)
+  listIdField: Schema.optional(Schema.String),
+  /** Minimisation: `{keep: [paths]}` or `{drop: [paths]}` of each fetched state, before it is stored. */
+  fields: Schema.optional(FieldsSetting)
 })
 
 export const ResyncSettings = Schema.Struct({

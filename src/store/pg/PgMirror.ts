@@ -76,7 +76,7 @@ const mirrorBatch = async (client: pg.PoolClient, source: string, eventId: strin
   for (const item of items) {
     const held = stored.get(objectKey(item.objectType, item.objectId))!
     const keyed = held.map((r) => ({ ...r, objectId: item.objectId, key: storedKey(r, item.identity) }))
-    const plan = planMirror(keyed, item.rows, item.complete, item.checkOverlaps, item.normalise)
+    const plan = planMirror(keyed, item.rows, item.complete, item.checkOverlaps, item.normalise, item.closedBefore)
     for (const c of plan.close) {
       const row = held.find((r) => r.id === c.id)!
       if (c.id < 0) {

@@ -7,6 +7,8 @@ import { Context, Effect, Layer } from "effect"
 import { ActivationStore } from "../Activations.js"
 import { ClusterMembers } from "../ClusterMembers.js"
 import { CommitSignal } from "../CommitSignal.js"
+import { DataProtection } from "../DataProtection.js"
+import { makePgDataProtection } from "./PgDataProtection.js"
 import { makePgCommitSignal } from "./PgCommitSignal.js"
 import { MirrorStore } from "../Mirror.js"
 import { OutboxStore } from "../Outbox.js"
@@ -42,7 +44,8 @@ export const PgStoreLive = (options: PgOptions): Layer.Layer<StoreServices, Stor
         Context.add(PushInbox, makePgPushInbox(pool)),
         Context.add(ResyncReports, makePgResyncReports(pool)),
         Context.add(WorkQueue, makePgWorkQueue(pool)),
-        Context.add(ClusterMembers, makePgClusterMembers(pool))
+        Context.add(ClusterMembers, makePgClusterMembers(pool)),
+        Context.add(DataProtection, makePgDataProtection(pool))
       )
     })
   ).pipe(Layer.provide(PgPool.layer(options)))

@@ -43,7 +43,7 @@ export const makeSqliteMirror = (db: Database.Database, signal?: CommitSignalSha
 
   const applyItem = (source: string, eventId: string, item: MirrorItem, now: Instant): MirrorResult => {
     const stored = q.rows.all(item.objectType, item.objectId).map((r) => ({ ...r, objectId: item.objectId, key: storedKey(r, item.identity) }))
-    const plan = planMirror(stored, item.rows, item.complete, item.checkOverlaps, item.normalise)
+    const plan = planMirror(stored, item.rows, item.complete, item.checkOverlaps, item.normalise, item.closedBefore)
     for (const c of plan.close) {
       q.close.run(c.at, now, c.id)
       downstream.rowClosed(stored.find((r) => r.id === c.id)!, now)

@@ -8,6 +8,8 @@ import { ActivationStore } from "../Activations.js"
 import { ClusterMembers } from "../ClusterMembers.js"
 import { MirrorStore } from "../Mirror.js"
 import { CommitSignal, makeCommitSignal } from "../CommitSignal.js"
+import { DataProtection } from "../DataProtection.js"
+import { makeSqliteDataProtection } from "./SqliteDataProtection.js"
 import { OutboxStore } from "../Outbox.js"
 import { PushInbox } from "../PushInbox.js"
 import { ResyncReports } from "../ResyncReports.js"
@@ -43,7 +45,8 @@ export const SqliteStoreLive = (options: SqliteOptions): Layer.Layer<StoreServic
         Context.add(MirrorStore, makeSqliteMirror(db, signal)),
         Context.add(SourceCursors, makeSqliteSourceCursors(db)),
         Context.add(PushInbox, makeSqlitePushInbox(db)),
-        Context.add(ClusterMembers, makeSqliteClusterMembers(db))
+        Context.add(ClusterMembers, makeSqliteClusterMembers(db)),
+        Context.add(DataProtection, makeSqliteDataProtection(db))
       )
     })
   )

@@ -18,11 +18,11 @@ const DAY = 86_400_000
 const BASE = Date.UTC(2020, 0, 1)
 /** Validity boundaries are whole days 0..MAX_DAY; cells −1 and MAX_DAY stand for the open ends. */
 const MAX_DAY = 12
-const OBJECTS = ["a", "b", "c"] as const
-const REG_STEPS = 8
+export const OBJECTS = ["a", "b", "c"] as const
+export const REG_STEPS = 8
 
 const vDay = (day: number): Instant => fromEpochMillis(BASE + day * DAY)
-const rAt = (step: number): Instant => fromEpochMillis(BASE + step * 3_600_000)
+export const rAt = (step: number): Instant => fromEpochMillis(BASE + step * 3_600_000)
 
 interface OpSpec {
   readonly kind: "assert" | "retract"
@@ -53,9 +53,9 @@ const opSpec: fc.Arbitrary<OpSpec> = fc.record({
 }).map(({ span, ...rest }) => ({ ...rest, from: span[0], to: span[1] }))
 
 /** Registrations mostly move forward per object, sometimes back (stale), sometimes repeat an instant. */
-const stream = fc.array(opSpec, { minLength: 1, maxLength: 40 })
+export const stream = fc.array(opSpec, { minLength: 1, maxLength: 40 })
 
-const toOperations = (specs: ReadonlyArray<OpSpec>): Array<Operation> => {
+export const toOperations = (specs: ReadonlyArray<OpSpec>): Array<Operation> => {
   const out: Array<Operation> = []
   specs.forEach((spec, i) => {
     if (spec.id._tag === "repeat" && out.length > 0) {
@@ -121,16 +121,16 @@ class Model {
 
 // ---- Helpers -------------------------------------------------------------------
 
-const ingestAll = (store: StoreShape, ops: ReadonlyArray<Operation>) =>
+export const ingestAll = (store: StoreShape, ops: ReadonlyArray<Operation>) =>
   Effect.map(store.ingest("property", ops.map((input) => ({ input }))), (results) => results.map((r) => r.outcome))
 
 /** Registration instants worth asking at: each step, and just before and after it. */
-const regPoints = Array.from({ length: REG_STEPS + 1 }, (_, s) => [rAt(s), fromEpochMillis(BASE + s * 3_600_000 - 1), fromEpochMillis(BASE + s * 3_600_000 + 1)]).flat()
+export const regPoints = Array.from({ length: REG_STEPS + 1 }, (_, s) => [rAt(s), fromEpochMillis(BASE + s * 3_600_000 - 1), fromEpochMillis(BASE + s * 3_600_000 + 1)]).flat()
 /** Validity instants: one inside each cell, and each boundary itself. */
-const virkPoints = [...CELLS.map((c) => fromEpochMillis(BASE + c * DAY + DAY / 2)), ...CELLS.filter((c) => c >= 0).map(vDay)]
+export const virkPoints = [...CELLS.map((c) => fromEpochMillis(BASE + c * DAY + DAY / 2)), ...CELLS.filter((c) => c >= 0).map(vDay)]
 const cellAt = (v: Instant) => Math.floor((Date.parse(v) - BASE) / DAY)
 
-const answer = (store: StoreShape, objectId: string, r: Instant, v: Instant) =>
+export const answer = (store: StoreShape, objectId: string, r: Instant, v: Instant) =>
   Effect.map(store.asOf({ objectType: "thing", objectId, registreringstid: r, virkningstid: v }), Option.match({
     onNone: () => "-",
     onSome: (row) => canonicalJson(row.data)
