@@ -4,6 +4,7 @@
  */
 import type { ActivationStore } from "./Activations.js"
 import type { ClusterMembers } from "./ClusterMembers.js"
+import type { Erasures } from "./Erasures.js"
 import type { MirrorStore } from "./Mirror.js"
 import type { CommitSignal } from "./CommitSignal.js"
 import type { OutboxStore } from "./Outbox.js"
@@ -13,4 +14,4 @@ import type { SourceCursors } from "./SourceCursors.js"
 import type { Store } from "./Store.js"
 import type { WorkQueue } from "./WorkQueue.js"
 
-export type StoreServices = Store | ActivationStore | OutboxStore | CommitSignal | WorkQueue | ResyncReports | MirrorStore | SourceCursors | PushInbox | ClusterMembers
+export type StoreServices = Store | ActivationStore | OutboxStore | CommitSignal | WorkQueue | ResyncReports | MirrorStore | SourceCursors | PushInbox | ClusterMembers | Erasures

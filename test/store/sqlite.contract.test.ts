@@ -12,6 +12,7 @@ import { migrateSqliteFile } from "../../src/store/sqlite/SqliteOpen.js"
 import { SqliteStoreLive } from "../../src/store/sqlite/SqliteStoreLive.js"
 import type { StoreBackend } from "./contract/backend.js"
 import { activationsContract } from "./contract/activations.js"
+import { erasuresContract } from "./contract/erasures.js"
 import { clusterMembersContract } from "./contract/clusterMembers.js"
 import { mirrorContract } from "./contract/mirror.js"
 import { modelContract } from "./contract/model.js"
@@ -45,6 +46,7 @@ workQueueContract(sqlite)
 clusterMembersContract(sqlite)
 activationsContract(sqlite)
 outboxContract(sqlite)
+erasuresContract(sqlite)
 pushInboxContract(sqlite)
 sourceCursorsContract(sqlite)
 resyncReportsContract(sqlite)
