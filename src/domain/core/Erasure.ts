@@ -26,10 +26,14 @@ export const erasureKey = (salt: string, objectType: string, objectId: string): 
 export const reservedIdProblem = (objectId: string): string | undefined =>
   objectId.startsWith(PSEUDONYM_PREFIX) ? `objectId ${objectId} is reserved for the tombstones of an erased object` : undefined
 
+/** An event id that names the object (providers build them from it) names its pseudonym instead. */
+export const tombstoneEventId = (eventId: string, objectId: string, erasedId: string): string => eventId.split(objectId).join(erasedId)
+
 /** The recorded operation of an erased object, as it is kept: its shape, with the pseudonym and no data. */
-export const tombstoneOperation = (recorded: string, erasedId: string): string => {
+export const tombstoneOperation = (recorded: string, objectId: string, erasedId: string): string => {
   const op = decodeRecordedOperation(recorded)
-  const kept: Operation = op.op === "assert" ? { ...op, objectId: erasedId, data: ERASED_DATA } : { ...op, objectId: erasedId }
+  const eventId = tombstoneEventId(op.eventId, objectId, erasedId)
+  const kept: Operation = op.op === "assert" ? { ...op, objectId: erasedId, eventId, data: ERASED_DATA } : { ...op, objectId: erasedId, eventId }
   return encodeOperation(kept)
 }
 
@@ -50,7 +54,7 @@ export const blocks = (latest: ErasureBlock | undefined): latest is ErasureBlock
  */
 export const erasedRefusal = (op: Operation, erasure: ErasureBlock): Refusal => ({
   reason: `object erased (erasure ${erasure.id} at ${erasure.erasedAt}): new inputs for it are refused until an operator lifts the erasure (skygge erase --lift)`,
-  eventId: op.eventId,
+  eventId: tombstoneEventId(op.eventId, op.objectId, pseudonym(erasure.id)),
   objectType: op.objectType,
   objectId: pseudonym(erasure.id)
 })

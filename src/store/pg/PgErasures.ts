@@ -7,7 +7,7 @@
 import { Clock, Effect, Option } from "effect"
 import { randomUUID } from "node:crypto"
 import type pg from "pg"
-import { type ErasureBlock, ERASED_DATA, erasureKey, newSalt, pseudonym, tombstoneOperation } from "../../domain/core/Erasure.js"
+import { type ErasureBlock, ERASED_DATA, erasureKey, newSalt, pseudonym, tombstoneEventId, tombstoneOperation } from "../../domain/core/Erasure.js"
 import { fromEpochMillis, type Instant } from "../../domain/core/Instant.js"
 import { ERASURE_COLUMNS, type ErasureLogRow, type ErasureRequest, type ErasuresShape, toErasureRecord } from "../Erasures.js"
 import type { CommitSignalShape } from "../CommitSignal.js"
@@ -55,20 +55,20 @@ const eraseIn = async (client: pg.PoolClient, request: ErasureRequest, now: Inst
   const p = pseudonym(logId)
   const count = async (text: string, values: ReadonlyArray<unknown>) => (await client.query(text, [...values])).rowCount ?? 0
   const touched: Record<string, number> = {}
-  touched.rows = await count("UPDATE rows SET data = $1, object_id = $2 WHERE object_type = $3 AND object_id = $4", [ERASED_DATA, p, type, id])
-  const events = (await client.query<{ seq: string; operation: string }>("SELECT seq, operation FROM events WHERE object_type = $1 AND object_id = $2", [type, id])).rows
+  touched.rows = await count("UPDATE rows SET data = $1, object_id = $2, event_id = replace(event_id, $4, $2) WHERE object_type = $3 AND object_id = $4", [ERASED_DATA, p, type, id])
+  const events = (await client.query<{ seq: string; operation: string; event_id: string }>("SELECT seq, operation, event_id FROM events WHERE object_type = $1 AND object_id = $2", [type, id])).rows
   if (events.length > 0) {
     await client.query(
-      "UPDATE events SET operation = u.op, object_id = $3 FROM unnest($1::bigint[], $2::text[]) AS u(seq, op) WHERE events.seq = u.seq",
-      [events.map((e) => e.seq), events.map((e) => tombstoneOperation(e.operation, p)), p]
+      "UPDATE events SET operation = u.op, object_id = $4, event_id = u.e FROM unnest($1::bigint[], $2::text[], $3::text[]) AS u(seq, op, e) WHERE events.seq = u.seq",
+      [events.map((e) => e.seq), events.map((e) => tombstoneOperation(e.operation, id, p)), events.map((e) => tombstoneEventId(e.event_id, id, p)), p]
     )
   }
   touched.events = events.length
   touched.objects = await count("DELETE FROM objects WHERE object_type = $1 AND object_id = $2", [type, id])
   touched.refused = await count(
-    `UPDATE refused SET input = NULL, reason = replace(reason, $2, $3),
+    `UPDATE refused SET input = NULL, reason = replace(reason, $2, $3), event_id = replace(event_id, $2, $3),
        object_id = CASE WHEN object_id = $2 THEN $3 ELSE object_id END, field = CASE WHEN strpos(field, $2) > 0 THEN NULL ELSE field END
-     WHERE (object_type = $1 AND object_id = $2) OR strpos(input, $2) > 0 OR strpos(reason, $2) > 0`,
+     WHERE (object_type = $1 AND object_id = $2) OR strpos(input, $2) > 0 OR strpos(reason, $2) > 0 OR strpos(event_id, $2) > 0`,
     [type, id, p]
   )
   touched.activationsCancelled = await count(

@@ -6,7 +6,7 @@
 import type Database from "better-sqlite3"
 import { Clock, Effect, Option } from "effect"
 import { randomUUID } from "node:crypto"
-import { type ErasureBlock, ERASED_DATA, erasureKey, newSalt, pseudonym, tombstoneOperation } from "../../domain/core/Erasure.js"
+import { type ErasureBlock, ERASED_DATA, erasureKey, newSalt, pseudonym, tombstoneEventId, tombstoneOperation } from "../../domain/core/Erasure.js"
 import { fromEpochMillis, type Instant } from "../../domain/core/Instant.js"
 import { ERASURE_COLUMNS, type ErasureLogRow, type ErasureRequest, type ErasuresShape, toErasureRecord } from "../Erasures.js"
 import type { CommitSignalShape } from "../CommitSignal.js"
@@ -35,14 +35,14 @@ export const makeSqliteErasures = (db: Database.Database, signal?: CommitSignalS
       `INSERT INTO erasures (erased_at, erased_by, reason, object_type, key_hash, pseudonym, allow_new, touched) VALUES (?, ?, ?, ?, ?, '', ?, '{}')`
     ),
     finish: db.prepare<[string, string, number | bigint]>("UPDATE erasures SET pseudonym = ?, touched = ? WHERE id = ?"),
-    rows: db.prepare<[string, string, string, string]>("UPDATE rows SET data = ?, object_id = ? WHERE object_type = ? AND object_id = ?"),
-    events: db.prepare<[string, string], { seq: number; operation: string }>("SELECT seq, operation FROM events WHERE object_type = ? AND object_id = ?"),
-    event: db.prepare<[string, string, number]>("UPDATE events SET operation = ?, object_id = ? WHERE seq = ?"),
+    rows: db.prepare<Record<string, string>>("UPDATE rows SET data = @data, object_id = @p, event_id = replace(event_id, @id, @p) WHERE object_type = @type AND object_id = @id"),
+    events: db.prepare<[string, string], { seq: number; operation: string; event_id: string }>("SELECT seq, operation, event_id FROM events WHERE object_type = ? AND object_id = ?"),
+    event: db.prepare<[string, string, string, number]>("UPDATE events SET operation = ?, object_id = ?, event_id = ? WHERE seq = ?"),
     head: db.prepare<[string, string]>("DELETE FROM objects WHERE object_type = ? AND object_id = ?"),
     refused: db.prepare<Record<string, string>>(
-      `UPDATE refused SET input = NULL, reason = replace(reason, @id, @p),
+      `UPDATE refused SET input = NULL, reason = replace(reason, @id, @p), event_id = replace(event_id, @id, @p),
          object_id = CASE WHEN object_id = @id THEN @p ELSE object_id END, field = CASE WHEN instr(field, @id) > 0 THEN NULL ELSE field END
-       WHERE (object_type = @type AND object_id = @id) OR instr(input, @id) > 0 OR instr(reason, @id) > 0`
+       WHERE (object_type = @type AND object_id = @id) OR instr(input, @id) > 0 OR instr(reason, @id) > 0 OR instr(event_id, @id) > 0`
     ),
     activationsCancelled: db.prepare<[string, string, string]>(
       "UPDATE activations SET status = 'cancelled', settled_at = ? WHERE object_type = ? AND object_id = ? AND status = 'pending'"
@@ -73,9 +73,9 @@ export const makeSqliteErasures = (db: Database.Database, signal?: CommitSignalS
     const logId = q.log.run(now, request.by, request.reason, type, erasureKey(salt, type, id), request.allowNew ? 1 : 0).lastInsertRowid
     const p = pseudonym(Number(logId))
     const touched: Record<string, number> = {}
-    touched.rows = q.rows.run(ERASED_DATA, p, type, id).changes
+    touched.rows = q.rows.run({ data: ERASED_DATA, p, type, id }).changes
     const events = q.events.all(type, id)
-    for (const e of events) q.event.run(tombstoneOperation(e.operation, p), p, e.seq)
+    for (const e of events) q.event.run(tombstoneOperation(e.operation, id, p), p, tombstoneEventId(e.event_id, id, p), e.seq)
     touched.events = events.length
     touched.objects = q.head.run(type, id).changes
     touched.refused = q.refused.run({ type, id, p }).changes
