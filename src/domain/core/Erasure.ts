@@ -52,7 +52,7 @@ export const blocks = (latest: ErasureBlock | undefined): latest is ErasureBlock
  * The refusal recorded for an input of an erased object: no payload (the raw input is not kept) and
  * the pseudonym, never the object id, so the refusal brings no personal data back.
  */
-export const erasedRefusal = (op: Operation, erasure: ErasureBlock): Refusal => ({
+export const erasedRefusal = (op: Pick<Operation, "eventId" | "objectType" | "objectId">, erasure: ErasureBlock): Refusal => ({
   reason: `object erased (erasure ${erasure.id} at ${erasure.erasedAt}): new inputs for it are refused until an operator lifts the erasure (skygge erase --lift)`,
   eventId: tombstoneEventId(op.eventId, op.objectId, pseudonym(erasure.id)),
   objectType: op.objectType,

@@ -11,6 +11,7 @@ import { fromEpochMillis } from "../../../src/domain/core/Instant.js"
 import { canonicalJson, type Operation } from "../../../src/domain/core/Operation.js"
 import { ActivationStore } from "../../../src/store/Activations.js"
 import { Erasures } from "../../../src/store/Erasures.js"
+import { MirrorStore } from "../../../src/store/Mirror.js"
 import { OutboxStore } from "../../../src/store/Outbox.js"
 import { PushInbox } from "../../../src/store/PushInbox.js"
 import { type Row, Store } from "../../../src/store/Store.js"
@@ -109,6 +110,25 @@ export const erasuresContract = (backend: StoreBackend) =>
         expect(Option.map(lifted, (e) => e.liftedAt !== null)).toEqual(Option.some(true))
         expect((yield* store.ingest("test", [{ input: assert("01017012345", "e5", at(2023), "back") }])).map((r) => r.outcome)).toEqual(["applied"])
         expect(yield* erasures.lift("person", "nobody")).toEqual(Option.none())
+      })))
+
+    it("does not mirror an erased object back: the register's rows for it are refused, without their data", () =>
+      onFreshStore(backend, Effect.gen(function* () {
+        const mirror = yield* MirrorStore
+        const store = yield* Store
+        const item = (objectId: string, name: string, day: number) => ({
+          objectType: "cpr.person", objectId, complete: false, identity: [], checkOverlaps: false,
+          rows: [{ objectId, key: `r${day}`, registreringFra: fromEpochMillis(Date.UTC(2020, 0, day)), registreringTil: null, virkningFra: null, virkningTil: null, data: canonicalJson({ name }) }]
+        })
+        yield* mirror.mirror("cpr:pull", "ev-1", [item("0101701234", `${SECRET} m`, 1), item("other", "Other", 1)])
+        yield* (yield* Erasures).erase({ objectType: "cpr.person", objectId: "0101701234", reason: "request", by: "cli", allowNew: false })
+        const results = yield* mirror.mirror("cpr:pull", "ev-2", [item("0101701234", `${SECRET} back`, 2), item("other", "Other 2", 2)])
+        expect(results.map((r) => [r.objectId, r.inserted])).toEqual([["0101701234", 0], ["other", 1]])
+        expect(yield* store.history("cpr.person", "0101701234")).toEqual([])
+        const refused = yield* store.refused(0, 100)
+        expect(refused.map((r) => [r.source, r.objectId, r.input])).toEqual([["cpr:pull", "~erased/1", null]])
+        expect(refused[0]!.reason).toContain("object erased (erasure 1")
+        expect(JSON.stringify(refused)).not.toContain(SECRET)
       })))
 
     it("with allowNew accepts new inputs at once; a second erasure takes those too", () =>
