@@ -12,18 +12,26 @@ import { ERASURE_COLUMNS, type ErasureLogRow, type ErasureRequest, type Erasures
 import type { CommitSignalShape } from "../CommitSignal.js"
 import { attempt } from "../StoreError.js"
 
-/** The latest erasure of an object, for the ingest's check; reads the salt once it exists. */
+/**
+ * The ingest's and the mirror's check, inside their transaction: whether anything was ever erased here
+ * (asked once per transaction: an erasure by another process, `skygge erase` beside `skygge run`, takes the
+ * write lock too, so none lands within it), and the latest erasure of an object.
+ */
 export const makeSqliteErasureCheck = (db: Database.Database) => {
   const saltOf = db.prepare<[], { salt: string }>("SELECT salt FROM erasure_salt WHERE id = 1")
   const latest = db.prepare<[string], { id: number; erased_at: string; allow_new: number; lifted_at: string | null }>(
     "SELECT id, erased_at, allow_new, lifted_at FROM erasures WHERE key_hash = ? ORDER BY id DESC LIMIT 1"
   )
   let salt: string | undefined
-  return (objectType: string, objectId: string): ErasureBlock | undefined => {
-    salt ??= saltOf.get()?.salt
-    if (salt === undefined) return undefined // nothing was ever erased here
-    const found = latest.get(erasureKey(salt, objectType, objectId))
-    return found === undefined ? undefined : { id: found.id, erasedAt: found.erased_at, allowNew: found.allow_new === 1, liftedAt: found.lifted_at }
+  return {
+    /** Anything erased in this store (the salt exists from the first erasure on; never cached while absent). */
+    any: (): boolean => (salt ??= saltOf.get()?.salt) !== undefined,
+    latest: (objectType: string, objectId: string): ErasureBlock | undefined => {
+      salt ??= saltOf.get()?.salt
+      if (salt === undefined) return undefined // nothing was ever erased here
+      const found = latest.get(erasureKey(salt, objectType, objectId))
+      return found === undefined ? undefined : { id: found.id, erasedAt: found.erased_at, allowNew: found.allow_new === 1, liftedAt: found.lifted_at }
+    }
   }
 }
 

@@ -48,7 +48,7 @@ export const makeSqliteMirror = (db: Database.Database, signal?: CommitSignalSha
   const applyItem = (source: string, eventId: string, item: MirrorItem, now: Instant): MirrorResult => {
     const stored = q.rows.all(item.objectType, item.objectId).map((r) => ({ ...r, objectId: item.objectId, key: storedKey(r, item.identity) }))
     // An erased object (its rows now tombstones under a pseudonym: none held under its id) is not mirrored back.
-    const erasure = stored.length === 0 ? erasureOf(item.objectType, item.objectId) : undefined
+    const erasure = stored.length === 0 ? erasureOf.latest(item.objectType, item.objectId) : undefined
     if (blocks(erasure)) {
       const r = erasedRefusal({ eventId, objectType: item.objectType, objectId: item.objectId }, erasure)
       q.refuse.run(now, source, r.eventId ?? null, r.objectType ?? null, r.objectId ?? null, r.reason)

@@ -167,17 +167,18 @@ export const makeSqliteStore = (db: Database.Database, signal?: CommitSignalShap
    * An operation for an erased object (whose head the erasure removed: only a headless object is
    * looked up) or for a tombstone's pseudonym: its refusal.
    */
-  const erasedOrReserved = (op: Operation): Refusal | undefined => {
+  const erasedOrReserved = (op: Operation, erasing: boolean): Refusal | undefined => {
     const reserved = reservedIdProblem(op.objectId)
     if (reserved !== undefined) return { reason: reserved, eventId: op.eventId, objectType: op.objectType }
-    if (q.head.get(op.objectType, op.objectId) !== undefined) return undefined
-    const latest = erasureOf(op.objectType, op.objectId)
+    if (!erasing || q.head.get(op.objectType, op.objectId) !== undefined) return undefined
+    const latest = erasureOf.latest(op.objectType, op.objectId)
     return blocks(latest) ? erasedRefusal(op, latest) : undefined
   }
 
   const ingestTx = db.transaction((source: string, batch: ReadonlyArray<Submission>, now: Instant): Array<SubmissionResult> => {
     const results: Array<SubmissionResult> = new Array(batch.length)
     let blocked: Refusal | undefined
+    const erasing = erasureOf.any()
     for (let i = 0; i < batch.length; i++) {
       const item = batch[i]!
       const input = item.input
@@ -187,7 +188,7 @@ export const makeSqliteStore = (db: Database.Database, signal?: CommitSignalShap
         result = { outcome: "refused", reason: input.reason }
         if (input.eventId !== undefined) (result as { eventId?: string }).eventId = input.eventId
         if (input.field !== undefined) (result as { field?: string }).field = input.field
-      } else if ((blocked = erasedOrReserved(input)) !== undefined) {
+      } else if ((blocked = erasedOrReserved(input, erasing)) !== undefined) {
         // No payload kept (raw dropped), the pseudonym for the id: the refusal brings no personal data back.
         const refusal = blocked
         recordRefusal(now, source, { input: refusal, ...(item.line !== undefined ? { line: item.line } : {}) }, refusal)
