@@ -1,7 +1,7 @@
 /**
  * Erasure through the real command (issue 18): `skygge erase … --config FILE` on a SQLite file — the erased
  * value is in neither the database file nor its -wal afterwards (secure_delete, WAL truncated) — and on
- * PostgreSQL — no table's text holds it; and a SIGKILL at a random moment of an erasure of a large history
+ * PostgreSQL — no table's text holds it; and, on both backends, a SIGKILL at a random moment of an erasure of a large history
  * leaves each object either wholly erased with its log entry, or untouched.
  */
 import { Effect, Option } from "effect"
@@ -11,8 +11,7 @@ import { join } from "node:path"
 import pg from "pg"
 import { afterAll, describe, expect, it } from "vitest"
 import { Erasures } from "../../src/store/Erasures.js"
-import { openStore } from "../support/engine.js"
-import { testStores } from "../support/testStores.js"
+import { TEST_BACKENDS, testStores } from "../support/testStores.js"
 import { sleep } from "../support/wait.js"
 import { CLI_BUDGET_MS, bin, skygge } from "./skygge.js"
 import { spawn } from "node:child_process"
@@ -83,55 +82,6 @@ describe("skygge erase on SQLite", () => {
     expect((await skygge(["erase", "--lift", "person", PERSON, "--config", cfg])).code).toBe(0)
     expect((await skygge(["import", later, "--config", cfg])).code).toBe(0)
   }, CLI_BUDGET_MS)
-
-  it("is all or nothing under SIGKILL: each object wholly erased with its log entry, or untouched", async () => {
-    const dir = tempDir()
-    const filename = join(dir, "skygge.db")
-    const cfg = config(dir, { url: `sqlite:${filename}`, synchronous: "FULL" })
-    const objects = Array.from({ length: 8 }, (_, k) => `p${k}`)
-    const file = join(dir, "many.ndjson")
-    writeFileSync(file, objects.flatMap((id) => Array.from({ length: 4000 }, (_, i) => op(id, i + 1, `${VALUE} ${id} ${i}`))).join("\n") + "\n")
-    expect((await skygge(["import", file, "--config", cfg])).code).toBe(0)
-    // The first erasure runs to its end: how long a whole run takes (start-up, compiling the sources, most of it).
-    const started = Date.now()
-    expect((await skygge(["erase", "person", objects[0]!, "--reason", "kill test", "--config", cfg])).code).toBe(0)
-    const whole = Date.now() - started
-    let killed = 0
-    for (const id of objects.slice(1)) {
-      const child = spawn(process.execPath, [bin, "erase", "person", id, "--reason", "kill test", "--config", cfg], { stdio: "ignore" })
-      // Killed at a random moment of the run's last part, where the erasure's transaction is.
-      await Promise.race([sleep(whole * (0.75 + Math.random() * 0.35)), once(child, "exit")])
-      if (child.exitCode === null) {
-        child.kill("SIGKILL")
-        killed++
-      }
-      if (child.exitCode === null && child.signalCode === null) await once(child, "exit")
-    }
-    const opened = openStore(filename)
-    try {
-      const log = await Effect.runPromise(Effect.provide(Effect.flatMap(Erasures, (e) => e.list(0, 100)), opened.context))
-      let erasedCount = 0
-      for (const id of objects) {
-        const rows = await Effect.runPromise(opened.store.history("person", id))
-        const erasure = await Effect.runPromise(Effect.provide(Effect.flatMap(Erasures, (e) => e.find("person", id)), opened.context))
-        if (Option.isSome(erasure)) {
-          erasedCount++
-          expect(rows, `${id}: erased, no row left under its id`).toEqual([])
-          const tombstones = await Effect.runPromise(opened.store.history("person", erasure.value.pseudonym))
-          expect(tombstones.length).toBe(4000)
-          expect(tombstones.every((r) => JSON.stringify(r.data) === '{"_erased":true}')).toBe(true)
-          expect(erasure.value.touched).toMatchObject({ rows: 4000, events: 4000 })
-        } else {
-          expect(rows.length, `${id}: untouched`).toBe(4000)
-          expect(rows.every((r) => JSON.stringify(r.data).includes(VALUE))).toBe(true)
-        }
-      }
-      expect(log.length).toBe(erasedCount)
-      console.log(`SIGKILL test: ${killed} of ${objects.length - 1} erasures killed, ${erasedCount} of ${objects.length} completed`)
-    } finally {
-      opened.close()
-    }
-  }, CLI_BUDGET_MS)
 })
 
 describe("skygge erase on PostgreSQL", () => {
@@ -159,6 +109,57 @@ describe("skygge erase on PostgreSQL", () => {
       expect((await skygge(["erasures", "--config", cfg])).stdout).toContain("DPO case 18")
     } finally {
       await client.end()
+    }
+  }, CLI_BUDGET_MS)
+})
+
+describe("skygge erase killed", () => {
+  it.each(TEST_BACKENDS)("is all or nothing under SIGKILL on %s: each object wholly erased with its log entry, or untouched", async (backend) => {
+    const dir = tempDir()
+    const store = await stores(backend, dir)
+    const cfg = config(dir, backend === "sqlite" ? { ...store.config, synchronous: "FULL" } : store.config)
+    const objects = Array.from({ length: 8 }, (_, k) => `p${k}`)
+    const file = join(dir, "many.ndjson")
+    writeFileSync(file, objects.flatMap((id) => Array.from({ length: 4000 }, (_, i) => op(id, i + 1, `${VALUE} ${id} ${i}`))).join("\n") + "\n")
+    expect((await skygge(["import", file, "--config", cfg])).code).toBe(0)
+    // The first erasure runs to its end: how long a whole run takes (start-up, compiling the sources, most of it).
+    const started = Date.now()
+    expect((await skygge(["erase", "person", objects[0]!, "--reason", "kill test", "--config", cfg])).code).toBe(0)
+    const whole = Date.now() - started
+    let killed = 0
+    for (const id of objects.slice(1)) {
+      const child = spawn(process.execPath, [bin, "erase", "person", id, "--reason", "kill test", "--config", cfg], { stdio: "ignore" })
+      // Killed at a random moment of the run's last part, where the erasure's transaction is.
+      await Promise.race([sleep(whole * (0.75 + Math.random() * 0.35)), once(child, "exit")])
+      if (child.exitCode === null) {
+        child.kill("SIGKILL")
+        killed++
+      }
+      if (child.exitCode === null && child.signalCode === null) await once(child, "exit")
+    }
+    const opened = await store.open()
+    try {
+      const log = await Effect.runPromise(Effect.provide(Effect.flatMap(Erasures, (e) => e.list(0, 100)), opened.context))
+      let erasedCount = 0
+      for (const id of objects) {
+        const rows = await Effect.runPromise(opened.store.history("person", id))
+        const erasure = await Effect.runPromise(Effect.provide(Effect.flatMap(Erasures, (e) => e.find("person", id)), opened.context))
+        if (Option.isSome(erasure)) {
+          erasedCount++
+          expect(rows, `${id}: erased, no row left under its id`).toEqual([])
+          const tombstones = await Effect.runPromise(opened.store.history("person", erasure.value.pseudonym))
+          expect(tombstones.length).toBe(4000)
+          expect(tombstones.every((r) => JSON.stringify(r.data) === '{"_erased":true}')).toBe(true)
+          expect(erasure.value.touched).toMatchObject({ rows: 4000, events: 4000 })
+        } else {
+          expect(rows.length, `${id}: untouched`).toBe(4000)
+          expect(rows.every((r) => JSON.stringify(r.data).includes(VALUE))).toBe(true)
+        }
+      }
+      expect(log.length).toBe(erasedCount)
+      console.log(`SIGKILL test (${backend}): ${killed} of ${objects.length - 1} erasures killed, ${erasedCount} of ${objects.length} completed`)
+    } finally {
+      await opened.close()
     }
   }, CLI_BUDGET_MS)
 })
