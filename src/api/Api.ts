@@ -17,6 +17,7 @@ import type { ClusterView } from "../domain/cluster/ClusterView.js"
 import { ANOMALY_KINDS } from "../domain/core/Mirror.js"
 import { idProblem, MAX_ID_LENGTH } from "../domain/core/Operation.js"
 import { ACTIVATION_KINDS, ACTIVATION_STATUSES, type Activation } from "../store/Activations.js"
+import type { ErasureRecord } from "../store/Erasures.js"
 import type { AnomalyRecord } from "../store/Mirror.js"
 import type { ResyncReport } from "../store/ResyncReports.js"
 import type { Row } from "../store/Store.js"
@@ -188,6 +189,33 @@ export class WriteAccess extends HttpApiMiddleware.Tag<WriteAccess>()("skygge/Wr
   security: { bearer: HttpApiSecurity.bearer }
 }) {}
 
+/** Erase scope: an erase token (api.eraseTokens), when tokens are configured; neither read nor write tokens erase. */
+export class EraseAccess extends HttpApiMiddleware.Tag<EraseAccess>()("skygge/EraseAccess", {
+  failure: Schema.Union(Unauthorized, Forbidden),
+  security: { bearer: HttpApiSecurity.bearer }
+}) {}
+
+/** The object was erased (issue 18): no version of it is answered, at any time. */
+export class Erased extends Schema.TaggedError<Erased>()(
+  "Erased",
+  { message: Schema.String, erasure: Schema.Number, erasedAt: Schema.String },
+  HttpApiSchema.annotations({ status: 410 })
+) {}
+
+export const ErasureSchema = Schema.Struct({
+  id: Schema.Number,
+  erasedAt: Schema.String,
+  erasedBy: Schema.String,
+  reason: Schema.String,
+  objectType: Schema.String,
+  keyHash: Schema.String,
+  pseudonym: Schema.String,
+  allowNew: Schema.Boolean,
+  liftedAt: Schema.NullOr(Schema.String),
+  touched: Schema.Record({ key: Schema.String, value: Schema.Number })
+}).annotations({ identifier: "Erasure", description: "One erasure: when, by whom, why, what was touched per table — never the data; the object only as an HMAC (keyHash)" })
+shows<typeof ErasureSchema.Type, ErasureRecord>(true)
+
 const ObjectPath = Schema.Struct({ objectType: IdParam, objectId: IdParam })
 const AsOfParams = Schema.Struct({
   registreringstid: Optional(InstantParam),
@@ -257,6 +285,7 @@ export const ObjectsGroup = HttpApiGroup.make("objects")
       .setUrlParams(AsOfParams)
       .addSuccess(RowSchema)
       .addError(NotFound)
+      .addError(Erased)
       .annotate(OpenApi.Summary, "The row in force at registreringstid and virkningstid (each defaults to now)")
   )
   .add(
@@ -264,6 +293,7 @@ export const ObjectsGroup = HttpApiGroup.make("objects")
       .setPath(ObjectPath)
       .addSuccess(History)
       .addError(NotFound)
+      .addError(Erased)
       .annotate(OpenApi.Summary, "Every row the object ever had, ordered by registreringFra, virkningFra")
   )
   .add(
@@ -417,6 +447,36 @@ export const RegistrationsGroup = HttpApiGroup.make("registrations")
   )
   .middleware(WriteAccess)
 
+export const ErasuresGroup = HttpApiGroup.make("erasures")
+  .add(
+    HttpApiEndpoint.get("list", "/v1/erasures")
+      .setUrlParams(Schema.Struct({ after: Optional(WholeNumberParam), limit: Optional(WholeNumberParam) }))
+      .addSuccess(Schema.Struct({ erasures: Schema.Array(ErasureSchema), next: Schema.NullOr(Schema.Number) }))
+      .addError(BadRequest)
+      .annotate(OpenApi.Summary, "The erasure log, oldest first (never the data, nor the object id: keyHash is an HMAC under the store's own salt)")
+  )
+  .middleware(ReadAccess)
+
+export const EraseGroup = HttpApiGroup.make("erase")
+  .add(
+    HttpApiEndpoint.post("erase", "/v1/erasures")
+      .setPayload(
+        Schema.Struct({
+          objectType: IdParam,
+          objectId: IdParam,
+          reason: Schema.String.pipe(Schema.minLength(1, { message: () => "reason is required: say why (it is kept in the erasure log)" }), Schema.maxLength(2000)),
+          allowNew: Schema.optionalWith(Schema.Boolean, { default: () => false })
+        })
+      )
+      .addSuccess(ErasureSchema, { status: 201 })
+      .addError(BadRequest)
+      .annotate(
+        OpenApi.Description,
+        "Erase an object's personal data everywhere in the store, in one transaction: every row's data (history kept as tombstones under a pseudonym), the recorded operations, refused inputs, work items, PUSH inbox entries and anomaly details naming it, undelivered notifications (an `erased` notification goes out instead); later inputs for the object are refused unless `allowNew`. Needs an erase token (api.eraseTokens)."
+      )
+  )
+  .middleware(EraseAccess)
+
 export const SystemGroup = HttpApiGroup.make("system")
   .add(HttpApiEndpoint.get("health", "/health").addSuccess(Schema.Struct({ status: Schema.Literal("ok") })))
   .add(
@@ -440,6 +500,8 @@ export class SkyggeApi extends HttpApi.make("skygge")
   .add(ClusterGroup)
   .add(ResyncReportsGroup)
   .add(RegistrationsGroup)
+  .add(ErasuresGroup)
+  .add(EraseGroup)
   .add(SystemGroup)
   .addError(BadRequest)
   .addError(StoreUnavailable)

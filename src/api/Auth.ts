@@ -7,7 +7,7 @@
 import { Effect, Layer, Redacted } from "effect"
 import { createHash, timingSafeEqual } from "node:crypto"
 import { ApiConfig } from "../config/Config.js"
-import { Forbidden, ReadAccess, Unauthorized, WriteAccess } from "./Api.js"
+import { EraseAccess, Forbidden, ReadAccess, Unauthorized, WriteAccess } from "./Api.js"
 
 const digest = (token: string): Buffer => createHash("sha256").update(token, "utf8").digest()
 
@@ -22,22 +22,39 @@ const matches = (digests: ReadonlyArray<Buffer>, token: Buffer): boolean => {
   return found
 }
 
-type Scope = "read" | "write"
+type Scope = "read" | "write" | "erase"
 
-/** The bearer check for one scope. A write token also reads. */
+/**
+ * Who erased, as the erasure log records it: the first 12 hex digits of the token's SHA-256 (an operator
+ * matches them against the `sha256:` entries of api.eraseTokens), never the token; `http` on an open API.
+ */
+export const tokenLabel = (authorization: string | undefined): string => {
+  const token = /^Bearer\s+(.+)$/i.exec(authorization ?? "")?.[1]?.trim()
+  return token === undefined || token.length === 0 ? "http" : `token sha256:${digest(token).toString("hex").slice(0, 12)}`
+}
+
+/** The bearer check for one scope. A write token also reads; an erase token only erases, and only it does. */
 const checker = (scope: Scope) =>
   Effect.map(ApiConfig, (cfg) => {
     const read = cfg.readTokens.map(configuredDigest)
     const write = cfg.writeTokens.map(configuredDigest)
-    const open = read.length === 0 && write.length === 0
+    const erase = cfg.eraseTokens.map(configuredDigest)
+    const open = read.length === 0 && write.length === 0 && erase.length === 0
     return {
       bearer: (token: Redacted.Redacted): Effect.Effect<void, Unauthorized | Forbidden> => {
         if (open) return Effect.void
         const value = Redacted.value(token)
         if (value.length === 0) {
-          return Effect.fail(new Unauthorized({ message: `a bearer token${scope === "write" ? " with write scope" : ""} is required (Authorization: Bearer …)` }))
+          return Effect.fail(new Unauthorized({ message: `a bearer token${scope === "read" ? "" : ` with ${scope} scope`} is required (Authorization: Bearer …)` }))
         }
         const d = digest(value)
+        if (scope === "erase") {
+          if (matches(erase, d)) return Effect.void
+          return matches(write, d) || matches(read, d)
+            ? Effect.fail(new Forbidden({ message: "erasing needs an erase token (api.eraseTokens); read and write tokens do not erase" }))
+            : Effect.fail(new Unauthorized({ message: "the bearer token is not valid" }))
+        }
+        if (matches(erase, d)) return Effect.fail(new Forbidden({ message: "an erase token only erases (POST /v1/erasures); reading and writing need their own tokens" }))
         if (matches(write, d)) return Effect.void
         if (matches(read, d)) {
           return scope === "read" ? Effect.void : Effect.fail(new Forbidden({ message: "this token has read scope only; writing needs a write token" }))
@@ -47,4 +64,4 @@ const checker = (scope: Scope) =>
     }
   })
 
-export const AuthLive = Layer.merge(Layer.effect(ReadAccess, checker("read")), Layer.effect(WriteAccess, checker("write")))
+export const AuthLive = Layer.mergeAll(Layer.effect(ReadAccess, checker("read")), Layer.effect(WriteAccess, checker("write")), Layer.effect(EraseAccess, checker("erase")))

@@ -26,7 +26,9 @@ import { StoreError } from "../store/StoreError.js"
 import { ClusterMembers } from "../store/ClusterMembers.js"
 import { readClusterView } from "../cluster/ClusterStatus.js"
 import { Membership } from "../cluster/Membership.js"
-import { BadRequest, NotFound, SkyggeApi, StoreUnavailable } from "./Api.js"
+import { BadRequest, Erased, NotFound, SkyggeApi, StoreUnavailable } from "./Api.js"
+import { tokenLabel } from "./Auth.js"
+import { Erasures, type ErasuresShape } from "../store/Erasures.js"
 import { countSummary, Metrics } from "./Metrics.js"
 
 const now = Effect.map(Clock.currentTimeMillis, fromEpochMillis)
@@ -110,6 +112,7 @@ const checkLimit = (maxPageSize: number, limit: string | undefined, fallback: nu
 export const ObjectsLive = HttpApiBuilder.group(SkyggeApi, "objects", (handlers) =>
   Effect.gen(function* () {
     const store = yield* Store
+    const erasures = yield* Erasures
     const api = yield* ApiConfig
     return handlers
       .handle("get", ({ path, urlParams }) =>
@@ -119,9 +122,9 @@ export const ObjectsLive = HttpApiBuilder.group(SkyggeApi, "objects", (handlers)
           const virkningstid = yield* instantParam("virkningstid", urlParams.virkningstid, at)
           const row = yield* store.asOf({ ...path, registreringstid, virkningstid })
           if (Option.isNone(row)) {
-            return yield* new NotFound({
+            return yield* erasedOr(erasures, path.objectType, path.objectId, new NotFound({
               message: `no row of ${path.objectType}/${path.objectId} in force at registreringstid ${registreringstid} and virkningstid ${virkningstid}`
-            })
+            }))
           }
           return row.value
         }).pipe(storeUnavailable)
@@ -129,7 +132,7 @@ export const ObjectsLive = HttpApiBuilder.group(SkyggeApi, "objects", (handlers)
       .handle("history", ({ path }) =>
         Effect.gen(function* () {
           const rows = yield* store.history(path.objectType, path.objectId)
-          if (rows.length === 0) return yield* new NotFound({ message: `no object ${path.objectType}/${path.objectId}` })
+          if (rows.length === 0) return yield* erasedOr(erasures, path.objectType, path.objectId, new NotFound({ message: `no object ${path.objectType}/${path.objectId}` }))
           return { ...path, rows }
         }).pipe(storeUnavailable)
       )
@@ -294,6 +297,48 @@ const summaryResponse = (summary: IngestSummary, status?: number) =>
     status: status ?? (summary.refused > 0 ? 422 : 200),
     ...(status === 413 ? { headers: { connection: "close" } } : {})
   })
+
+export const ErasuresLive = HttpApiBuilder.group(SkyggeApi, "erasures", (handlers) =>
+  Effect.gen(function* () {
+    const erasures = yield* Erasures
+    const api = yield* ApiConfig
+    return handlers.handle("list", ({ urlParams }) =>
+      Effect.gen(function* () {
+        const limit = yield* checkLimit(api.maxPageSize, urlParams.limit, 100)
+        const list = yield* erasures.list(yield* afterId(urlParams.after), limit)
+        return { erasures: list, next: list.length === limit ? list[list.length - 1]!.id : null }
+      }).pipe(storeUnavailable)
+    )
+  })
+)
+
+/** Erasure over HTTP: the log records the token's label (a digest prefix), never the token; the id is not logged. */
+export const EraseLive = HttpApiBuilder.group(SkyggeApi, "erase", (handlers) =>
+  Effect.gen(function* () {
+    const erasures = yield* Erasures
+    return handlers.handle("erase", ({ payload }) =>
+      Effect.gen(function* () {
+        const request = yield* HttpServerRequest.HttpServerRequest
+        const reason = payload.reason.trim()
+        if (reason.length === 0) return yield* new BadRequest({ message: "reason is required: say why (it is kept in the erasure log)" })
+        const record = yield* erasures.erase({ objectType: payload.objectType, objectId: payload.objectId, reason, by: tokenLabel(request.headers.authorization), allowNew: payload.allowNew })
+        yield* Effect.logInfo(`erasure ${record.id} of an object of type ${record.objectType} by ${record.erasedBy}`)
+        return record
+      }).pipe(storeUnavailable)
+    )
+  })
+)
+
+/** A point query or history that found nothing: 410 when the object was erased (never an old version), else `notFound`. */
+const erasedOr = (erasures: ErasuresShape, objectType: string, objectId: string, notFound: NotFound): Effect.Effect<never, Erased | NotFound | StoreError> =>
+  Effect.flatMap(erasures.find(objectType, objectId), (found): Effect.Effect<never, Erased | NotFound> =>
+    Option.isSome(found)
+      ? Effect.fail(new Erased({
+        message: `${objectType}/${objectId} was erased (erasure ${found.value.id}); its history is kept only as tombstones (${found.value.pseudonym})`,
+        erasure: found.value.id,
+        erasedAt: found.value.erasedAt
+      }))
+      : Effect.fail(notFound))
 
 export const RegistrationsLive = HttpApiBuilder.group(SkyggeApi, "registrations", (handlers) =>
   Effect.gen(function* () {

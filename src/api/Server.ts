@@ -9,7 +9,7 @@ import { createServer } from "node:http"
 import { ApiConfig } from "../config/Config.js"
 import { SkyggeApi } from "./Api.js"
 import { AuthLive } from "./Auth.js"
-import { ActivationsLive, AnomaliesLive, ChangesLive, ObjectsLive, RefusedLive, RegistrationsLive, ResyncReportsLive, SourcesLive, SystemLive, ClusterLive } from "./Http.js"
+import { ActivationsLive, AnomaliesLive, ChangesLive, ObjectsLive, RefusedLive, RegistrationsLive, ResyncReportsLive, SourcesLive, SystemLive, ClusterLive, ErasuresLive, EraseLive } from "./Http.js"
 import { Metrics } from "./Metrics.js"
 import { apiErrors, routeLabel } from "./Routes.js"
 import { UiLive } from "../ui/UiRoutes.js"
@@ -33,7 +33,7 @@ const requestMetrics = HttpMiddleware.make((app) =>
   })
 )
 
-export const ApiLive = HttpApiBuilder.api(SkyggeApi).pipe(Layer.provide([ObjectsLive, ChangesLive, ActivationsLive, RefusedLive, AnomaliesLive, SourcesLive, ClusterLive, ResyncReportsLive, RegistrationsLive, SystemLive]))
+export const ApiLive = HttpApiBuilder.api(SkyggeApi).pipe(Layer.provide([ObjectsLive, ChangesLive, ActivationsLive, RefusedLive, AnomaliesLive, SourcesLive, ClusterLive, ResyncReportsLive, RegistrationsLive, ErasuresLive, EraseLive, SystemLive]))
 
 /** The API served on whatever HttpServer is provided (a real port, or NodeHttpServer.layerTest). */
 export const HttpAppLive = HttpApiBuilder.serve(requestMetrics).pipe(
@@ -55,7 +55,7 @@ const isLoopback = (host: string) => host === "localhost" || host === "::1" || h
 export const ServerLive = Layer.unwrapEffect(
   Effect.gen(function* () {
     const cfg = yield* ApiConfig
-    if (!isLoopback(cfg.host) && cfg.readTokens.length === 0 && cfg.writeTokens.length === 0) {
+    if (!isLoopback(cfg.host) && cfg.readTokens.length === 0 && cfg.writeTokens.length === 0 && cfg.eraseTokens.length === 0) {
       yield* Effect.logWarning(
         `API listens on ${cfg.host}, beyond loopback, and NO TOKENS ARE CONFIGURED: anyone who can reach it can read every row and write registrations. Set api.readTokens / api.writeTokens (or SKYGGE_API_READ_TOKENS / SKYGGE_API_WRITE_TOKENS).`
       )

@@ -15,6 +15,7 @@ import { copyStoreCommand } from "./commands/copyStore.js"
 import { minimiseCommand, pruneCommand } from "./commands/dataProtection.js"
 import { importCommand, importExtract } from "./commands/import.js"
 import { activations, anomalies, cluster, refused, sources } from "./commands/lists.js"
+import { erase, erasuresCommand } from "./commands/erase.js"
 import { migrate } from "./commands/migrate.js"
 import { changes, get, history, snapshot } from "./commands/queries.js"
 import { resync, resyncReports } from "./commands/resync.js"
@@ -22,7 +23,7 @@ import { demo, run } from "./commands/run.js"
 import { VERSION } from "./common.js"
 import { withCliConsole } from "./console.js"
 
-const commands = [run, demo, importCommand, importExtract, get, history, snapshot, changes, refused, activations, anomalies, sources, cluster, resync, resyncReports, minimiseCommand, pruneCommand, migrate, copyStoreCommand] as const
+const commands = [run, demo, importCommand, importExtract, get, history, snapshot, changes, refused, activations, anomalies, sources, cluster, resync, resyncReports, erase, erasuresCommand, minimiseCommand, pruneCommand, migrate, copyStoreCommand] as const
 
 const skygge = Command.make("skygge").pipe(Command.withDescription("Bitemporal shadow-register sync engine"), Command.withSubcommands(commands))
 

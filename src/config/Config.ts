@@ -14,7 +14,7 @@ export const defaultConfigFile = inProject("config", "default.json")
 /** Every key the engine reads, by section: a key in a file that is not here is a mistake worth stopping for. */
 export const KNOWN_KEYS: Readonly<Record<string, ReadonlyArray<string>>> = {
   store: ["url", "synchronous", "cacheMiB", "mmapMiB", "poolSize", "password", "sslCa"],
-  api: ["host", "port", "readTokens", "writeTokens", "maxBodyBytes", "maxLineBytes", "maxPageSize", "maxDepth"],
+  api: ["host", "port", "readTokens", "writeTokens", "eraseTokens", "maxBodyBytes", "maxLineBytes", "maxPageSize", "maxDepth"],
   ingest: ["batchSize", "timeZone"],
   log: ["level", "format"],
   cluster: ["memberName", "heartbeatSeconds", "memberTimeoutSeconds", "lockCheckSeconds", "lockTimeoutSeconds", "acquireSeconds"],
@@ -82,7 +82,7 @@ const constantCase = (key: string) => key.replace(/([a-z0-9])([A-Z])/g, "$1_$2")
 /** The environment variable that overrides `section.key`. */
 export const envName = (section: string, key: string) => `SKYGGE_${constantCase(section)}_${constantCase(key)}`
 
-const LIST_KEYS = new Set(["api.readTokens", "api.writeTokens", "outbox.webhookUrls", "retention.closedDays"])
+const LIST_KEYS = new Set(["api.readTokens", "api.writeTokens", "api.eraseTokens", "outbox.webhookUrls", "retention.closedDays"])
 
 /**
  * The file's values with `SKYGGE_<SECTION>_<KEY>` variables laid over them.
@@ -157,6 +157,8 @@ export const ApiConfig = Config.all({
   readTokens: secretList("readTokens"),
   /** Bearer tokens granting read and write access. */
   writeTokens: secretList("writeTokens"),
+  /** Bearer tokens granting erasure (POST /v1/erasures) only: neither read nor write; a write token does not erase. */
+  eraseTokens: secretList("eraseTokens"),
   maxBodyBytes: Config.integer("maxBodyBytes").pipe(Config.withDefault(64 * 1024 * 1024), Config.validate({ message: "must be positive", validation: (n) => n > 0 })),
   maxLineBytes: Config.integer("maxLineBytes").pipe(Config.withDefault(1024 * 1024), Config.validate({ message: "must be positive", validation: (n) => n > 0 })),
   maxDepth: Config.integer("maxDepth").pipe(Config.withDefault(64), Config.validate({ message: "must be between 1 and 10000", validation: (n) => n >= 1 && n <= 10_000 })),

@@ -10,8 +10,8 @@ import type { Bound, Instant } from "../domain/core/Instant.js"
 import type { StaleWrite } from "./StaleWrite.js"
 import type { StoreError } from "./StoreError.js"
 
-/** A change (domain/core/Change) or a fired activation (domain/core/Activation). */
-export type OutboxType = ChangeKind | "validity-started" | "validity-ended"
+/** A change (domain/core/Change), a fired activation (domain/core/Activation), or an erasure (store/Erasures). */
+export type OutboxType = ChangeKind | "validity-started" | "validity-ended" | "erased"
 
 export interface OutboxRecord {
   readonly seq: number

@@ -4,6 +4,7 @@
  */
 import type { ActivationStore } from "./Activations.js"
 import type { ClusterMembers } from "./ClusterMembers.js"
+import type { Erasures } from "./Erasures.js"
 import type { MirrorStore } from "./Mirror.js"
 import type { CommitSignal } from "./CommitSignal.js"
 import type { DataProtection } from "./DataProtection.js"
@@ -14,4 +15,4 @@ import type { SourceCursors } from "./SourceCursors.js"
 import type { Store } from "./Store.js"
 import type { WorkQueue } from "./WorkQueue.js"
 
-export type StoreServices = Store | ActivationStore | OutboxStore | CommitSignal | WorkQueue | ResyncReports | MirrorStore | SourceCursors | PushInbox | ClusterMembers | DataProtection
+export type StoreServices = Store | ActivationStore | OutboxStore | CommitSignal | WorkQueue | ResyncReports | MirrorStore | SourceCursors | PushInbox | ClusterMembers | DataProtection | Erasures

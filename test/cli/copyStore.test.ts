@@ -28,7 +28,7 @@ const databases = pgTestDatabases()
 const dir = mkdtempSync(join(tmpdir(), "skygge-copy-store-"))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
-const TABLES = ["activations", "anomalies", "cluster_members", "cluster_singletons", "events", "objects", "outbox", "outbox_cursors", "push_inbox", "refused", "resync_reports", "rows", "seen_messages", "source_cursors", "work_items"]
+const TABLES = ["activations", "anomalies", "cluster_members", "cluster_singletons", "erasure_salt", "erasures", "events", "objects", "outbox", "outbox_cursors", "push_inbox", "refused", "resync_reports", "rows", "seen_messages", "source_cursors", "work_items"]
 
 /** NDJSON operations over `objects` objects: each asserted, changed (some with a future start or end), some retracted; one line refused. */
 const operations = (objects: number) => {

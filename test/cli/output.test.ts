@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { CLI_BUDGET_MS, type Result, skygge, skyggeEach } from "./skygge.js"
 
 const fixture = fileURLToPath(new URL("../fixtures/worked-examples.ndjson", import.meta.url))
-const SUBCOMMANDS = ["run", "demo", "import", "import-extract", "get", "history", "snapshot", "changes", "refused", "activations", "anomalies", "sources", "resync", "resync-reports", "migrate", "copy-store"]
+const SUBCOMMANDS = ["run", "demo", "import", "import-extract", "get", "history", "snapshot", "changes", "refused", "activations", "anomalies", "sources", "resync", "resync-reports", "erase", "erasures", "migrate", "copy-store"]
 // eslint-disable-next-line no-control-regex
 const ANSI = /\x1b\[/
 

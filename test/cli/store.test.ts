@@ -29,7 +29,8 @@ const READS: ReadonlyArray<ReadonlyArray<string>> = [
   ["anomalies"],
   ["activations"],
   ["sources"],
-  ["resync-reports"]
+  ["resync-reports"],
+  ["erasures"]
 ]
 
 const oneLine = (stderr: string) => {

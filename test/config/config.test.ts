@@ -54,7 +54,7 @@ describe("configuration", () => {
     // Values unlike the defaults, so that a key read as absent cannot pass.
     const file = writeTemp({
       store: { url: "sqlite:/tmp/audit.db", synchronous: "NORMAL", cacheMiB: 7, mmapMiB: 3, poolSize: 22, password: "pw", sslCa: "/tmp/ca.pem" },
-      api: { host: "0.0.0.0", port: 9191, readTokens: ["r1", "r2"], writeTokens: ["w1"], maxBodyBytes: 11, maxLineBytes: 12, maxPageSize: 13, maxDepth: 21 },
+      api: { host: "0.0.0.0", port: 9191, readTokens: ["r1", "r2"], writeTokens: ["w1"], eraseTokens: ["x1"], maxBodyBytes: 11, maxLineBytes: 12, maxPageSize: 13, maxDepth: 21 },
       ingest: { batchSize: 14, timeZone: "Europe/Copenhagen" },
       log: { level: "DEBUG", format: "json" },
       activations: { enabled: false, lateAfterSeconds: 15, pollSeconds: 16 },
@@ -83,12 +83,14 @@ describe("configuration", () => {
     const decoded = decode(file, {
       SKYGGE_API_READ_TOKENS: "r1, r2,",
       SKYGGE_API_WRITE_TOKENS: "w1",
+      SKYGGE_API_ERASE_TOKENS: "x1,x2",
       SKYGGE_OUTBOX_WEBHOOK_URLS: "http://a/hook,http://b/hook",
       SKYGGE_RETENTION_CLOSED_DAYS: "fs.person=3650, *=730"
     })
     expect(plain(decoded.retention!.closedDays)).toEqual(["fs.person=3650", "*=730"])
     expect(plain(decoded.api!.readTokens)).toEqual(["r1", "r2"])
     expect(plain(decoded.api!.writeTokens)).toEqual(["w1"])
+    expect(plain(decoded.api!.eraseTokens)).toEqual(["x1", "x2"])
     expect(plain(decoded.outbox!.webhookUrls)).toEqual(["http://a/hook", "http://b/hook"])
     expect(plain(decode(undefined, {}).api!.readTokens)).toEqual([])
     // An empty variable is unset: it never empties the file's tokens (which would open the API).

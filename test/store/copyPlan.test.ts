@@ -27,7 +27,9 @@ describe("copy-store's plan", () => {
       resync_reports: ["id", "id"],
       anomalies: ["id", "id"],
       source_cursors: ["source", "-"],
-      push_inbox: ["id", "id"]
+      push_inbox: ["id", "id"],
+      erasures: ["id", "id"],
+      erasure_salt: ["id", "-"]
     })
     const rows = plan.find((t) => t.name === "rows")!
     expect(rows.columns.find((c) => c.name === "mirrored")).toMatchObject({ type: "boolean", sqlite: expect.stringContaining("NOT EXISTS (SELECT 1 FROM events") })

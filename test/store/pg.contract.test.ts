@@ -10,6 +10,7 @@ import { PgStoreLive } from "../../src/store/pg/PgStoreLive.js"
 import { pgTestDatabases } from "../support/pg.js"
 import { runTest, type StoreBackend } from "./contract/backend.js"
 import { activationsContract } from "./contract/activations.js"
+import { erasuresContract } from "./contract/erasures.js"
 import { clusterMembersContract } from "./contract/clusterMembers.js"
 import { dataProtectionContract } from "./contract/dataProtection.js"
 import { mirrorContract } from "./contract/mirror.js"
@@ -47,6 +48,7 @@ workQueueContract(pg)
 clusterMembersContract(pg)
 activationsContract(pg)
 outboxContract(pg)
+erasuresContract(pg)
 pushInboxContract(pg)
 dataProtectionContract(pg)
 sourceCursorsContract(pg)

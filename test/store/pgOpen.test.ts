@@ -17,14 +17,14 @@ const databases = pgTestDatabases()
 describe("PostgreSQL migrations", () => {
   it("applies each migration once: a second run finds nothing to do", async () => {
     const url = await databases.create()
-    expect(await runTest(migratePg(url))).toEqual(["0000_core", "0001_virkning_exclusion", "0002_mirrored_rows", "0003_analyst_views", "0004_exclusion_hash_first", "0005_cluster_members", "0006_cluster_singletons"])
+    expect(await runTest(migratePg(url))).toEqual(["0000_core", "0001_virkning_exclusion", "0002_mirrored_rows", "0003_analyst_views", "0004_exclusion_hash_first", "0005_cluster_members", "0006_cluster_singletons", "0007_erasures"])
     expect(await runTest(migratePg(url))).toEqual([])
   })
 
   it("two migrations started at once take turns: both succeed, one applies, the other finds it done", async () => {
     const url = await databases.create()
     const both = await runTest(Effect.all([migratePg(url), migratePg(url)], { concurrency: 2 }))
-    expect([...both].sort((a, b) => b.length - a.length)).toEqual([["0000_core", "0001_virkning_exclusion", "0002_mirrored_rows", "0003_analyst_views", "0004_exclusion_hash_first", "0005_cluster_members", "0006_cluster_singletons"], []])
+    expect([...both].sort((a, b) => b.length - a.length)).toEqual([["0000_core", "0001_virkning_exclusion", "0002_mirrored_rows", "0003_analyst_views", "0004_exclusion_hash_first", "0005_cluster_members", "0006_cluster_singletons", "0007_erasures"], []])
   })
 
   it("opening refuses a database that is not migrated, saying what to do", async () => {

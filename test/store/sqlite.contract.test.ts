@@ -12,6 +12,7 @@ import { migrateSqliteFile } from "../../src/store/sqlite/SqliteOpen.js"
 import { SqliteStoreLive } from "../../src/store/sqlite/SqliteStoreLive.js"
 import type { StoreBackend } from "./contract/backend.js"
 import { activationsContract } from "./contract/activations.js"
+import { erasuresContract } from "./contract/erasures.js"
 import { clusterMembersContract } from "./contract/clusterMembers.js"
 import { dataProtectionContract } from "./contract/dataProtection.js"
 import { mirrorContract } from "./contract/mirror.js"
@@ -46,6 +47,7 @@ workQueueContract(sqlite)
 clusterMembersContract(sqlite)
 activationsContract(sqlite)
 outboxContract(sqlite)
+erasuresContract(sqlite)
 pushInboxContract(sqlite)
 dataProtectionContract(sqlite)
 sourceCursorsContract(sqlite)

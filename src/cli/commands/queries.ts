@@ -2,6 +2,7 @@
 import { Args, Command, Options } from "@effect/cli"
 import { Effect, Option, Stream } from "effect"
 import { type CsvRow, csvHeader, csvLine } from "../../domain/core/Csv.js"
+import { Erasures } from "../../store/Erasures.js"
 import { keysetPages, PAGE } from "../../store/Paging.js"
 import { type ChangeCursor, type ChangeRow, Store } from "../../store/Store.js"
 import type { StoreError } from "../../store/StoreError.js"
@@ -28,6 +29,20 @@ const notFound = (message: string) =>
     process.exitCode = 3
   })
 
+/** An erased object is answered as such (never an old version): said on stderr, exit code 4. */
+const erased = (objectType: string, objectId: string) =>
+  Effect.flatMap(Erasures, (erasures) => erasures.find(objectType, objectId)).pipe(
+    Effect.tap(Option.match({
+      onNone: () => Effect.void,
+      onSome: (e) =>
+        Effect.sync(() => {
+          process.stderr.write(`skygge: ${objectType}/${objectId} was erased (erasure ${e.id} at ${e.erasedAt}); its history is kept only as tombstones (${e.pseudonym})\n`)
+          process.exitCode = 4
+        })
+    })),
+    Effect.map(Option.isSome)
+  )
+
 export const get = Command.make(
   "get",
   {
@@ -44,6 +59,7 @@ export const get = Command.make(
         const { registreringstid, virkningstid } = yield* asOfInstants(o)
         const row = yield* store.asOf({ objectType: o.objectType, objectId: o.objectId, registreringstid, virkningstid })
         if (Option.isNone(row)) {
+          if (yield* erased(o.objectType, o.objectId)) return
           return yield* notFound(
             `no row of ${o.objectType}/${o.objectId} in force at registreringstid ${registreringstid} and virkningstid ${virkningstid}`
           )
@@ -59,6 +75,7 @@ export const history = Command.make("history", { config: configOption, json: jso
     Effect.gen(function* () {
       const store = yield* Store
       const rows = yield* store.history(o.objectType, o.objectId)
+      if (rows.length === 0 && (yield* erased(o.objectType, o.objectId))) return
       if (rows.length === 0) return yield* notFound(`no object ${o.objectType}/${o.objectId}`)
       if (o.json) return yield* println(JSON.stringify({ objectType: o.objectType, objectId: o.objectId, rows }))
       const table = rowTable({ objectColumn: false, changeColumn: false })

@@ -8,7 +8,8 @@ import type { Bound, Instant } from "./Instant.js"
 export interface NotificationRecord {
   readonly seq: number
   readonly id: string
-  readonly type: "created" | "updated" | "deleted" | "validity-started" | "validity-ended"
+  /** `erased`: the object's data was erased here (issue 18); a subscriber should erase its copy. */
+  readonly type: "created" | "updated" | "deleted" | "validity-started" | "validity-ended" | "erased"
   readonly objectType: string
   readonly objectId: string
   readonly registreringstid: Instant

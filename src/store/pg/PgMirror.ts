@@ -19,6 +19,8 @@ import type { OutboxType } from "../Outbox.js"
 import { attemptPromise } from "../StoreError.js"
 import { type ActivationInsert, advanceHeads, allocate, cancelActivations, closeRows, insertActivations, insertOutbox, insertRows, lockHistory, type RowInsert } from "./PgHistory.js"
 import { setCursor } from "./PgSourceCursors.js"
+import { blocks, erasedRefusal } from "../../domain/core/Erasure.js"
+import { pgErasureBlocks } from "./PgErasures.js"
 import { staleOut } from "../StaleWrite.js"
 import { notifyCommit } from "./PgCommitSignal.js"
 import { inPgTransaction } from "./PgTransaction.js"
@@ -73,8 +75,17 @@ const mirrorBatch = async (client: pg.PoolClient, source: string, eventId: strin
   const changes: Array<{ objectType: string; objectId: string; type: OutboxType; registreringstid: Instant; virkningFra: Bound; virkningTil: Bound }> = []
   const heads = new Map<string, { objectType: string; objectId: string; latest: Instant }>()
   const results: Array<MirrorResult> = []
+  // An erased object (its rows now tombstones under a pseudonym: none held under its id) is not mirrored back.
+  const erased = await pgErasureBlocks(client, items.filter((item) => stored.get(objectKey(item.objectType, item.objectId))!.length === 0))
   for (const item of items) {
     const held = stored.get(objectKey(item.objectType, item.objectId))!
+    const erasure = held.length === 0 ? erased.get(`${item.objectType}\u0000${item.objectId}`) : undefined
+    if (blocks(erasure)) {
+      const r = erasedRefusal({ eventId, objectType: item.objectType, objectId: item.objectId }, erasure)
+      await client.query("INSERT INTO refused (received_at, source, event_id, object_type, object_id, reason) VALUES ($1, $2, $3, $4, $5, $6)", [now, source, r.eventId ?? null, r.objectType ?? null, r.objectId ?? null, r.reason])
+      results.push({ objectType: item.objectType, objectId: item.objectId, inserted: 0, closed: 0, unchanged: 0, anomalies: 0 })
+      continue
+    }
     const keyed = held.map((r) => ({ ...r, objectId: item.objectId, key: storedKey(r, item.identity) }))
     const plan = planMirror(keyed, item.rows, item.complete, item.checkOverlaps, item.normalise, item.closedBefore)
     for (const c of plan.close) {

@@ -10,7 +10,9 @@ import { randomUUID } from "node:crypto"
 import type pg from "pg"
 import { batchReads, type BatchBefore, objectKey, planIngestBatch, type StoredCurrentRow } from "../../domain/core/IngestBatch.js"
 import { type Bound, fromEpochMillis, type Instant } from "../../domain/core/Instant.js"
-import { encodeOperation, type Operation } from "../../domain/core/Operation.js"
+import { encodeOperation, isRefusal, type Operation } from "../../domain/core/Operation.js"
+import { blocks, erasedRefusal, reservedIdProblem } from "../../domain/core/Erasure.js"
+import { pgErasureBlocks } from "./PgErasures.js"
 import type { CommitSignalShape } from "../CommitSignal.js"
 import type { StoreShape, Submission, SubmissionResult } from "../Store.js"
 import { mergeChanges } from "../ChangesMerge.js"
@@ -59,9 +61,28 @@ const readBefore = async (client: pg.PoolClient, batch: ReadonlyArray<Submission
   }
 }
 
+/**
+ * Operations for erased objects (or for a tombstone's pseudonym) become refusals before planning,
+ * without their raw input and with the pseudonym for the id: the refusal brings no personal data back.
+ */
+const screenErased = async (client: pg.PoolClient, batch: ReadonlyArray<Submission>): Promise<ReadonlyArray<Submission>> => {
+  const ops = batch.flatMap((s) => (isRefusal(s.input) ? [] : [s.input]))
+  const latest = await pgErasureBlocks(client, ops)
+  if (latest.size === 0 && !ops.some((op) => reservedIdProblem(op.objectId) !== undefined)) return batch
+  return batch.map((s) => {
+    if (isRefusal(s.input)) return s
+    const op = s.input
+    const reserved = reservedIdProblem(op.objectId)
+    const erasure = latest.get(`${op.objectType}\u0000${op.objectId}`)
+    const refusal = reserved !== undefined ? { reason: reserved, eventId: op.eventId, objectType: op.objectType } : blocks(erasure) ? erasedRefusal(op, erasure) : undefined
+    return refusal === undefined ? s : { input: refusal, ...(s.line !== undefined ? { line: s.line } : {}) }
+  })
+}
+
 /** One batch: read, plan, write. Returns the results and whether anything changed. */
-const ingestBatch = async (client: pg.PoolClient, source: string, batch: ReadonlyArray<Submission>, now: Instant) => {
+const ingestBatch = async (client: pg.PoolClient, source: string, submitted: ReadonlyArray<Submission>, now: Instant) => {
   await lockHistory(client)
+  const batch = await screenErased(client, submitted)
   const plan = planIngestBatch(await readBefore(client, batch), batch.map((s) => s.input), now)
   const ids = await allocate(client, {
     rows: plan.rows.length,

@@ -6,10 +6,12 @@
 import { Context, Effect, Layer } from "effect"
 import { ActivationStore } from "../Activations.js"
 import { ClusterMembers } from "../ClusterMembers.js"
+import { Erasures } from "../Erasures.js"
 import { CommitSignal } from "../CommitSignal.js"
 import { DataProtection } from "../DataProtection.js"
 import { makePgDataProtection } from "./PgDataProtection.js"
 import { makePgCommitSignal } from "./PgCommitSignal.js"
+import { makePgErasures } from "./PgErasures.js"
 import { MirrorStore } from "../Mirror.js"
 import { OutboxStore } from "../Outbox.js"
 import { Store } from "../Store.js"
@@ -44,6 +46,7 @@ export const PgStoreLive = (options: PgOptions): Layer.Layer<StoreServices, Stor
         Context.add(PushInbox, makePgPushInbox(pool)),
         Context.add(ResyncReports, makePgResyncReports(pool)),
         Context.add(WorkQueue, makePgWorkQueue(pool)),
+        Context.add(Erasures, makePgErasures(pool, signal)),
         Context.add(ClusterMembers, makePgClusterMembers(pool)),
         Context.add(DataProtection, makePgDataProtection(pool))
       )

@@ -278,3 +278,27 @@ export const pushInbox = pgTable(
     index("push_inbox_pending_idx").on(t.source, t.id).where(sql`processed_at IS NULL`)
   ]
 )
+
+/** The erasure log (issue 18), as on SQLite: an HMAC of the object key, never the id or the data. */
+export const erasures = pgTable(
+  "erasures",
+  {
+    id: identity("id"),
+    erasedAt: text("erased_at").notNull(),
+    erasedBy: text("erased_by").notNull(),
+    reason: text("reason").notNull(),
+    objectType: text("object_type").notNull(),
+    keyHash: text("key_hash").notNull(),
+    pseudonym: text("pseudonym").notNull(),
+    allowNew: boolean("allow_new").notNull(),
+    liftedAt: text("lifted_at"),
+    touched: text("touched").notNull()
+  },
+  (t) => [index("erasures_key_idx").on(t.keyHash, t.id)]
+)
+
+/** The store's own random key of the erasure log's HMAC: one row, made by the first erasure. */
+export const erasureSalt = pgTable("erasure_salt", {
+  id: integer("id").primaryKey(),
+  salt: text("salt").notNull()
+})

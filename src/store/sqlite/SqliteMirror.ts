@@ -5,6 +5,8 @@ import { mirroredChange } from "../../domain/core/Change.js"
 import { fromEpochMillis, type Instant } from "../../domain/core/Instant.js"
 import { planMirror, type StoredMirrorRow, storedKey } from "../../domain/core/Mirror.js"
 import type { AnomalyRecord, MirrorItem, MirrorResult, MirrorStoreShape, SourceCursorMove } from "../Mirror.js"
+import { blocks, erasedRefusal } from "../../domain/core/Erasure.js"
+import { makeSqliteErasureCheck } from "./SqliteErasures.js"
 import { setCursorStatement } from "./SqliteSourceCursors.js"
 import { staleOut } from "../StaleWrite.js"
 import type { CommitSignalShape } from "../CommitSignal.js"
@@ -38,11 +40,20 @@ export const makeSqliteMirror = (db: Database.Database, signal?: CommitSignalSha
        FROM anomalies WHERE id > @after AND (@type IS NULL OR object_type = @type) ORDER BY id LIMIT @limit`
     ),
     count: db.prepare<[], { n: number }>("SELECT count(*) AS n FROM anomalies"),
-    cursor: setCursorStatement(db)
+    cursor: setCursorStatement(db),
+    refuse: db.prepare("INSERT INTO refused (received_at, source, event_id, object_type, object_id, reason) VALUES (?, ?, ?, ?, ?, ?)")
   }
+  const erasureOf = makeSqliteErasureCheck(db)
 
   const applyItem = (source: string, eventId: string, item: MirrorItem, now: Instant): MirrorResult => {
     const stored = q.rows.all(item.objectType, item.objectId).map((r) => ({ ...r, objectId: item.objectId, key: storedKey(r, item.identity) }))
+    // An erased object (its rows now tombstones under a pseudonym: none held under its id) is not mirrored back.
+    const erasure = stored.length === 0 ? erasureOf.latest(item.objectType, item.objectId) : undefined
+    if (blocks(erasure)) {
+      const r = erasedRefusal({ eventId, objectType: item.objectType, objectId: item.objectId }, erasure)
+      q.refuse.run(now, source, r.eventId ?? null, r.objectType ?? null, r.objectId ?? null, r.reason)
+      return { objectType: item.objectType, objectId: item.objectId, inserted: 0, closed: 0, unchanged: 0, anomalies: 0 }
+    }
     const plan = planMirror(stored, item.rows, item.complete, item.checkOverlaps, item.normalise, item.closedBefore)
     for (const c of plan.close) {
       q.close.run(c.at, now, c.id)

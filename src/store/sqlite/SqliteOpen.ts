@@ -92,6 +92,8 @@ const openReadWrite = (options: SqliteOptions, prepare: (db: Database.Database) 
     db.pragma(`synchronous = ${options.synchronous ?? "FULL"}`)
     db.pragma("busy_timeout = 10000")
     db.pragma("temp_store = MEMORY")
+    // Deleted and overwritten content is zeroed, not left in free space (an erasure must reach the bytes: issue 18).
+    db.pragma("secure_delete = ON")
     prepare(db)
     return tune(db, options)
   } catch (e) {

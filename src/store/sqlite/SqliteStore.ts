@@ -21,6 +21,8 @@ import { EVENT_COLUMNS, type EventRecord, REFUSED_COLUMNS, type RefusedRow, ROW_
 import { attempt } from "../StoreError.js"
 import type { CommitSignalShape } from "../CommitSignal.js"
 import { makeDownstreamWrites } from "./SqliteDownstream.js"
+import { makeSqliteErasureCheck } from "./SqliteErasures.js"
+import { blocks, erasedRefusal, reservedIdProblem } from "../../domain/core/Erasure.js"
 
 export { openSqlite, sqliteMigrationsFolder, type SqliteOptions, StoreOpenError } from "./SqliteOpen.js"
 
@@ -37,6 +39,7 @@ const NO_ROWS: ReadonlyArray<StoredCurrentRow> = []
  */
 export const makeSqliteStore = (db: Database.Database, signal?: CommitSignalShape): StoreShape => {
   const downstream = makeDownstreamWrites(db)
+  const erasureOf = makeSqliteErasureCheck(db)
   const q = {
     event: db.prepare<[string], { operation: string }>("SELECT operation FROM events WHERE event_id = ?"),
     head: db.prepare<[string, string], { latest_registrering: string }>(
@@ -160,8 +163,22 @@ export const makeSqliteStore = (db: Database.Database, signal?: CommitSignalShap
   const recordRefusal = (now: Instant, source: string, item: Submission, r: Refusal) =>
     q.insertRefused.run(now, source, item.line ?? null, r.eventId ?? null, r.objectType ?? null, r.objectId ?? null, r.field ?? null, r.reason, item.raw?.slice(0, MAX_RAW_INPUT) ?? null)
 
+  /**
+   * An operation for an erased object (whose head the erasure removed: only a headless object is
+   * looked up) or for a tombstone's pseudonym: its refusal.
+   */
+  const erasedOrReserved = (op: Operation, erasing: boolean): Refusal | undefined => {
+    const reserved = reservedIdProblem(op.objectId)
+    if (reserved !== undefined) return { reason: reserved, eventId: op.eventId, objectType: op.objectType }
+    if (!erasing || q.head.get(op.objectType, op.objectId) !== undefined) return undefined
+    const latest = erasureOf.latest(op.objectType, op.objectId)
+    return blocks(latest) ? erasedRefusal(op, latest) : undefined
+  }
+
   const ingestTx = db.transaction((source: string, batch: ReadonlyArray<Submission>, now: Instant): Array<SubmissionResult> => {
     const results: Array<SubmissionResult> = new Array(batch.length)
+    let blocked: Refusal | undefined
+    const erasing = erasureOf.any()
     for (let i = 0; i < batch.length; i++) {
       const item = batch[i]!
       const input = item.input
@@ -171,6 +188,11 @@ export const makeSqliteStore = (db: Database.Database, signal?: CommitSignalShap
         result = { outcome: "refused", reason: input.reason }
         if (input.eventId !== undefined) (result as { eventId?: string }).eventId = input.eventId
         if (input.field !== undefined) (result as { field?: string }).field = input.field
+      } else if ((blocked = erasedOrReserved(input, erasing)) !== undefined) {
+        // No payload kept (raw dropped), the pseudonym for the id: the refusal brings no personal data back.
+        const refusal = blocked
+        recordRefusal(now, source, { input: refusal, ...(item.line !== undefined ? { line: item.line } : {}) }, refusal)
+        result = { eventId: input.eventId, outcome: "refused", reason: refusal.reason }
       } else {
         const applied = applyOne(input, source, now)
         if (typeof applied === "string") {

@@ -6,6 +6,8 @@
 import { Context, Effect, Layer } from "effect"
 import { ActivationStore } from "../Activations.js"
 import { ClusterMembers } from "../ClusterMembers.js"
+import { Erasures } from "../Erasures.js"
+import { makeSqliteErasures } from "./SqliteErasures.js"
 import { MirrorStore } from "../Mirror.js"
 import { CommitSignal, makeCommitSignal } from "../CommitSignal.js"
 import { DataProtection } from "../DataProtection.js"
@@ -45,6 +47,7 @@ export const SqliteStoreLive = (options: SqliteOptions): Layer.Layer<StoreServic
         Context.add(MirrorStore, makeSqliteMirror(db, signal)),
         Context.add(SourceCursors, makeSqliteSourceCursors(db)),
         Context.add(PushInbox, makeSqlitePushInbox(db)),
+        Context.add(Erasures, makeSqliteErasures(db, signal)),
         Context.add(ClusterMembers, makeSqliteClusterMembers(db)),
         Context.add(DataProtection, makeSqliteDataProtection(db))
       )

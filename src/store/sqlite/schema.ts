@@ -122,7 +122,7 @@ export const outbox = sqliteTable("outbox", {
   // AUTOINCREMENT: a pruned-empty outbox must not hand out an old seq again (cursors would skip it).
   seq: integer("seq").primaryKey({ autoIncrement: true }),
   id: text("id").notNull(),
-  /** created | updated | deleted | validity-started | validity-ended */
+  /** created | updated | deleted | validity-started | validity-ended | erased */
   type: text("type").notNull(),
   objectType: text("object_type").notNull(),
   objectId: text("object_id").notNull(),
@@ -286,3 +286,35 @@ export const pushInbox = sqliteTable(
     index("push_inbox_pending_idx").on(t.source, t.id).where(sql`processed_at IS NULL`)
   ]
 )
+
+/**
+ * The erasure log (issue 18): who erased which object when and why, and what was touched (counts per
+ * table) — never the data, nor the object id: `key_hash` is an HMAC of (type, id) under the store's own
+ * salt (erasure_salt), so a later input for the object can be matched, but the log names nobody.
+ * `pseudonym` is the id the object's tombstone rows carry from then on.
+ */
+export const erasures = sqliteTable(
+  "erasures",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    erasedAt: text("erased_at").notNull(),
+    /** The token's label (`token sha256:<prefix>`), `http` on an open API, or `cli`. */
+    erasedBy: text("erased_by").notNull(),
+    reason: text("reason").notNull(),
+    objectType: text("object_type").notNull(),
+    keyHash: text("key_hash").notNull(),
+    pseudonym: text("pseudonym").notNull(),
+    /** New inputs for the object are accepted (else refused until the erasure is lifted). */
+    allowNew: integer("allow_new", { mode: "boolean" }).notNull(),
+    liftedAt: text("lifted_at"),
+    /** JSON: table → records touched. */
+    touched: text("touched").notNull()
+  },
+  (t) => [index("erasures_key_idx").on(t.keyHash, t.id)]
+)
+
+/** The store's own random key of the erasure log's HMAC: one row, made by the first erasure. */
+export const erasureSalt = sqliteTable("erasure_salt", {
+  id: integer("id").primaryKey(),
+  salt: text("salt").notNull()
+})
