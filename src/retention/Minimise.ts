@@ -8,6 +8,7 @@
  * are gone from every version. Idempotent: a second run rewrites nothing.
  */
 import { Effect } from "effect"
+import { ERASED_DATA } from "../domain/core/Erasure.js"
 import { minimise } from "../domain/core/Fields.js"
 import { canonicalJson, decodeRecordedOperation, encodeOperation } from "../domain/core/Operation.js"
 import { DataProtection, type StoredText } from "../store/DataProtection.js"
@@ -23,7 +24,9 @@ export interface MinimiseReport {
   readonly eventsRewritten: number
 }
 
-const minimisedText = (text: string, t: TypeFields): string => canonicalJson(minimise(JSON.parse(text) as unknown, t.fields, t.always))
+/** An erased object's tombstone data stays as it is (a keep list would empty it): it holds nothing to minimise. */
+const minimisedText = (text: string, t: TypeFields): string =>
+  text === ERASED_DATA ? text : canonicalJson(minimise(JSON.parse(text) as unknown, t.fields, t.always))
 
 /**
  * A recorded operation's text with its `data` minimised (retracts carry none), in the event log's own form: a
@@ -32,7 +35,7 @@ const minimisedText = (text: string, t: TypeFields): string => canonicalJson(min
  */
 const minimisedOperation = (text: string, t: TypeFields): string => {
   const op = decodeRecordedOperation(text)
-  if (op.op !== "assert") return text
+  if (op.op !== "assert" || op.data === ERASED_DATA) return text
   const data = canonicalJson(minimise(JSON.parse(op.data) as unknown, t.fields, t.always))
   return data === op.data ? text : encodeOperation({ ...op, data })
 }

@@ -78,7 +78,9 @@ describe.each(TEST_BACKENDS)("erasure over HTTP on skygge run (%s)", (backend) =
 
     expect((await register([operation(PERSON, "e1", `${VALUE} 1`), operation(PERSON, "e2", `${VALUE} 2`), operation("bystander", "b1", "Bystander")])).status).toBe(200)
     // The subscriber is down: the notifications wait in the outbox.
-    await waitFor("a refused delivery", () => hook.state.attempts > 0)
+    await waitFor("a refused delivery", () => hook.state.attempts > 0).catch((e: unknown) => {
+      throw new Error(`${String(e)}; the engine said: ${stderr.join("").split("\n").filter((l) => /level=(WARN|ERROR)/.test(l)).slice(-15).join("\n")}`)
+    })
 
     const erase = (token: string | undefined, objectId: string, extra: Record<string, unknown> = {}) =>
       call("POST", "/v1/erasures", token, JSON.stringify({ objectType: "person", objectId, reason: "DPO case 21", ...extra }))
