@@ -24,6 +24,8 @@ export interface MirrorItem {
   readonly normalise?: ContentNormaliser | undefined
   /** Retention: upstream rows closed before this that are not held are not inserted (pruned, or about to be). */
   readonly closedBefore?: Instant | undefined
+  /** The rows held when the whole history was read and checked against them (heldRows): it testifies only about those. */
+  readonly checkedAgainst?: ReadonlyMap<string, string | null> | undefined
 }
 
 export interface SourceCursorMove {

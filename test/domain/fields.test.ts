@@ -121,7 +121,7 @@ describe("minimisation where data is built", () => {
     const old = decodeMirrorRow(raw, full, "UTC")
     if (!("data" in old) || !("data" in row)) throw new Error("decoded")
     expect(JSON.parse(old.data)).toHaveProperty("navn", "Skjult")
-    const plan = planMirror([{ ...old, id: 1 }], [row], true, true, narrow.normalise)
+    const plan = planMirror([{ ...old, id: 1 }], [row], { complete: true, checkOverlaps: true, normalise: narrow.normalise })
     expect(plan).toMatchObject({ insert: [], close: [], unchanged: 1, anomalies: [] })
   })
 })

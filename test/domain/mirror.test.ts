@@ -38,8 +38,8 @@ const copy = (shape: Pick<RowShape, "normalise"> = DATAFORDELER_SHAPE) => {
   let next = 1
   return {
     rows,
-    mirror: (upstream: ReadonlyArray<MirrorRow>, complete = true) => {
-      const plan = planMirror(rows, upstream, complete, true, shape.normalise)
+    mirror: (upstream: ReadonlyArray<MirrorRow>, complete = true, checkedAgainst?: ReadonlyMap<string, Instant | null>) => {
+      const plan = planMirror(rows, upstream, { complete, checkOverlaps: true, normalise: shape.normalise, checkedAgainst })
       for (const c of plan.close) {
         const i = rows.findIndex((r) => r.id === c.id)
         rows[i] = { ...rows[i]!, registreringTil: c.at }
@@ -146,6 +146,26 @@ describe("mirror anomalies: recorded, never obeyed", () => {
     expect(stale).toMatchObject({ insert: [], close: [], anomalies: [] })
     // A snapshot as new as ours still does.
     expect(m.mirror([d(later)], true).anomalies.map((a) => a.kind)).toEqual(["missing-upstream"])
+  })
+
+  it("a whole history checked against the rows held when it was read testifies only about those (another path committed since)", () => {
+    // Path B reads the object half-way through a re-import (its newest row back, its first not yet) while we hold
+    // nothing, so the answer covers what we hold; path A then reads it whole and commits first. B's answer is as new
+    // as A's by its instants, yet it was checked only against nothing: it cannot say A's first row is gone.
+    const first = row({ registreringTil: "2021-01-01T00:00:00Z" })
+    const later = row({ registreringFra: "2021-01-01T00:00:00Z", virkningFra: "2021-01-01T00:00:00Z", navn: "B" })
+    const m = copy()
+    m.mirror([d(first), d(later)], true) // A
+    expect(m.mirror([d(later)], true, new Map())).toMatchObject({ insert: [], close: [], unchanged: 1, anomalies: [] }) // B
+    // Nor can an answer checked while our first row was open say it reopened: A closed it since.
+    const open = copy()
+    open.mirror([d(row())], true)
+    const checked = new Map([[d(row()).key, null]])
+    open.mirror([d(first), d(later)], true)
+    expect(open.mirror([d(row()), d(later)], true, checked)).toMatchObject({ insert: [], close: [], anomalies: [] })
+    // A row that was held when the answer was checked and that the answer lacks is missing upstream, as without a check.
+    const held = new Map([[d(first).key, instant("2021-01-01T00:00:00Z")], [d(later).key, null]])
+    expect(m.mirror([d(later)], true, held).anomalies.map((a) => a.kind)).toEqual(["missing-upstream"])
   })
 
   it("the same row read through GraphQL (ASCII field names) is the same row: its close applies, no rewrite", () => {

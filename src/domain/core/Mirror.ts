@@ -170,9 +170,25 @@ export const isStaleSnapshot = (stored: ReadonlyArray<MirrorRow>, upstream: Read
  * `closedBefore` (retention): an upstream row closed before it that we do not hold is not inserted — retention
  * pruned it, or would at its next run — so a register that serves whole histories does not bring pruned rows back.
  */
-export const planMirror = (stored: ReadonlyArray<StoredMirrorRow>, upstream: ReadonlyArray<MirrorRow>, wholeHistory: boolean, checkOverlaps = true, normalise?: ContentNormaliser, closedBefore?: Instant): MirrorPlan => {
-  const stale = wholeHistory && isStaleSnapshot(stored, upstream)
-  const complete = wholeHistory && !stale
+export interface MirrorPlanOptions {
+  /** The rows are the object's whole history (a held row they lack is an anomaly). */
+  readonly complete: boolean
+  readonly checkOverlaps: boolean
+  readonly normalise?: ContentNormaliser | undefined
+  readonly closedBefore?: Instant | undefined
+  /**
+   * The rows held (key → registreringTil) when the whole history was read and checked against them. A row held
+   * now in another state — committed or closed since by another path — is one the answer cannot testify about:
+   * neither its absence nor its being open is an anomaly.
+   */
+  readonly checkedAgainst?: ReadonlyMap<string, string | null> | undefined
+}
+
+export const planMirror = (stored: ReadonlyArray<StoredMirrorRow>, upstream: ReadonlyArray<MirrorRow>, options: MirrorPlanOptions): MirrorPlan => {
+  const { checkOverlaps, normalise, closedBefore, checkedAgainst } = options
+  const stale = options.complete && isStaleSnapshot(stored, upstream)
+  const complete = options.complete && !stale
+  const testifiesAbout = (s: StoredMirrorRow) => checkedAgainst === undefined || (checkedAgainst.has(s.key) && checkedAgainst.get(s.key) === s.registreringTil)
   const byKey = new Map(stored.map((s) => [s.key, s]))
   const insert: Array<MirrorRow> = []
   const close: Array<{ id: number; at: Instant }> = []
@@ -203,7 +219,7 @@ export const planMirror = (stored: ReadonlyArray<StoredMirrorRow>, upstream: Rea
       if (u.registreringTil! < s.registreringFra) anomalies.push({ kind: "invalid-close", detail: `${describe(u)}: closed at ${u.registreringTil}, before it began` })
       else close.push({ id: s.id, at: u.registreringTil! })
     } else if (u.registreringTil === null) {
-      if (stale) {
+      if (stale || !testifiesAbout(s)) {
         unchanged++
         continue
       }
@@ -213,7 +229,7 @@ export const planMirror = (stored: ReadonlyArray<StoredMirrorRow>, upstream: Rea
     }
   }
   if (complete) {
-    for (const s of stored) if (!seen.has(s.key)) anomalies.push({ kind: "missing-upstream", detail: `${describe(s)}: no longer upstream; ours is kept` })
+    for (const s of stored) if (!seen.has(s.key) && testifiesAbout(s)) anomalies.push({ kind: "missing-upstream", detail: `${describe(s)}: no longer upstream; ours is kept` })
   }
   if (!checkOverlaps) return { insert, close, unchanged, anomalies }
   // Overlaps that this plan brings about (earlier ones were reported when they arose).

@@ -157,7 +157,7 @@ export const runGraphqlSource = (runtime: DafRuntime, gql: GraphqlSettings, pool
       yield* mirror.mirror(
         `datafordeler:${source.name}`,
         `graphql:${source.name}:${next}`,
-        ready.map((s) => wholeHistory(source, s.work.entity, s.work.objectId, s.fetched)),
+        ready.map((s) => wholeHistory(source, s.work.entity, s.work.objectId, s.fetched, s.held)),
         next !== cursor || parked.length === 0 ? { source: cursorName, cursor: String(next), expected: held } : undefined
       )
       if (next !== cursor || parked.length === 0) held = String(next)

@@ -24,7 +24,8 @@ export interface ObjectWork<T> {
 }
 
 export type Synced<T> =
-  | { readonly _tag: "Ready"; readonly work: ObjectWork<T>; readonly fetched: FetchedObject }
+  /** `held`: the rows we held when the answer was checked (it testifies only about those). */
+  | { readonly _tag: "Ready"; readonly work: ObjectWork<T>; readonly fetched: FetchedObject; readonly held: ReadonlyMap<string, string | null> }
   | { readonly _tag: "Parked"; readonly work: ObjectWork<T>; readonly reason: string }
 
 /** The data service of a source's entities: its GraphQL endpoint when it has one. */
@@ -58,7 +59,8 @@ const coversHeld = (held: ReadonlyMap<string, string | null>, fetched: FetchedOb
   return true
 }
 
-type NotYet = { readonly _tag: "Lagging" } | { readonly _tag: "Incomplete"; readonly fetched: FetchedObject }
+type Checked = { readonly fetched: FetchedObject; readonly held: ReadonlyMap<string, string | null> }
+type NotYet = { readonly _tag: "Lagging" } | ({ readonly _tag: "Incomplete" } & Checked)
 
 /** Objects of entities whose query takes `$ids`, fetched BATCH at a time before the per-object checks (a failed batch is left to them). */
 const BATCH = 100
@@ -105,22 +107,22 @@ export const syncObjects = <T>(source: DafSource, data: DataService, works: Read
           Effect.flatMap((fetched) =>
             // orDie: the catchAll below reads every failure as a reason to park; a store failure is none (it stops the path loudly, as before).
             Effect.flatMap(Effect.orDie(mirror.heldRows(entity.objectType, work.objectId, entity.identity)), (held) =>
-              coversHeld(held, fetched) ? Effect.succeed(fetched) : Effect.fail<NotYet>({ _tag: "Incomplete", fetched })
+              coversHeld(held, fetched) ? Effect.succeed<Checked>({ fetched, held }) : Effect.fail<NotYet>({ _tag: "Incomplete", fetched, held })
             )
           ),
           // Rows that lag or lack are asked again; of failed requests only those that may pass (the fetch retried them already).
           Effect.retry({ while: (e) => e._tag === "Lagging" || e._tag === "Incomplete" || e.transient, times: data.service.policy.maxAttempts - 1, schedule: backoff({ base: Duration.millis(250) }) }),
-          Effect.map((fetched): Synced<T> => ({ _tag: "Ready", work, fetched })),
+          Effect.map(({ fetched, held }): Synced<T> => ({ _tag: "Ready", work, fetched, held })),
           Effect.catchAll((why): Effect.Effect<Synced<T>> => {
             // Still lacking rows we hold after the retries: parked while an import runs (or the status cannot be read),
             // else mirrored, and what it lacks recorded as anomalies.
             if (why._tag === "Incomplete") {
-              const ready: Synced<T> = { _tag: "Ready", work, fetched: why.fetched }
+              const ready: Synced<T> = { _tag: "Ready", work, fetched: why.fetched, held: why.held }
               if (data.importRunning === undefined) return Effect.succeed(ready)
               // The status is asked after the last fetch: an import that ended in between would leave that fetch's
               // half-imported history looking final. Read once more now that none runs, and mirror that answer.
               const afterImport = fetchObject(data.service, data.graphqlUrl, data.register, work.entity, entity, work.objectId, source.timeZone).pipe(
-                Effect.map((fetched): Synced<T> => (work.shows(fetched) ? { _tag: "Ready", work, fetched } : ready)),
+                Effect.map((fetched): Synced<T> => (work.shows(fetched) ? { _tag: "Ready", work, fetched, held: why.held } : ready)),
                 Effect.orElseSucceed(() => ready)
               )
               return data.importRunning.pipe(
@@ -136,15 +138,16 @@ export const syncObjects = <T>(source: DafSource, data: DataService, works: Read
     )
   )
 
-/** A fetched object as a mirror item: its whole history, checked for overlaps. */
-export const wholeHistory = (source: DafSource, entity: string, objectId: string, fetched: FetchedObject): MirrorItem => ({
+/** A fetched object as a mirror item: its whole history, checked for overlaps (and, once checked, against the rows held then). */
+export const wholeHistory = (source: DafSource, entity: string, objectId: string, fetched: FetchedObject, checkedAgainst?: ReadonlyMap<string, string | null>): MirrorItem => ({
   objectType: source.entities[entity]!.objectType,
   objectId,
   rows: fetched.rows,
   complete: true,
   identity: source.entities[entity]!.identity,
   checkOverlaps: true,
-  normalise: rowShape(source.entities[entity]!).normalise
+  normalise: rowShape(source.entities[entity]!).normalise,
+  checkedAgainst
 })
 
 /** Rows a data service answered that cannot be read: recorded as refusals (the rest of the object applies). */

@@ -122,7 +122,7 @@ export const applyWanted = (source: DafSource, data: DataService, wanted: Iterab
     )
     const ready = synced.flatMap((s) => (s._tag === "Ready" ? [s] : []))
     yield* recordBadRows(source, ready.flatMap((s) => s.fetched.bad.map((b) => `${s.work.entity} ${s.work.objectId}: ${b}`)))
-    const items = [...inlineItems, ...ready.map((s) => wholeHistory(source, s.work.entity, s.work.objectId, s.fetched))]
+    const items = [...inlineItems, ...ready.map((s) => wholeHistory(source, s.work.entity, s.work.objectId, s.fetched, s.held))]
     const parked = synced.length - ready.length
     if (items.length > 0 || (cursor !== undefined && parked === 0)) yield* mirror.mirror(`datafordeler:${source.name}`, eventId, items, parked === 0 ? cursor : undefined)
     return { objects: items.length, known, parked }

@@ -87,7 +87,7 @@ const mirrorBatch = async (client: pg.PoolClient, source: string, eventId: strin
       continue
     }
     const keyed = held.map((r) => ({ ...r, objectId: item.objectId, key: storedKey(r, item.identity) }))
-    const plan = planMirror(keyed, item.rows, item.complete, item.checkOverlaps, item.normalise, item.closedBefore)
+    const plan = planMirror(keyed, item.rows, item)
     for (const c of plan.close) {
       const row = held.find((r) => r.id === c.id)!
       if (c.id < 0) {

@@ -54,7 +54,7 @@ export const makeSqliteMirror = (db: Database.Database, signal?: CommitSignalSha
       q.refuse.run(now, source, r.eventId ?? null, r.objectType ?? null, r.objectId ?? null, r.reason)
       return { objectType: item.objectType, objectId: item.objectId, inserted: 0, closed: 0, unchanged: 0, anomalies: 0 }
     }
-    const plan = planMirror(stored, item.rows, item.complete, item.checkOverlaps, item.normalise, item.closedBefore)
+    const plan = planMirror(stored, item.rows, item)
     for (const c of plan.close) {
       q.close.run(c.at, now, c.id)
       downstream.rowClosed(stored.find((r) => r.id === c.id)!, now)
