@@ -239,7 +239,11 @@ export const startDafSimulator = async (options: {
     return true
   }
 
-  /** Every row deleted and inserted again with a new row id: the data is unchanged once the import completes. */
+  /**
+   * Every row deleted and inserted again with a new row id: the data is unchanged once the import completes.
+   * The import writes the register's current rows, so an earlier change still lagging shows with them (at
+   * `back`, not later): the data service shows an object's writes in order, as a lagging replica would.
+   */
   const reimport = (objectId: string) => {
     const rows = objects.get(objectId) ?? []
     const now = Date.now()
@@ -256,8 +260,8 @@ export const startDafSimulator = async (options: {
       row.importSeq = importSeq
       row.closeImportSeq = importSeq
       row.writtenAt = at
-      row.visibleAt = Math.max(row.visibleAt, back)
-      if (row.registreringTil !== null) row.closeVisibleAt = Math.max(row.closeVisibleAt, back)
+      row.visibleAt = back
+      if (row.registreringTil !== null) row.closeVisibleAt = back
       rowEvent("i", objectId, row.rowId, at, importSeq, completeAt, completeAt)
     })
   }
