@@ -31,6 +31,7 @@ import type { StaleWrite } from "../store/StaleWrite.js"
 import { ClusterMembers } from "../store/ClusterMembers.js"
 import { StoreError } from "../store/StoreError.js"
 import { StoreOpenError } from "../store/StoreOpenError.js"
+import { SKYGGE_CLASSID, singletonLockOn } from "../store/pg/AdvisoryLocks.js"
 import { ClusterMember, makeMember, type MemberShape } from "./Member.js"
 
 export interface Holder {
@@ -64,8 +65,6 @@ export class Leadership extends Context.Tag("skygge/Leadership")<Leadership, Lea
     Layer.scoped(Leadership, makePgLeadership(options))
 }
 
-/** The advisory locks' first key: "skyg" (0x736b7967). The second is hashtext(name). */
-export const SKYGGE_CLASSID = 1_936_423_271
 
 const isStale = (exit: Exit.Exit<unknown, unknown>): boolean =>
   Exit.isFailure(exit) && Option.exists(Cause.failureOption(exit.cause), (e) => typeof e === "object" && e !== null && (e as { _tag?: unknown })._tag === "StaleWrite")
@@ -170,13 +169,10 @@ const LOCKED = `SELECT pg_try_advisory_lock(${SKYGGE_CLASSID}, hashtext($1)) AS 
 const UNLOCK = `SELECT pg_advisory_unlock(${SKYGGE_CLASSID}, hashtext($1))`
 /** Which of the named locks this session holds (advisory locks are per database: the server's lock tag includes it). */
 const STILL_OURS = `SELECT n AS name FROM unnest($1::text[]) AS n
-  WHERE EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.pid = pg_backend_pid()
-    AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-    AND l.classid = ${SKYGGE_CLASSID}::int4::oid AND l.objid = hashtext(n)::oid AND l.objsubid = 2)`
+  WHERE EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = pg_backend_pid() AND ${singletonLockOn("n")})`
 const HOLDERS = `SELECT n.name, a.application_name AS holder, l.pid = pg_backend_pid() AS mine
   FROM unnest($1::text[]) AS n(name)
-  LEFT JOIN pg_locks l ON l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-    AND l.classid = ${SKYGGE_CLASSID}::int4::oid AND l.objid = hashtext(n.name)::oid AND l.objsubid = 2
+  LEFT JOIN pg_locks l ON ${singletonLockOn("n.name")}
   LEFT JOIN pg_stat_activity a ON a.pid = l.pid
   ORDER BY n.name`
 

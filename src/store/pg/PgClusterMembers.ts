@@ -4,12 +4,12 @@ import type pg from "pg"
 import { fromEpochMillis, type Instant } from "../../domain/core/Instant.js"
 import type { ClusterMembersShape, MemberRecord, SingletonHolder } from "../ClusterMembers.js"
 import { attemptPromise } from "../StoreError.js"
+import { singletonLockOn } from "./AdvisoryLocks.js"
 
-/** Leadership's lock keys (cluster/Leadership.ts: SKYGGE_CLASSID, hashtext(name), objsubid 2 for the two-key form). */
+/** Who holds each registered singleton's lock (cluster/Leadership.ts takes them), by the member id in its application_name. */
 const HOLDERS = `SELECT s.name, CASE WHEN a.application_name LIKE 'skygge %' THEN substr(a.application_name, 8) ELSE a.application_name END AS holder
   FROM cluster_singletons s
-  LEFT JOIN pg_locks l ON l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-    AND l.classid = 1936423271::int4::oid AND l.objid = hashtext(s.name)::oid AND l.objsubid = 2
+  LEFT JOIN pg_locks l ON ${singletonLockOn("s.name")}
   LEFT JOIN pg_stat_activity a ON a.pid = l.pid
   ORDER BY s.name`
 
