@@ -59,7 +59,7 @@ describe("as-of API", () => {
     const lines = readFileSync(new URL("expected.tsv", oracleDir), "utf8").split("\n").filter((l) => l.length > 0)
     expect(lines.length).toBe(3000)
     const disagreements: Array<string> = []
-    for (const line of lines) {
+    const ask = async (line: string) => {
       const [objectId, r, v, expected] = line.split("\t") as [string, string, string, string]
       const res = await fetch(
         `${server.baseUrl}/v1/objects/thing/${objectId}?registreringstid=${encodeURIComponent(r)}&virkningstid=${encodeURIComponent(v)}`
@@ -68,6 +68,11 @@ describe("as-of API", () => {
       const want = expected === "<none>" ? "<none>" : JSON.stringify(JSON.parse(expected))
       if (actual !== want) disagreements.push(`${line} → ${actual}`)
     }
+    // Eight clients at a time, as analysts' tools would ask (one at a time took half a minute on a loaded machine).
+    let next = 0
+    await Promise.all(Array.from({ length: 8 }, async () => {
+      while (next < lines.length) await ask(lines[next++]!)
+    }))
     expect(disagreements).toEqual([])
   })
 
