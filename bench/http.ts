@@ -8,7 +8,7 @@
  *   (s) start-up: the real `skygge get …` (bin/skygge.js) against `node -e 0`, each run several times.
  *
  * SKYGGE_BENCH_HTTP_OBJECTS sets the object count (default 50,000; 1.5 rows each),
- * SKYGGE_BENCH_HTTP_SECONDS the measured seconds per server (default 5, after 1 s of warm-up).
+ * SKYGGE_BENCH_HTTP_SECONDS the measured seconds per server (default 5, after 2 s of warm-up).
  * The load generator is a few lines of node:net (below): keep-alive HTTP/1.1, one request in flight per
  * connection, so it costs the shared cores as little as a client can.
  */
@@ -27,6 +27,8 @@ import { engineImport, workload } from "./workload.js"
 const OBJECTS = Number(process.env.SKYGGE_BENCH_HTTP_OBJECTS ?? 50_000)
 const SECONDS = Number(process.env.SKYGGE_BENCH_HTTP_SECONDS ?? 5)
 const CONNECTIONS = 32
+// Long enough for `skygge run` to finish starting (its first heartbeats, prunes and compilation) before the count begins.
+const WARMUP = 2
 const STARTS = 7
 const root = resolve(import.meta.dirname, "..")
 const dir = resolve(".bench", `http-${process.pid}`)
@@ -153,7 +155,7 @@ const main = async () => {
   // (h) The bare server first, then the engine, each alone on the cores with the load generator.
   const barePort = await freePort()
   const bareServer = await startServer(spawn(process.execPath, [join(root, "bench/http-bare.mjs"), dbFile, String(barePort)], { stdio: ["ignore", "pipe", "pipe"] }), barePort, "the bare server")
-  const bare = await load(barePort, path, 1, SECONDS).finally(() => stop(bareServer))
+  const bare = await load(barePort, path, WARMUP, SECONDS).finally(() => stop(bareServer))
   console.log(line("(h) as-of GET, bare node:http + the same SQL    ", bare))
 
   const port = await freePort()
@@ -166,7 +168,7 @@ const main = async () => {
     port,
     "skygge run"
   )
-  const skygge = await load(port, path, 1, SECONDS).finally(() => stop(engine))
+  const skygge = await load(port, path, WARMUP, SECONDS).finally(() => stop(engine))
   const ratio = skygge.rate / bare.rate
   console.log(
     `${line("    as-of GET, skygge run                       ", skygge)}\n` +
