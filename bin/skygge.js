@@ -52,7 +52,8 @@ const runtimeKey = () => {
  */
 const loadBundle = () => {
   const file = fileURLToPath(new URL("../dist/skygge.cjs", import.meta.url))
-  const source = readFileSync(file, "utf8")
+  // Pure ASCII (scripts/build.mjs), so latin1 reads the same text without decoding UTF-8.
+  const source = readFileSync(file, "latin1")
   const id = /^\/\/ skygge build ([0-9a-f-]+)/.exec(source)?.[1]
   const cacheFile = id === undefined ? undefined : `${file}.${id}.${runtimeKey()}.cache`
   let cachedData

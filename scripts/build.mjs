@@ -57,8 +57,13 @@ mkdirSync(join(root, "dist", "ui"), { recursive: true })
 for (const file of readdirSync(join(root, "dist"))) {
   if (/^skygge\.cjs\..+\.cache/.test(file) || /^skygge\.mjs(\.map)?$/.test(file)) rmSync(join(root, "dist", file), { force: true })
 }
+// The bundle as pure ASCII, which bin/skygge.js reads as latin1 into a one-byte string: no UTF-8 decoding of
+// 7 MB, and V8 scans a one-byte source faster. esbuild already escapes code (charset ascii); what is left
+// is in dependencies' comments, and \uXXXX means the same character anywhere else it could be.
+const ascii = (file) =>
+  file.path.endsWith(".cjs") ? file.text.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`) : file.contents
 for (const file of [...result.outputFiles, ...page.outputFiles]) {
-  writeFileSync(`${file.path}.tmp-${process.pid}`, file.contents)
+  writeFileSync(`${file.path}.tmp-${process.pid}`, ascii(file))
   renameSync(`${file.path}.tmp-${process.pid}`, file.path)
 }
 // The stamp bin/skygge.js compares with the sources: a source newer than it means the bundle is stale.
