@@ -8,7 +8,8 @@
  *   (s) start-up: the real `skygge get …` (bin/skygge.js) against `node -e 0`, each run several times.
  *
  * SKYGGE_BENCH_HTTP_OBJECTS sets the object count (default 50,000; 1.5 rows each),
- * SKYGGE_BENCH_HTTP_SECONDS the measured seconds per server (default 5, after 2 s of warm-up).
+ * SKYGGE_BENCH_HTTP_SECONDS the measured seconds per server (default 5, after 3 s of warm-up each, in 5 turns
+ * taken alternately with the other server).
  * The load generator is a few lines of node:net (below): keep-alive HTTP/1.1, one request in flight per
  * connection, so it costs the shared cores as little as a client can.
  */
@@ -27,8 +28,10 @@ import { engineImport, workload } from "./workload.js"
 const OBJECTS = Number(process.env.SKYGGE_BENCH_HTTP_OBJECTS ?? 50_000)
 const SECONDS = Number(process.env.SKYGGE_BENCH_HTTP_SECONDS ?? 5)
 const CONNECTIONS = 32
-// Long enough for `skygge run` to finish starting (its first heartbeats, prunes and compilation) before the count begins.
-const WARMUP = 2
+// Long enough for each server's caches and compiled code, and skygge run's first heartbeats and prunes, before the count.
+const WARMUP = 3
+// Turns of SECONDS / ROUNDS each server takes.
+const ROUNDS = 5
 const STARTS = 7
 const root = resolve(import.meta.dirname, "..")
 const dir = resolve(".bench", `http-${process.pid}`)
@@ -56,6 +59,12 @@ const stop = async (child: ChildProcess) => {
   await once(child, "exit")
 }
 
+interface Sample {
+  readonly times: Array<number>
+  readonly statuses: Map<number, number>
+  readonly seconds: number
+}
+
 interface Load {
   readonly rate: number
   readonly p50: number
@@ -63,11 +72,19 @@ interface Load {
   readonly statuses: Map<number, number>
 }
 
+/** Rounds of one server as one figure. */
+const summary = (samples: ReadonlyArray<Sample>): Load => {
+  const times = samples.flatMap((s) => s.times).sort((a, b) => a - b)
+  const statuses = new Map<number, number>()
+  for (const s of samples) for (const [status, n] of s.statuses) statuses.set(status, (statuses.get(status) ?? 0) + n)
+  return { rate: times.length / samples.reduce((sum, s) => sum + s.seconds, 0), p50: percentile(times, 0.5), p99: percentile(times, 0.99), statuses }
+}
+
 /**
  * `CONNECTIONS` keep-alive connections, each sending its next GET as soon as the previous answer is whole
  * (Content-Length bodies only: both servers answer so), for `seconds` after `warmup` seconds.
  */
-const load = (port: number, path: (q: number) => string, warmup: number, seconds: number): Promise<Load> =>
+const load = (port: number, path: (q: number) => string, warmup: number, seconds: number): Promise<Sample> =>
   new Promise((done, fail) => {
     const times: Array<number> = []
     const statuses = new Map<number, number>()
@@ -109,8 +126,7 @@ const load = (port: number, path: (q: number) => string, warmup: number, seconds
       socket.on("error", fail)
       socket.on("close", () => {
         if (--open > 0) return
-        times.sort((a, b) => a - b)
-        done({ rate: times.length / seconds, p50: percentile(times, 0.5), p99: percentile(times, 0.99), statuses })
+        done({ times, statuses, seconds })
       })
     }
   })
@@ -152,12 +168,10 @@ const main = async () => {
   const line = (name: string, l: Load) =>
     `${name} ${fmt(l.rate).padStart(8)} req/s   p50 ${fmt(l.p50, 2).padStart(6)} ms   p99 ${fmt(l.p99, 2).padStart(6)} ms   (${[...l.statuses].map(([s, c]) => `${fmt(c)}×${s}`).join(", ")})`
 
-  // (h) The bare server first, then the engine, each alone on the cores with the load generator.
+  // (h) Both servers up side by side (the idle one costs nothing), each warmed up, then measured in turns,
+  // so that what else the machine does meanwhile falls on both alike.
   const barePort = await freePort()
   const bareServer = await startServer(spawn(process.execPath, [join(root, "bench/http-bare.mjs"), dbFile, String(barePort)], { stdio: ["ignore", "pipe", "pipe"] }), barePort, "the bare server")
-  const bare = await load(barePort, path, WARMUP, SECONDS).finally(() => stop(bareServer))
-  console.log(line("(h) as-of GET, bare node:http + the same SQL    ", bare))
-
   const port = await freePort()
   const engine = await startServer(
     spawn(process.execPath, [join(root, "bin/skygge.js"), "run"], {
@@ -168,7 +182,19 @@ const main = async () => {
     port,
     "skygge run"
   )
-  const skygge = await load(port, path, WARMUP, SECONDS).finally(() => stop(engine))
+  const bareSamples: Array<Sample> = [], skyggeSamples: Array<Sample> = []
+  try {
+    await load(barePort, path, WARMUP, 0)
+    await load(port, path, WARMUP, 0)
+    for (let round = 0; round < ROUNDS; round++) {
+      bareSamples.push(await load(barePort, path, 0, SECONDS / ROUNDS))
+      skyggeSamples.push(await load(port, path, 0, SECONDS / ROUNDS))
+    }
+  } finally {
+    await Promise.all([stop(bareServer), stop(engine)])
+  }
+  const bare = summary(bareSamples), skygge = summary(skyggeSamples)
+  console.log(line("(h) as-of GET, bare node:http + the same SQL    ", bare))
   const ratio = skygge.rate / bare.rate
   console.log(
     `${line("    as-of GET, skygge run                       ", skygge)}\n` +
