@@ -1,9 +1,12 @@
 #!/usr/bin/env node
-// The `skygge` command. It runs the bundle `npm ci` built from src/ (dist/skygge.mjs, scripts/build.mjs,
+// The `skygge` command. It runs the bundle `npm ci` built from src/ (dist/skygge.cjs, scripts/build.mjs,
 // the package's `prepare`), which starts in a fraction of the time; when the bundle is missing or older
 // than any source (an edited checkout), it loads the TypeScript itself through tsx's ESM hook instead.
-import { readdirSync, statSync } from "node:fs"
-import { fileURLToPath } from "node:url"
+import { readdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs"
+import { createRequire } from "node:module"
+import { dirname } from "node:path"
+import { fileURLToPath, pathToFileURL } from "node:url"
+import { constants, Script } from "node:vm"
 
 // Started through npm (`npx skygge run`, `npm start`), this process is npm's grandchild behind a
 // `sh -c`: npm passes a SIGTERM on to that shell, which dies of it without passing it further, and
@@ -31,9 +34,54 @@ const compiledIsCurrent = () => {
   }
 }
 
+/**
+ * V8 takes a code cache only from its own version under the same flags: one cache per Node and flags, so
+ * starts with other flags (`--cpu-prof`, NODE_OPTIONS) neither refuse nor overwrite each other's.
+ */
+const runtimeKey = () => {
+  let h = 0x811c9dc5 // FNV-1a
+  for (const c of `${process.version} ${process.execArgv.join(" ")} ${process.env.NODE_OPTIONS ?? ""}`) h = Math.imul(h ^ c.charCodeAt(0), 0x01000193) >>> 0
+  return h.toString(16)
+}
+
+/**
+ * The bundle (dist/skygge.cjs, a CommonJS-shaped script) run through vm.Script with V8's code cache: Node 20
+ * keeps none for ES modules, and compiling the 7 MB was most of a start. The cache is named by the build id
+ * in the bundle's first line, so it can only be used with the bundle it was made from; when there is none
+ * (or V8 refuses it), this start compiles as usual and leaves one behind at exit.
+ */
+const loadBundle = () => {
+  const file = fileURLToPath(new URL("../dist/skygge.cjs", import.meta.url))
+  // Pure ASCII (scripts/build.mjs), so latin1 reads the same text without decoding UTF-8.
+  const source = readFileSync(file, "latin1")
+  const id = /^\/\/ skygge build ([0-9a-f-]+)/.exec(source)?.[1]
+  const cacheFile = id === undefined ? undefined : `${file}.${id}.${runtimeKey()}.cache`
+  let cachedData
+  try {
+    if (cacheFile !== undefined) cachedData = readFileSync(cacheFile)
+  } catch {}
+  // The wrapper shares the first line with the banner comment: line numbers stay the bundle's.
+  const script = new Script(`(function (exports, require, module, __filename, __dirname, __skyggeModuleUrl) {${source}\n})`, {
+    filename: file,
+    ...(cachedData === undefined ? {} : { cachedData }),
+    ...(constants?.USE_MAIN_CONTEXT_DEFAULT_LOADER === undefined ? {} : { importModuleDynamically: constants.USE_MAIN_CONTEXT_DEFAULT_LOADER })
+  })
+  if (cacheFile !== undefined && (cachedData === undefined || script.cachedDataRejected)) {
+    process.once("exit", () => {
+      try {
+        const temporary = `${cacheFile}.${process.pid}`
+        writeFileSync(temporary, script.createCachedData())
+        renameSync(temporary, cacheFile) // whole or not at all, for a start reading it meanwhile
+      } catch {} // a read-only install: every start compiles, as before
+    })
+  }
+  const module = { exports: {} }
+  script.runInThisContext()(module.exports, createRequire(file), module, file, dirname(file), pathToFileURL(file).href)
+  return module.exports
+}
+
 if (compiledIsCurrent()) {
-  const { runCli } = await import("../dist/skygge.mjs")
-  runCli()
+  loadBundle().runCli()
 } else {
   const { register } = await import("tsx/esm/api")
   register()

@@ -33,35 +33,43 @@ export const tokenLabel = (authorization: string | undefined): string => {
   return token === undefined || token.length === 0 ? "http" : `token sha256:${digest(token).toString("hex").slice(0, 12)}`
 }
 
-/** The bearer check for one scope. A write token also reads; an erase token only erases, and only it does. */
-const checker = (scope: Scope) =>
+/**
+ * The bearer check for one scope, on the token as the API's security reads it (the Authorization header
+ * after `Bearer `): undefined when it may pass, else the refusal. A write token also reads; an erase
+ * token only erases, and only it does. Plain, so the HTTP fast path (FastPath.ts) checks exactly as the
+ * middleware below does.
+ */
+export const bearerCheck = (scope: Scope) =>
   Effect.map(ApiConfig, (cfg) => {
     const read = cfg.readTokens.map(configuredDigest)
     const write = cfg.writeTokens.map(configuredDigest)
     const erase = cfg.eraseTokens.map(configuredDigest)
     const open = read.length === 0 && write.length === 0 && erase.length === 0
-    return {
-      bearer: (token: Redacted.Redacted): Effect.Effect<void, Unauthorized | Forbidden> => {
-        if (open) return Effect.void
-        const value = Redacted.value(token)
-        if (value.length === 0) {
-          return Effect.fail(new Unauthorized({ message: `a bearer token${scope === "read" ? "" : ` with ${scope} scope`} is required (Authorization: Bearer …)` }))
-        }
-        const d = digest(value)
-        if (scope === "erase") {
-          if (matches(erase, d)) return Effect.void
-          return matches(write, d) || matches(read, d)
-            ? Effect.fail(new Forbidden({ message: "erasing needs an erase token (api.eraseTokens); read and write tokens do not erase" }))
-            : Effect.fail(new Unauthorized({ message: "the bearer token is not valid" }))
-        }
-        if (matches(erase, d)) return Effect.fail(new Forbidden({ message: "an erase token only erases (POST /v1/erasures); reading and writing need their own tokens" }))
-        if (matches(write, d)) return Effect.void
-        if (matches(read, d)) {
-          return scope === "read" ? Effect.void : Effect.fail(new Forbidden({ message: "this token has read scope only; writing needs a write token" }))
-        }
-        return Effect.fail(new Unauthorized({ message: "the bearer token is not valid" }))
+    return (value: string): Unauthorized | Forbidden | undefined => {
+      if (open) return undefined
+      if (value.length === 0) {
+        return new Unauthorized({ message: `a bearer token${scope === "read" ? "" : ` with ${scope} scope`} is required (Authorization: Bearer …)` })
       }
+      const d = digest(value)
+      if (scope === "erase") {
+        if (matches(erase, d)) return undefined
+        return matches(write, d) || matches(read, d)
+          ? new Forbidden({ message: "erasing needs an erase token (api.eraseTokens); read and write tokens do not erase" })
+          : new Unauthorized({ message: "the bearer token is not valid" })
+      }
+      if (matches(erase, d)) return new Forbidden({ message: "an erase token only erases (POST /v1/erasures); reading and writing need their own tokens" })
+      if (matches(write, d)) return undefined
+      if (matches(read, d)) return scope === "read" ? undefined : new Forbidden({ message: "this token has read scope only; writing needs a write token" })
+      return new Unauthorized({ message: "the bearer token is not valid" })
     }
   })
+
+const checker = (scope: Scope) =>
+  Effect.map(bearerCheck(scope), (check) => ({
+    bearer: (token: Redacted.Redacted): Effect.Effect<void, Unauthorized | Forbidden> => {
+      const refusal = check(Redacted.value(token))
+      return refusal === undefined ? Effect.void : Effect.fail(refusal)
+    }
+  }))
 
 export const AuthLive = Layer.mergeAll(Layer.effect(ReadAccess, checker("read")), Layer.effect(WriteAccess, checker("write")), Layer.effect(EraseAccess, checker("erase")))

@@ -5,11 +5,12 @@
 import { HttpApiBuilder, HttpApiSwagger, HttpMiddleware, HttpRouter, HttpServer, HttpServerError, HttpServerRequest } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Clock, Effect, Exit, Layer } from "effect"
-import { createServer } from "node:http"
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import { ApiConfig } from "../config/Config.js"
 import { SkyggeApi } from "./Api.js"
 import { AuthLive } from "./Auth.js"
 import { ActivationsLive, AnomaliesLive, ChangesLive, ObjectsLive, RefusedLive, RegistrationsLive, ResyncReportsLive, SourcesLive, SystemLive, ClusterLive, ErasuresLive, EraseLive } from "./Http.js"
+import { type FastPath, makeFastPath } from "./FastPath.js"
 import { Metrics } from "./Metrics.js"
 import { apiErrors, routeLabel } from "./Routes.js"
 import { UiLive } from "../ui/UiRoutes.js"
@@ -49,6 +50,23 @@ export const HttpAppLive = HttpApiBuilder.serve(requestMetrics).pipe(
   Layer.provide(HttpRouter.setRouterConfig({ maxParamLength: 65_536 }))
 )
 
+/**
+ * A node:http server that offers each request to the fast path (FastPath.ts) first; what it declines
+ * goes on to the API's own listener, which the HttpServer layer adds.
+ */
+const serverWith = (fast: FastPath | undefined) => () => {
+  const server = createServer()
+  if (fast === undefined) return server
+  const emit = server.emit.bind(server)
+  server.emit = ((event: string | symbol, ...args: Array<unknown>) =>
+    event === "request" && fast(args[0] as IncomingMessage, args[1] as ServerResponse) ? true : emit(event as string, ...args)) as typeof server.emit
+  return server
+}
+
+/** The HttpServer: node:http on `options`' port, with the fast path in front of the API. */
+export const NodeServerLive = (options: { readonly port: number; readonly host: string }) =>
+  Layer.unwrapEffect(Effect.map(makeFastPath, (fast) => NodeHttpServer.layer(serverWith(fast), options)))
+
 const isLoopback = (host: string) => host === "localhost" || host === "::1" || host.startsWith("127.")
 
 /** The API listening on `api.host`:`api.port`; warns loudly when it is open beyond loopback. */
@@ -62,7 +80,7 @@ export const ServerLive = Layer.unwrapEffect(
     }
     return HttpAppLive.pipe(
       HttpServer.withLogAddress,
-      Layer.provide(NodeHttpServer.layer(createServer, { port: cfg.port, host: cfg.host }))
+      Layer.provide(NodeServerLive({ port: cfg.port, host: cfg.host }))
     )
   })
 )

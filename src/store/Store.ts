@@ -117,6 +117,14 @@ export interface StoreShape {
    */
   readonly ingest: (source: string, batch: ReadonlyArray<Submission>) => Effect.Effect<ReadonlyArray<SubmissionResult>, StoreError>
   readonly asOf: (query: AsOfQuery) => Effect.Effect<Option.Option<Row>, StoreError>
+  /**
+   * `asOf` and `history` answered synchronously, where the store can (SQLite): the HTTP fast path
+   * (src/api/FastPath.ts) reads through them without a fiber. They throw what `asOf`/`history` fail with.
+   */
+  readonly readNow?: {
+    readonly asOf: (query: AsOfQuery) => Row | undefined
+    readonly history: (objectType: string, objectId: string) => ReadonlyArray<Row>
+  }
   readonly history: (objectType: string, objectId: string) => Effect.Effect<ReadonlyArray<Row>, StoreError>
   readonly snapshot: (query: SnapshotQuery) => Effect.Effect<ReadonlyArray<Row>, StoreError>
   readonly changes: (query: ChangesQuery) => Effect.Effect<ReadonlyArray<ChangeRow>, StoreError>

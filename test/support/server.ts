@@ -1,13 +1,11 @@
 /** A real skygge API on 127.0.0.1:<ephemeral>, over a real SQLite file in a temp dir. */
 import { HttpServer } from "@effect/platform"
-import { NodeHttpServer } from "@effect/platform-node"
 import { Effect, Layer, ManagedRuntime } from "effect"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
-import { createServer } from "node:http"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Metrics } from "../../src/api/Metrics.js"
-import { HttpAppLive } from "../../src/api/Server.js"
+import { HttpAppLive, NodeServerLive } from "../../src/api/Server.js"
 import { Store } from "../../src/store/Store.js"
 import { MigratedSqliteStoreLive } from "../../src/store/sqlite/SqliteStoreLive.js"
 import type { StoreServices } from "../../src/store/StoreServices.js"
@@ -32,7 +30,7 @@ export const startServer = async (config: Record<string, Record<string, unknown>
   writeFileSync(configFile, JSON.stringify(config))
   const storeLayer = MigratedSqliteStoreLive({ filename: join(dir, "skygge.db"), synchronous: "NORMAL" })
   const layer = HttpAppLive.pipe(
-    Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
+    Layer.provideMerge(NodeServerLive({ port: 0, host: "127.0.0.1" })),
     Layer.provideMerge(Metrics.layer),
     Layer.provideMerge(storeLayer),
     Layer.provide(Layer.setConfigProvider(configProvider(configFile, {})))

@@ -11,6 +11,7 @@ import { repeatedEventId } from "../../domain/core/IngestBatch.js"
 import { encodeOperation, isRefusal, type Operation, type Refusal } from "../../domain/core/Operation.js"
 import { type CurrentRow, planOperation, staleReason } from "../../domain/core/Plan.js"
 import {
+  type AsOfQuery,
   type Row,
   type StoreShape,
   type Submission,
@@ -223,14 +224,19 @@ export const makeSqliteStore = (db: Database.Database, signal?: CommitSignalShap
       (results) => (changed && signal !== undefined ? Effect.as(signal.notify, results) : Effect.succeed(results))
     )
 
+  const readNow = {
+    asOf: ({ objectType, objectId, registreringstid, virkningstid }: AsOfQuery): Row | undefined => {
+      const r = q.asOf.get({ type: objectType, id: objectId, r: registreringstid, v: virkningstid })
+      return r === undefined ? undefined : toRow(r)
+    },
+    history: (objectType: string, objectId: string): ReadonlyArray<Row> => q.history.all(objectType, objectId).map(toRow)
+  }
+
   return {
     ingest: (source, batch) => (batch.length === 0 ? Effect.succeed([]) : Effect.flatMap(now, (at) => ingestCommitted(source, batch, at))),
-    asOf: ({ objectType, objectId, registreringstid, virkningstid }) =>
-      attempt("Store.asOf", () => {
-        const r = q.asOf.get({ type: objectType, id: objectId, r: registreringstid, v: virkningstid })
-        return r === undefined ? Option.none() : Option.some(toRow(r))
-      }),
-    history: (objectType, objectId) => attempt("Store.history", () => q.history.all(objectType, objectId).map(toRow)),
+    asOf: (query) => attempt("Store.asOf", () => Option.fromNullable(readNow.asOf(query))),
+    history: (objectType, objectId) => attempt("Store.history", () => readNow.history(objectType, objectId)),
+    readNow,
     snapshot: (query) =>
       attempt("Store.snapshot", () =>
         q.snapshot
