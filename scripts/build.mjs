@@ -13,7 +13,7 @@ import { spawnSync } from "node:child_process"
 import { randomUUID } from "node:crypto"
 import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
-import { fileURLToPath } from "node:url"
+import { fileURLToPath, pathToFileURL } from "node:url"
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..")
 const modules = readdirSync(join(root, "src"), { recursive: true }).filter((f) => String(f).endsWith(".ts")).length
@@ -21,6 +21,16 @@ mkdirSync(join(root, "dist"), { recursive: true })
 // Written beside the bundle and renamed into place, so a `skygge` starting meanwhile reads the old bundle or
 // the new one whole, never half of one.
 const buildId = randomUUID()
+// Swagger UI's script and style sheet (1.9 MB, a quarter of the bundle, which every start would read and load
+// into V8): written beside the bundle and read the first time the /docs page is made (by `skygge run`), so the
+// other commands start without them. The bundle holds a stub of the module that reads them (lazy getters).
+const SWAGGER_ASSETS = /@effect[\\/]platform[\\/]dist[\\/](esm|cjs)[\\/]internal[\\/]httpApiSwagger\.js$/
+const swaggerAssets = await import(pathToFileURL(join(root, "node_modules", "@effect", "platform", "dist", "esm", "internal", "httpApiSwagger.js")).href)
+const swaggerStub = `let assets
+const load = () => (assets ??= JSON.parse(require("node:fs").readFileSync(require("node:path").join(__dirname, "swagger-ui.json"), "utf8")))
+Object.defineProperty(exports, "javascript", { enumerable: true, get: () => load().javascript })
+Object.defineProperty(exports, "css", { enumerable: true, get: () => load().css })
+`
 const result = await build({
   entryPoints: [join(root, "src", "cli", "main.ts")],
   outfile: join(root, "dist", "skygge.cjs"),
@@ -36,7 +46,19 @@ const result = await build({
   // Read by bin/skygge.js (a comment, so "use strict" stays the body's directive).
   banner: { js: `// skygge build ${buildId}` },
   sourcemap: "linked",
-  logLevel: "warning"
+  logLevel: "warning",
+  plugins: [
+    {
+      name: "swagger-assets",
+      // Resolved into a namespace of its own, where the stub is CommonJS (its package's "type": "module" would make it ES).
+      setup: (b) => {
+        b.onResolve({ filter: /internal[\\/]httpApiSwagger\.js$/ }, (args) =>
+          SWAGGER_ASSETS.test(join(args.resolveDir, args.path)) ? { path: "httpApiSwagger", namespace: "swagger-assets" } : undefined
+        )
+        b.onLoad({ filter: /.*/, namespace: "swagger-assets" }, () => ({ contents: swaggerStub, loader: "js" }))
+      }
+    }
+  ]
 })
 // The time-travel page's script and style sheet (src/ui/page), for the browser: served by the engine from
 // dist/ui under /ui, nothing loaded from elsewhere.
@@ -62,7 +84,8 @@ for (const file of readdirSync(join(root, "dist"))) {
 // is in dependencies' comments, and \uXXXX means the same character anywhere else it could be.
 const ascii = (file) =>
   file.path.endsWith(".cjs") ? file.text.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`) : file.contents
-for (const file of [...result.outputFiles, ...page.outputFiles]) {
+const swaggerJson = { path: join(root, "dist", "swagger-ui.json"), contents: JSON.stringify({ javascript: swaggerAssets.javascript, css: swaggerAssets.css }) }
+for (const file of [...result.outputFiles, ...page.outputFiles, swaggerJson]) {
   writeFileSync(`${file.path}.tmp-${process.pid}`, ascii(file))
   renameSync(`${file.path}.tmp-${process.pid}`, file.path)
 }

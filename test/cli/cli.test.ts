@@ -190,6 +190,12 @@ describe("skygge command", () => {
       const over = await fetch(`http://127.0.0.1:${port}/v1/refused?limit=10001`)
       expect(over.status).toBe(400)
       expect(await over.text()).toContain("limit must be a whole number between 1 and 10000")
+      // The API's documentation page, whose Swagger UI script the bundle reads from dist/ only when the page is made.
+      const docs = await fetch(`http://127.0.0.1:${port}/docs`)
+      const page = await docs.text()
+      expect(docs.status).toBe(200)
+      expect(page).toContain("window.ui = SwaggerUIBundle(")
+      expect(page).toMatch(/<script>\s*\/\*! For license information please see swagger-ui-bundle\.js/)
     } finally {
       child.kill("SIGTERM")
     }
