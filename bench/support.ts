@@ -8,8 +8,16 @@ import { request } from "undici"
 
 export const fmt = (n: number, digits = 0) => n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits })
 
-/** Loaded into a child with `--import`: prints its own peak resident set (KiB on Linux) at exit, as `peak-rss-kib=N`. */
-export const PEAK_RSS_HOOK = `data:text/javascript,process.on("exit",()=>process.stderr.write("peak-rss-kib="+process.resourceUsage().maxRSS+"\\n"))`
+/**
+ * Loaded into a child with `--import`: prints its own peak resident set (KiB) at exit, as `peak-rss-kib=N`.
+ * On Linux from /proc/self/status (VmHWM, this program's own since its exec): getrusage's maxRSS survives
+ * execve, so a child spawned by a large parent (this benchmark, after its in-process import) reported the
+ * parent's size — (d) printed the same figure for both files.
+ */
+export const PEAK_RSS_HOOK =
+  `data:text/javascript,import{readFileSync}from"node:fs";process.on("exit",()=>{let kib=process.resourceUsage().maxRSS;` +
+  `try{const m=/VmHWM:\\s*(\\d+)/.exec(readFileSync("/proc/self/status","utf8"));if(m)kib=Number(m[1])}catch{}` +
+  `process.stderr.write("peak-rss-kib="+kib+"\\n")})`
 
 /** The peak RSS a child printed through PEAK_RSS_HOOK, in MiB. */
 export const peakRssMiB = (stderr: string): number | undefined => {

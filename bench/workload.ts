@@ -39,19 +39,7 @@ export const workload = (n: number) => {
     })
   }
   /** The first `lines` operations as an NDJSON file. */
-  const writeFile = async (path: string, lines: number) => {
-    const out = createWriteStream(path)
-    let chunk: Array<string> = []
-    for (let k = 0; k < lines; k++) {
-      chunk.push(operationLine(k))
-      if (chunk.length === 5000) {
-        if (!out.write(chunk.join("\n") + "\n")) await once(out, "drain")
-        chunk = []
-      }
-    }
-    out.end(chunk.length > 0 ? chunk.join("\n") + "\n" : "")
-    await once(out, "finish")
-  }
+  const writeFile = (path: string, lines: number) => writeLines(path, lines, operationLine)
   /** Query q: an object and instants (registreringstid r, virkningstid v) spread over the history. */
   const pick = (q: number) => {
     const i = (q * 7919) % objects
@@ -60,6 +48,45 @@ export const workload = (n: number) => {
     return { objectId: objectId(i), r, v }
   }
   return { objects, operationLine, writeFile, pick }
+}
+
+/**
+ * Issue 17's whole-process workload: `n` asserts on ⌈n/10⌉ objects, each registered ten times (once
+ * per round), every round later in registration and in validity than the one before (the validity
+ * start moves 20 days a round), with new data: each re-registration closes a row and inserts two.
+ */
+export const reregistrations = (n: number) => {
+  const objects = Math.ceil(n / 10)
+  const operationLine = (k: number): string => {
+    const i = k % objects
+    const round = Math.floor(k / objects)
+    return JSON.stringify({
+      op: "assert",
+      objectType: "adresse",
+      objectId: objectId(i),
+      registreringstid: fromEpochMillis(BASE + (round * 40 + 1) * DAY + i * 1000),
+      virkningFra: fromEpochMillis(BASE + round * 20 * DAY),
+      virkningTil: null,
+      data: { vejnavn: `Vej ${i} runde ${round}`, husnr: String(i % 300), postnr: 1000 + (i % 8000), status: "gældende" },
+      eventId: `rr-${k}`
+    })
+  }
+  return { objects, writeFile: (path: string) => writeLines(path, n, operationLine) }
+}
+
+/** Lines 0 … lines-1 of `line` as an NDJSON file, written in chunks. */
+const writeLines = async (path: string, lines: number, line: (k: number) => string) => {
+  const out = createWriteStream(path)
+  let chunk: Array<string> = []
+  for (let k = 0; k < lines; k++) {
+    chunk.push(line(k))
+    if (chunk.length === 5000) {
+      if (!out.write(chunk.join("\n") + "\n")) await once(out, "drain")
+      chunk = []
+    }
+  }
+  out.end(chunk.length > 0 ? chunk.join("\n") + "\n" : "")
+  await once(out, "finish")
 }
 
 /** The engine importing an NDJSON file of `lines` operations, as `skygge import` does (2,000 per batch); its seconds. */

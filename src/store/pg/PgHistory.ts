@@ -1,6 +1,7 @@
 /**
  * Writing history on PostgreSQL: what the ingest, the mirror and the activation settler write,
- * each kind of record one bulk statement per unit of work (arrays through `unnest`), so a batch
+ * each kind of record one bulk statement per unit of work (inserts by COPY, updates with arrays
+ * through `unnest`), so a batch
  * of thousands of operations costs a dozen round trips rather than a dozen per operation.
  *
  * Every such unit of work takes the history lock first (`lockHistory`): writers of history take
@@ -11,6 +12,7 @@
  * Readers never wait for it.
  */
 import type pg from "pg"
+import { COPY_FROM, copyInto } from "./PgCopy.js"
 import type { Bound, Instant } from "../../domain/core/Instant.js"
 import type { OutboxRecord } from "../Outbox.js"
 import type { Row } from "../Store.js"
@@ -50,6 +52,14 @@ export type RowInsert = Omit<Row, "data" | "storedAt"> & { readonly data: string
 /** Rows stored at `now` (a row already closed was closed at `now` too). */
 export const insertRows = async (client: pg.PoolClient, rows: ReadonlyArray<RowInsert>, now: Instant, mirrored: boolean): Promise<void> => {
   if (rows.length === 0) return
+  if (rows.length >= COPY_FROM) {
+    return copyInto(
+      client,
+      "rows",
+      "id, object_type, object_id, registrering_fra, registrering_til, virkning_fra, virkning_til, data, event_id, stored_at, closed_at, mirrored",
+      rows.map((r) => [r.id, r.objectType, r.objectId, r.registreringFra, r.registreringTil, r.virkningFra, r.virkningTil, r.data, r.eventId, now, r.registreringTil === null ? null : now, mirrored])
+    )
+  }
   await client.query(
     `INSERT INTO rows (id, object_type, object_id, registrering_fra, registrering_til, virkning_fra, virkning_til, data, event_id, stored_at, closed_at, mirrored)
      SELECT id, ot, oi, rf, rt, vf, vt, d, e, $10, CASE WHEN rt IS NULL THEN NULL ELSE $10 END, $11
@@ -104,6 +114,14 @@ export type OutboxInsert = Omit<OutboxRecord, "createdAt">
 
 export const insertOutbox = async (client: pg.PoolClient, records: ReadonlyArray<OutboxInsert>, now: Instant): Promise<void> => {
   if (records.length === 0) return
+  if (records.length >= COPY_FROM) {
+    return copyInto(
+      client,
+      "outbox",
+      "seq, id, type, object_type, object_id, registreringstid, virkning_fra, virkning_til, event_id, row_id, at, late, created_at",
+      records.map((r) => [r.seq, r.id, r.type, r.objectType, r.objectId, r.registreringstid, r.virkningFra, r.virkningTil, r.eventId, r.rowId, r.at, r.late, now])
+    )
+  }
   await client.query(
     `INSERT INTO outbox (seq, id, type, object_type, object_id, registreringstid, virkning_fra, virkning_til, event_id, row_id, at, late, created_at)
      SELECT *, $13 FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[], $11::text[], $12::boolean[])`,

@@ -20,6 +20,7 @@ import { EVENT_COLUMNS, type EventRecord, REFUSED_COLUMNS, type RefusedRow, ROW_
 import { attemptPromise } from "../StoreError.js"
 import { advanceHeads, allocate, cancelActivations, closeRows, insertActivations, insertOutbox, insertRows, lockHistory } from "./PgHistory.js"
 import { notifyCommit } from "./PgCommitSignal.js"
+import { COPY_FROM, copyInto } from "./PgCopy.js"
 import { inPgTransaction } from "./PgTransaction.js"
 
 const MAX_RAW_INPUT = 16 * 1024
@@ -108,8 +109,15 @@ const ingestBatch = async (client: pg.PoolClient, source: string, submitted: Rea
     now
   )
   await advanceHeads(client, plan.heads)
-  if (plan.events.length > 0) {
-    const e = plan.events
+  const e = plan.events
+  if (e.length >= COPY_FROM) {
+    await copyInto(
+      client,
+      "events",
+      "seq, event_id, object_type, object_id, registreringstid, operation, outcome, source, received_at",
+      e.map((x, i) => [ids.events[i]!, x.op.eventId, x.op.objectType, x.op.objectId, x.op.registreringstid, x.encoded, x.outcome, source, now])
+    )
+  } else if (e.length > 0) {
     await client.query(
       `INSERT INTO events (seq, event_id, object_type, object_id, registreringstid, operation, outcome, source, received_at)
        SELECT *, $8, $9 FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])`,

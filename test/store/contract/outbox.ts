@@ -32,6 +32,28 @@ export const outboxContract = (backend: StoreBackend) =>
         expect(new Set(records.map((r) => r.id)).size).toBe(4)
       })))
   
+    it("a batch large enough to be bulk-written (COPY on PostgreSQL) keeps every text byte for byte", () =>
+      onFreshStore(backend, Effect.gen(function* () {
+        const store = yield* Store
+        const odd = "tab\there, line\nbreak, return\r, back\\slash \\N, quote \" and æøå \u{1F600}"
+        const ops: Array<Operation> = Array.from({ length: 300 }, (_, i) => ({
+          op: "assert", objectType: "person", objectId: `p\\${i}\\N`, registreringstid: fromEpochMillis(Date.UTC(2020, 0, 1) + i * 1000),
+          virkningFra: null, virkningTil: null, data: canonicalJson({ name: `${odd} ${i}`, nested: { n: i, s: odd } }), eventId: `e\\${i}`
+        }))
+        const results = yield* store.ingest("source\twith\\odd", ops.map((input) => ({ input })))
+        expect(results.every((r) => r.outcome === "applied")).toBe(true)
+        for (const i of [0, 137, 299]) {
+          const [row] = yield* store.history("person", `p\\${i}\\N`)
+          expect(row!.data).toEqual({ name: `${odd} ${i}`, nested: { n: i, s: odd } })
+          expect(row!.eventId).toBe(`e\\${i}`)
+        }
+        const events = yield* store.events(0, 1000)
+        expect(events.map((e) => e.operation)).toEqual(ops)
+        expect(events.every((e) => e.source === "source\twith\\odd")).toBe(true)
+        const records = yield* (yield* OutboxStore).after(0, 1000)
+        expect(records.map((r) => [r.objectId, r.type, r.eventId, r.virkningTil])).toEqual(ops.map((op) => [op.objectId, "created", op.eventId, null]))
+      })))
+
     it("moves a publisher's position only from where the mover read it: a stale publisher cannot move it back", () =>
       onFreshStore(backend, Effect.gen(function* () {
         const store = yield* Store
