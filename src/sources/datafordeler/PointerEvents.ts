@@ -26,41 +26,107 @@ export interface Wanted {
   newest: Instant | null
   /** Every registration the events announced; null once one announced none (then the object is fetched). */
   registrations: Set<Instant> | null
-  /** Rows carried inline (Beskeddata[].Objektdata) by identity, a later event's version winning; null once an event carried none (then it is fetched). */
-  inline: Map<string, MirrorRow> | null
+  /**
+   * Rows carried inline (Beskeddata[].Objektdata) by identity, a later event's version winning; null once an
+   * event carried none (then it is fetched). Each row is held packed in one string (`packRow`): a page of
+   * 100,000 events holds a row in a third of the memory a MirrorRow takes.
+   */
+  inline: Map<string, string> | null
+}
+
+/** A row's instants and content in one flat string (tabs apart: JSON escapes them in content). */
+const packRow = (row: MirrorRow): string => {
+  const packed = `${row.registreringFra}\t${row.registreringTil ?? ""}\t${row.virkningFra ?? ""}\t${row.virkningTil ?? ""}\t${row.data}`
+  packed.charCodeAt(0) // flattens it: a concatenation is otherwise a tree holding every part
+  return packed
+}
+
+const unpackRow = (objectId: string, key: string, packed: string): MirrorRow => {
+  const at = [0, 0, 0, 0]
+  for (let i = 0, from = 0; i < 4; i++) from = (at[i] = packed.indexOf("\t", from)) + 1
+  const bound = (from: number, to: number) => (to === from ? null : (packed.slice(from, to) as Instant))
+  return {
+    objectId,
+    key,
+    registreringFra: packed.slice(0, at[0]) as Instant,
+    registreringTil: bound(at[0]! + 1, at[1]!),
+    virkningFra: bound(at[1]! + 1, at[2]!),
+    virkningTil: bound(at[2]! + 1, at[3]!),
+    data: packed.slice(at[3]! + 1)
+  }
 }
 
 /** Events folded per object of a configured entity, deduplicated by envelope Id and by beskedID. */
 export const eventFold = (source: DafSource) => {
   const wanted = new Map<string, Wanted>()
   const shapes = new Map(Object.entries(source.entities).map(([name, entity]) => [name, rowShape(entity)]))
-  const seen = new Set<string>()
+  // Two sets of the strings as they came (a prefixed key would be a new string per event: twice the memory on a large page).
+  const seenIds = new Set<string>()
+  const seenBeskeds = new Set<string>()
   let events = 0
   const take = (e: PullEvent) => {
     // The same message may come again under another envelope (overlapping windows, PUSH after PULL): its beskedID says so.
-    const besked = e.beskedID === null ? undefined : `besked:${e.beskedID}`
-    if (seen.has(e.id) || (besked !== undefined && seen.has(besked))) return
-    seen.add(e.id)
-    if (besked !== undefined) seen.add(besked)
+    if (seenIds.has(e.id) || (e.beskedID !== null && seenBeskeds.has(e.beskedID))) return
+    seenIds.add(e.id)
+    if (e.beskedID !== null) seenBeskeds.add(e.beskedID)
     events++
     for (const r of e.registrations) {
       const entity = source.entities[r.objekttype]
       if (entity === undefined) continue
       const k = `${r.objekttype}\u0000${r.objektID}`
-      const w = wanted.get(k) ?? { entity: r.objekttype, objectId: r.objektID, newest: r.registreringstid, registrations: new Set<Instant>(), inline: new Map<string, MirrorRow>() }
+      const w = wanted.get(k) ?? { entity: r.objekttype, objectId: r.objektID, newest: r.registreringstid, registrations: new Set<Instant>(), inline: new Map<string, string>() }
       if (r.registreringstid !== null && (w.newest === null || r.registreringstid > w.newest)) w.newest = r.registreringstid
       if (r.registreringstid === null) w.registrations = null
       else w.registrations?.add(r.registreringstid)
       // Inline rows are used only when every event of the object carries them, all readable.
       const rows = e.objektdata.map((d) => decodeMirrorRow(d, shapes.get(r.objekttype)!, source.timeZone))
       if (w.inline !== null && rows.length > 0 && rows.every((x) => !("reason" in x) && x.objectId === r.objektID)) {
-        for (const row of rows as Array<MirrorRow>) w.inline.set(row.key, row)
+        for (const row of rows as Array<MirrorRow>) w.inline.set(row.key, packRow(row))
       } else w.inline = null
       wanted.set(k, w)
     }
   }
   return { take, wanted, events: () => events }
 }
+
+/** Rows per transaction when objects are mirrored in several (each chunk's rows unpacked only then). */
+const MIRROR_CHUNK_ROWS = 20_000
+
+/**
+ * Objects whose events carried their rows, mirrored as they are (no fetch, and not their whole history),
+ * in transactions of about MIRROR_CHUNK_ROWS rows, without a cursor: what was committed is applied
+ * again, idempotently, if the window is read again. Returns how many objects.
+ */
+export const mirrorInline = (source: DafSource, wanted: ReadonlyArray<Wanted>, eventId: string) =>
+  Effect.gen(function* () {
+    const mirror = yield* MirrorStore
+    let chunk: Array<MirrorItem> = []
+    let rows = 0
+    let objects = 0
+    for (const w of wanted) {
+      if (w.inline === null) continue
+      const entity = source.entities[w.entity]!
+      const item: MirrorItem = {
+        objectType: entity.objectType,
+        objectId: w.objectId,
+        rows: Array.from(w.inline, ([key, packed]) => unpackRow(w.objectId, key, packed)),
+        complete: false,
+        identity: entity.identity,
+        checkOverlaps: false,
+        normalise: rowShape(entity).normalise
+      }
+      chunk.push(item)
+      rows += item.rows.length
+      objects++
+      if (rows >= MIRROR_CHUNK_ROWS) {
+        yield* mirror.mirror(`datafordeler:${source.name}`, eventId, chunk)
+        chunk = []
+        rows = 0
+      }
+    }
+    if (chunk.length > 0) yield* mirror.mirror(`datafordeler:${source.name}`, eventId, chunk)
+    return objects
+  })
 
 /** Whether an object's rows show the newest registration its events announced. */
 const showsRegistration = (newest: Instant | null) => (fetched: FetchedObject) =>
@@ -94,9 +160,11 @@ export const heldRowsShow = (held: ReadonlyArray<HeldRow>, registrations: Readon
 
 /**
  * Objects named by events, applied: those whose events carried their rows
- * mirrored as they are, the others fetched (checked against their newest
- * registration) and mirrored with their whole history, in one transaction
- * (with `cursor` when given and nothing is parked). Undecodable rows are
+ * mirrored as they are (first, in transactions of about MIRROR_CHUNK_ROWS
+ * rows), the others fetched (checked against their newest registration) and
+ * mirrored with their whole history in one last transaction (with `cursor`
+ * when given and nothing is parked: a window that stops half-way is read
+ * again whole, and its objects, folded the same, mirror to the same rows). Undecodable rows are
  * recorded as refusals. Objects whose held rows already show their events
  * are left alone. Returns how many objects were mirrored, known and parked.
  */
@@ -111,10 +179,8 @@ export const applyWanted = (source: DafSource, data: DataService, wanted: Iterab
       if (shown) known++
       else all.push(w)
     }
-    // Objects whose events carried their rows need no fetch (and are not their whole history).
-    const inlineItems: Array<MirrorItem> = all
-      .filter((w) => w.inline !== null)
-      .map((w) => ({ objectType: source.entities[w.entity]!.objectType, objectId: w.objectId, rows: [...w.inline!.values()], complete: false, identity: source.entities[w.entity]!.identity, checkOverlaps: false, normalise: rowShape(source.entities[w.entity]!).normalise }))
+    // Objects whose events carried their rows need no fetch: committed first, in chunks (the cursor moves last).
+    const inline = yield* mirrorInline(source, all, eventId)
     const synced = yield* syncObjects(
       source,
       data,
@@ -122,8 +188,8 @@ export const applyWanted = (source: DafSource, data: DataService, wanted: Iterab
     )
     const ready = synced.flatMap((s) => (s._tag === "Ready" ? [s] : []))
     yield* recordBadRows(source, ready.flatMap((s) => s.fetched.bad.map((b) => `${s.work.entity} ${s.work.objectId}: ${b}`)))
-    const items = [...inlineItems, ...ready.map((s) => wholeHistory(source, s.work.entity, s.work.objectId, s.fetched, s.held))]
+    const items = ready.map((s) => wholeHistory(source, s.work.entity, s.work.objectId, s.fetched, s.held))
     const parked = synced.length - ready.length
     if (items.length > 0 || (cursor !== undefined && parked === 0)) yield* mirror.mirror(`datafordeler:${source.name}`, eventId, items, parked === 0 ? cursor : undefined)
-    return { objects: items.length, known, parked }
+    return { objects: inline + items.length, known, parked }
   })
