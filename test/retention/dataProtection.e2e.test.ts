@@ -17,7 +17,7 @@ import { type Instant, parseInstant } from "../../src/domain/core/Instant.js"
 import { fsPerson, startFsSimulator } from "../../src/sources/intark/simulator/FsSimulator.js"
 import { startDafSimulator } from "../../src/sources/datafordeler/simulator/DafSimulator.js"
 import { CLI_BUDGET_MS, skygge } from "../cli/skygge.js"
-import { brokerNames, declareDeadLetter, deleteBrokerObjects, fsSourceConfig, waitForQueue } from "../support/intark.js"
+import { brokerNames, declareDeadLetter, fsSourceConfig, stopSkyggeRun, waitForQueue } from "../support/intark.js"
 import { freePort } from "../support/net.js"
 import { killIfRunning, startSkygge } from "../support/process.js"
 import { connectRabbit, RABBIT_URL } from "../support/rabbit.js"
@@ -58,12 +58,7 @@ describe("minimisation and retention through the real doors", () => {
     })
     writeFileSync(configFile, JSON.stringify({ store: { url: `sqlite:${dbFile}` }, api: { port: apiPort }, log: { level: "Error" }, sources: [config] }))
     let child: ChildProcess | undefined
-    cleanups.push(async () => {
-      await killIfRunning(child)
-      await sim.close()
-      await deleteBrokerObjects(names)
-      rmSync(dir, { recursive: true, force: true })
-    })
+    cleanups.push(stopSkyggeRun(() => child, sim, names, dir))
     child = startSkygge(configFile)
     await waitForQueue(names.queue)
     const origin = new URL(sim.baseUrl).origin

@@ -8,15 +8,15 @@
  */
 import type { ChildProcess } from "node:child_process"
 import { once } from "node:events"
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterEach, beforeAll, describe, expect, it } from "vitest"
 import { fsPerson, fsPersonrolle, startFsSimulator } from "../../src/sources/intark/simulator/FsSimulator.js"
 import type { ResyncReport } from "../../src/store/ResyncReports.js"
-import { brokerNames, declareDeadLetter, deleteBrokerObjects, fsSourceConfig, waitForQueue } from "../support/intark.js"
+import { brokerNames, declareDeadLetter, fsSourceConfig, stopSkyggeRun, waitForQueue } from "../support/intark.js"
 import { freePort } from "../support/net.js"
-import { killIfRunning, startSkygge } from "../support/process.js"
+import { startSkygge } from "../support/process.js"
 import { connectRabbit, RABBIT_URL } from "../support/rabbit.js"
 import { skygge } from "../cli/skygge.js"
 
@@ -47,12 +47,7 @@ describe("IntArk resync with one resource's listing failing", () => {
     const config = { ...source, provider: { ...source.provider, maxAttempts: 1 } }
     writeFileSync(configFile, JSON.stringify({ store: { url: `sqlite:${join(dir, "skygge.db")}` }, api: { host: "127.0.0.1", port: apiPort }, log: { level: "Error" }, sources: [config] }))
     let child: ChildProcess | undefined
-    cleanups.push(async () => {
-      await killIfRunning(child)
-      await sim.close()
-      await deleteBrokerObjects(names)
-      rmSync(dir, { recursive: true, force: true })
-    })
+    cleanups.push(stopSkyggeRun(() => child, sim, names, dir))
     const cli = (args: ReadonlyArray<string>) => skygge([...args, "--config", configFile])
     const reports = async () => {
       const out = await cli(["resync-reports", "--json"])

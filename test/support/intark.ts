@@ -1,6 +1,8 @@
 /** An IntArk source on the real broker against the FS simulator: names, config, running the engine, and comparing the shadow. */
 import { Effect, Exit, Fiber, Logger, LogLevel, Option, Schema } from "effect"
+import type { ChildProcess } from "node:child_process"
 import { randomBytes } from "node:crypto"
+import { rmSync } from "node:fs"
 import { expect } from "vitest"
 import { Leadership } from "../../src/cluster/Leadership.js"
 import { fromEpochMillis } from "../../src/domain/core/Instant.js"
@@ -10,6 +12,7 @@ import { startIntarkSource } from "../../src/sources/intark/IntarkSourceLive.js"
 import { Membership } from "../../src/cluster/Membership.js"
 import { type FsSimulator, ORIGIN_HEADER } from "../../src/sources/intark/simulator/FsSimulator.js"
 import type { OpenStore } from "./engine.js"
+import { killIfRunning } from "./process.js"
 import { connectRabbit } from "./rabbit.js"
 
 export const OBJECT_TYPES = { personer: "fs.person", personroller: "fs.personrolle" } as const
@@ -37,6 +40,14 @@ export const deleteBrokerObjects = async (names: ReturnType<typeof brokerNames>)
   await ch.deleteExchange(names.exchange)
   await ch.deleteExchange(names.deadLetterExchange)
   await connection.close()
+}
+
+/** The teardown of a test that runs `skygge run` (the child `running()` returns) against the FS simulator in `dir`. */
+export const stopSkyggeRun = (running: () => ChildProcess | undefined, sim: FsSimulator, names: ReturnType<typeof brokerNames>, dir: string) => async () => {
+  await killIfRunning(running())
+  await sim.close()
+  await deleteBrokerObjects(names)
+  rmSync(dir, { recursive: true, force: true })
 }
 
 /** A source config as a user would write it (decoded, so defaults apply). */
