@@ -1,5 +1,6 @@
 /**
- * `COPY … FROM STDIN` (text format) for a unit of work's bulk inserts: the server parses COPY's
+ * A unit of work's bulk inserts, one statement each: `COPY … FROM STDIN` (text format) for many records,
+ * `INSERT … SELECT FROM unnest(…)` for a few. the server parses COPY's
  * tab-separated lines for less than it parses the same values as `unnest` arrays (measured by
  * `npm run bench:pg`, line (a)). Sent on node-postgres's own protocol handling, as pg-copy-streams
  * does: a query whose copy-in response the client hands to it. A COPY waits for the server's
@@ -46,4 +47,19 @@ export const copyInto = (client: pg.ClientBase, table: string, columns: string, 
     query.on("end", () => done())
     query.on("error", fail)
   })
+}
+
+/** A column of a bulk insert: its name and its PostgreSQL type (for the unnest arrays). */
+export type Column = readonly [name: string, type: "bigint" | "text" | "boolean"]
+
+/**
+ * Insert `rows` (values in the order of `columns`) into `table` in one statement: COPY from COPY_FROM
+ * records on, INSERT … unnest (one array per column) below.
+ */
+export const bulkInsert = async (client: pg.ClientBase, table: string, columns: ReadonlyArray<Column>, rows: ReadonlyArray<ReadonlyArray<Value>>): Promise<void> => {
+  if (rows.length === 0) return
+  const names = columns.map(([name]) => name).join(", ")
+  if (rows.length >= COPY_FROM) return copyInto(client, table, names, rows)
+  const arrays = columns.map((_, i) => rows.map((row) => row[i]!))
+  await client.query(`INSERT INTO ${table} (${names}) SELECT * FROM unnest(${columns.map(([, type], i) => `$${i + 1}::${type}[]`).join(", ")})`, arrays)
 }

@@ -12,7 +12,7 @@
  * Readers never wait for it.
  */
 import type pg from "pg"
-import { COPY_FROM, copyInto } from "./PgCopy.js"
+import { bulkInsert, type Column } from "./PgCopy.js"
 import type { Bound, Instant } from "../../domain/core/Instant.js"
 import type { OutboxRecord } from "../Outbox.js"
 import type { Row } from "../Store.js"
@@ -49,25 +49,18 @@ export const allocate = async (client: pg.PoolClient, counts: { readonly [K in k
 /** A row to insert: a Row's columns with its data as canonical JSON text (stored_at is the unit of work's now). */
 export type RowInsert = Omit<Row, "data" | "storedAt"> & { readonly data: string }
 
+const ROW_COLUMNS: ReadonlyArray<Column> = [
+  ["id", "bigint"], ["object_type", "text"], ["object_id", "text"], ["registrering_fra", "text"], ["registrering_til", "text"], ["virkning_fra", "text"],
+  ["virkning_til", "text"], ["data", "text"], ["event_id", "text"], ["stored_at", "text"], ["closed_at", "text"], ["mirrored", "boolean"]
+]
+
 /** Rows stored at `now` (a row already closed was closed at `now` too). */
 export const insertRows = async (client: pg.PoolClient, rows: ReadonlyArray<RowInsert>, now: Instant, mirrored: boolean): Promise<void> => {
-  if (rows.length === 0) return
-  if (rows.length >= COPY_FROM) {
-    return copyInto(
-      client,
-      "rows",
-      "id, object_type, object_id, registrering_fra, registrering_til, virkning_fra, virkning_til, data, event_id, stored_at, closed_at, mirrored",
-      rows.map((r) => [r.id, r.objectType, r.objectId, r.registreringFra, r.registreringTil, r.virkningFra, r.virkningTil, r.data, r.eventId, now, r.registreringTil === null ? null : now, mirrored])
-    )
-  }
-  await client.query(
-    `INSERT INTO rows (id, object_type, object_id, registrering_fra, registrering_til, virkning_fra, virkning_til, data, event_id, stored_at, closed_at, mirrored)
-     SELECT id, ot, oi, rf, rt, vf, vt, d, e, $10, CASE WHEN rt IS NULL THEN NULL ELSE $10 END, $11
-     FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[]) AS u(id, ot, oi, rf, rt, vf, vt, d, e)`,
-    [
-      rows.map((r) => r.id), rows.map((r) => r.objectType), rows.map((r) => r.objectId), rows.map((r) => r.registreringFra), rows.map((r) => r.registreringTil),
-      rows.map((r) => r.virkningFra), rows.map((r) => r.virkningTil), rows.map((r) => r.data), rows.map((r) => r.eventId), now, mirrored
-    ]
+  await bulkInsert(
+    client,
+    "rows",
+    ROW_COLUMNS,
+    rows.map((r) => [r.id, r.objectType, r.objectId, r.registreringFra, r.registreringTil, r.virkningFra, r.virkningTil, r.data, r.eventId, now, r.registreringTil === null ? null : now, mirrored])
   )
 }
 
@@ -112,24 +105,17 @@ export const insertActivations = async (client: pg.PoolClient, activations: Read
 
 export type OutboxInsert = Omit<OutboxRecord, "createdAt">
 
+const OUTBOX_COLUMNS: ReadonlyArray<Column> = [
+  ["seq", "bigint"], ["id", "text"], ["type", "text"], ["object_type", "text"], ["object_id", "text"], ["registreringstid", "text"], ["virkning_fra", "text"],
+  ["virkning_til", "text"], ["event_id", "text"], ["row_id", "bigint"], ["at", "text"], ["late", "boolean"], ["created_at", "text"]
+]
+
 export const insertOutbox = async (client: pg.PoolClient, records: ReadonlyArray<OutboxInsert>, now: Instant): Promise<void> => {
-  if (records.length === 0) return
-  if (records.length >= COPY_FROM) {
-    return copyInto(
-      client,
-      "outbox",
-      "seq, id, type, object_type, object_id, registreringstid, virkning_fra, virkning_til, event_id, row_id, at, late, created_at",
-      records.map((r) => [r.seq, r.id, r.type, r.objectType, r.objectId, r.registreringstid, r.virkningFra, r.virkningTil, r.eventId, r.rowId, r.at, r.late, now])
-    )
-  }
-  await client.query(
-    `INSERT INTO outbox (seq, id, type, object_type, object_id, registreringstid, virkning_fra, virkning_til, event_id, row_id, at, late, created_at)
-     SELECT *, $13 FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[], $11::text[], $12::boolean[])`,
-    [
-      records.map((r) => r.seq), records.map((r) => r.id), records.map((r) => r.type), records.map((r) => r.objectType), records.map((r) => r.objectId),
-      records.map((r) => r.registreringstid), records.map((r) => r.virkningFra), records.map((r) => r.virkningTil), records.map((r) => r.eventId),
-      records.map((r) => r.rowId), records.map((r) => r.at), records.map((r) => r.late), now
-    ]
+  await bulkInsert(
+    client,
+    "outbox",
+    OUTBOX_COLUMNS,
+    records.map((r) => [r.seq, r.id, r.type, r.objectType, r.objectId, r.registreringstid, r.virkningFra, r.virkningTil, r.eventId, r.rowId, r.at, r.late, now])
   )
 }
 

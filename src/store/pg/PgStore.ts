@@ -20,10 +20,15 @@ import { EVENT_COLUMNS, type EventRecord, REFUSED_COLUMNS, type RefusedRow, ROW_
 import { attemptPromise } from "../StoreError.js"
 import { advanceHeads, allocate, cancelActivations, closeRows, insertActivations, insertOutbox, insertRows, lockHistory } from "./PgHistory.js"
 import { notifyCommit } from "./PgCommitSignal.js"
-import { COPY_FROM, copyInto } from "./PgCopy.js"
+import { bulkInsert, type Column } from "./PgCopy.js"
 import { inPgTransaction } from "./PgTransaction.js"
 
 const MAX_RAW_INPUT = 16 * 1024
+
+const EVENT_INSERT_COLUMNS: ReadonlyArray<Column> = [
+  ["seq", "bigint"], ["event_id", "text"], ["object_type", "text"], ["object_id", "text"], ["registreringstid", "text"], ["operation", "text"],
+  ["outcome", "text"], ["source", "text"], ["received_at", "text"]
+]
 
 /** The as-of condition on `rows`, registreringstid $r and virkningstid $v. */
 const inForce = (r: string, v: string) =>
@@ -109,21 +114,12 @@ const ingestBatch = async (client: pg.PoolClient, source: string, submitted: Rea
     now
   )
   await advanceHeads(client, plan.heads)
-  const e = plan.events
-  if (e.length >= COPY_FROM) {
-    await copyInto(
-      client,
-      "events",
-      "seq, event_id, object_type, object_id, registreringstid, operation, outcome, source, received_at",
-      e.map((x, i) => [ids.events[i]!, x.op.eventId, x.op.objectType, x.op.objectId, x.op.registreringstid, x.encoded, x.outcome, source, now])
-    )
-  } else if (e.length > 0) {
-    await client.query(
-      `INSERT INTO events (seq, event_id, object_type, object_id, registreringstid, operation, outcome, source, received_at)
-       SELECT *, $8, $9 FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])`,
-      [ids.events, e.map((x) => x.op.eventId), e.map((x) => x.op.objectType), e.map((x) => x.op.objectId), e.map((x) => x.op.registreringstid), e.map((x) => x.encoded), e.map((x) => x.outcome), source, now]
-    )
-  }
+  await bulkInsert(
+    client,
+    "events",
+    EVENT_INSERT_COLUMNS,
+    plan.events.map((x, i) => [ids.events[i]!, x.op.eventId, x.op.objectType, x.op.objectId, x.op.registreringstid, x.encoded, x.outcome, source, now])
+  )
   if (plan.refusals.length > 0) {
     const r = plan.refusals
     const raw = (index: number, operation: Operation | undefined) => (batch[index]!.raw ?? (operation === undefined ? null : encodeOperation(operation)))?.slice(0, MAX_RAW_INPUT) ?? null
