@@ -185,6 +185,14 @@ describe("skygge command", () => {
       })
       expect(post.status).toBe(200)
       expect(existsSync(db)).toBe(true)
+      // The as-of question and a history, as an analyst's client asks them (on SQLite the fast path answers them, test/api/fastPath.test.ts).
+      const asOf = await fetch(`http://127.0.0.1:${port}/v1/objects/vej/yyyy?registreringstid=2017-01-05&virkningstid=2017-03-01`)
+      expect(asOf.status).toBe(200)
+      expect(((await asOf.json()) as { data: unknown }).data).toEqual({ navn: "Åbakke" })
+      const history = (await (await fetch(`http://127.0.0.1:${port}/v1/objects/vej/xxxx/history`)).json()) as { rows: Array<{ data: unknown }> }
+      expect(history.rows.map((r) => r.data)).toEqual([{ navn: "Grøndahl" }, { navn: "Grøndal" }])
+      expect((await fetch(`http://127.0.0.1:${port}/v1/objects/vej/nope`)).status).toBe(404)
+      expect(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()).toMatch(/skygge_http_requests_total\{route="objects.get",status="200"\} 1\b/)
       // limit=0 and a limit over api.maxPageSize are refused over HTTP, as --limit is by the CLI (test/cli/output.test.ts).
       expect((await fetch(`http://127.0.0.1:${port}/v1/refused?limit=0`)).status).toBe(400)
       const over = await fetch(`http://127.0.0.1:${port}/v1/refused?limit=10001`)
