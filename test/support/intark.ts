@@ -139,8 +139,9 @@ export const waitConverged = async (engine: OpenStore, sim: FsSimulator, source:
     if (Date.now() > deadline) break
     await new Promise((r) => setTimeout(r, 200))
   }
-  expect(await shadowDiff(engine, sim, all)).toEqual([])
-  expect((await Effect.runPromise(engine.workQueue.counts)).filter((c) => c.source === source && c.state === "abandoned")).toEqual([])
+  // Both in one assertion, so that a shadow left different says whether its work was abandoned or settled.
+  const abandoned = (await Effect.runPromise(engine.workQueue.counts)).filter((c) => c.source === source && c.state === "abandoned")
+  expect({ differences: await shadowDiff(engine, sim, all), abandoned }).toEqual({ differences: [], abandoned: [] })
 }
 
 /** Registrations of an object never go backwards: accepted events, in arrival order, per object. */
