@@ -21,6 +21,7 @@ import { canonicalJson, type Operation } from "../../src/domain/core/Operation.j
 import { OutboxStore } from "../../src/store/Outbox.js"
 import { migratePg } from "../../src/store/pg/PgOpen.js"
 import { PgStoreLive } from "../../src/store/pg/PgStoreLive.js"
+import { allocate, insertOutbox, lockHistory } from "../../src/store/pg/PgHistory.js"
 import { inPgTransaction } from "../../src/store/pg/PgTransaction.js"
 import { migrateSqliteFile } from "../../src/store/sqlite/SqliteOpen.js"
 import { SqliteStoreLive } from "../../src/store/sqlite/SqliteStoreLive.js"
@@ -136,6 +137,35 @@ describe("PostgreSQL under concurrent writers", () => {
       for (const s of [...stores, reader]) await runTest(s.close)
     }
   }, 120_000)
+
+  it("opens a new publisher's cursor before a record whose transaction allocated its seq but had not committed", async () => {
+    // A publisher that starts while a unit of work is in flight: the sequence already shows the
+    // record's seq, the table does not yet. A cursor placed after the sequence's last value would pass
+    // the record by for good (seen in CI: a webhook that never got the first notifications).
+    const fresh = await databases.create()
+    await runTest(migratePg(fresh))
+    const store = await open(PgStoreLive({ url: fresh, poolSize: 2 }))
+    const pool = new pg.Pool({ connectionString: fresh, max: 1 })
+    const client = await pool.connect()
+    try {
+      await client.query("BEGIN")
+      await lockHistory(client)
+      const [seq] = (await allocate(client, { outbox: 1 })).outbox
+      const at = fromEpochMillis(BASE)
+      await insertOutbox(client, [{ seq: seq!, id: "in-flight", type: "created", objectType: "thing", objectId: "a", registreringstid: at, virkningFra: null, virkningTil: null, eventId: "e1", rowId: null, at: null, late: null }], at)
+      const cursor = on(store.context, Effect.flatMap(OutboxStore, (o) => o.cursor("late-publisher")))
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      await client.query("COMMIT")
+      const records = await on(store.context, Effect.flatMap(OutboxStore, (o) => o.after(0, 10)))
+      expect(records.map((r) => r.id)).toEqual(["in-flight"])
+      const from = await cursor
+      expect((await on(store.context, Effect.flatMap(OutboxStore, (o) => o.after(from, 10)))).map((r) => r.id)).toEqual(["in-flight"])
+    } finally {
+      client.release()
+      await pool.end()
+      await runTest(store.close)
+    }
+  })
 
   it("retries a unit of work the server rolled back to break a deadlock: both complete", async () => {
     const pool = new pg.Pool({ connectionString: url, max: 4 })

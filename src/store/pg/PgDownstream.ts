@@ -16,7 +16,7 @@ import { StaleWrite, staleOut } from "../StaleWrite.js"
 import { attemptPromise } from "../StoreError.js"
 import { allocate, insertOutbox, lockHistory } from "./PgHistory.js"
 import { notifyCommit } from "./PgCommitSignal.js"
-import { inPgTransaction } from "./PgTransaction.js"
+import { inPgTransaction, pgTransaction } from "./PgTransaction.js"
 
 interface ActivationRecord {
   id: string
@@ -149,16 +149,25 @@ interface CursorRow {
 }
 
 export const makePgOutbox = (pool: pg.Pool): OutboxStoreShape => {
-  /** A publisher's cursor, opened if new: before the oldest record still kept, else after the last ever written. */
-  const cursorOf = async (publisher: string, at: Instant): Promise<CursorRow> => {
-    await pool.query(
-      `INSERT INTO outbox_cursors (publisher, delivered_seq, updated_at)
-       VALUES ($1, (SELECT coalesce(min(seq) - 1, (SELECT coalesce(pg_sequence_last_value('outbox_seq_seq'), 0))) FROM outbox), $2)
-       ON CONFLICT (publisher) DO NOTHING`,
-      [publisher, at]
-    )
-    return (await pool.query<CursorRow>("SELECT delivered_seq, attempts, last_error FROM outbox_cursors WHERE publisher = $1", [publisher])).rows[0]!
-  }
+  const readCursor = async (publisher: string): Promise<CursorRow | undefined> =>
+    (await pool.query<CursorRow>("SELECT delivered_seq, attempts, last_error FROM outbox_cursors WHERE publisher = $1", [publisher])).rows[0]
+  /**
+   * A publisher's cursor, opened if new: before the oldest record still kept, else after the last ever written.
+   * Opened under the history lock: a writer in flight has taken its seqs from the sequence but not yet
+   * committed its records, and a cursor placed after them would pass those records by for good.
+   */
+  const cursorOf = async (publisher: string, at: Instant): Promise<CursorRow> =>
+    (await readCursor(publisher)) ??
+    pgTransaction(pool, async (client) => {
+      await lockHistory(client)
+      await client.query(
+        `INSERT INTO outbox_cursors (publisher, delivered_seq, updated_at)
+         VALUES ($1, (SELECT coalesce(min(seq) - 1, (SELECT coalesce(pg_sequence_last_value('outbox_seq_seq'), 0))) FROM outbox), $2)
+         ON CONFLICT (publisher) DO NOTHING`,
+        [publisher, at]
+      )
+      return (await client.query<CursorRow>("SELECT delivered_seq, attempts, last_error FROM outbox_cursors WHERE publisher = $1", [publisher])).rows[0]!
+    })
   return {
     after: (seq, limit) =>
       attemptPromise("OutboxStore.after", async () => (await pool.query<OutboxRow>("SELECT * FROM outbox WHERE seq > $1 ORDER BY seq LIMIT $2", [seq, limit])).rows.map(toOutboxRecord)),

@@ -15,16 +15,19 @@ const RETRYABLE = new Set(["40001", "40P01"])
 const ATTEMPTS = 5
 
 export const inPgTransaction = <A>(pool: pg.Pool, operation: string, work: (client: pg.PoolClient) => Promise<A>): Effect.Effect<A, StoreError> =>
-  attemptPromise(operation, async () => {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await once(pool, work)
-      } catch (e) {
-        if (attempt >= ATTEMPTS || !RETRYABLE.has((e as { code?: unknown }).code as string)) throw e
-        await new Promise((resolve) => setTimeout(resolve, 5 * 2 ** attempt * (0.5 + Math.random())))
-      }
+  attemptPromise(operation, () => pgTransaction(pool, work))
+
+/** The same unit of work as a promise, for a statement that is one step of a larger promise. */
+export const pgTransaction = async <A>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<A>): Promise<A> => {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await once(pool, work)
+    } catch (e) {
+      if (attempt >= ATTEMPTS || !RETRYABLE.has((e as { code?: unknown }).code as string)) throw e
+      await new Promise((resolve) => setTimeout(resolve, 5 * 2 ** attempt * (0.5 + Math.random())))
     }
-  })
+  }
+}
 
 const once = async <A>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<A>): Promise<A> => {
   const client = await pool.connect()
