@@ -6,6 +6,7 @@
 import { Context, type Effect, type Option } from "effect"
 import type { Bound, Instant } from "../domain/core/Instant.js"
 import type { Operation, Refusal } from "../domain/core/Operation.js"
+import type { ClaimFence } from "./ClaimFence.js"
 import type { StoreError } from "./StoreError.js"
 
 /** One input of a batch: a decoded operation, or an input already refused by decoding. */
@@ -116,6 +117,12 @@ export interface StoreShape {
    * duplicates skipped, stale registrations refused and recorded, the rest planned and applied.
    */
   readonly ingest: (source: string, batch: ReadonlyArray<Submission>) => Effect.Effect<ReadonlyArray<SubmissionResult>, StoreError>
+  /**
+   * `ingest` of what a work-queue claimer fetched: in the same transaction, only the submissions whose
+   * work items are still in flight under `fence.claimedBy` (ClaimFence). The others are not written:
+   * undefined in their places.
+   */
+  readonly ingestClaimed: (source: string, batch: ReadonlyArray<Submission>, fence: ClaimFence) => Effect.Effect<ReadonlyArray<SubmissionResult | undefined>, StoreError>
   readonly asOf: (query: AsOfQuery) => Effect.Effect<Option.Option<Row>, StoreError>
   /**
    * `asOf` and `history` answered synchronously, where the store can (SQLite): the HTTP fast path

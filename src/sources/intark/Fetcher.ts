@@ -10,8 +10,9 @@
  *
  * Claims are leases of this process's cluster membership (cluster/Membership): at start and every
  * half member timeout the fetcher returns to the pool the claims of members that are gone (a crashed
- * process, this one's earlier run), never a live one's; an outcome for an item no longer claimed by
- * this process (it was presumed dead, and another took the item over) is dropped by the queue. A
+ * process, this one's earlier run), never a live one's; what was fetched for an item no longer claimed
+ * by this process (it was presumed dead, and another took the item over) is neither registered (the
+ * store checks the claims in the writing transaction: Store.ingestClaimed) nor settled (the queue drops it). A
  * store failure stops the fetcher only for a backoff: a live member whose fetcher had stopped would
  * hold its claims for as long as it lives. Starting again, it takes back its own claims of the batch
  * the failure cut short.
@@ -197,6 +198,7 @@ const drain = (options: FetcherOptions) =>
         const results = yield* fetchAll(items)
         // One transaction for the whole batch's registrations.
         const submissions: Array<Submission> = []
+        const fetchedFor: Array<WorkItem> = []
         const ranges: Array<[number, number]> = []
         const refusedAt: Array<string | undefined> = []
         items.forEach((item, i) => {
@@ -209,9 +211,12 @@ const drain = (options: FetcherOptions) =>
               refusedAt[i] = ops.reason
             } else for (const op of ops) submissions.push({ input: op })
           }
+          while (fetchedFor.length < submissions.length) fetchedFor.push(item)
           ranges.push([start, submissions.length])
         })
-        const outcomes = yield* store.ingest(`intark:${source.name}`, submissions)
+        // Written only while this member still holds the claims: one presumed dead (stalled) and taken
+        // over must not write what it fetched before (stamped now, it would stand over the successor's).
+        const outcomes = yield* store.ingestClaimed(`intark:${source.name}`, submissions, { source: source.name, claimedBy: membership.member.id, items: fetchedFor })
         const nowMs = yield* Clock.currentTimeMillis
         const settlements: Array<readonly [WorkItem, Settlement]> = []
         let failed = 0, abandoned = 0
@@ -232,7 +237,7 @@ const drain = (options: FetcherOptions) =>
           }
           const [from, to] = ranges[i]!
           const own = outcomes.slice(from, to)
-          const changed = own.some((o) => o.outcome === "applied")
+          const changed = own.some((o) => o?.outcome === "applied")
           // The API can lag its notifications: a hint of change that found none, or a burst of hints
           // (whose fetch may have seen an intermediate state), gets one more look later.
           const burst = item.hints > 1

@@ -17,6 +17,7 @@ import type { CommitSignalShape } from "../CommitSignal.js"
 import type { StoreShape, Submission, SubmissionResult } from "../Store.js"
 import { mergeChanges } from "../ChangesMerge.js"
 import { EVENT_COLUMNS, type EventRecord, REFUSED_COLUMNS, type RefusedRow, ROW_CHANGE_SOURCE, ROW_COLUMNS, type RowRecord, toRecordedEvent, toRefusedRecord, toRow } from "../RowRecord.js"
+import { type ClaimFence, claimKey, fencedItems, inBatchOrder, keepHeld } from "../ClaimFence.js"
 import { attemptPromise } from "../StoreError.js"
 import { advanceHeads, allocate, cancelActivations, closeRows, insertActivations, insertOutbox, insertRows, lockHistory } from "./PgHistory.js"
 import { notifyCommit } from "./PgCommitSignal.js"
@@ -140,6 +141,24 @@ const ingestBatch = async (client: pg.PoolClient, source: string, submitted: Rea
   return { results, changed: plan.changes.length > 0 }
 }
 
+/**
+ * The batch's submissions whose work items `fence.claimedBy` still holds. The items stay locked (FOR SHARE)
+ * until the commit: a recovery of the claims waits for the registrations, and a successor fetches after them.
+ */
+const ingestClaimedBatch = async (client: pg.PoolClient, source: string, batch: ReadonlyArray<Submission>, fence: ClaimFence, now: Instant) => {
+  await lockHistory(client) // first, as every writer of history takes it (the same order of locks everywhere)
+  const items = fencedItems(fence)
+  const held = await client.query<{ resource: string; object_id: string }>(
+    `SELECT resource, object_id FROM work_items WHERE source = $1 AND claimed_by = $2 AND state = 'in_flight'
+     AND (resource, object_id) IN (SELECT * FROM unnest($3::text[], $4::text[])) FOR SHARE`,
+    [fence.source, fence.claimedBy, items.map((i) => i.resource), items.map((i) => i.objectId)]
+  )
+  const { kept, at } = keepHeld(batch, fence, new Set(held.rows.map((r) => claimKey(r.resource, r.object_id))))
+  if (kept.length === 0) return { results: inBatchOrder(batch.length, at, []), changed: false }
+  const { results, changed } = await ingestBatch(client, source, kept, now)
+  return { results: inBatchOrder(batch.length, at, results), changed }
+}
+
 export const makePgStore = (pool: pg.Pool, signal?: CommitSignalShape): StoreShape => {
   const now = Effect.map(Clock.currentTimeMillis, fromEpochMillis)
   const rows = async (text: string, values: ReadonlyArray<unknown>) => (await pool.query<RowRecord>(text, [...values])).rows
@@ -149,6 +168,13 @@ export const makePgStore = (pool: pg.Pool, signal?: CommitSignalShape): StoreSha
         ? Effect.succeed([])
         : now.pipe(
             Effect.flatMap((at) => inPgTransaction(pool, "Store.ingest", (client) => ingestBatch(client, source, batch, at))),
+            Effect.flatMap(({ changed, results }) => (changed && signal !== undefined ? Effect.as(signal.notify, results) : Effect.succeed(results)))
+          ),
+    ingestClaimed: (source, batch, fence) =>
+      batch.length === 0
+        ? Effect.succeed([])
+        : now.pipe(
+            Effect.flatMap((at) => inPgTransaction(pool, "Store.ingest", (client) => ingestClaimedBatch(client, source, batch, fence, at))),
             Effect.flatMap(({ changed, results }) => (changed && signal !== undefined ? Effect.as(signal.notify, results) : Effect.succeed(results)))
           ),
     asOf: ({ objectType, objectId, registreringstid, virkningstid }) =>

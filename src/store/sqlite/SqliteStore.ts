@@ -20,6 +20,7 @@ import {
 import { mergeChanges } from "../ChangesMerge.js"
 import { EVENT_COLUMNS, type EventRecord, REFUSED_COLUMNS, type RefusedRow, ROW_CHANGE_SOURCE, ROW_COLUMNS, type RowRecord, toRecordedEvent, toRefusedRecord, toRow } from "../RowRecord.js"
 import { attempt } from "../StoreError.js"
+import { type ClaimFence, claimKey, fencedItems, inBatchOrder, keepHeld } from "../ClaimFence.js"
 import type { CommitSignalShape } from "../CommitSignal.js"
 import { makeDownstreamWrites } from "./SqliteDownstream.js"
 import { makeSqliteErasureCheck } from "./SqliteErasures.js"
@@ -51,6 +52,9 @@ export const makeSqliteStore = (db: Database.Database, signal?: CommitSignalShap
     ),
     anyObject: db.prepare<[string], { one: number }>("SELECT 1 AS one FROM objects WHERE object_type = ? LIMIT 1"),
     ping: db.prepare<[], { one: number }>("SELECT 1 AS one FROM objects LIMIT 1"),
+    claimHeld: db.prepare<[string, string, string, string], { one: number }>(
+      "SELECT 1 AS one FROM work_items WHERE source = ? AND resource = ? AND object_id = ? AND state = 'in_flight' AND claimed_by = ?"
+    ),
     current: db.prepare<[string, string], StoredCurrentRow>(
       `SELECT id, virkning_fra AS virkningFra, virkning_til AS virkningTil, data, stored_at AS storedAt FROM rows
        WHERE object_type = ? AND object_id = ? AND registrering_til IS NULL`
@@ -212,14 +216,24 @@ export const makeSqliteStore = (db: Database.Database, signal?: CommitSignalShap
     return results
   })
 
+  /** The batch's submissions whose work items `fence.claimedBy` still holds, written in the same transaction. */
+  const ingestClaimedTx = db.transaction((source: string, batch: ReadonlyArray<Submission>, fence: ClaimFence, now: Instant) => {
+    const held = new Set<string>()
+    for (const i of fencedItems(fence)) {
+      if (q.claimHeld.get(fence.source, i.resource, i.objectId, fence.claimedBy) !== undefined) held.add(claimKey(i.resource, i.objectId))
+    }
+    const { kept, at } = keepHeld(batch, fence, held)
+    return inBatchOrder(batch.length, at, kept.length === 0 ? [] : ingestTx(source, kept, now))
+  })
+
   const now = Effect.map(Clock.currentTimeMillis, fromEpochMillis)
   // Set by applyOne inside a transaction; read after the commit.
   let changed = false
-  const ingestCommitted = (source: string, batch: ReadonlyArray<Submission>, at: Instant) =>
+  const ingestCommitted = <A>(write: () => A) =>
     Effect.flatMap(
       attempt("Store.ingest", () => {
         changed = false
-        return ingestTx.immediate(source, batch, at)
+        return write()
       }),
       (results) => (changed && signal !== undefined ? Effect.as(signal.notify, results) : Effect.succeed(results))
     )
@@ -233,7 +247,9 @@ export const makeSqliteStore = (db: Database.Database, signal?: CommitSignalShap
   }
 
   return {
-    ingest: (source, batch) => (batch.length === 0 ? Effect.succeed([]) : Effect.flatMap(now, (at) => ingestCommitted(source, batch, at))),
+    ingest: (source, batch) => (batch.length === 0 ? Effect.succeed([]) : Effect.flatMap(now, (at) => ingestCommitted(() => ingestTx.immediate(source, batch, at)))),
+    ingestClaimed: (source, batch, fence) =>
+      batch.length === 0 ? Effect.succeed([]) : Effect.flatMap(now, (at) => ingestCommitted(() => ingestClaimedTx.immediate(source, batch, fence, at))),
     asOf: (query) => attempt("Store.asOf", () => Option.fromNullable(readNow.asOf(query))),
     history: (objectType, objectId) => attempt("Store.history", () => readNow.history(objectType, objectId)),
     readNow,

@@ -7,6 +7,7 @@ import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import type { ChangeHint } from "../../../src/domain/intark/ChangeHint.js"
 import { instant } from "../../../src/domain/core/Instant.js"
+import { canonicalJson } from "../../../src/domain/core/Operation.js"
 import { Store } from "../../../src/store/Store.js"
 import { type Received, WorkQueue } from "../../../src/store/WorkQueue.js"
 import { ClusterMembers } from "../../../src/store/ClusterMembers.js"
@@ -16,6 +17,19 @@ import { at, memberNamed } from "./clusterMembers.js"
 const hint = (id: string, messageId: string | null, operation: ChangeHint["operation"] = "update"): Received => ({
   _tag: "Hint",
   hint: { format: "fs", resource: "personer", id, operation, messageId, issuedAt: null, location: `personer/${id}`, validFrom: null }
+})
+
+/** Members slow and other; slow claims persons 1 and 2 and is presumed dead (no heartbeat since 00:00): its claims return to the pool. */
+const slowTakenOver = Effect.gen(function* () {
+  const wq = yield* WorkQueue
+  const members = yield* ClusterMembers
+  const slow = memberNamed("slow"), other = memberNamed("other")
+  yield* at("2030-01-01T00:00:00Z")(members.join(slow))
+  yield* at("2030-01-01T00:00:30Z")(members.join(other))
+  yield* wq.record("fs", [hint("1", null), hint("2", null)])
+  const claimed = yield* wq.claim("fs", 10, slow.id)
+  expect(yield* wq.recover("fs", instant("2030-01-01T00:00:15Z"))).toBe(2)
+  return { wq, slow, other, claimed }
 })
 
 export const workQueueContract = (backend: StoreBackend) =>
@@ -100,15 +114,7 @@ export const workQueueContract = (backend: StoreBackend) =>
 
     it("drops a settle by a claimer whose claim was taken over: the new claimer's outcome stands", () =>
       onFreshStore(backend, Effect.gen(function* () {
-        const wq = yield* WorkQueue
-        const members = yield* ClusterMembers
-        const slow = memberNamed("slow"), other = memberNamed("other")
-        yield* at("2030-01-01T00:00:00Z")(members.join(slow))
-        yield* at("2030-01-01T00:00:30Z")(members.join(other))
-        yield* wq.record("fs", [hint("1", null), hint("2", null)])
-        const [one, two] = yield* wq.claim("fs", 10, slow.id)
-        // slow is presumed dead (no heartbeat since 00:00): its claims return to the pool.
-        expect(yield* wq.recover("fs", instant("2030-01-01T00:00:15Z"))).toBe(2)
+        const { wq, slow, other, claimed: [one, two] } = yield* slowTakenOver
         // slow comes back while both are pending: nothing it says is applied (2 is not removed nor abandoned).
         expect(yield* wq.settle([[two!, { _tag: "Abandon", error: "HTTP 401" }]])).toBe(1)
         const taken = yield* wq.claim("fs", 10, other.id)
@@ -127,5 +133,29 @@ export const workQueueContract = (backend: StoreBackend) =>
         // A settle of an item that is gone is dropped too (and recreates nothing).
         expect(yield* wq.settle([[taken[0]!, { _tag: "Retry", at: later, error: "late" }]])).toBe(1)
         expect((yield* wq.counts).map((c) => [c.state, c.n])).toEqual([["pending", 1]])
+      })))
+
+    it("writes a claimer's registrations only while it holds their claims: a member presumed dead that comes back writes nothing", () =>
+      onFreshStore(backend, Effect.gen(function* () {
+        // The stall that matters: slow fetched person 1 before it was deleted, stalled past the member
+        // timeout, and comes back after other fetched the deletion. Stamped with the time it came back,
+        // slow's stale answer would be newer than other's and put the deleted person back in force.
+        const { wq, slow, other } = yield* slowTakenOver
+        const store = yield* Store
+        yield* wq.claim("fs", 1, other.id) // other takes person 1 over; person 2 waits in the pool
+        const assert = (id: string, r: string, name: string) => ({
+          input: { op: "assert" as const, objectType: "fs.person", objectId: id, registreringstid: instant(r), virkningFra: null, virkningTil: null, data: canonicalJson({ name }), eventId: `${id}-${r}` }
+        })
+        const fence = (claimedBy: string) => ({ source: "fs", claimedBy, items: [{ resource: "personer", objectId: "1" }, { resource: "personer", objectId: "2" }] })
+        // Neither is slow's any more: nothing is written, and the results say so.
+        expect(yield* store.ingestClaimed("slow-source", [assert("1", "2030-01-01T00:01:00Z", "stale"), assert("2", "2030-01-01T00:01:00Z", "stale")], fence(slow.id))).toEqual([undefined, undefined])
+        expect(yield* store.history("fs.person", "1")).toEqual([])
+        expect(yield* store.history("fs.person", "2")).toEqual([])
+        // other holds person 1 only: its registration of 1 is written, one of 2 is not.
+        const written = yield* store.ingestClaimed("other-source", [assert("1", "2030-01-01T00:00:40Z", "fresh"), assert("2", "2030-01-01T00:00:40Z", "fresh")], fence(other.id))
+        expect(written.map((r) => r?.outcome)).toEqual(["applied", undefined])
+        expect((yield* store.history("fs.person", "1")).map((r) => r.data)).toEqual([{ name: "fresh" }])
+        expect(yield* store.history("fs.person", "2")).toEqual([])
+        expect((yield* store.events(0, 10)).map((e) => e.eventId)).toEqual(["1-2030-01-01T00:00:40Z"])
       })))
   })
