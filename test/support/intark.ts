@@ -141,7 +141,29 @@ export const waitConverged = async (engine: OpenStore, sim: FsSimulator, source:
   }
   // Both in one assertion, so that a shadow left different says whether its work was abandoned or settled.
   const abandoned = (await Effect.runPromise(engine.workQueue.counts)).filter((c) => c.source === source && c.state === "abandoned")
-  expect({ differences: await shadowDiff(engine, sim, all), abandoned }).toEqual({ differences: [], abandoned: [] })
+  const differences = await shadowDiff(engine, sim, all)
+  expect({ differences, abandoned }, differences.length === 0 ? undefined : await explain(engine, sim, source, differences)).toEqual({ differences: [], abandoned: [] })
+}
+
+/** For a failing convergence: what the simulator did and answered, and what the shadow recorded, for the first few objects that differ. */
+const explain = async (engine: OpenStore, sim: FsSimulator, source: string, differences: ReadonlyArray<string>): Promise<string> => {
+  const keys = differences.slice(0, 3).map((d) => d.slice(0, d.indexOf(":")))
+  const run = <A>(effect: Effect.Effect<A, unknown>) => Effect.runPromise(effect)
+  const events = await run(engine.store.events(0, 1_000_000))
+  const refused = await run(engine.store.refused(0, 1_000_000))
+  const items = []
+  for (const state of ["pending", "in_flight", "abandoned"] as const) items.push(...(await run(engine.workQueue.list(source, state, 100_000))))
+  const lines: Array<string> = []
+  for (const key of keys) {
+    const [resource, id] = key.split("/") as [keyof typeof OBJECT_TYPES, string]
+    lines.push(`--- ${key}`, "simulator:", ...sim.trace(key).map((l) => `  ${l}`), "events recorded:")
+    for (const e of events.filter((e) => e.operation.objectType === OBJECT_TYPES[resource] && e.operation.objectId === id)) {
+      lines.push(`  seq ${e.seq} ${e.operation.op} registreringstid ${e.operation.registreringstid} ${e.outcome} (received ${e.receivedAt}, ${e.eventId})`)
+    }
+    for (const r of refused.filter((r) => r.objectId === id)) lines.push(`  refused at ${r.receivedAt}: ${r.reason}`)
+    for (const i of items.filter((i) => i.resource === resource && i.objectId === id)) lines.push(`  work item: ${JSON.stringify(i)}`)
+  }
+  return lines.join("\n")
 }
 
 /** Registrations of an object never go backwards: accepted events, in arrival order, per object. */

@@ -83,6 +83,8 @@ export interface FsSimulator {
   readonly openRequests: () => number
   /** Every "resource/id" requested while a request for it was still open: one object fetched twice at once. */
   readonly overlapping: () => ReadonlyArray<string>
+  /** What happened to "resource/id", in order, one line each (for a failing test to say): changes, and what each fetch was answered. */
+  readonly trace: (key: string) => ReadonlyArray<string>
   readonly close: (options?: { readonly deleteExchange?: boolean }) => Promise<void>
 }
 
@@ -117,6 +119,12 @@ export const startFsSimulator = async (options: FsSimulatorOptions): Promise<FsS
   let requests = 0, published = 0
   const open = new Map<string, number>()
   const overlapping: Array<string> = []
+  const traces = new Map<string, Array<string>>()
+  const traceOf = (key: string, line: string) => {
+    const lines = traces.get(key) ?? []
+    lines.push(`${new Date().toISOString()} ${line}`)
+    traces.set(key, lines)
+  }
   let paused: Array<() => void> | undefined
 
   const visible = (key: string, now: number): Version | undefined => {
@@ -158,6 +166,7 @@ export const startFsSimulator = async (options: FsSimulatorOptions): Promise<FsS
     if (req.method !== "GET" || parts.length < 1 || parts.length > 2) return send(res, 400, JSON.stringify({ message: "expected GET /{ressurs}/{id} or /{ressurs}" }), { ...ORIGIN_HEADER_RECORD })
     if (faults.unavailable.includes(parts[0]!)) return send(res, 503, JSON.stringify({ message: "Service Unavailable" }))
     const roll = random()
+    if (parts.length === 2 && roll < faults.error5xxRate + faults.rate429 + faults.gateway404Rate) traceOf(`${parts[0]}/${parts[1]}`, "answered a fault (503, 429 or a gateway's 404)")
     if (roll < faults.error5xxRate) return send(res, 503, JSON.stringify({ message: "Service Unavailable" }))
     if (roll < faults.error5xxRate + faults.rate429) return send(res, 429, JSON.stringify({ message: "Too Many Requests" }), { "retry-after": String(faults.retryAfterSeconds) })
     if (roll < faults.error5xxRate + faults.rate429 + faults.gateway404Rate) {
@@ -177,7 +186,10 @@ export const startFsSimulator = async (options: FsSimulatorOptions): Promise<FsS
         }
         return send(res, 200, JSON.stringify({ href: `${origin}${basePath}/${resource}`, rel: ["collection"], page: 1, limit: 0, size: items.length, items }), ORIGIN_HEADER_RECORD)
       }
-      const v = visible(`${parts[0]}/${parts[1]}`, now)
+      const key = `${parts[0]}/${parts[1]}`
+      const v = visible(key, now)
+      const shown = v === undefined || v.entity === null ? "404" : `200 (the version visible since ${new Date(v.visibleAt).toISOString()})`
+      traceOf(key, `answered ${shown}${res.destroyed ? " to a client that had gone" : ""}`)
       if (v === undefined || v.entity === null) return send(res, 404, JSON.stringify({ status: 404, message: "Ressursen finnes ikke" }), ORIGIN_HEADER_RECORD)
       send(res, 200, JSON.stringify(v.entity), ORIGIN_HEADER_RECORD)
     }
@@ -238,6 +250,7 @@ export const startFsSimulator = async (options: FsSimulatorOptions): Promise<FsS
     const list = versions.get(key) ?? []
     list.push({ entity, visibleAt: Date.now() + faults.apiLagMs })
     versions.set(key, list)
+    traceOf(key, `${entity === null ? "deleted" : existed ? "updated" : "created"}, visible from ${new Date(list[list.length - 1]!.visibleAt).toISOString()}`)
     await notify(resource, id, entity === null ? "delete" : existed ? "update" : "create")
   }
 
@@ -273,6 +286,7 @@ export const startFsSimulator = async (options: FsSimulatorOptions): Promise<FsS
     },
     openRequests: () => [...open.values()].reduce((a, b) => a + b, 0),
     overlapping: () => [...overlapping],
+    trace: (key) => [...(traces.get(key) ?? [])],
     close: async (closeOptions) => {
       if (closeOptions?.deleteExchange === true) await channel.deleteExchange(options.exchange).catch(() => undefined)
       await connection.close().catch(() => undefined)
