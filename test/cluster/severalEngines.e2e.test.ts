@@ -3,7 +3,8 @@
  * runs them (one configuration file; port and member name from the environment), killed with SIGKILL
  * while they work:
  *  - an IntArk stream with faults while a process is killed in a loop (the holder of a singleton among
- *    them): every person converges, no object is fetched by two processes at once, nothing abandoned;
+ *    them), or stalled (SIGSTOP) past the member timeout and let go on: every person converges, no object
+ *    is fetched by two processes at once while none stalls, nothing abandoned;
  *  - a Datafordeler GraphQL path whose leader is killed mid-stream: the register mirrored row for row,
  *    no anomalies, its cursor never seen moving backwards;
  *  - activations due while the scheduler's holder is dead fire once after the takeover, each outbox record
@@ -65,7 +66,7 @@ const until = async (ok: () => Promise<boolean> | boolean, ms: number) => {
 }
 
 describe("several engines on one PostgreSQL", () => {
-  it("IntArk: three engines, one killed (SIGKILL) every second or so — the scheduler's holder among them: every person converges, no object fetched by two at once, nothing abandoned", async () => {
+  it("IntArk: three engines, one killed (SIGKILL) every second or so — the scheduler's holder among them — or stalled (SIGSTOP) past the member timeout: every person converges, no object fetched by two at once, nothing abandoned", async () => {
     const names = brokerNames()
     await declareDeadLetter(names)
     const sim = await startFsSimulator({
@@ -82,12 +83,25 @@ describe("several engines on one PostgreSQL", () => {
     await waitForQueue(names.queue)
     const driving = driveRandomChanges(sim, { seed: 31, changes: 400, persons: 120, roles: 60, pauseEvery: 4, pauseMs: 120 })
     let kills = 0, holderKills = 0
+    // While no member stalls, no object is fetched by two at once; a stalled one's claims are taken over
+    // and, thawed, it may fetch the rest of its batch beside its successor (registering none of it).
+    let overlapsBeforeStalls: ReadonlyArray<string> | undefined
     while (kills < 10) {
       await sleep(1000)
       // Every third kill is the scheduler's holder; the others go round the engines.
       const holder = await engines.holderOf("activations")
       const victim = kills % 3 === 0 && holder !== undefined ? holder : kills % engines.size
       if (victim === holder) holderKills++
+      if (kills === 4 || kills === 8) {
+        // A stall past the member timeout instead: presumed dead, its claims taken over, it comes back
+        // with fetches in hand, which must not be registered over its successor's.
+        overlapsBeforeStalls ??= sim.overlapping()
+        engines.freeze(victim)
+        await sleep((FAST_CLUSTER.memberTimeoutSeconds + 1.5) * 1000)
+        engines.thaw(victim)
+        kills++
+        continue
+      }
       await engines.kill(victim)
       kills++
       await sleep(200)
@@ -96,7 +110,7 @@ describe("several engines on one PostgreSQL", () => {
     const touched = await driving
     await waitConverged(engine, sim, names.source, touched, 90_000)
     expect(holderKills, "kills of the singletons' holder").toBeGreaterThan(0)
-    expect(sim.overlapping().length, "fetches of one object by two processes at once").toBe(0)
+    expect(overlapsBeforeStalls, "fetches of one object by two processes at once").toEqual([])
     const counts = await Effect.runPromise(engine.workQueue.counts)
     expect(counts.filter((c) => c.n > 0), "work items left (pending, in flight or abandoned)").toEqual([])
   }, 150_000)

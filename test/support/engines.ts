@@ -21,6 +21,8 @@ export interface Engines {
   readonly kill: (i: number) => Promise<void>
   /** SIGSTOP engine `i`: frozen, alive, its connections open (a paused VM). */
   readonly freeze: (i: number) => void
+  /** SIGCONT engine `i`: a frozen one goes on where it stopped. */
+  readonly thaw: (i: number) => void
   /** GET /v1/cluster of engine `i` (undefined while it does not answer). */
   readonly cluster: (i: number) => Promise<ClusterView | undefined>
   /** The engine holding singleton `name`, as a running engine sees it (undefined: nobody yet, or none answers). */
@@ -86,6 +88,7 @@ export const startEngines = async (configFile: string, size: number, options: { 
       children[i] = undefined
     },
     freeze: (i) => void children[i]?.kill("SIGSTOP"),
+    thaw: (i) => void children[i]?.kill("SIGCONT"),
     cluster,
     holderOf,
     ready,
