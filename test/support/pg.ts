@@ -42,7 +42,9 @@ export const pgTestDatabases = () => {
       onAdmin(async (client) => {
         for (let name = names.pop(); name !== undefined; name = names.pop()) await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)
       })))
-  })
+    // A drop waits for a checkpoint the server forces, and one that must sync a busy disk's tens of
+    // thousands of files has taken 70–100 s (seen while benchmarks wrote beside a test run).
+  }, 300_000)
   return {
     create: (template?: string): Promise<string> =>
       onAdmin(async (client) => {
