@@ -11,8 +11,9 @@
 import { build } from "esbuild"
 import { spawnSync } from "node:child_process"
 import { randomUUID } from "node:crypto"
-import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs"
-import { dirname, join } from "node:path"
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs"
+import { createRequire } from "node:module"
+import { dirname, join, relative } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..")
@@ -31,6 +32,52 @@ const load = () => (assets ??= JSON.parse(require("node:fs").readFileSync(requir
 Object.defineProperty(exports, "javascript", { enumerable: true, get: () => load().javascript })
 Object.defineProperty(exports, "css", { enumerable: true, get: () => load().css })
 `
+// CommonJS packages that only some commands use (HTTP clients and servers, the broker, PostgreSQL, @effect/cli's
+// config-file parsers): imported from ES modules, each is replaced by a stub whose properties load the package on
+// first use, so a command that never touches one does not evaluate it at start-up (undici alone, with the
+// runtime's own copy its cookie module loads, was a tenth of `skygge get`'s start). Only through the
+// properties: every importer uses them so (`pg.Pool`, `WS.WebSocketServer`, `{ request }`), none calls the
+// module itself.
+const LAZY_PACKAGES = ["undici", "ws", "amqplib", "pg", "yaml", "toml", "ini"]
+const requireBuilt = createRequire(import.meta.url)
+const lazyStub = (file) =>
+  `let real\nconst load = () => (real ??= require(${JSON.stringify(file)}))\n` +
+  Object.keys(requireBuilt(file))
+    .map((name) => `Object.defineProperty(exports, ${JSON.stringify(name)}, { enumerable: true, get: () => load()[${JSON.stringify(name)}] })\n`)
+    .join("")
+// The sources import Effect's packages by their index (`import { Effect, Layer } from "effect"`), which re-exports
+// every module of the package. The bundle hoists what is used of it, as long as nothing is loaded lazily; but a
+// module behind an `import()` (a command's body, PostgreSQL) is wrapped to run on first use, and so is every module
+// it imports, an index included, which then runs all it re-exports at start (all of effect, fast-check with it).
+// So each such import is rewritten to the modules it names (`import * as Effect from "effect/Effect"`), as the
+// packages import each other: an index is never in the bundle.
+const BARRELS = ["effect", "@effect/platform", "@effect/platform-node", "@effect/cli"]
+const barrelExports = new Map(
+  BARRELS.map((pkg) => {
+    const names = new Map()
+    const index = readFileSync(join(root, "node_modules", pkg, "dist", "esm", "index.js"), "utf8")
+    for (const [, name, file] of index.matchAll(/export \* as (\w+) from "\.\/(\w+)\.js"/g)) names.set(name, { from: `${pkg}/${file}`, namespace: true })
+    for (const [, list, file] of index.matchAll(/export \{([^}]*)\} from "\.\/(\w+)\.js"/g)) {
+      for (const name of list.split(",").map((n) => n.trim()).filter(Boolean)) names.set(name, { from: `${pkg}/${file}`, namespace: false })
+    }
+    return [pkg, names]
+  })
+)
+const barrelImport = new RegExp(`import\\s+\\{([^}]*)\\}\\s*from\\s*"(${BARRELS.join("|")})"`, "g")
+const unbarrel = (text, file) =>
+  text.replace(barrelImport, (statement, list, pkg) =>
+    list
+      .split(",")
+      .map((s) => s.trim())
+      .filter((s) => s.length > 0 && !s.startsWith("type "))
+      .map((s) => {
+        const [name, alias = name] = s.split(/\s+as\s+/)
+        const target = barrelExports.get(pkg).get(name)
+        if (target === undefined) throw new Error(`${file}: ${name} is not a module of ${pkg}'s index`)
+        return target.namespace ? `import * as ${alias} from "${target.from}"` : `import { ${name} as ${alias} } from "${target.from}"`
+      })
+      .join("; ") + "\n".repeat(statement.split("\n").length - 1) // the same lines, for the source map
+  )
 const result = await build({
   entryPoints: [join(root, "src", "cli", "main.ts")],
   outfile: join(root, "dist", "skygge.cjs"),
@@ -48,6 +95,23 @@ const result = await build({
   sourcemap: "linked",
   logLevel: "warning",
   plugins: [
+    {
+      name: "unbarrel",
+      setup: (b) => {
+        b.onLoad({ filter: /[\\/]src[\\/].*\.ts$/ }, (args) => ({ contents: unbarrel(readFileSync(args.path, "utf8"), args.path), loader: "ts" }))
+      }
+    },
+    {
+      name: "lazy-packages",
+      setup: (b) => {
+        b.onResolve({ filter: new RegExp(`^(${LAZY_PACKAGES.join("|")})$`) }, async (args) => {
+          if (args.kind !== "import-statement") return undefined
+          const real = await b.resolve(args.path, { kind: "require-call", resolveDir: args.resolveDir })
+          return real.errors.length > 0 ? undefined : { path: relative(root, real.path), namespace: "lazy-package" }
+        })
+        b.onLoad({ filter: /.*/, namespace: "lazy-package" }, (args) => ({ contents: lazyStub(join(root, args.path)), loader: "js", resolveDir: dirname(join(root, args.path)) }))
+      }
+    },
     {
       name: "swagger-assets",
       // Resolved into a namespace of its own, where the stub is CommonJS (its package's "type": "module" would make it ES).
