@@ -2,12 +2,14 @@
 // The `skygge` command. It runs the bundle `npm ci` built from src/ (dist/skygge.cjs, scripts/build.mjs,
 // the package's `prepare`), which starts in a fraction of the time; when the bundle is missing or older
 // than any source (an edited checkout), it loads the TypeScript itself through tsx's ESM hook instead.
-import { readdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs"
-import { createRequire } from "node:module"
-import { dirname } from "node:path"
-import { fileURLToPath, pathToFileURL } from "node:url"
-import { setFlagsFromString } from "node:v8"
-import { constants, Script } from "node:vm"
+// A CommonJS script (bin/package.json): an ES module entry costs every start Node's ES module loader, which
+// reads the file on the thread pool and sets itself up before running a line.
+const { readdirSync, readFileSync, renameSync, statSync, writeFileSync } = require("node:fs")
+const { createRequire } = require("node:module")
+const { dirname, join } = require("node:path")
+const { pathToFileURL } = require("node:url")
+const { setFlagsFromString } = require("node:v8")
+const { constants, Script } = require("node:vm")
 
 // A bulk import's garbage (each batch's lines, decoded operations, statements' values) outlives a
 // young-generation collection and dies in the old one, which V8 lets grow to several times what is
@@ -36,9 +38,13 @@ if (process.env.npm_command !== undefined) {
 /** Is the bundle built from the sources as they are? (Its stamp is newer than every file under src/.) */
 const compiledIsCurrent = () => {
   try {
-    const built = statSync(fileURLToPath(new URL("../dist/BUILT", import.meta.url))).mtimeMs
-    const src = fileURLToPath(new URL("../src/", import.meta.url))
-    return readdirSync(src, { recursive: true }).every((file) => statSync(src + file).mtimeMs <= built)
+    const built = statSync(join(__dirname, "..", "dist", "BUILT")).mtimeMs
+    // By hand rather than readdirSync's `recursive`, which makes each name relative at a cost.
+    const current = (dir) =>
+      readdirSync(dir, { withFileTypes: true }).every((entry) =>
+        entry.isDirectory() ? current(`${dir}/${entry.name}`) : statSync(`${dir}/${entry.name}`).mtimeMs <= built
+      )
+    return current(join(__dirname, "..", "src"))
   } catch {
     return false
   }
@@ -61,7 +67,7 @@ const runtimeKey = () => {
  * (or V8 refuses it), this start compiles as usual and leaves one behind at exit.
  */
 const loadBundle = () => {
-  const file = fileURLToPath(new URL("../dist/skygge.cjs", import.meta.url))
+  const file = join(__dirname, "..", "dist", "skygge.cjs")
   // Pure ASCII (scripts/build.mjs), so latin1 reads the same text without decoding UTF-8.
   const source = readFileSync(file, "latin1")
   const id = /^\/\/ skygge build ([0-9a-f-]+)/.exec(source)?.[1]
@@ -93,8 +99,7 @@ const loadBundle = () => {
 if (compiledIsCurrent()) {
   loadBundle().runCli()
 } else {
-  const { register } = await import("tsx/esm/api")
-  register()
-  const { runCli } = await import("../src/cli/main.ts")
-  runCli()
+  import("tsx/esm/api")
+    .then(({ register }) => (register(), import("../src/cli/main.ts")))
+    .then(({ runCli }) => runCli())
 }
