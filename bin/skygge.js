@@ -61,7 +61,7 @@ const runtimeKey = () => {
 }
 
 /**
- * The bundle (dist/skygge.cjs, a CommonJS-shaped script) run through vm.Script with V8's code cache: Node 20
+ * The bundle (dist/skygge.cjs, a CommonJS module's function) run through vm.Script with V8's code cache: Node 20
  * keeps none for ES modules, and compiling the 7 MB was most of a start. The cache is named by the build id
  * in the bundle's first line, so it can only be used with the bundle it was made from; when there is none
  * (or V8 refuses it), this start compiles as usual and leaves one behind at exit.
@@ -70,14 +70,14 @@ const loadBundle = () => {
   const file = join(__dirname, "..", "dist", "skygge.cjs")
   // Pure ASCII (scripts/build.mjs), so latin1 reads the same text without decoding UTF-8.
   const source = readFileSync(file, "latin1")
-  const id = /^\/\/ skygge build ([0-9a-f-]+)/.exec(source)?.[1]
+  const id = /^\(function [^\n]*\/\/ skygge build ([0-9a-f-]+)/.exec(source)?.[1]
   const cacheFile = id === undefined ? undefined : `${file}.${id}.${runtimeKey()}.cache`
   let cachedData
   try {
     if (cacheFile !== undefined) cachedData = readFileSync(cacheFile)
   } catch {}
-  // The wrapper shares the first line with the banner comment: line numbers stay the bundle's.
-  const script = new Script(`(function (exports, require, module, __filename, __dirname, __skyggeModuleUrl) {${source}\n})`, {
+  // The file is the function of the module (scripts/build.mjs), which the script evaluates to.
+  const script = new Script(source, {
     filename: file,
     ...(cachedData === undefined ? {} : { cachedData }),
     ...(constants?.USE_MAIN_CONTEXT_DEFAULT_LOADER === undefined ? {} : { importModuleDynamically: constants.USE_MAIN_CONTEXT_DEFAULT_LOADER })

@@ -7,7 +7,9 @@
 // A CommonJS-shaped script, not an ES module, because Node 20 keeps no compiled code for an ES module:
 // bin/skygge.js runs it through vm.Script with V8's code cache (dist/skygge.cjs.<build id>.<node>.cache, made
 // here and by the first start that finds none), which takes most of the 7 MB's parse and compile off
-// every start. The build id in the first line ties a cache to its bundle.
+// every start. The build id in the first line ties a cache to its bundle. The file is the module function
+// itself, `(function (exports, require, module, …) {…})`, which the script evaluates to: wrapped by
+// bin/skygge.js at each start, V8 made a second copy of the 4 MB text.
 import { build } from "esbuild"
 import { spawnSync } from "node:child_process"
 import { randomUUID } from "node:crypto"
@@ -96,8 +98,10 @@ const result = await build({
   external: ["better-sqlite3", "pg-native"],
   // The sources' import.meta.url, which bin/skygge.js passes in (the bundle's own URL).
   define: { "import.meta.url": "__skyggeModuleUrl" },
-  // Read by bin/skygge.js (a comment, so "use strict" stays the body's directive).
-  banner: { js: `// skygge build ${buildId}` },
+  // The build id is read by bin/skygge.js (a comment, so "use strict" stays the body's directive); the wrapper
+  // shares the first line with it, so line numbers stay the bundle's.
+  banner: { js: `(function (exports, require, module, __filename, __dirname, __skyggeModuleUrl) {// skygge build ${buildId}` },
+  footer: { js: "})" },
   sourcemap: "linked",
   logLevel: "warning",
   plugins: [
