@@ -4,7 +4,7 @@
 // than any source (an edited checkout), it loads the TypeScript itself through tsx's ESM hook instead.
 // A CommonJS script (bin/package.json): an ES module entry costs every start Node's ES module loader, which
 // reads the file on the thread pool and sets itself up before running a line.
-const { readdirSync, readFileSync, renameSync, statSync, writeFileSync } = require("node:fs")
+const { closeSync, fstatSync, openSync, readdirSync, readSync, renameSync, statSync, writeFileSync } = require("node:fs")
 const { createRequire } = require("node:module")
 const { dirname, join } = require("node:path")
 const { pathToFileURL } = require("node:url")
@@ -68,13 +68,28 @@ const runtimeKey = () => {
  */
 const loadBundle = () => {
   const file = join(__dirname, "..", "dist", "skygge.cjs")
+  // One buffer for the bundle and then its cache: the cache is read into memory the bundle's text has already
+  // been read into (each page a start touches for the first time costs it a fault).
+  let buffer = Buffer.alloc(0)
+  const read = (path) => {
+    const fd = openSync(path, "r")
+    try {
+      const size = fstatSync(fd).size
+      if (size > buffer.length) buffer = Buffer.allocUnsafeSlow(size)
+      let at = 0
+      for (let n; at < size && (n = readSync(fd, buffer, at, size - at, at)) > 0; ) at += n
+      return buffer.subarray(0, at)
+    } finally {
+      closeSync(fd)
+    }
+  }
   // Pure ASCII (scripts/build.mjs), so latin1 reads the same text without decoding UTF-8.
-  const source = readFileSync(file, "latin1")
+  const source = read(file).toString("latin1")
   const id = /^\(function [^\n]*\/\/ skygge build ([0-9a-f-]+)/.exec(source)?.[1]
   const cacheFile = id === undefined ? undefined : `${file}.${id}.${runtimeKey()}.cache`
   let cachedData
   try {
-    if (cacheFile !== undefined) cachedData = readFileSync(cacheFile)
+    if (cacheFile !== undefined) cachedData = read(cacheFile)
   } catch {}
   // The file is the function of the module (scripts/build.mjs), which the script evaluates to.
   const script = new Script(source, {
