@@ -9,7 +9,8 @@
  *
  * SKYGGE_BENCH_HTTP_OBJECTS sets the object count (default 50,000; 1.5 rows each),
  * SKYGGE_BENCH_HTTP_SECONDS the measured seconds per server (default 5, after 3 s of warm-up each, in 5 turns
- * taken alternately with the other server).
+ * taken alternately with the other server), SKYGGE_BENCH_HTTP_PARTS which lines to measure (default `h,s`;
+ * `s` alone for the start-up, which needs no servers).
  * The load generator is a few lines of node:net (below): keep-alive HTTP/1.1, one request in flight per
  * connection. On 2 cores a Node client costs about what the server does, and with 32 requests always in
  * flight its own turn time is in every latency: when `wrk` is installed (Debian: `apt-get install wrk`)
@@ -29,6 +30,7 @@ import { engineImport, workload } from "./workload.js"
 
 const OBJECTS = Number(process.env.SKYGGE_BENCH_HTTP_OBJECTS ?? 50_000)
 const SECONDS = Number(process.env.SKYGGE_BENCH_HTTP_SECONDS ?? 5)
+const PARTS = new Set((process.env.SKYGGE_BENCH_HTTP_PARTS ?? "h,s").split(",").map((p) => p.trim()))
 const CONNECTIONS = 32
 // Long enough for each server's caches and compiled code, and skygge run's first heartbeats and prunes, before the count.
 const WARMUP = 3
@@ -195,76 +197,80 @@ const main = async () => {
   const line = (name: string, l: Load) =>
     `${name} ${fmt(l.rate).padStart(8)} req/s   p50 ${fmt(l.p50, 2).padStart(6)} ms   p99 ${fmt(l.p99, 2).padStart(6)} ms   (${[...l.statuses].map(([s, c]) => `${fmt(c)}×${s}`).join(", ")})`
 
-  // (h) Both servers up side by side (the idle one costs nothing), each warmed up, then measured in turns,
-  // so that what else the machine does meanwhile falls on both alike.
-  const barePort = await freePort()
-  const bareServer = await startServer(spawn(process.execPath, [join(root, "bench/http-bare.mjs"), dbFile, String(barePort)], { stdio: ["ignore", "pipe", "pipe"] }), barePort, "the bare server")
-  const port = await freePort()
-  const engine = await startServer(
-    spawn(process.execPath, [join(root, "bin/skygge.js"), "run"], {
-      cwd: dir,
-      env: { ...process.env, SKYGGE_STORE_URL: `sqlite:${dbFile}`, SKYGGE_API_PORT: String(port), SKYGGE_API_HOST: "127.0.0.1", SKYGGE_LOG_LEVEL: "Warn" },
-      stdio: ["ignore", "pipe", "pipe"]
-    }),
-    port,
-    "skygge run"
-  )
-  const bareSamples: Array<Sample> = [], skyggeSamples: Array<Sample> = []
-  const wrk = wrkPath()
-  const pathsFile = join(dir, "paths.txt")
-  if (wrk !== undefined) writeFileSync(pathsFile, Array.from({ length: 100_000 }, (_, q) => path(q)).join("\n") + "\n")
-  const wrkBare: Array<Load> = [], wrkSkygge: Array<Load> = []
-  try {
-    await load(barePort, path, WARMUP, 0)
-    await load(port, path, WARMUP, 0)
-    for (let round = 0; round < ROUNDS; round++) {
-      bareSamples.push(await load(barePort, path, 0, SECONDS / ROUNDS))
-      skyggeSamples.push(await load(port, path, 0, SECONDS / ROUNDS))
-    }
-    if (wrk !== undefined) {
-      for (let round = 0; round < ROUNDS; round++) {
-        wrkBare.push(await wrkLoad(wrk, barePort, pathsFile, Math.max(1, Math.round(SECONDS / ROUNDS))))
-        wrkSkygge.push(await wrkLoad(wrk, port, pathsFile, Math.max(1, Math.round(SECONDS / ROUNDS))))
-      }
-    }
-  } finally {
-    await Promise.all([stop(bareServer), stop(engine)])
-  }
-  const bare = summary(bareSamples), skygge = summary(skyggeSamples)
-  console.log(line("(h) as-of GET, bare node:http + the same SQL    ", bare))
-  const ratio = skygge.rate / bare.rate
-  const target = "target ≥ 0.5 of bare and p99 ≤ 2 ms"
-  console.log(
-    `${line("    as-of GET, skygge run                       ", skygge)}\n` +
-      `    ratio to bare ${fmt(ratio, 2)}   ${wrk === undefined ? `${target}: ${verdict(ratio >= 0.5 && skygge.p99 <= 2)} (install wrk for a client that costs less)` : "(node client)"}`
-  )
-  if ((skygge.statuses.get(200) ?? 0) === 0 || skygge.statuses.size !== 1) throw new Error("skygge run did not answer every query with a row")
-  if (wrk !== undefined) {
-    // Each round's rate, the median round's latencies (wrk reports percentiles per run, not its samples).
-    const middle = (loads: ReadonlyArray<Load>): Load => {
-      const byRate = [...loads].sort((a, b) => a.rate - b.rate)
-      const statuses = new Map<number, number>()
-      for (const l of loads) for (const [s, n] of l.statuses) statuses.set(s, (statuses.get(s) ?? 0) + n)
-      return { ...byRate[Math.floor(byRate.length / 2)]!, statuses }
-    }
-    const wb = middle(wrkBare), ws = middle(wrkSkygge)
-    const wrkRatio = ws.rate / wb.rate
-    console.log(line("    as-of GET (wrk), bare node:http + the same SQL", wb))
-    console.log(
-      `${line("    as-of GET (wrk), skygge run                 ", ws)}\n` +
-        `    ratio to bare ${fmt(wrkRatio, 2)}   ${target}: ${verdict(wrkRatio >= 0.5 && ws.p99 <= 2)}`
+  if (PARTS.has("h")) {
+    // (h) Both servers up side by side (the idle one costs nothing), each warmed up, then measured in turns,
+    // so that what else the machine does meanwhile falls on both alike.
+    const barePort = await freePort()
+    const bareServer = await startServer(spawn(process.execPath, [join(root, "bench/http-bare.mjs"), dbFile, String(barePort)], { stdio: ["ignore", "pipe", "pipe"] }), barePort, "the bare server")
+    const port = await freePort()
+    const engine = await startServer(
+      spawn(process.execPath, [join(root, "bin/skygge.js"), "run"], {
+        cwd: dir,
+        env: { ...process.env, SKYGGE_STORE_URL: `sqlite:${dbFile}`, SKYGGE_API_PORT: String(port), SKYGGE_API_HOST: "127.0.0.1", SKYGGE_LOG_LEVEL: "Warn" },
+        stdio: ["ignore", "pipe", "pipe"]
+      }),
+      port,
+      "skygge run"
     )
-    if (ws.statuses.size !== 1) throw new Error("skygge run did not answer every wrk query with a row")
+    const bareSamples: Array<Sample> = [], skyggeSamples: Array<Sample> = []
+    const wrk = wrkPath()
+    const pathsFile = join(dir, "paths.txt")
+    if (wrk !== undefined) writeFileSync(pathsFile, Array.from({ length: 100_000 }, (_, q) => path(q)).join("\n") + "\n")
+    const wrkBare: Array<Load> = [], wrkSkygge: Array<Load> = []
+    try {
+      await load(barePort, path, WARMUP, 0)
+      await load(port, path, WARMUP, 0)
+      for (let round = 0; round < ROUNDS; round++) {
+        bareSamples.push(await load(barePort, path, 0, SECONDS / ROUNDS))
+        skyggeSamples.push(await load(port, path, 0, SECONDS / ROUNDS))
+      }
+      if (wrk !== undefined) {
+        for (let round = 0; round < ROUNDS; round++) {
+          wrkBare.push(await wrkLoad(wrk, barePort, pathsFile, Math.max(1, Math.round(SECONDS / ROUNDS))))
+          wrkSkygge.push(await wrkLoad(wrk, port, pathsFile, Math.max(1, Math.round(SECONDS / ROUNDS))))
+        }
+      }
+    } finally {
+      await Promise.all([stop(bareServer), stop(engine)])
+    }
+    const bare = summary(bareSamples), skygge = summary(skyggeSamples)
+    console.log(line("(h) as-of GET, bare node:http + the same SQL    ", bare))
+    const ratio = skygge.rate / bare.rate
+    const target = "target ≥ 0.5 of bare and p99 ≤ 2 ms"
+    console.log(
+      `${line("    as-of GET, skygge run                       ", skygge)}\n` +
+        `    ratio to bare ${fmt(ratio, 2)}   ${wrk === undefined ? `${target}: ${verdict(ratio >= 0.5 && skygge.p99 <= 2)} (install wrk for a client that costs less)` : "(node client)"}`
+    )
+    if ((skygge.statuses.get(200) ?? 0) === 0 || skygge.statuses.size !== 1) throw new Error("skygge run did not answer every query with a row")
+    if (wrk !== undefined) {
+      // Each round's rate, the median round's latencies (wrk reports percentiles per run, not its samples).
+      const middle = (loads: ReadonlyArray<Load>): Load => {
+        const byRate = [...loads].sort((a, b) => a.rate - b.rate)
+        const statuses = new Map<number, number>()
+        for (const l of loads) for (const [s, n] of l.statuses) statuses.set(s, (statuses.get(s) ?? 0) + n)
+        return { ...byRate[Math.floor(byRate.length / 2)]!, statuses }
+      }
+      const wb = middle(wrkBare), ws = middle(wrkSkygge)
+      const wrkRatio = ws.rate / wb.rate
+      console.log(line("    as-of GET (wrk), bare node:http + the same SQL", wb))
+      console.log(
+        `${line("    as-of GET (wrk), skygge run                 ", ws)}\n` +
+          `    ratio to bare ${fmt(wrkRatio, 2)}   ${target}: ${verdict(wrkRatio >= 0.5 && ws.p99 <= 2)}`
+      )
+      if (ws.statuses.size !== 1) throw new Error("skygge run did not answer every wrk query with a row")
+    }
   }
 
-  // (s) Start-up of the real command, one as-of question, against the runtime alone.
-  const nodeAlone = startSeconds(["-e", "0"], {})
-  const get = startSeconds([join(root, "bin/skygge.js"), "get", "adresse", pick(1).objectId], { SKYGGE_STORE_URL: `sqlite:${dbFile}`, SKYGGE_LOG_LEVEL: "Warn" })
-  console.log(
-    `(s) start-up, node -e 0                         ${fmt(nodeAlone, 3).padStart(6)} s\n` +
-      `    start-up, skygge get (bin/skygge.js)        ${fmt(get, 3).padStart(6)} s   ratio ${fmt(get / nodeAlone, 1)}   ` +
-      `over node -e 0 ${fmt(get - nodeAlone, 3)} s   target ≤ 0.3 s: ${verdict(get <= 0.3)}`
-  )
+  if (PARTS.has("s")) {
+    // (s) Start-up of the real command, one as-of question, against the runtime alone.
+    const nodeAlone = startSeconds(["-e", "0"], {})
+    const get = startSeconds([join(root, "bin/skygge.js"), "get", "adresse", pick(1).objectId], { SKYGGE_STORE_URL: `sqlite:${dbFile}`, SKYGGE_LOG_LEVEL: "Warn" })
+    console.log(
+      `(s) start-up, node -e 0                         ${fmt(nodeAlone, 3).padStart(6)} s\n` +
+        `    start-up, skygge get (bin/skygge.js)        ${fmt(get, 3).padStart(6)} s   ratio ${fmt(get / nodeAlone, 1)}   ` +
+        `over node -e 0 ${fmt(get - nodeAlone, 3)} s   target ≤ 0.3 s: ${verdict(get <= 0.3)}`
+    )
+  }
   rmSync(dir, { recursive: true, force: true })
 }
 

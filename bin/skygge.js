@@ -2,12 +2,14 @@
 // The `skygge` command. It runs the bundle `npm ci` built from src/ (dist/skygge.cjs, scripts/build.mjs,
 // the package's `prepare`), which starts in a fraction of the time; when the bundle is missing or older
 // than any source (an edited checkout), it loads the TypeScript itself through tsx's ESM hook instead.
-import { readdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs"
-import { createRequire } from "node:module"
-import { dirname } from "node:path"
-import { fileURLToPath, pathToFileURL } from "node:url"
-import { setFlagsFromString } from "node:v8"
-import { constants, Script } from "node:vm"
+// A CommonJS script (bin/package.json): an ES module entry costs every start Node's ES module loader, which
+// reads the file on the thread pool and sets itself up before running a line.
+const { closeSync, fstatSync, openSync, readdirSync, readSync, renameSync, statSync, writeFileSync } = require("node:fs")
+const { createRequire } = require("node:module")
+const { dirname, join } = require("node:path")
+const { pathToFileURL } = require("node:url")
+const { setFlagsFromString } = require("node:v8")
+const { constants, Script } = require("node:vm")
 
 // A bulk import's garbage (each batch's lines, decoded operations, statements' values) outlives a
 // young-generation collection and dies in the old one, which V8 lets grow to several times what is
@@ -36,9 +38,13 @@ if (process.env.npm_command !== undefined) {
 /** Is the bundle built from the sources as they are? (Its stamp is newer than every file under src/.) */
 const compiledIsCurrent = () => {
   try {
-    const built = statSync(fileURLToPath(new URL("../dist/BUILT", import.meta.url))).mtimeMs
-    const src = fileURLToPath(new URL("../src/", import.meta.url))
-    return readdirSync(src, { recursive: true }).every((file) => statSync(src + file).mtimeMs <= built)
+    const built = statSync(join(__dirname, "..", "dist", "BUILT")).mtimeMs
+    // By hand rather than readdirSync's `recursive`, which makes each name relative at a cost.
+    const current = (dir) =>
+      readdirSync(dir, { withFileTypes: true }).every((entry) =>
+        entry.isDirectory() ? current(`${dir}/${entry.name}`) : statSync(`${dir}/${entry.name}`).mtimeMs <= built
+      )
+    return current(join(__dirname, "..", "src"))
   } catch {
     return false
   }
@@ -55,23 +61,38 @@ const runtimeKey = () => {
 }
 
 /**
- * The bundle (dist/skygge.cjs, a CommonJS-shaped script) run through vm.Script with V8's code cache: Node 20
+ * The bundle (dist/skygge.cjs, a CommonJS module's function) run through vm.Script with V8's code cache: Node 20
  * keeps none for ES modules, and compiling the 7 MB was most of a start. The cache is named by the build id
  * in the bundle's first line, so it can only be used with the bundle it was made from; when there is none
  * (or V8 refuses it), this start compiles as usual and leaves one behind at exit.
  */
 const loadBundle = () => {
-  const file = fileURLToPath(new URL("../dist/skygge.cjs", import.meta.url))
+  const file = join(__dirname, "..", "dist", "skygge.cjs")
+  // One buffer for the bundle and then its cache: the cache is read into memory the bundle's text has already
+  // been read into (each page a start touches for the first time costs it a fault).
+  let buffer = Buffer.alloc(0)
+  const read = (path) => {
+    const fd = openSync(path, "r")
+    try {
+      const size = fstatSync(fd).size
+      if (size > buffer.length) buffer = Buffer.allocUnsafeSlow(size)
+      let at = 0
+      for (let n; at < size && (n = readSync(fd, buffer, at, size - at, at)) > 0; ) at += n
+      return buffer.subarray(0, at)
+    } finally {
+      closeSync(fd)
+    }
+  }
   // Pure ASCII (scripts/build.mjs), so latin1 reads the same text without decoding UTF-8.
-  const source = readFileSync(file, "latin1")
-  const id = /^\/\/ skygge build ([0-9a-f-]+)/.exec(source)?.[1]
+  const source = read(file).toString("latin1")
+  const id = /^\(function [^\n]*\/\/ skygge build ([0-9a-f-]+)/.exec(source)?.[1]
   const cacheFile = id === undefined ? undefined : `${file}.${id}.${runtimeKey()}.cache`
   let cachedData
   try {
-    if (cacheFile !== undefined) cachedData = readFileSync(cacheFile)
+    if (cacheFile !== undefined) cachedData = read(cacheFile)
   } catch {}
-  // The wrapper shares the first line with the banner comment: line numbers stay the bundle's.
-  const script = new Script(`(function (exports, require, module, __filename, __dirname, __skyggeModuleUrl) {${source}\n})`, {
+  // The file is the function of the module (scripts/build.mjs), which the script evaluates to.
+  const script = new Script(source, {
     filename: file,
     ...(cachedData === undefined ? {} : { cachedData }),
     ...(constants?.USE_MAIN_CONTEXT_DEFAULT_LOADER === undefined ? {} : { importModuleDynamically: constants.USE_MAIN_CONTEXT_DEFAULT_LOADER })
@@ -93,8 +114,7 @@ const loadBundle = () => {
 if (compiledIsCurrent()) {
   loadBundle().runCli()
 } else {
-  const { register } = await import("tsx/esm/api")
-  register()
-  const { runCli } = await import("../src/cli/main.ts")
-  runCli()
+  import("tsx/esm/api")
+    .then(({ register }) => (register(), import("../src/cli/main.ts")))
+    .then(({ runCli }) => runCli())
 }

@@ -7,12 +7,16 @@
 // A CommonJS-shaped script, not an ES module, because Node 20 keeps no compiled code for an ES module:
 // bin/skygge.js runs it through vm.Script with V8's code cache (dist/skygge.cjs.<build id>.<node>.cache, made
 // here and by the first start that finds none), which takes most of the 7 MB's parse and compile off
-// every start. The build id in the first line ties a cache to its bundle.
+// every start. The build id in the first line ties a cache to its bundle. The file is the module function
+// itself, `(function (exports, require, module, …) {…})`, which the script evaluates to: wrapped by
+// bin/skygge.js at each start, V8 made a second copy of the 4 MB text.
 import { build } from "esbuild"
 import { spawnSync } from "node:child_process"
 import { randomUUID } from "node:crypto"
-import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs"
-import { dirname, join } from "node:path"
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs"
+import { createRequire } from "node:module"
+import { tmpdir } from "node:os"
+import { dirname, join, relative } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..")
@@ -31,6 +35,57 @@ const load = () => (assets ??= JSON.parse(require("node:fs").readFileSync(requir
 Object.defineProperty(exports, "javascript", { enumerable: true, get: () => load().javascript })
 Object.defineProperty(exports, "css", { enumerable: true, get: () => load().css })
 `
+// CommonJS packages that only some commands use (HTTP clients and servers, the broker, PostgreSQL, @effect/cli's
+// config-file parsers): imported from ES modules, each is replaced by a stub whose properties load the package on
+// first use, so a command that never touches one does not evaluate it at start-up (undici alone, with the
+// runtime's own copy its cookie module loads, was a tenth of `skygge get`'s start). Only through the
+// properties: every importer uses them so (`pg.Pool`, `WS.WebSocketServer`, `{ request }`), none calls the
+// module itself.
+const LAZY_PACKAGES = ["undici", "ws", "amqplib", "pg", "yaml", "toml", "ini"]
+const requireBuilt = createRequire(import.meta.url)
+const lazyStub = (file) =>
+  `let real\nconst load = () => (real ??= require(${JSON.stringify(file)}))\n` +
+  Object.keys(requireBuilt(file))
+    .map((name) => `Object.defineProperty(exports, ${JSON.stringify(name)}, { enumerable: true, get: () => load()[${JSON.stringify(name)}] })\n`)
+    .join("")
+// The sources import Effect's packages by their index (`import { Effect, Layer } from "effect"`), which re-exports
+// every module of the package. The bundle hoists what is used of it, as long as nothing is loaded lazily; but a
+// module behind an `import()` (a command's body, PostgreSQL) is wrapped to run on first use, and so is every module
+// it imports, an index included, which then runs all it re-exports at start (all of effect, fast-check with it).
+// So each such import is rewritten to the modules it names (`import * as Effect from "effect/Effect"`), as the
+// packages import each other: an index is never in the bundle.
+const BARRELS = ["effect", "@effect/platform", "@effect/platform-node", "@effect/cli"]
+const barrelExports = new Map(
+  BARRELS.map((pkg) => {
+    const names = new Map()
+    const index = readFileSync(join(root, "node_modules", pkg, "dist", "esm", "index.js"), "utf8")
+    for (const [, name, file] of index.matchAll(/export \* as (\w+) from "\.\/(\w+)\.js"/g)) names.set(name, { from: `${pkg}/${file}`, namespace: true })
+    for (const [, list, file] of index.matchAll(/export \{([^}]*)\} from "\.\/(\w+)\.js"/g)) {
+      for (const name of list.split(",").map((n) => n.trim()).filter(Boolean)) names.set(name, { from: `${pkg}/${file}`, namespace: false })
+    }
+    return [pkg, names]
+  })
+)
+const barrelImport = new RegExp(`import\\s+\\{([^}]*)\\}\\s*from\\s*"(${BARRELS.join("|")})"`, "g")
+const unbarrel = (text, file) =>
+  text.replace(barrelImport, (statement, list, pkg) =>
+    list
+      .split(",")
+      .map((s) => s.trim())
+      .filter((s) => s.length > 0 && !s.startsWith("type "))
+      .map((s) => {
+        const [name, alias = name] = s.split(/\s+as\s+/)
+        const target = barrelExports.get(pkg).get(name)
+        if (target === undefined) throw new Error(`${file}: ${name} is not a module of ${pkg}'s index`)
+        return target.namespace ? `import * as ${alias} from "${target.from}"` : `import { ${name} as ${alias} } from "${target.from}"`
+      })
+      .join("; ") + "\n".repeat(statement.split("\n").length - 1) // the same lines, for the source map
+  )
+// effect's Utils.js, as it is first evaluated, asks whether V8 keeps a wrapper function's frame by formatting a
+// stack trace, which makes V8 find the line ends of the whole bundle: about a tenth of `skygge get`'s start
+// (counted in instructions). Nothing is optimised at that point, so the answer is yes (as it was here): given.
+const EFFECT_UTILS = /effect[\\/]dist[\\/]esm[\\/]Utils\.js$/
+const STACK_PROBE = `/*#__PURE__*/standard.effect_internal_function(() => new Error().stack)?.includes("effect_internal_function") === true`
 const result = await build({
   entryPoints: [join(root, "src", "cli", "main.ts")],
   outfile: join(root, "dist", "skygge.cjs"),
@@ -43,11 +98,44 @@ const result = await build({
   external: ["better-sqlite3", "pg-native"],
   // The sources' import.meta.url, which bin/skygge.js passes in (the bundle's own URL).
   define: { "import.meta.url": "__skyggeModuleUrl" },
-  // Read by bin/skygge.js (a comment, so "use strict" stays the body's directive).
-  banner: { js: `// skygge build ${buildId}` },
+  // The build id is read by bin/skygge.js (a comment, so "use strict" stays the body's directive); the wrapper
+  // shares the first line with it, so line numbers stay the bundle's.
+  banner: { js: `(function (exports, require, module, __filename, __dirname, __skyggeModuleUrl) {// skygge build ${buildId}` },
+  footer: { js: "})" },
+  // A third less text to read and copy into V8 at each start (names are kept). Reading the bundle was the
+  // start's largest share of page faults. A position in a stack trace maps back to src/ through the linked
+  // dist/skygge.cjs.map (node:module's SourceMap, findEntry).
+  minifyWhitespace: true,
   sourcemap: "linked",
   logLevel: "warning",
   plugins: [
+    {
+      name: "unbarrel",
+      setup: (b) => {
+        b.onLoad({ filter: /[\\/]src[\\/].*\.ts$/ }, (args) => ({ contents: unbarrel(readFileSync(args.path, "utf8"), args.path), loader: "ts" }))
+      }
+    },
+    {
+      name: "effect-stack-probe",
+      setup: (b) => {
+        b.onLoad({ filter: EFFECT_UTILS }, (args) => {
+          const text = readFileSync(args.path, "utf8")
+          if (!text.includes(STACK_PROBE)) throw new Error(`${args.path}: the stack probe scripts/build.mjs answers has changed; look again`)
+          return { contents: text.replace(STACK_PROBE, "true"), loader: "js" }
+        })
+      }
+    },
+    {
+      name: "lazy-packages",
+      setup: (b) => {
+        b.onResolve({ filter: new RegExp(`^(${LAZY_PACKAGES.join("|")})$`) }, async (args) => {
+          if (args.kind !== "import-statement") return undefined
+          const real = await b.resolve(args.path, { kind: "require-call", resolveDir: args.resolveDir })
+          return real.errors.length > 0 ? undefined : { path: relative(root, real.path), namespace: "lazy-package" }
+        })
+        b.onLoad({ filter: /.*/, namespace: "lazy-package" }, (args) => ({ contents: lazyStub(join(root, args.path)), loader: "js", resolveDir: dirname(join(root, args.path)) }))
+      }
+    },
     {
       name: "swagger-assets",
       // Resolved into a namespace of its own, where the stub is CommonJS (its package's "type": "module" would make it ES).
@@ -91,6 +179,18 @@ for (const file of [...result.outputFiles, ...page.outputFiles, swaggerJson]) {
 }
 // The stamp bin/skygge.js compares with the sources: a source newer than it means the bundle is stale.
 writeFileSync(join(root, "dist", "BUILT"), `${new Date().toISOString()} from ${modules} modules\n`)
-// One start makes the code cache (bin/skygge.js writes it when it finds none); a start that cannot is only slower.
-spawnSync(process.execPath, [join(root, "bin", "skygge.js"), "--version"], { stdio: "ignore", env: { ...process.env, npm_command: undefined } })
+// One start makes the code cache (bin/skygge.js writes it when it finds none, with all that start compiled); a start
+// that cannot is only slower. That start is a question to a SQLite store, as most starts are, so that the code of
+// opening one and asking it is in the cache too (a tenth fewer instructions for `skygge get` than a cache that
+// `skygge --version` made); the store is made for it by `migrate`, whose cache is dropped.
+const scratch = mkdtempSync(join(tmpdir(), "skygge-build-"))
+try {
+  const env = { ...process.env, npm_command: undefined, SKYGGE_STORE_URL: `sqlite:${join(scratch, "skygge.db")}`, SKYGGE_LOG_LEVEL: "Error" }
+  const skygge = (...args) => spawnSync(process.execPath, [join(root, "bin", "skygge.js"), ...args], { stdio: "ignore", env })
+  skygge("migrate")
+  for (const file of readdirSync(join(root, "dist"))) if (file.startsWith(`skygge.cjs.${buildId}.`)) rmSync(join(root, "dist", file), { force: true })
+  skygge("get", "cache", "warm-up")
+} finally {
+  rmSync(scratch, { recursive: true, force: true })
+}
 console.error(`skygge: bundled ${modules} modules into dist/skygge.cjs and the time-travel page into dist/ui`)

@@ -4,7 +4,7 @@ import { Clock, Data, Effect, Option } from "effect"
 import { ApiConfig, type ConfigSources } from "../config/Config.js"
 import { pageLimitProblem } from "../domain/core/PageLimit.js"
 import { fromEpochMillis, parseInstant } from "../domain/core/Instant.js"
-import { ReadStoreFromConfig, StoreFromConfig, withConfig } from "../Engine.js"
+import { ReadStoreFromConfig, StoreFromConfig, withConfig } from "../StoreFromConfig.js"
 import type { StoreServices } from "../store/StoreServices.js"
 
 export const VERSION = "0.1.0"

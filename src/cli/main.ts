@@ -6,11 +6,16 @@
  *
  * Exit codes: 0 done; 1 error (message on stderr); 2 done, but some inputs were
  * refused (see the summary or `skygge refused`); 3 not found (`get`, `history`).
+ *
+ * Start-up: these modules import statically what parsing and the store's questions need. What a command's
+ * body alone needs beyond that (the engine, sources, ingest paths, retention runs, PostgreSQL) it imports with
+ * `import()` as it runs; the bundle (scripts/build.mjs) leaves such a module unevaluated until then, so that
+ * `skygge get` does not evaluate the API server or the broker client (bench/http.ts, line (s)).
  */
 import { Command } from "@effect/cli"
-import { NodeContext, NodeRuntime } from "@effect/platform-node"
-import { Cause, Console, Effect, Exit, HashMap, Option } from "effect"
-import { describeError } from "../Engine.js"
+import { NodeFileSystem, NodePath, NodeRuntime, NodeTerminal } from "@effect/platform-node"
+import { Cause, Console, Effect, Exit, HashMap, Layer, Option } from "effect"
+import { describeError } from "../StoreFromConfig.js"
 import { copyStoreCommand } from "./commands/copyStore.js"
 import { minimiseCommand, pruneCommand } from "./commands/dataProtection.js"
 import { importCommand, importExtract } from "./commands/import.js"
@@ -42,6 +47,12 @@ const helpWithParent = (argv: ReadonlyArray<string>) => {
     : argv
 }
 
+/**
+ * What @effect/cli needs (files, paths, the terminal): not all of NodeContext, whose worker manager and command
+ * executor nothing here uses and whose modules cost every start (the worker's error schemas alone a twentieth of `skygge get`).
+ */
+const CliEnvironment = Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, NodeTerminal.layer)
+
 export const main = (argv: ReadonlyArray<string>) =>
   cli(helpWithParent(argv)).pipe(
     withCliConsole,
@@ -55,7 +66,7 @@ export const main = (argv: ReadonlyArray<string>) =>
       const message = Option.isSome(failure) ? describeError(failure.value) : Cause.pretty(cause)
       return Console.error(`skygge: ${message}`).pipe(Effect.zipRight(Effect.sync(() => (process.exitCode = 1))))
     }),
-    Effect.provide(NodeContext.layer)
+    Effect.provide(CliEnvironment)
   )
 
 const isCliValidation = (tag: unknown) =>

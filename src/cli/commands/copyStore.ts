@@ -7,10 +7,12 @@
 import { Command, Options } from "@effect/cli"
 import { Effect, Redacted } from "effect"
 import { parseStoreUrl, showStoreUrl } from "../../config/Config.js"
-import { copyStore, type CopyProgress } from "../../store/copy/CopyStore.js"
-import { redactPgUrl } from "../../store/pg/PgOpen.js"
+import type { CopyProgress } from "../../store/copy/CopyStore.js"
 import { CliError, println } from "../common.js"
 import { formatCount } from "../format.js"
+
+// Loaded when the command runs (main.ts): the copy and PostgreSQL's modules.
+const loadCopy = Effect.promise(() => Promise.all([import("../../store/copy/CopyStore.js"), import("../../store/pg/PgOpen.js")]))
 
 /** The environment's SKYGGE_STORE_PASSWORD, as `store.password` reads it (used when the URL has none). */
 const passwordFromEnvironment = () => {
@@ -48,6 +50,7 @@ export const copyStoreCommand = Command.make(
       const target = yield* Effect.mapError(parseStoreUrl(to), (e) => new CliError({ message: `--to ${e.message.replace(/^store\.url /, "")}` }))
       if (target.dialect !== "postgres") return yield* new CliError({ message: `--to '${to.replace(/\/\/.*@/, "//***@")}' is not a PostgreSQL database: expected postgres://user@host:5432/database` })
       if (batchSize < 1) return yield* new CliError({ message: "--batch-size must be at least 1" })
+      const [{ copyStore }, { redactPgUrl }] = yield* loadCopy
       const file = source.filename
       const url = target.url
       process.stderr.write(`${verifyOnly ? "verifying" : "copying"} ${file} → ${redactPgUrl(url)}\n`)

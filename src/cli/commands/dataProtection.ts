@@ -5,12 +5,12 @@
 import { Command, Options } from "@effect/cli"
 import { Effect, Option } from "effect"
 import { ConfigSources } from "../../config/Config.js"
-import { fieldsByType } from "../../retention/FieldSettings.js"
-import { minimiseType } from "../../retention/Minimise.js"
-import { pruneNow } from "../../retention/Prune.js"
-import { RetentionConfig } from "../../retention/RetentionConfig.js"
 import { CliError, configOption, jsonOption, println, withStore } from "../common.js"
 import { formatCount } from "../format.js"
+
+// Loaded when the command runs (main.ts).
+const loadMinimise = Effect.promise(() => Promise.all([import("../../retention/FieldSettings.js"), import("../../retention/Minimise.js")]))
+const loadPrune = Effect.promise(() => Promise.all([import("../../retention/Prune.js"), import("../../retention/RetentionConfig.js")]))
 
 const dryRunOption = (what: string) => Options.boolean("dry-run").pipe(Options.withDescription(`count what would be ${what}; change nothing`))
 
@@ -26,6 +26,7 @@ export const minimiseCommand = Command.make(
     withStore(
       o.config,
       Effect.gen(function* () {
+        const [{ fieldsByType }, { minimiseType }] = yield* loadMinimise
         const configured = yield* fieldsByType(yield* ConfigSources)
         const types = Option.match(o.objectType, { onNone: () => [...configured.values()], onSome: (t) => (configured.has(t) ? [configured.get(t)!] : []) })
         if (types.length === 0) {
@@ -59,6 +60,7 @@ export const pruneCommand = Command.make(
     withStore(
       o.config,
       Effect.gen(function* () {
+        const [{ pruneNow }, { RetentionConfig }] = yield* loadPrune
         const config = yield* RetentionConfig
         const report = yield* pruneNow(config, o.dryRun)
         if (o.json) return yield* println(JSON.stringify(report))

@@ -1,6 +1,7 @@
 /**
  * `skygge import` (NDJSON assert/retract operations) and `skygge import-extract` (a dump of a
  * provider's current state, or a register's bitemporal rows with --mirror; a file or a URL).
+ * The ingest paths, downloads and retention are imported when a command runs (main.ts).
  */
 import { Args, Command, Options } from "@effect/cli"
 import { Effect, Option } from "effect"
@@ -10,14 +11,9 @@ import { join } from "node:path"
 import { ApiConfig, ConfigSources, IngestConfig } from "../../config/Config.js"
 import { type FieldFilter, fieldPathProblem } from "../../domain/core/Fields.js"
 import { type RowShape, withFields } from "../../domain/core/Mirror.js"
-import { fieldsByType } from "../../retention/FieldSettings.js"
-import { RetentionMirrorLive } from "../../retention/RetentionMirror.js"
-import { DATAFORDELER_SHAPE } from "../../domain/datafordeler/DatafordelerRows.js"
-import { describeError } from "../../Engine.js"
-import { downloadToFile, printableUrl } from "../../ingest/Download.js"
-import { type ExtractSummary, ingestExtract } from "../../ingest/Extract.js"
-import { type IngestSummary, ingestNdjson } from "../../ingest/Ingest.js"
-import { ingestMirrorExtract } from "../../ingest/MirrorExtract.js"
+import type { ExtractSummary } from "../../ingest/Extract.js"
+import type { IngestSummary } from "../../ingest/Ingest.js"
+import { describeError } from "../../StoreFromConfig.js"
 import { CliError, configOption, instantOption, instantOr, jsonOption, println, withStore } from "../common.js"
 import { formatCount } from "../format.js"
 import { progressBar } from "../progress.js"
@@ -70,6 +66,7 @@ export const importCommand = Command.make(
         const size = yield* sizeOf(file)
         const progress = { bytes: 0 }
         const bar = progressBar(size)
+        const { ingestNdjson } = yield* Effect.promise(() => import("../../ingest/Ingest.js"))
         const summary = yield* ingestNdjson(input(file), {
           source: `import:${file === "-" ? "stdin" : file}`,
           batchSize: ingest.batchSize,
@@ -94,6 +91,7 @@ export const importCommand = Command.make(
 const localExtract = (file: string, apiKeyEnv: Option.Option<string>) =>
   Effect.gen(function* () {
     if (!/^https?:\/\//i.test(file)) return file
+    const { downloadToFile, printableUrl } = yield* Effect.promise(() => import("../../ingest/Download.js"))
     let apiKey: string | undefined
     if (Option.isSome(apiKeyEnv)) {
       apiKey = process.env[apiKeyEnv.value]
@@ -122,6 +120,9 @@ const importMirrorExtract = (
 ) =>
   Effect.gen(function* () {
     if (o.file === "-") return yield* new CliError({ message: "--mirror reads a file (zip, JSON or NDJSON), not stdin" })
+    const [{ DATAFORDELER_SHAPE }, { ingestMirrorExtract }] = yield* Effect.promise(() =>
+      Promise.all([import("../../domain/datafordeler/DatafordelerRows.js"), import("../../ingest/MirrorExtract.js")])
+    )
     const progress = { bytes: 0 }
     const total = yield* sizeOf(o.file)
     const bar = progressBar(/\.zip$/i.test(o.file) ? undefined : total, "rows")
@@ -189,6 +190,9 @@ export const importExtract = Command.make(
           const given_ = o.keep.length > 0 ? { keep: o.keep } : o.drop.length > 0 ? { drop: o.drop } : undefined
           const problem = given_ === undefined ? undefined : fieldPathProblem("keep" in given_ ? given_.keep : given_.drop)
           if (problem !== undefined) return yield* new CliError({ message: `--${o.keep.length > 0 ? "keep" : "drop"}: ${problem}` })
+          const [{ fieldsByType }, { RetentionMirrorLive }, { ingestExtract }] = yield* Effect.promise(() =>
+            Promise.all([import("../../retention/FieldSettings.js"), import("../../retention/RetentionMirror.js"), import("../../ingest/Extract.js")])
+          )
           const configured = yield* fieldsByType(yield* ConfigSources)
           const fieldsOf = (objectType: string): FieldFilter | undefined => given_ ?? configured.get(objectType)?.fields
           // Retention on the mirror path too: rows closed before a type's cutoff are not loaded again.

@@ -1,7 +1,7 @@
 /** `skygge migrate`: the store's migration step alone, for operators who migrate before starting a new version. */
 import { Command } from "@effect/cli"
 import { Effect, Option } from "effect"
-import { migrateStoreFromConfig, withConfig } from "../../Engine.js"
+import { migrateStoreFromConfig, withConfig } from "../../StoreFromConfig.js"
 import { configOption, println } from "../common.js"
 
 export const migrate = Command.make("migrate", { config: configOption }, ({ config }) =>

@@ -1,16 +1,22 @@
 /** `skygge resync` (reconcile sources with their providers now) and `skygge resync-reports` (past runs). */
 import { Command, Options } from "@effect/cli"
 import { Clock, Console, Effect, Option } from "effect"
-import { Membership } from "../../cluster/Membership.js"
 import { ConfigSources } from "../../config/Config.js"
-import { runFetcher } from "../../sources/intark/Fetcher.js"
-import { decodeIntarkSources } from "../../sources/intark/IntarkConfig.js"
-import { authHeaders } from "../../sources/intark/IntarkSourceLive.js"
-import { resyncSource } from "../../sources/intark/Resync.js"
 import { type ResyncReport, ResyncReports } from "../../store/ResyncReports.js"
 import { WorkQueue } from "../../store/WorkQueue.js"
 import { checkLimit, CliError, configOption, jsonOption, limitOption, nothing, println, withReadStore, withStore } from "../common.js"
 import { formatCount } from "../format.js"
+
+// Loaded when `resync` runs (main.ts): the IntArk source's fetcher and resync, and cluster membership.
+const loadResync = Effect.promise(() =>
+  Promise.all([
+    import("../../cluster/Membership.js"),
+    import("../../sources/intark/Fetcher.js"),
+    import("../../sources/intark/IntarkConfig.js"),
+    import("../../sources/intark/IntarkSourceLive.js"),
+    import("../../sources/intark/Resync.js")
+  ])
+)
 
 const reportLine = (r: ResyncReport) =>
   [
@@ -56,6 +62,7 @@ export const resync = Command.make(
     withStore(
       o.config,
       Effect.gen(function* () {
+        const [{ Membership }, { runFetcher }, { decodeIntarkSources }, { authHeaders }, { resyncSource }] = yield* loadResync
         const sources = (yield* decodeIntarkSources(yield* ConfigSources)).filter((s) => Option.isNone(o.source) || s.name === o.source.value)
         if (sources.length === 0) return yield* new CliError({ message: Option.isSome(o.source) ? `no source named '${o.source.value}' in the configuration` : "no sources in the configuration" })
         let failed = 0

@@ -1,13 +1,16 @@
-/** `skygge run` (the engine until SIGTERM/SIGINT) and `skygge demo` (the engine following a simulated register). */
+/**
+ * `skygge run` (the engine until SIGTERM/SIGINT) and `skygge demo` (the engine following a simulated register).
+ * The engine's modules (API, sources, publishers, simulator) are imported when one of them runs, so that the
+ * other commands do not evaluate them at start-up (the bundle keeps an `import()`'s modules unevaluated until then).
+ */
 import { Command, Options } from "@effect/cli"
 import { Duration, Effect, Layer, Option, Schedule, Schema } from "effect"
 import { ApiConfig, showStoreUrl, StoreConfig } from "../../config/Config.js"
-import { EngineLive, engineWith, withConfig } from "../../Engine.js"
-import { DafSourceSchema } from "../../sources/datafordeler/DafConfig.js"
-import { startDafSource } from "../../sources/datafordeler/DafSourceLive.js"
-import { startDafSimulator } from "../../sources/datafordeler/simulator/DafSimulator.js"
 import { MigratedSqliteStoreLive } from "../../store/sqlite/SqliteStoreLive.js"
+import { withConfig } from "../../StoreFromConfig.js"
 import { configOption, VERSION } from "../common.js"
+
+const loadEngine = Effect.promise(() => import("../../Engine.js"))
 
 export const run = Command.make("run", { config: configOption }, ({ config }) =>
   withConfig(
@@ -16,6 +19,7 @@ export const run = Command.make("run", { config: configOption }, ({ config }) =>
       const store = yield* StoreConfig
       const api = yield* ApiConfig
       yield* Effect.logInfo(`skygge ${VERSION} starting: store ${showStoreUrl(store.url)}, API on ${api.host}:${api.port}`)
+      const { EngineLive } = yield* loadEngine
       return yield* Layer.launch(EngineLive).pipe(
         // Stopped by a signal, the finalizers have run by now: the server stopped accepting, the store is closed.
         // (An engine that failed to start says why instead.)
@@ -32,6 +36,9 @@ const DEMO_LIST_QUERY =
 const DemoLive = (intervalMs: number, via: "pull" | "graphql" | "both") =>
   Layer.scopedDiscard(
     Effect.gen(function* () {
+      const [{ startDafSimulator }, { DafSourceSchema }, { startDafSource }] = yield* Effect.promise(() =>
+        Promise.all([import("../../sources/datafordeler/simulator/DafSimulator.js"), import("../../sources/datafordeler/DafConfig.js"), import("../../sources/datafordeler/DafSourceLive.js")])
+      )
       const sim = yield* Effect.acquireRelease(Effect.promise(() => startDafSimulator({ seed: Date.now() % 100_000, faults: { commitDelayMs: 500, restLagMs: 200, importMs: 100 } })), (s) => Effect.promise(() => s.close()))
       sim.randomChanges(20)
       yield* Effect.forkScoped(Effect.sync(() => sim.randomChanges(3)).pipe(Effect.repeat(Schedule.spaced(Duration.millis(intervalMs)))))
@@ -70,6 +77,7 @@ export const demo = Command.make(
       Effect.gen(function* () {
         const api = yield* ApiConfig
         yield* Effect.logInfo(`skygge ${VERSION} demo: API on ${api.host}:${api.port} — try GET /v1/objects/dar.adresse, /v1/changes?since=…, /metrics`)
+        const { engineWith } = yield* loadEngine
         return yield* Layer.launch(engineWith(DemoLive(intervalMs, via), MigratedSqliteStoreLive({ filename: db, synchronous: "NORMAL" })))
       })
     )
