@@ -45,14 +45,17 @@ export const pgTestDatabases = () => {
     // A drop waits for a checkpoint the server forces, and one that must sync a busy disk's tens of
     // thousands of files has taken 70–100 s (seen while benchmarks wrote beside a test run).
   }, 300_000)
+  let named = 0
   return {
-    create: (template?: string): Promise<string> =>
-      onAdmin(async (client) => {
-        const name = `${prefix}_${created.length}`
+    create: (template?: string): Promise<string> => {
+      // Named before connecting: creates run side by side took the same name (the second refused by the server).
+      const name = `${prefix}_${named++}`
+      return onAdmin(async (client) => {
         await client.query(`CREATE DATABASE "${name}"${template === undefined ? "" : ` TEMPLATE "${databaseOf(template)}"`}`)
         created.push(name)
         return `${pgServer}/${name}`
       })
+    }
   }
 }
 
