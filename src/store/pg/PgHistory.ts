@@ -32,6 +32,12 @@ const SEQUENCES = {
   refused: "refused_id_seq",
   anomalies: "anomalies_id_seq"
 } as const
+/**
+ * The sequences only writers of history draw from (every insert names its ids): a block of n is one
+ * `nextval` and one `setval`, under the history lock, instead of n `nextval`s. Refusals and anomalies
+ * are also numbered by their columns' defaults outside the lock, so theirs are drawn one by one.
+ */
+const BLOCKS: ReadonlySet<keyof typeof SEQUENCES> = new Set(["rows", "activations", "outbox", "events"])
 export type Allocation = { readonly [K in keyof typeof SEQUENCES]: ReadonlyArray<number> }
 
 /** Allocate ids from each sequence, ascending, in one round trip (under the history lock: in commit order). */
@@ -40,9 +46,18 @@ export const allocate = async (client: pg.PoolClient, counts: { readonly [K in k
   const wanted = names.filter((n) => (counts[n] ?? 0) > 0)
   const empty = Object.fromEntries(names.map((n) => [n, []])) as unknown as { -readonly [K in keyof typeof SEQUENCES]: Array<number> }
   if (wanted.length === 0) return empty
-  const columns = wanted.map((n, i) => `array(SELECT nextval('${SEQUENCES[n]}') FROM generate_series(1, $${i + 1}::integer) ORDER BY 1) AS "${n}"`)
+  const columns = wanted.map((n, i) =>
+    BLOCKS.has(n)
+      ? `array[setval('${SEQUENCES[n]}', nextval('${SEQUENCES[n]}') + $${i + 1}::integer - 1)] AS "${n}"`
+      : `array(SELECT nextval('${SEQUENCES[n]}') FROM generate_series(1, $${i + 1}::integer) ORDER BY 1) AS "${n}"`
+  )
   const result = await client.query<Record<string, ReadonlyArray<string>>>(`SELECT ${columns.join(", ")}`, wanted.map((n) => counts[n]))
-  for (const n of wanted) empty[n] = result.rows[0]![n]!.map(Number)
+  for (const n of wanted) {
+    const values = result.rows[0]![n]!.map(Number)
+    const count = counts[n]!
+    // A block comes back as its last id.
+    empty[n] = BLOCKS.has(n) ? Array.from({ length: count }, (_, k) => values[0]! - count + 1 + k) : values
+  }
   return empty
 }
 
