@@ -32,6 +32,12 @@ const SEQUENCES = {
   refused: "refused_id_seq",
   anomalies: "anomalies_id_seq"
 } as const
+/**
+ * The sequences only writers of history draw from (every insert names its ids): a block of n is one
+ * `nextval` and one `setval`, under the history lock, instead of n `nextval`s. Refusals and anomalies
+ * are also numbered by their columns' defaults outside the lock, so theirs are drawn one by one.
+ */
+const BLOCKS: ReadonlySet<keyof typeof SEQUENCES> = new Set(["rows", "activations", "outbox", "events"])
 export type Allocation = { readonly [K in keyof typeof SEQUENCES]: ReadonlyArray<number> }
 
 /** Allocate ids from each sequence, ascending, in one round trip (under the history lock: in commit order). */
@@ -40,9 +46,18 @@ export const allocate = async (client: pg.PoolClient, counts: { readonly [K in k
   const wanted = names.filter((n) => (counts[n] ?? 0) > 0)
   const empty = Object.fromEntries(names.map((n) => [n, []])) as unknown as { -readonly [K in keyof typeof SEQUENCES]: Array<number> }
   if (wanted.length === 0) return empty
-  const columns = wanted.map((n, i) => `array(SELECT nextval('${SEQUENCES[n]}') FROM generate_series(1, $${i + 1}::integer) ORDER BY 1) AS "${n}"`)
+  const columns = wanted.map((n, i) =>
+    BLOCKS.has(n)
+      ? `array[setval('${SEQUENCES[n]}', nextval('${SEQUENCES[n]}') + $${i + 1}::integer - 1)] AS "${n}"`
+      : `array(SELECT nextval('${SEQUENCES[n]}') FROM generate_series(1, $${i + 1}::integer) ORDER BY 1) AS "${n}"`
+  )
   const result = await client.query<Record<string, ReadonlyArray<string>>>(`SELECT ${columns.join(", ")}`, wanted.map((n) => counts[n]))
-  for (const n of wanted) empty[n] = result.rows[0]![n]!.map(Number)
+  for (const n of wanted) {
+    const values = result.rows[0]![n]!.map(Number)
+    const count = counts[n]!
+    // A block comes back as its last id.
+    empty[n] = BLOCKS.has(n) ? Array.from({ length: count }, (_, k) => values[0]! - count + 1 + k) : values
+  }
   return empty
 }
 
@@ -64,11 +79,11 @@ export const insertRows = async (client: pg.PoolClient, rows: ReadonlyArray<RowI
   )
 }
 
-/** Close stored rows, each at its instant. */
+/** Close stored rows, each at its instant (`id = ANY` gives the planner the pkey: with the join alone it scanned the table when its statistics lagged). */
 export const closeRows = async (client: pg.PoolClient, closes: ReadonlyArray<{ readonly id: number; readonly at: Instant }>, now: Instant): Promise<void> => {
   if (closes.length === 0) return
   await client.query(
-    "UPDATE rows SET registrering_til = c.til, closed_at = $3 FROM unnest($1::bigint[], $2::text[]) AS c(id, til) WHERE rows.id = c.id",
+    "UPDATE rows SET registrering_til = c.til, closed_at = $3 FROM unnest($1::bigint[], $2::text[]) AS c(id, til) WHERE rows.id = c.id AND rows.id = ANY($1::bigint[])",
     [closes.map((c) => c.id), closes.map((c) => c.at), now]
   )
 }

@@ -40,32 +40,37 @@ const inForce = (r: string, v: string) =>
 export const AS_OF_SQL = `SELECT ${ROW_COLUMNS} FROM rows WHERE object_type = $1 AND object_id = $2 AND ${inForce("$3", "$4")}
   ORDER BY registrering_fra DESC, id DESC LIMIT 1`
 
-/** What the store holds of a batch's objects and event ids, read in three statements. */
+/**
+ * What the store holds of a batch's objects and event ids, in two statements: the heads with their
+ * objects' current rows (an object without a head has none), and the event ids already used. Each
+ * key is looked up on its own through a LATERAL subquery that the planner may not flatten (OFFSET 0):
+ * a join to the key arrays let it choose a scan of the whole table whenever its statistics lagged
+ * behind a growing table (measured: most batches of an import, each scan growing with the store).
+ */
 const readBefore = async (client: pg.PoolClient, batch: ReadonlyArray<Submission>): Promise<BatchBefore> => {
   const { objects, eventIds } = batchReads(batch.map((s) => s.input))
-  const types = objects.map((o) => o.objectType), ids = objects.map((o) => o.objectId)
-  const heads = await client.query<{ object_type: string; object_id: string; latest_registrering: Instant }>(
-    `SELECT o.object_type, o.object_id, o.latest_registrering FROM objects o
-     JOIN unnest($1::text[], $2::text[]) AS k(t, i) ON o.object_type = k.t AND o.object_id = k.i`,
-    [types, ids]
+  const current = await client.query<{ object_type: string; object_id: string; latest_registrering: Instant; id: string | null; virkning_fra: Bound; virkning_til: Bound; data: string; stored_at: string }>(
+    `SELECT o.object_type, o.object_id, o.latest_registrering, r.id, r.virkning_fra, r.virkning_til, r.data, r.stored_at
+     FROM unnest($1::text[], $2::text[]) AS k(t, i)
+     CROSS JOIN LATERAL (SELECT * FROM objects WHERE object_type = k.t AND object_id = k.i OFFSET 0) AS o
+     LEFT JOIN LATERAL (SELECT * FROM rows WHERE object_type = k.t AND object_id = k.i AND registrering_til IS NULL OFFSET 0) AS r ON true
+     ORDER BY r.id`,
+    [objects.map((o) => o.objectType), objects.map((o) => o.objectId)]
   )
-  const current = await client.query<{ id: string; object_type: string; object_id: string; virkning_fra: Bound; virkning_til: Bound; data: string; stored_at: string }>(
-    `SELECT r.id, r.object_type, r.object_id, r.virkning_fra, r.virkning_til, r.data, r.stored_at FROM rows r
-     JOIN unnest($1::text[], $2::text[]) AS k(t, i) ON r.object_type = k.t AND r.object_id = k.i
-     WHERE r.registrering_til IS NULL ORDER BY r.id`,
-    [types, ids]
+  const events = await client.query<{ event_id: string; operation: string }>(
+    `SELECT e.event_id, e.operation FROM unnest($1::text[]) AS k(e) CROSS JOIN LATERAL (SELECT * FROM events WHERE event_id = k.e OFFSET 0) AS e`,
+    [eventIds]
   )
-  const events = await client.query<{ event_id: string; operation: string }>("SELECT event_id, operation FROM events WHERE event_id = ANY($1::text[])", [eventIds])
+  const heads = new Map<string, Instant>()
   const rowsByObject = new Map<string, Array<StoredCurrentRow>>()
-  for (const h of heads.rows) rowsByObject.set(objectKey(h.object_type, h.object_id), [])
   for (const r of current.rows) {
-    rowsByObject.get(objectKey(r.object_type, r.object_id))?.push({ id: Number(r.id), virkningFra: r.virkning_fra, virkningTil: r.virkning_til, data: r.data, storedAt: r.stored_at })
+    const key = objectKey(r.object_type, r.object_id)
+    heads.set(key, r.latest_registrering)
+    const rows = rowsByObject.get(key) ?? []
+    rowsByObject.set(key, rows)
+    if (r.id !== null) rows.push({ id: Number(r.id), virkningFra: r.virkning_fra, virkningTil: r.virkning_til, data: r.data, storedAt: r.stored_at })
   }
-  return {
-    heads: new Map(heads.rows.map((h) => [objectKey(h.object_type, h.object_id), h.latest_registrering])),
-    current: rowsByObject,
-    events: new Map(events.rows.map((e) => [e.event_id, e.operation]))
-  }
+  return { heads, current: rowsByObject, events: new Map(events.rows.map((e) => [e.event_id, e.operation])) }
 }
 
 /**
