@@ -43,9 +43,9 @@ Object.defineProperty(exports, "css", { enumerable: true, get: () => load().css 
 // module itself.
 const LAZY_PACKAGES = ["undici", "ws", "amqplib", "pg", "yaml", "toml", "ini"]
 const requireBuilt = createRequire(import.meta.url)
-const lazyStub = (file) =>
+const lazyStub = (file, names = Object.keys(requireBuilt(file))) =>
   `let real\nconst load = () => (real ??= require(${JSON.stringify(file)}))\n` +
-  Object.keys(requireBuilt(file))
+  names
     .map((name) => `Object.defineProperty(exports, ${JSON.stringify(name)}, { enumerable: true, get: () => load()[${JSON.stringify(name)}] })\n`)
     .join("")
 // Node's own modules that a command's start would load only for its importers' module-level imports, and that only
@@ -163,11 +163,7 @@ const result = await build({
           return real.errors.length > 0 ? undefined : { path: real.path, namespace: "lazy-module" }
         })
         b.onLoad({ filter: /.*/, namespace: "lazy-module" }, async (args) => ({
-          contents:
-            `let real\nconst load = () => (real ??= require(${JSON.stringify(args.path)}))\n` +
-            Object.keys(await import(pathToFileURL(args.path).href))
-              .map((name) => `Object.defineProperty(exports, ${JSON.stringify(name)}, { enumerable: true, get: () => load()[${JSON.stringify(name)}] })\n`)
-              .join(""),
+          contents: lazyStub(args.path, Object.keys(await import(pathToFileURL(args.path).href))),
           loader: "js",
           resolveDir: dirname(args.path)
         }))
