@@ -8,7 +8,6 @@ const { closeSync, fstatSync, openSync, readdirSync, readSync, renameSync, statS
 const { createRequire } = require("node:module")
 const { dirname, join } = require("node:path")
 const { pathToFileURL } = require("node:url")
-const { setFlagsFromString } = require("node:v8")
 const { constants, Script } = require("node:vm")
 
 // A bulk import's garbage (each batch's lines, decoded operations, statements' values) outlives a
@@ -18,7 +17,8 @@ const { constants, Script } = require("node:vm")
 // time (measured; the runtime and the bundle alone take about 130 MiB). Set before anything is
 // loaded, so that every collection's limit is computed with it.
 const v8Flags = process.argv[2] === "import" || process.argv[2] === "import-extract" ? "--heap-growing-percent=20" : ""
-if (v8Flags !== "") setFlagsFromString(v8Flags)
+// node:v8 only then: loading it (with the streams its heap utilities load) was 7 M instructions of every start.
+if (v8Flags !== "") require("node:v8").setFlagsFromString(v8Flags)
 
 // Started through npm (`npx skygge run`, `npm start`), this process is npm's grandchild behind a
 // `sh -c`: npm passes a SIGTERM on to that shell, which dies of it without passing it further, and

@@ -43,11 +43,20 @@ Object.defineProperty(exports, "css", { enumerable: true, get: () => load().css 
 // module itself.
 const LAZY_PACKAGES = ["undici", "ws", "amqplib", "pg", "yaml", "toml", "ini"]
 const requireBuilt = createRequire(import.meta.url)
-const lazyStub = (file) =>
+const lazyStub = (file, names = Object.keys(requireBuilt(file))) =>
   `let real\nconst load = () => (real ??= require(${JSON.stringify(file)}))\n` +
-  Object.keys(requireBuilt(file))
+  names
     .map((name) => `Object.defineProperty(exports, ${JSON.stringify(name)}, { enumerable: true, get: () => load()[${JSON.stringify(name)}] })\n`)
     .join("")
+// Node's own modules that a command's start would load only for its importers' module-level imports, and that only
+// some commands use: each replaced by the same kind of stub for its ES module importers. node:crypto (about 20 M
+// instructions to load, a twentieth of `skygge get`'s start over `node -e 0`: bench/README.md (s)) is imported by the
+// file system layer @effect/cli is given and by the outbox writes (randomUUID); node:readline by the terminal layer.
+const LAZY_BUILTINS = ["node:crypto", "crypto", "node:readline", "readline"]
+// ES modules that only some commands run, imported by a module every command evaluates: each import replaced by the
+// same kind of stub, whose properties evaluate the module (bundled once, as every other) on first use. drizzle's
+// SQLite driver and migrator, which only migrating uses, are 111 modules of drizzle that `skygge get` evaluated.
+const LAZY_MODULES = ["drizzle-orm/better-sqlite3", "drizzle-orm/better-sqlite3/migrator"]
 // The sources import Effect's packages by their index (`import { Effect, Layer } from "effect"`), which re-exports
 // every module of the package. The bundle hoists what is used of it, as long as nothing is loaded lazily; but a
 // module behind an `import()` (a command's body, PostgreSQL) is wrapped to run on first use, and so is every module
@@ -134,6 +143,30 @@ const result = await build({
           return real.errors.length > 0 ? undefined : { path: relative(root, real.path), namespace: "lazy-package" }
         })
         b.onLoad({ filter: /.*/, namespace: "lazy-package" }, (args) => ({ contents: lazyStub(join(root, args.path)), loader: "js", resolveDir: dirname(join(root, args.path)) }))
+      }
+    },
+    {
+      name: "lazy-builtins",
+      setup: (b) => {
+        b.onResolve({ filter: new RegExp(`^(${LAZY_BUILTINS.join("|")})$`) }, (args) =>
+          args.kind === "import-statement" ? { path: args.path, namespace: "lazy-builtin" } : undefined
+        )
+        b.onLoad({ filter: /.*/, namespace: "lazy-builtin" }, (args) => ({ contents: lazyStub(args.path), loader: "js" }))
+      }
+    },
+    {
+      name: "lazy-modules",
+      setup: (b) => {
+        b.onResolve({ filter: new RegExp(`^(${LAZY_MODULES.join("|")})$`) }, async (args) => {
+          if (args.kind !== "import-statement" || args.pluginData?.real === true) return undefined
+          const real = await b.resolve(args.path, { kind: "import-statement", resolveDir: args.resolveDir, pluginData: { real: true } })
+          return real.errors.length > 0 ? undefined : { path: real.path, namespace: "lazy-module" }
+        })
+        b.onLoad({ filter: /.*/, namespace: "lazy-module" }, async (args) => ({
+          contents: lazyStub(args.path, Object.keys(await import(pathToFileURL(args.path).href))),
+          loader: "js",
+          resolveDir: dirname(args.path)
+        }))
       }
     },
     {

@@ -1,18 +1,23 @@
 /**
  * A real SQLite failure reaches the caller as a typed StoreError naming the
  * operation (not a defect thrown out of a synchronous call): a write to a store
- * opened read-only, and a write to a full disk.
+ * opened read-only, a write to a full disk, and a statement that cannot be prepared (statements are
+ * prepared on first use, so that is where it fails). Every statement of the store prepares on the
+ * migrated schema.
  */
-import { Cause, Effect, Exit, Option } from "effect"
+import { Cause, Context, Effect, Exit, Option } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
+import { makeCommitSignal } from "../../src/store/CommitSignal.js"
+import { ResyncReports } from "../../src/store/ResyncReports.js"
 import { Store } from "../../src/store/Store.js"
 import { StoreError } from "../../src/store/StoreError.js"
 import { makeSqliteStore } from "../../src/store/sqlite/SqliteStore.js"
 import { migrateSqliteFile, openSqlite } from "../../src/store/sqlite/SqliteOpen.js"
-import { MigratedSqliteStoreLive, SqliteStoreLive } from "../../src/store/sqlite/SqliteStoreLive.js"
+import { MigratedSqliteStoreLive, sqliteServices, SqliteStoreLive } from "../../src/store/sqlite/SqliteStoreLive.js"
+import { makeEvery } from "../../src/store/sqlite/FirstUse.js"
 import { useCleanups } from "../support/cleanups.js"
 
 const cleanups = useCleanups()
@@ -62,6 +67,37 @@ describe("StoreError", () => {
       expect(error.message).not.toContain("personnummer")
       // Nothing of the batch was committed, and the store still answers reads.
       expect((await Effect.runPromise(store.stats)).refused).toBe(0)
+    } finally {
+      db.close()
+    }
+  })
+
+  it("is what a statement that cannot be prepared fails with, at its first use, naming the operation", async () => {
+    const filename = tempFile()
+    migrateSqliteFile({ filename })
+    const db = openSqlite({ filename })
+    try {
+      const services = sqliteServices(db, Effect.runSync(makeCommitSignal))
+      db.exec("DROP TABLE resync_reports") // opening prepared nothing, so the services were made regardless
+      const error = await failureOf(Context.get(services, ResyncReports).list({ limit: 10 }))
+      expect(error._tag).toBe("StoreError")
+      expect(error.operation).toBe("ResyncReports.list")
+      expect(error.message).toBe("store operation ResyncReports.list failed: no such table: resync_reports")
+      // The other services are unaffected.
+      expect((await Effect.runPromise(Context.get(services, Store).stats)).rows).toBe(0)
+    } finally {
+      db.close()
+    }
+  })
+
+  it("never comes from a statement of the store's SQL: every one prepares on the migrated schema", () => {
+    const filename = tempFile()
+    migrateSqliteFile({ filename })
+    const db = openSqlite({ filename })
+    try {
+      sqliteServices(db, Effect.runSync(makeCommitSignal))
+      // Each service's statements, whether or not an operation of the contract suite runs them.
+      expect(makeEvery(db)).toBeGreaterThan(130)
     } finally {
       db.close()
     }

@@ -4,23 +4,24 @@ import { Clock, Effect } from "effect"
 import { fromEpochMillis, type Instant } from "../../domain/core/Instant.js"
 import type { ClusterMembersShape, MemberRecord } from "../ClusterMembers.js"
 import { attempt } from "../StoreError.js"
+import { onFirstUse } from "./FirstUse.js"
 
 export const makeSqliteClusterMembers = (db: Database.Database): ClusterMembersShape => {
-  const q = {
-    join: db.prepare<[string, string, string, number, string, string]>(
+  const q = onFirstUse(db, {
+    join: () => db.prepare<[string, string, string, number, string, string]>(
       `INSERT INTO cluster_members (id, name, host, pid, started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at`
     ),
-    heartbeat: db.prepare<[string, string]>("UPDATE cluster_members SET heartbeat_at = ? WHERE id = ?"),
-    leave: db.prepare<[string]>("DELETE FROM cluster_members WHERE id = ?"),
-    list: db.prepare<[], MemberRecord>(
+    heartbeat: () => db.prepare<[string, string]>("UPDATE cluster_members SET heartbeat_at = ? WHERE id = ?"),
+    leave: () => db.prepare<[string]>("DELETE FROM cluster_members WHERE id = ?"),
+    list: () => db.prepare<[], MemberRecord>(
       "SELECT id, name, host, pid, started_at AS startedAt, heartbeat_at AS heartbeatAt FROM cluster_members ORDER BY started_at, id"
     ),
-    forgetGone: db.prepare<[string]>("DELETE FROM cluster_members WHERE heartbeat_at < ?"),
-    nameSingleton: db.prepare<[string, string]>("INSERT INTO cluster_singletons (name, first_competed_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING"),
-    singletonNames: db.prepare<[], { name: string }>("SELECT name FROM cluster_singletons ORDER BY name"),
-    newestLive: db.prepare<[string], { id: string }>("SELECT id FROM cluster_members WHERE heartbeat_at >= ? ORDER BY heartbeat_at DESC, id LIMIT 1")
-  }
+    forgetGone: () => db.prepare<[string]>("DELETE FROM cluster_members WHERE heartbeat_at < ?"),
+    nameSingleton: () => db.prepare<[string, string]>("INSERT INTO cluster_singletons (name, first_competed_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING"),
+    singletonNames: () => db.prepare<[], { name: string }>("SELECT name FROM cluster_singletons ORDER BY name"),
+    newestLive: () => db.prepare<[string], { id: string }>("SELECT id FROM cluster_members WHERE heartbeat_at >= ? ORDER BY heartbeat_at DESC, id LIMIT 1")
+  })
   const now = Effect.map(Clock.currentTimeMillis, fromEpochMillis)
   return {
     join: (m) => Effect.flatMap(now, (at) => attempt("ClusterMembers.join", () => void q.join.run(m.id, m.name, m.host, m.pid, m.startedAt, at))),

@@ -14,6 +14,7 @@ import type { CommitSignalShape } from "../CommitSignal.js"
 import type { OutboxRecord, OutboxStoreShape, OutboxType } from "../Outbox.js"
 import { StaleWrite, staleOut } from "../StaleWrite.js"
 import { attempt } from "../StoreError.js"
+import { onFirstUse } from "./FirstUse.js"
 
 /** Statements the ingest transaction calls; each is one prepared statement. */
 export interface DownstreamWrites {
@@ -32,23 +33,24 @@ export interface DownstreamWrites {
 }
 
 export const makeDownstreamWrites = (db: Database.Database): DownstreamWrites => {
-  const cancel = db.prepare("UPDATE activations SET status = 'cancelled', settled_at = ? WHERE row_id = ? AND status = 'pending'")
-  const hold = db.prepare(
-    "INSERT INTO activations (row_id, object_type, object_id, kind, at, status, created_at) VALUES (?, ?, ?, ?, ?, 'pending', ?)"
-  )
-  const record = db.prepare(
-    `INSERT INTO outbox (id, type, object_type, object_id, registreringstid, virkning_fra, virkning_til, event_id, created_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
-  )
+  const q = onFirstUse(db, {
+    cancel: () => db.prepare("UPDATE activations SET status = 'cancelled', settled_at = ? WHERE row_id = ? AND status = 'pending'"),
+    hold: () => db.prepare("INSERT INTO activations (row_id, object_type, object_id, kind, at, status, created_at) VALUES (?, ?, ?, ?, ?, 'pending', ?)"),
+    record: () =>
+      db.prepare(
+        `INSERT INTO outbox (id, type, object_type, object_id, registreringstid, virkning_fra, virkning_til, event_id, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+      )
+  })
   return {
     rowClosed: (row, now) => {
-      if (closingCancels(row)) cancel.run(now, row.id)
+      if (closingCancels(row)) q.cancel.run(now, row.id)
     },
     rowInserted: (rowId, objectType, objectId, virkningFra, virkningTil, now) => {
-      for (const a of heldActivations({ virkningFra, virkningTil, storedAt: now })) hold.run(rowId, objectType, objectId, a.kind, a.at, now)
+      for (const a of heldActivations({ virkningFra, virkningTil, storedAt: now })) q.hold.run(rowId, objectType, objectId, a.kind, a.at, now)
     },
     changeRecorded: (type, op, now) =>
-      record.run(randomUUID(), type, op.objectType, op.objectId, op.registreringstid, op.virkningFra, op.virkningTil, op.eventId, now)
+      q.record.run(randomUUID(), type, op.objectType, op.objectId, op.registreringstid, op.virkningFra, op.virkningTil, op.eventId, now)
   }
 }
 
@@ -89,34 +91,34 @@ const toActivation = (a: ActivationRecord): Activation => ({
 const SETTLE_BATCH = 1000
 
 export const makeSqliteActivations = (db: Database.Database, signal: CommitSignalShape): ActivationStoreShape => {
-  const q = {
-    next: db.prepare<[], { at: string }>("SELECT at FROM activations WHERE status = 'pending' ORDER BY at, id LIMIT 1"),
-    due: db.prepare<[string, number], ActivationRecord>(
+  const q = onFirstUse(db, {
+    next: () => db.prepare<[], { at: string }>("SELECT at FROM activations WHERE status = 'pending' ORDER BY at, id LIMIT 1"),
+    due: () => db.prepare<[string, number], ActivationRecord>(
       `SELECT ${ACTIVATION_COLUMNS} FROM activations a JOIN rows r ON r.id = a.row_id
        WHERE a.status = 'pending' AND a.at <= ? ORDER BY a.at, a.id LIMIT ?`
     ),
     // The current row on the other side of the boundary, if any (current rows are disjoint: at most one).
-    endsAt: db.prepare<[string, string, string], { data: string }>(
+    endsAt: () => db.prepare<[string, string, string], { data: string }>(
       "SELECT data FROM rows WHERE object_type = ? AND object_id = ? AND registrering_til IS NULL AND virkning_til = ?"
     ),
-    startsAt: db.prepare<[string, string, string], { data: string }>(
+    startsAt: () => db.prepare<[string, string, string], { data: string }>(
       "SELECT data FROM rows WHERE object_type = ? AND object_id = ? AND registrering_til IS NULL AND virkning_fra = ?"
     ),
     // Only from pending: an activation settled already is never fired again.
-    settle: db.prepare("UPDATE activations SET status = ?, settled_at = ?, late = ? WHERE id = ? AND status = 'pending'"),
-    record: db.prepare(
+    settle: () => db.prepare("UPDATE activations SET status = ?, settled_at = ?, late = ? WHERE id = ? AND status = 'pending'"),
+    record: () => db.prepare(
       `INSERT INTO outbox (id, type, object_type, object_id, registreringstid, virkning_fra, virkning_til, row_id, at, late, created_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
     ),
-    list: db.prepare<Record<string, string | number | null>, ActivationRecord>(
+    list: () => db.prepare<Record<string, string | number | null>, ActivationRecord>(
       `SELECT ${ACTIVATION_COLUMNS} FROM activations a JOIN rows r ON r.id = a.row_id
        WHERE (@from IS NULL OR a.at >= @from) AND (@to IS NULL OR a.at < @to)
          AND (@type IS NULL OR a.object_type = @type) AND (@status IS NULL OR a.status = @status)
          AND (@afterAt IS NULL OR a.at > @afterAt OR (a.at = @afterAt AND a.id > @afterId))
        ORDER BY a.at, a.id LIMIT @limit`
     ),
-    pending: db.prepare<[], { n: number }>("SELECT count(*) AS n FROM activations WHERE status = 'pending'")
-  }
+    pending: () => db.prepare<[], { n: number }>("SELECT count(*) AS n FROM activations WHERE status = 'pending'")
+  })
 
   const settleBatch = db.transaction((now: Instant, lateAfterMs: number) => {
     const due = q.due.all(now, SETTLE_BATCH)
@@ -205,22 +207,22 @@ const toOutboxRecord = (r: OutboxRow): OutboxRecord => ({
 const now = Effect.map(Clock.currentTimeMillis, fromEpochMillis)
 
 export const makeSqliteOutbox = (db: Database.Database): OutboxStoreShape => {
-  const q = {
-    after: db.prepare<[number, number], OutboxRow>("SELECT * FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?"),
+  const q = onFirstUse(db, {
+    after: () => db.prepare<[number, number], OutboxRow>("SELECT * FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?"),
     // A new publisher starts before the oldest record still kept.
-    open: db.prepare(
+    open: () => db.prepare(
       `INSERT OR IGNORE INTO outbox_cursors (publisher, delivered_seq, updated_at)
        VALUES (?, (SELECT coalesce(min(seq) - 1, (SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'outbox')) FROM outbox), ?)`
     ),
-    cursor: db.prepare<[string], { delivered_seq: number; attempts: number; last_error: string | null }>(
+    cursor: () => db.prepare<[string], { delivered_seq: number; attempts: number; last_error: string | null }>(
       "SELECT delivered_seq, attempts, last_error FROM outbox_cursors WHERE publisher = ?"
     ),
-    delivered: db.prepare("UPDATE outbox_cursors SET delivered_seq = ?, attempts = 0, last_error = NULL, updated_at = ? WHERE publisher = ? AND delivered_seq = ?"),
-    failed: db.prepare("UPDATE outbox_cursors SET attempts = attempts + 1, last_error = ?, updated_at = ? WHERE publisher = ?"),
-    backlog: db.prepare<[number], { n: number }>("SELECT count(*) AS n FROM outbox WHERE seq > ?"),
-    pruneBefore: db.prepare<[string, number]>("DELETE FROM outbox WHERE created_at < ? AND seq <= ?"),
-    size: db.prepare<[], { n: number }>("SELECT count(*) AS n FROM outbox")
-  }
+    delivered: () => db.prepare("UPDATE outbox_cursors SET delivered_seq = ?, attempts = 0, last_error = NULL, updated_at = ? WHERE publisher = ? AND delivered_seq = ?"),
+    failed: () => db.prepare("UPDATE outbox_cursors SET attempts = attempts + 1, last_error = ?, updated_at = ? WHERE publisher = ?"),
+    backlog: () => db.prepare<[number], { n: number }>("SELECT count(*) AS n FROM outbox WHERE seq > ?"),
+    pruneBefore: () => db.prepare<[string, number]>("DELETE FROM outbox WHERE created_at < ? AND seq <= ?"),
+    size: () => db.prepare<[], { n: number }>("SELECT count(*) AS n FROM outbox")
+  })
   const cursorOf = (publisher: string, at: Instant) => {
     q.open.run(publisher, at)
     return q.cursor.get(publisher)!

@@ -11,6 +11,7 @@ import { setCursorStatement } from "./SqliteSourceCursors.js"
 import { staleOut } from "../StaleWrite.js"
 import type { CommitSignalShape } from "../CommitSignal.js"
 import { attempt } from "../StoreError.js"
+import { onFirstUse } from "./FirstUse.js"
 import { makeDownstreamWrites } from "./SqliteDownstream.js"
 
 /** A stored row as planning reads it, with when it was stored (for its activations). */
@@ -18,31 +19,31 @@ type StoredRecord = Omit<StoredMirrorRow, "key" | "objectId"> & { readonly store
 
 export const makeSqliteMirror = (db: Database.Database, signal?: CommitSignalShape): MirrorStoreShape => {
   const downstream = makeDownstreamWrites(db)
-  const q = {
-    rows: db.prepare<[string, string], StoredRecord>(
+  const q = onFirstUse(db, {
+    rows: () => db.prepare<[string, string], StoredRecord>(
       `SELECT id, registrering_fra AS registreringFra, registrering_til AS registreringTil, virkning_fra AS virkningFra,
               virkning_til AS virkningTil, data, stored_at AS storedAt
        FROM rows WHERE object_type = ? AND object_id = ?`
     ),
-    close: db.prepare<[string, string, number]>("UPDATE rows SET registrering_til = ?, closed_at = ? WHERE id = ?"),
-    insert: db.prepare(
+    close: () => db.prepare<[string, string, number]>("UPDATE rows SET registrering_til = ?, closed_at = ? WHERE id = ?"),
+    insert: () => db.prepare(
       `INSERT INTO rows (object_type, object_id, registrering_fra, registrering_til, virkning_fra, virkning_til, data, event_id, stored_at, closed_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
     ),
     // A mirrored object's head only moves forward (rows may arrive in any order).
-    head: db.prepare(
+    head: () => db.prepare(
       `INSERT INTO objects (object_type, object_id, latest_registrering) VALUES (?, ?, ?)
        ON CONFLICT (object_type, object_id) DO UPDATE SET latest_registrering = max(latest_registrering, excluded.latest_registrering)`
     ),
-    anomaly: db.prepare("INSERT INTO anomalies (detected_at, source, object_type, object_id, kind, detail) VALUES (?, ?, ?, ?, ?, ?)"),
-    anomalies: db.prepare<{ after: number; type: string | null; limit: number }, AnomalyRecord>(
+    anomaly: () => db.prepare("INSERT INTO anomalies (detected_at, source, object_type, object_id, kind, detail) VALUES (?, ?, ?, ?, ?, ?)"),
+    anomalies: () => db.prepare<{ after: number; type: string | null; limit: number }, AnomalyRecord>(
       `SELECT id, detected_at AS detectedAt, source, object_type AS objectType, object_id AS objectId, kind, detail
        FROM anomalies WHERE id > @after AND (@type IS NULL OR object_type = @type) ORDER BY id LIMIT @limit`
     ),
-    count: db.prepare<[], { n: number }>("SELECT count(*) AS n FROM anomalies"),
-    cursor: setCursorStatement(db),
-    refuse: db.prepare("INSERT INTO refused (received_at, source, event_id, object_type, object_id, reason) VALUES (?, ?, ?, ?, ?, ?)")
-  }
+    count: () => db.prepare<[], { n: number }>("SELECT count(*) AS n FROM anomalies"),
+    cursor: () => setCursorStatement(db),
+    refuse: () => db.prepare("INSERT INTO refused (received_at, source, event_id, object_type, object_id, reason) VALUES (?, ?, ?, ?, ?, ?)")
+  })
   const erasureOf = makeSqliteErasureCheck(db)
 
   const applyItem = (source: string, eventId: string, item: MirrorItem, now: Instant): MirrorResult => {

@@ -2,6 +2,7 @@
 import type Database from "better-sqlite3"
 import type { ResyncReport, ResyncReportsShape } from "../ResyncReports.js"
 import { attempt } from "../StoreError.js"
+import { onFirstUse } from "./FirstUse.js"
 
 interface ReportRecord {
   id: number
@@ -38,18 +39,21 @@ const toReport = (r: ReportRecord): ResyncReport => ({
 })
 
 export const makeSqliteResyncReports = (db: Database.Database): ResyncReportsShape => {
-  const insert = db.prepare(
-    `INSERT INTO resync_reports (source, resource, object_type, started_at, finished_at, dry_run, checked, missing, changed, extra, repaired, revived, error)
-     VALUES (@source, @resource, @objectType, @startedAt, @finishedAt, @dryRun, @checked, @missing, @changed, @extra, @repaired, @revived, @error)`
-  )
-  const all = db.prepare<[number], ReportRecord>("SELECT * FROM resync_reports ORDER BY id DESC LIMIT ?")
-  const bySource = db.prepare<[string, number], ReportRecord>("SELECT * FROM resync_reports WHERE source = ? ORDER BY id DESC LIMIT ?")
+  const q = onFirstUse(db, {
+    insert: () =>
+      db.prepare(
+        `INSERT INTO resync_reports (source, resource, object_type, started_at, finished_at, dry_run, checked, missing, changed, extra, repaired, revived, error)
+         VALUES (@source, @resource, @objectType, @startedAt, @finishedAt, @dryRun, @checked, @missing, @changed, @extra, @repaired, @revived, @error)`
+      ),
+    all: () => db.prepare<[number], ReportRecord>("SELECT * FROM resync_reports ORDER BY id DESC LIMIT ?"),
+    bySource: () => db.prepare<[string, number], ReportRecord>("SELECT * FROM resync_reports WHERE source = ? ORDER BY id DESC LIMIT ?")
+  })
   return {
     record: (report) =>
       attempt("ResyncReports.record", () => {
-        const id = Number(insert.run({ ...report, dryRun: report.dryRun ? 1 : 0 }).lastInsertRowid)
+        const id = Number(q.insert.run({ ...report, dryRun: report.dryRun ? 1 : 0 }).lastInsertRowid)
         return { ...report, id }
       }),
-    list: ({ source, limit }) => attempt("ResyncReports.list", () => (source === undefined ? all.all(limit) : bySource.all(source, limit)).map(toReport))
+    list: ({ source, limit }) => attempt("ResyncReports.list", () => (source === undefined ? q.all.all(limit) : q.bySource.all(source, limit)).map(toReport))
   }
 }

@@ -5,14 +5,17 @@ import { fromEpochMillis } from "../../domain/core/Instant.js"
 import type { SourceCursorsShape } from "../SourceCursors.js"
 import { StaleWrite, staleOut } from "../StaleWrite.js"
 import { attempt } from "../StoreError.js"
+import { onFirstUse } from "./FirstUse.js"
 
 export const makeSqliteSourceCursors = (db: Database.Database): SourceCursorsShape => {
-  const get = db.prepare<[string], { cursor: string; updatedAt: string }>("SELECT cursor, updated_at AS updatedAt FROM source_cursors WHERE source = ?")
+  const q = onFirstUse(db, {
+    get: () => db.prepare<[string], { cursor: string; updatedAt: string }>("SELECT cursor, updated_at AS updatedAt FROM source_cursors WHERE source = ?"),
+    list: () => db.prepare<[], { source: string; cursor: string; updatedAt: string }>("SELECT source, cursor, updated_at AS updatedAt FROM source_cursors ORDER BY source")
+  })
   const set = setCursorStatement(db)
-  const list = db.prepare<[], { source: string; cursor: string; updatedAt: string }>("SELECT source, cursor, updated_at AS updatedAt FROM source_cursors ORDER BY source")
   return {
-    list: attempt("SourceCursors.list", () => list.all()),
-    get: (source) => attempt("SourceCursors.get", () => Option.fromNullable(get.get(source))),
+    list: attempt("SourceCursors.list", () => q.list.all()),
+    get: (source) => attempt("SourceCursors.get", () => Option.fromNullable(q.get.get(source))),
     set: (source, cursor, expected) =>
       Effect.flatMap(Clock.currentTimeMillis, (ms) => staleOut(attempt("SourceCursors.set", () => set({ source, cursor, expected }, fromEpochMillis(ms)))))
   }
@@ -24,10 +27,12 @@ export const makeSqliteSourceCursors = (db: Database.Database): SourceCursorsSha
  * StaleWrite (rolling back the transaction it is part of).
  */
 export const setCursorStatement = (db: Database.Database) => {
-  const insert = db.prepare<[string, string, string]>("INSERT INTO source_cursors (source, cursor, updated_at) VALUES (?, ?, ?) ON CONFLICT (source) DO NOTHING")
-  const update = db.prepare<[string, string, string, string]>("UPDATE source_cursors SET cursor = ?, updated_at = ? WHERE source = ? AND cursor = ?")
+  const q = onFirstUse(db, {
+    insert: () => db.prepare<[string, string, string]>("INSERT INTO source_cursors (source, cursor, updated_at) VALUES (?, ?, ?) ON CONFLICT (source) DO NOTHING"),
+    update: () => db.prepare<[string, string, string, string]>("UPDATE source_cursors SET cursor = ?, updated_at = ? WHERE source = ? AND cursor = ?")
+  })
   return (move: { readonly source: string; readonly cursor: string; readonly expected: string | null }, updatedAt: string): void => {
-    const written = move.expected === null ? insert.run(move.source, move.cursor, updatedAt) : update.run(move.cursor, updatedAt, move.source, move.expected)
+    const written = move.expected === null ? q.insert.run(move.source, move.cursor, updatedAt) : q.update.run(move.cursor, updatedAt, move.source, move.expected)
     if (written.changes !== 1) throw new StaleWrite({ operation: "SourceCursors.set", key: move.source })
   }
 }

@@ -20,6 +20,7 @@ import {
 import { mergeChanges } from "../ChangesMerge.js"
 import { EVENT_COLUMNS, type EventRecord, REFUSED_COLUMNS, type RefusedRow, ROW_CHANGE_SOURCE, ROW_COLUMNS, type RowRecord, toRecordedEvent, toRefusedRecord, toRow } from "../RowRecord.js"
 import { attempt } from "../StoreError.js"
+import { onFirstUse } from "./FirstUse.js"
 import { type ClaimFence, claimKey, fencedItems, inBatchOrder, keepHeld } from "../ClaimFence.js"
 import type { CommitSignalShape } from "../CommitSignal.js"
 import { makeDownstreamWrites } from "./SqliteDownstream.js"
@@ -42,53 +43,53 @@ const NO_ROWS: ReadonlyArray<StoredCurrentRow> = []
 export const makeSqliteStore = (db: Database.Database, signal?: CommitSignalShape): StoreShape => {
   const downstream = makeDownstreamWrites(db)
   const erasureOf = makeSqliteErasureCheck(db)
-  const q = {
-    event: db.prepare<[string], { operation: string }>("SELECT operation FROM events WHERE event_id = ?"),
-    head: db.prepare<[string, string], { latest_registrering: string }>(
+  const q = onFirstUse(db, {
+    event: () => db.prepare<[string], { operation: string }>("SELECT operation FROM events WHERE event_id = ?"),
+    head: () => db.prepare<[string, string], { latest_registrering: string }>(
       "SELECT latest_registrering FROM objects WHERE object_type = ? AND object_id = ?"
     ),
-    objectIds: db.prepare<[string, string, number], { object_id: string }>(
+    objectIds: () => db.prepare<[string, string, number], { object_id: string }>(
       "SELECT object_id FROM objects WHERE object_type = ? AND object_id > ? ORDER BY object_id LIMIT ?"
     ),
-    anyObject: db.prepare<[string], { one: number }>("SELECT 1 AS one FROM objects WHERE object_type = ? LIMIT 1"),
-    ping: db.prepare<[], { one: number }>("SELECT 1 AS one FROM objects LIMIT 1"),
-    claimHeld: db.prepare<[string, string, string, string], { one: number }>(
+    anyObject: () => db.prepare<[string], { one: number }>("SELECT 1 AS one FROM objects WHERE object_type = ? LIMIT 1"),
+    ping: () => db.prepare<[], { one: number }>("SELECT 1 AS one FROM objects LIMIT 1"),
+    claimHeld: () => db.prepare<[string, string, string, string], { one: number }>(
       "SELECT 1 AS one FROM work_items WHERE source = ? AND resource = ? AND object_id = ? AND state = 'in_flight' AND claimed_by = ?"
     ),
-    current: db.prepare<[string, string], StoredCurrentRow>(
+    current: () => db.prepare<[string, string], StoredCurrentRow>(
       `SELECT id, virkning_fra AS virkningFra, virkning_til AS virkningTil, data, stored_at AS storedAt FROM rows
        WHERE object_type = ? AND object_id = ? AND registrering_til IS NULL`
     ),
-    close: db.prepare<[string, string, number]>("UPDATE rows SET registrering_til = ?, closed_at = ? WHERE id = ?"),
-    insertRow: db.prepare(
+    close: () => db.prepare<[string, string, number]>("UPDATE rows SET registrering_til = ?, closed_at = ? WHERE id = ?"),
+    insertRow: () => db.prepare(
       `INSERT INTO rows (object_type, object_id, registrering_fra, virkning_fra, virkning_til, data, event_id, stored_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
     ),
     // OR IGNORE: a conflict on event_id is how a duplicate is noticed, without a lookup per operation.
-    insertEvent: db.prepare(
+    insertEvent: () => db.prepare(
       `INSERT OR IGNORE INTO events (event_id, object_type, object_id, registreringstid, operation, outcome, source, received_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
     ),
-    upsertHead: db.prepare(
+    upsertHead: () => db.prepare(
       `INSERT INTO objects (object_type, object_id, latest_registrering) VALUES (?, ?, ?)
        ON CONFLICT (object_type, object_id) DO UPDATE SET latest_registrering = excluded.latest_registrering`
     ),
-    insertRefused: db.prepare(
+    insertRefused: () => db.prepare(
       `INSERT INTO refused (received_at, source, line, event_id, object_type, object_id, field, reason, input)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
     ),
-    asOf: db.prepare<Record<string, string>, RowRecord>(
+    asOf: () => db.prepare<Record<string, string>, RowRecord>(
       `SELECT ${ROW_COLUMNS} FROM rows
        WHERE object_type = @type AND object_id = @id
          AND registrering_fra <= @r AND (registrering_til IS NULL OR registrering_til > @r)
          AND (virkning_fra IS NULL OR virkning_fra <= @v) AND (virkning_til IS NULL OR virkning_til > @v)
        ORDER BY registrering_fra DESC, id DESC LIMIT 1`
     ),
-    history: db.prepare<[string, string], RowRecord>(
+    history: () => db.prepare<[string, string], RowRecord>(
       `SELECT ${ROW_COLUMNS} FROM rows WHERE object_type = ? AND object_id = ?
        ORDER BY registrering_fra, virkning_fra, id`
     ),
-    snapshot: db.prepare<Record<string, string | number>, RowRecord>(
+    snapshot: () => db.prepare<Record<string, string | number>, RowRecord>(
       `SELECT ${ROW_COLUMNS} FROM rows
        WHERE object_type = @type AND object_id > @after
          AND registrering_fra <= @r AND (registrering_til IS NULL OR registrering_til > @r)
@@ -98,7 +99,7 @@ export const makeSqliteStore = (db: Database.Database, signal?: CommitSignalShap
     // Changes come from two index-ordered streams merged in code, so paging a
     // huge window never sorts it: rows registered in the window (and not also
     // closed in it) …
-    registered: db.prepare<Record<string, string | number | null>, RowRecord>(
+    registered: () => db.prepare<Record<string, string | number | null>, RowRecord>(
       `SELECT ${ROW_COLUMNS} FROM rows
        WHERE registrering_fra >= @lo AND registrering_fra < @until AND (registrering_fra > @at OR id > @afterId)
          AND NOT (registrering_til IS NOT NULL AND registrering_til < @until)
@@ -106,24 +107,24 @@ export const makeSqliteStore = (db: Database.Database, signal?: CommitSignalShap
        ORDER BY registrering_fra, id LIMIT @limit`
     ),
     // … and rows closed in the window.
-    closed: db.prepare<Record<string, string | number | null>, RowRecord>(
+    closed: () => db.prepare<Record<string, string | number | null>, RowRecord>(
       `SELECT ${ROW_COLUMNS} FROM rows
        WHERE registrering_til IS NOT NULL AND registrering_til >= @lo AND registrering_til < @until
          AND (registrering_til > @at OR id > @afterId)
          AND (@type IS NULL OR object_type = @type)
        ORDER BY registrering_til, id LIMIT @limit`
     ),
-    events: db.prepare<[number, number], EventRecord>(`SELECT ${EVENT_COLUMNS} FROM events WHERE seq > ? ORDER BY seq LIMIT ?`),
-    refused: db.prepare<[number, number], RefusedRow>(`SELECT ${REFUSED_COLUMNS} FROM refused WHERE id > ? ORDER BY id LIMIT ?`),
-    count: (sql: string) => db.prepare<[], { n: number }>(sql)
-  }
-  const counts = {
-    rows: q.count("SELECT count(*) AS n FROM rows"),
-    currentRows: q.count("SELECT count(*) AS n FROM rows WHERE registrering_til IS NULL"),
-    objects: q.count("SELECT count(*) AS n FROM objects"),
-    events: q.count("SELECT count(*) AS n FROM events"),
-    refused: q.count("SELECT count(*) AS n FROM refused")
-  }
+    events: () => db.prepare<[number, number], EventRecord>(`SELECT ${EVENT_COLUMNS} FROM events WHERE seq > ? ORDER BY seq LIMIT ?`),
+    refused: () => db.prepare<[number, number], RefusedRow>(`SELECT ${REFUSED_COLUMNS} FROM refused WHERE id > ? ORDER BY id LIMIT ?`)
+  })
+  const count = (sql: string) => () => db.prepare<[], { n: number }>(sql)
+  const counts = onFirstUse(db, {
+    rows: count("SELECT count(*) AS n FROM rows"),
+    currentRows: count("SELECT count(*) AS n FROM rows WHERE registrering_til IS NULL"),
+    objects: count("SELECT count(*) AS n FROM objects"),
+    events: count("SELECT count(*) AS n FROM events"),
+    refused: count("SELECT count(*) AS n FROM refused")
+  })
 
   const duplicateOrConflict = (op: Operation, encoded: string): SubmissionResult | string | undefined => {
     const previous = q.event.get(op.eventId)

@@ -3,13 +3,14 @@
  * store's services on it; and migrating as a step of its own before them (the engine and the
  * writing commands run it, `skygge migrate` runs it alone, reading never does).
  */
+import type Database from "better-sqlite3"
 import { Context, Effect, Layer } from "effect"
 import { ActivationStore } from "../Activations.js"
 import { ClusterMembers } from "../ClusterMembers.js"
 import { Erasures } from "../Erasures.js"
 import { makeSqliteErasures } from "./SqliteErasures.js"
 import { MirrorStore } from "../Mirror.js"
-import { CommitSignal, makeCommitSignal } from "../CommitSignal.js"
+import { CommitSignal, type CommitSignalShape, makeCommitSignal } from "../CommitSignal.js"
 import { DataProtection } from "../DataProtection.js"
 import { makeSqliteDataProtection } from "./SqliteDataProtection.js"
 import { OutboxStore } from "../Outbox.js"
@@ -32,25 +33,28 @@ import { makeSqliteWorkQueue } from "./SqliteWorkQueue.js"
 const storeOpenError = (filename: string) => (e: unknown) =>
   e instanceof StoreOpenError ? e : new StoreOpenError({ message: `cannot open store ${filename}: ${String(e)}` })
 
+/** The store's services on an open database (their statements are prepared on first use: FirstUse.ts). */
+export const sqliteServices = (db: Database.Database, signal: CommitSignalShape): Context.Context<StoreServices> =>
+  Context.make(Store, makeSqliteStore(db, signal)).pipe(
+    Context.add(ActivationStore, makeSqliteActivations(db, signal)),
+    Context.add(OutboxStore, makeSqliteOutbox(db)),
+    Context.add(CommitSignal, signal),
+    Context.add(WorkQueue, makeSqliteWorkQueue(db)),
+    Context.add(ResyncReports, makeSqliteResyncReports(db)),
+    Context.add(MirrorStore, makeSqliteMirror(db, signal)),
+    Context.add(SourceCursors, makeSqliteSourceCursors(db)),
+    Context.add(PushInbox, makeSqlitePushInbox(db)),
+    Context.add(Erasures, makeSqliteErasures(db, signal)),
+    Context.add(ClusterMembers, makeSqliteClusterMembers(db)),
+    Context.add(DataProtection, makeSqliteDataProtection(db))
+  )
+
 /** The store's services on a SQLite file that is migrated already (else it fails, saying so). */
 export const SqliteStoreLive = (options: SqliteOptions): Layer.Layer<StoreServices, StoreOpenError> =>
   Layer.scopedContext(
     Effect.gen(function* () {
       const db = yield* Effect.acquireRelease(Effect.try({ try: () => openSqlite(options), catch: storeOpenError(options.filename) }), (db) => Effect.sync(() => db.close()))
-      const signal = yield* makeCommitSignal
-      return Context.make(Store, makeSqliteStore(db, signal)).pipe(
-        Context.add(ActivationStore, makeSqliteActivations(db, signal)),
-        Context.add(OutboxStore, makeSqliteOutbox(db)),
-        Context.add(CommitSignal, signal),
-        Context.add(WorkQueue, makeSqliteWorkQueue(db)),
-        Context.add(ResyncReports, makeSqliteResyncReports(db)),
-        Context.add(MirrorStore, makeSqliteMirror(db, signal)),
-        Context.add(SourceCursors, makeSqliteSourceCursors(db)),
-        Context.add(PushInbox, makeSqlitePushInbox(db)),
-        Context.add(Erasures, makeSqliteErasures(db, signal)),
-        Context.add(ClusterMembers, makeSqliteClusterMembers(db)),
-        Context.add(DataProtection, makeSqliteDataProtection(db))
-      )
+      return sqliteServices(db, yield* makeCommitSignal)
     })
   )
 

@@ -7,6 +7,7 @@ import { Clock, Effect, PubSub } from "effect"
 import { fromEpochMillis, type Instant } from "../../domain/core/Instant.js"
 import type { Received, RecordOutcome, WorkItem, WorkQueueShape } from "../WorkQueue.js"
 import { attempt } from "../StoreError.js"
+import { onFirstUse } from "./FirstUse.js"
 import { settlementStep } from "../../domain/intark/WorkSettlement.js"
 
 interface ItemRecord {
@@ -47,11 +48,11 @@ const MAX_RAW = 16 * 1024
 
 export const makeSqliteWorkQueue = (db: Database.Database): WorkQueueShape => {
   const wake = Effect.runSync(PubSub.sliding<void>(1))
-  const q = {
-    seen: db.prepare("INSERT OR IGNORE INTO seen_messages (source, message_id, received_at) VALUES (?, ?, ?)"),
+  const q = onFirstUse(db, {
+    seen: () => db.prepare("INSERT OR IGNORE INTO seen_messages (source, message_id, received_at) VALUES (?, ?, ?)"),
     // A new hint: queue the object, or fold into its entry — due now, fresh attempts, a revived abandon;
     // an entry in flight is marked dirty so it is fetched again after the fetch in hand.
-    upsert: db.prepare(
+    upsert: () => db.prepare(
       `INSERT INTO work_items (source, resource, object_id, location, operation, hints, first_hint_at, last_hint_at, issued_at, valid_from, state, attempts, next_attempt_at)
        VALUES (@source, @resource, @id, @location, @operation, 1, @now, @now, @issuedAt, @validFrom, 'pending', 0, @now)
        ON CONFLICT (source, resource, object_id) DO UPDATE SET
@@ -63,40 +64,40 @@ export const makeSqliteWorkQueue = (db: Database.Database): WorkQueueShape => {
          confirming = CASE WHEN state = 'in_flight' THEN confirming ELSE 0 END,
          next_attempt_at = CASE WHEN state = 'in_flight' THEN next_attempt_at ELSE excluded.next_attempt_at END`
     ),
-    refuse: db.prepare(
+    refuse: () => db.prepare(
       "INSERT INTO refused (received_at, source, line, event_id, object_type, object_id, field, reason, input) VALUES (?, ?, NULL, NULL, NULL, NULL, ?, ?, ?)"
     ),
-    due: db.prepare<[string, string, number], ItemRecord>(
+    due: () => db.prepare<[string, string, number], ItemRecord>(
       "SELECT * FROM work_items WHERE source = ? AND state = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?"
     ),
-    take: db.prepare("UPDATE work_items SET state = 'in_flight', claimed_by = ? WHERE source = ? AND resource = ? AND object_id = ?"),
-    get: db.prepare<[string, string, string], { dirty: number; state: string; claimed_by: string | null }>(
+    take: () => db.prepare("UPDATE work_items SET state = 'in_flight', claimed_by = ? WHERE source = ? AND resource = ? AND object_id = ?"),
+    get: () => db.prepare<[string, string, string], { dirty: number; state: string; claimed_by: string | null }>(
       "SELECT dirty, state, claimed_by FROM work_items WHERE source = ? AND resource = ? AND object_id = ?"
     ),
-    remove: db.prepare("DELETE FROM work_items WHERE source = ? AND resource = ? AND object_id = ?"),
-    again: db.prepare(
+    remove: () => db.prepare("DELETE FROM work_items WHERE source = ? AND resource = ? AND object_id = ?"),
+    again: () => db.prepare(
       "UPDATE work_items SET state = 'pending', claimed_by = NULL, dirty = 0, confirming = 0, attempts = 0, last_error = NULL, next_attempt_at = ? WHERE source = ? AND resource = ? AND object_id = ?"
     ),
-    confirm: db.prepare(
+    confirm: () => db.prepare(
       "UPDATE work_items SET state = 'pending', claimed_by = NULL, dirty = 0, confirming = 1, attempts = 0, last_error = NULL, next_attempt_at = ? WHERE source = ? AND resource = ? AND object_id = ?"
     ),
-    retry: db.prepare(
+    retry: () => db.prepare(
       "UPDATE work_items SET state = 'pending', claimed_by = NULL, dirty = 0, attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE source = ? AND resource = ? AND object_id = ?"
     ),
-    abandon: db.prepare(
+    abandon: () => db.prepare(
       "UPDATE work_items SET state = 'abandoned', claimed_by = NULL, dirty = 0, attempts = attempts + 1, last_error = ? WHERE source = ? AND resource = ? AND object_id = ?"
     ),
-    recover: db.prepare(
+    recover: () => db.prepare(
       `UPDATE work_items SET state = 'pending', claimed_by = NULL WHERE source = ? AND state = 'in_flight'
        AND (claimed_by IS NULL OR claimed_by = ? OR claimed_by NOT IN (SELECT id FROM cluster_members WHERE heartbeat_at >= ?))`
     ),
-    revive: db.prepare("UPDATE work_items SET state = 'pending', attempts = 0, next_attempt_at = ? WHERE source = ? AND state = 'abandoned'"),
-    reviveResource: db.prepare("UPDATE work_items SET state = 'pending', attempts = 0, next_attempt_at = ? WHERE source = ? AND resource = ? AND state = 'abandoned'"),
-    nextDue: db.prepare<[string], { at: string }>("SELECT min(next_attempt_at) AS at FROM work_items WHERE source = ? AND state = 'pending'"),
-    list: db.prepare<[string, string, number], ItemRecord>("SELECT * FROM work_items WHERE source = ? AND state = ? ORDER BY next_attempt_at LIMIT ?"),
-    counts: db.prepare<[], { source: string; state: string; n: number }>("SELECT source, state, count(*) AS n FROM work_items GROUP BY source, state"),
-    pruneSeen: db.prepare("DELETE FROM seen_messages WHERE received_at < ?")
-  }
+    revive: () => db.prepare("UPDATE work_items SET state = 'pending', attempts = 0, next_attempt_at = ? WHERE source = ? AND state = 'abandoned'"),
+    reviveResource: () => db.prepare("UPDATE work_items SET state = 'pending', attempts = 0, next_attempt_at = ? WHERE source = ? AND resource = ? AND state = 'abandoned'"),
+    nextDue: () => db.prepare<[string], { at: string }>("SELECT min(next_attempt_at) AS at FROM work_items WHERE source = ? AND state = 'pending'"),
+    list: () => db.prepare<[string, string, number], ItemRecord>("SELECT * FROM work_items WHERE source = ? AND state = ? ORDER BY next_attempt_at LIMIT ?"),
+    counts: () => db.prepare<[], { source: string; state: string; n: number }>("SELECT source, state, count(*) AS n FROM work_items GROUP BY source, state"),
+    pruneSeen: () => db.prepare("DELETE FROM seen_messages WHERE received_at < ?")
+  })
   const now = Effect.map(Clock.currentTimeMillis, fromEpochMillis)
 
   const recordTx = db.transaction((source: string, received: ReadonlyArray<Received>, at: Instant): Array<RecordOutcome> =>
