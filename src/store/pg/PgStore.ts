@@ -159,29 +159,23 @@ const ingestClaimedBatch = async (client: pg.PoolClient, source: string, batch: 
     [fence.source, fence.claimedBy, items.map((i) => i.resource), items.map((i) => i.objectId)]
   )
   const { kept, at } = keepHeld(batch, fence, new Set(held.rows.map((r) => claimKey(r.resource, r.object_id))))
-  if (kept.length === 0) return { results: inBatchOrder(batch.length, at, []), changed: false }
-  const { results, changed } = await ingestBatch(client, source, kept, now)
+  const { results, changed } = kept.length === 0 ? { results: [], changed: false } : await ingestBatch(client, source, kept, now)
   return { results: inBatchOrder(batch.length, at, results), changed }
 }
 
 export const makePgStore = (pool: pg.Pool, signal?: CommitSignalShape): StoreShape => {
   const now = Effect.map(Clock.currentTimeMillis, fromEpochMillis)
   const rows = async (text: string, values: ReadonlyArray<unknown>) => (await pool.query<RowRecord>(text, [...values])).rows
+  /** One ingest transaction; the commit signal when it changed anything. */
+  const ingestCommitted = <R>(write: (client: pg.PoolClient, at: Instant) => Promise<{ readonly results: R; readonly changed: boolean }>) =>
+    now.pipe(
+      Effect.flatMap((at) => inPgTransaction(pool, "Store.ingest", (client) => write(client, at))),
+      Effect.flatMap(({ changed, results }) => (changed && signal !== undefined ? Effect.as(signal.notify, results) : Effect.succeed(results)))
+    )
   return {
-    ingest: (source, batch) =>
-      batch.length === 0
-        ? Effect.succeed([])
-        : now.pipe(
-            Effect.flatMap((at) => inPgTransaction(pool, "Store.ingest", (client) => ingestBatch(client, source, batch, at))),
-            Effect.flatMap(({ changed, results }) => (changed && signal !== undefined ? Effect.as(signal.notify, results) : Effect.succeed(results)))
-          ),
+    ingest: (source, batch) => (batch.length === 0 ? Effect.succeed([]) : ingestCommitted((client, at) => ingestBatch(client, source, batch, at))),
     ingestClaimed: (source, batch, fence) =>
-      batch.length === 0
-        ? Effect.succeed([])
-        : now.pipe(
-            Effect.flatMap((at) => inPgTransaction(pool, "Store.ingest", (client) => ingestClaimedBatch(client, source, batch, fence, at))),
-            Effect.flatMap(({ changed, results }) => (changed && signal !== undefined ? Effect.as(signal.notify, results) : Effect.succeed(results)))
-          ),
+      batch.length === 0 ? Effect.succeed([]) : ingestCommitted((client, at) => ingestClaimedBatch(client, source, batch, fence, at)),
     asOf: ({ objectType, objectId, registreringstid, virkningstid }) =>
       attemptPromise("Store.asOf", async () => {
         const found = await rows(AS_OF_SQL, [objectType, objectId, registreringstid, virkningstid])
