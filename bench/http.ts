@@ -135,6 +135,15 @@ const load = (port: number, path: (q: number) => string, warmup: number, seconds
     }
   })
 
+/**
+ * With CONNECTIONS requests always in flight, a server's mean latency is CONNECTIONS / rate (Little's law), and
+ * a p99 is never below the mean: the rate a p99 of 2 ms needs at the least, beside what each server reached.
+ */
+const littlesLaw = (bare: Load, skygge: Load): string =>
+  `    ${CONNECTIONS} in flight: mean latency = ${CONNECTIONS} / rate (Little's law): bare ${fmt((1000 * CONNECTIONS) / bare.rate, 2)} ms, ` +
+  `skygge ${fmt((1000 * CONNECTIONS) / skygge.rate, 2)} ms; a p99 ≤ 2 ms needs ≥ ${fmt(CONNECTIONS / 0.002)} req/s, ` +
+  `bare reached ${fmt(bare.rate)} (${fmt(bare.rate / (CONNECTIONS / 0.002), 2)} of it) on this machine`
+
 /** wrk on PATH, or undefined. */
 const wrkPath = (): string | undefined => {
   const found = spawnSync("sh", ["-c", "command -v wrk"], { encoding: "utf8" })
@@ -258,6 +267,7 @@ const main = async () => {
           `    ratio to bare ${fmt(wrkRatio, 2)}   ${target}: ${verdict(wrkRatio >= 0.5 && ws.p99 <= 2)}`
       )
       if (ws.statuses.size !== 1) throw new Error("skygge run did not answer every wrk query with a row")
+      console.log(littlesLaw(wb, ws))
     }
   }
 
