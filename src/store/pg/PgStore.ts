@@ -26,7 +26,8 @@ import { inPgTransaction } from "./PgTransaction.js"
 
 const MAX_RAW_INPUT = 16 * 1024
 
-const EVENT_INSERT_COLUMNS: ReadonlyArray<Column> = [
+/** The events columns an ingest writes (bench/pg-floor.ts writes them the same way). */
+export const EVENT_INSERT_COLUMNS: ReadonlyArray<Column> = [
   ["seq", "bigint"], ["event_id", "text"], ["object_type", "text"], ["object_id", "text"], ["registreringstid", "text"], ["operation", "text"],
   ["outcome", "text"], ["source", "text"], ["received_at", "text"]
 ]
