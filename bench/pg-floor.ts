@@ -20,7 +20,8 @@ const PLAN = `
   CREATE TABLE floor_closes AS SELECT e.batch, r.id, r.registrering_til FROM rows r JOIN floor_events e
     ON e.object_type = r.object_type AND e.object_id = r.object_id AND e.registreringstid = r.registrering_til;
   CREATE TABLE floor_outbox AS SELECT e.batch, o.* FROM outbox o JOIN floor_events e ON e.event_id = o.event_id;
-  CREATE INDEX ON floor_events (batch); CREATE INDEX ON floor_rows (batch); CREATE INDEX ON floor_rows (id); CREATE INDEX ON floor_closes (batch); CREATE INDEX ON floor_outbox (batch);`
+  CREATE INDEX ON floor_events (batch); CREATE INDEX ON floor_rows (batch); CREATE INDEX ON floor_rows (id); CREATE INDEX ON floor_closes (batch); CREATE INDEX ON floor_closes (id);
+  CREATE INDEX ON floor_outbox (batch); ANALYZE floor_events, floor_rows, floor_closes, floor_outbox;`
 
 interface EventPlan { seq: string; event_id: string; object_type: string; object_id: string; registreringstid: string; operation: string; outcome: string; source: string }
 interface RowPlan { id: string; object_type: string; object_id: string; registrering_fra: string; virkning_fra: string | null; virkning_til: string | null; data: string; event_id: string; closed_in: string | null; registrering_til: string | null }
