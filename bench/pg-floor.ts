@@ -29,27 +29,75 @@ interface OutboxPlan { seq: string; id: string; type: OutboxType; object_type: s
 
 const PARTS = ["closes", "rows", "outbox", "heads", "events", "commit"] as const
 export type FloorPart = (typeof PARTS)[number]
+export interface FloorResult {
+  /** The seconds the write transactions took (the reads of the plan between them not counted). */
+  seconds: number
+  /** Each kind of statement's share of them. */
+  parts: Record<FloorPart, number>
+  operations: number
+}
 
-/**
- * The seconds the write transactions took (the reads of the plan between them not counted), each kind
- * of statement's share of them, and the operations written.
- */
-export const writeSetFloor = async (
-  engine: pg.Client,
-  floor: pg.Client,
-  batchSize: number,
-  now: Instant
-): Promise<{ seconds: number; parts: Record<FloorPart, number>; operations: number }> => {
-  await engine.query(PLAN.replace("$1", String(batchSize)))
-  const batches = Number((await engine.query<{ n: string }>("SELECT coalesce(max(batch) + 1, 0) AS n FROM floor_events")).rows[0]!.n)
-  let seconds = 0, operations = 0
-  const parts = Object.fromEntries(PARTS.map((p) => [p, 0])) as Record<FloorPart, number>
-  let mark = 0
+interface BatchPlan {
+  readonly b: number
+  readonly events: ReadonlyArray<EventPlan>
+  readonly rows: ReadonlyArray<RowPlan>
+  readonly closes: ReadonlyArray<{ id: string; registrering_til: string }>
+  readonly outbox: ReadonlyArray<OutboxPlan>
+}
+
+/** One batch written as the engine writes it, in one transaction on `floor`, timed statement by statement into `result`. */
+const writeBatch = async (floor: pg.Client, { b, events, rows, closes, outbox }: BatchPlan, now: Instant, result: FloorResult) => {
+  const heads = new Map<string, { objectType: string; objectId: string; latest: Instant }>()
+  for (const e of events) heads.set(`${e.object_type}\u0000${e.object_id}`, { objectType: e.object_type, objectId: e.object_id, latest: e.registreringstid as Instant })
+  const start = performance.now()
+  let mark = start
   const lap = (part: FloorPart) => {
     const t = performance.now()
-    parts[part] += (t - mark) / 1000
+    result.parts[part] += (t - mark) / 1000
     mark = t
   }
+  const client = floor as pg.PoolClient
+  await floor.query("BEGIN")
+  await lockHistory(client)
+  mark = performance.now()
+  await closeRows(client, closes.map((c) => ({ id: Number(c.id), at: c.registrering_til as Instant })), now)
+  lap("closes")
+  await insertRows(
+    client,
+    rows.map((r): RowInsert => ({
+      id: Number(r.id), objectType: r.object_type, objectId: r.object_id, registreringFra: r.registrering_fra as Instant,
+      registreringTil: (r.closed_in !== null && Number(r.closed_in) === b ? r.registrering_til : null) as RowInsert["registreringTil"],
+      virkningFra: r.virkning_fra as RowInsert["virkningFra"], virkningTil: r.virkning_til as RowInsert["virkningTil"], data: r.data, eventId: r.event_id
+    })),
+    now,
+    false
+  )
+  lap("rows")
+  await insertOutbox(
+    client,
+    outbox.map((o): OutboxInsert => ({
+      seq: Number(o.seq), id: o.id, type: o.type, objectType: o.object_type, objectId: o.object_id, registreringstid: o.registreringstid as Instant,
+      virkningFra: o.virkning_fra as OutboxInsert["virkningFra"], virkningTil: o.virkning_til as OutboxInsert["virkningTil"], eventId: o.event_id,
+      rowId: null, at: null, late: null
+    })),
+    now
+  )
+  lap("outbox")
+  await advanceHeads(client, [...heads.values()])
+  lap("heads")
+  await bulkInsert(floor, "events", EVENT_INSERT_COLUMNS, events.map((e) => [Number(e.seq), e.event_id, e.object_type, e.object_id, e.registreringstid, e.operation, e.outcome, e.source, now]))
+  lap("events")
+  await floor.query("COMMIT")
+  lap("commit")
+  result.seconds += (performance.now() - start) / 1000
+  result.operations += events.length
+}
+
+/** Write what the import wrote into each of `floors` (fresh migrated databases, perhaps altered), batch by batch: a result for each. */
+export const writeSetFloor = async (engine: pg.Client, floors: ReadonlyArray<pg.Client>, batchSize: number, now: Instant): Promise<Array<FloorResult>> => {
+  await engine.query(PLAN.replace("$1", String(batchSize)))
+  const batches = Number((await engine.query<{ n: string }>("SELECT coalesce(max(batch) + 1, 0) AS n FROM floor_events")).rows[0]!.n)
+  const results = floors.map((): FloorResult => ({ seconds: 0, parts: Object.fromEntries(PARTS.map((p) => [p, 0])) as Record<FloorPart, number>, operations: 0 }))
   for (let b = 0; b < batches; b++) {
     const events = (await engine.query<EventPlan>("SELECT * FROM floor_events WHERE batch = $1 ORDER BY seq", [b])).rows
     // A row closed in a later batch is inserted current, as the engine inserted it.
@@ -61,44 +109,8 @@ export const writeSetFloor = async (
       "SELECT c.id, c.registrering_til FROM floor_closes c JOIN floor_rows r ON r.id = c.id WHERE c.batch = $1 AND r.batch <> $1 ORDER BY c.id", [b]
     )).rows
     const outbox = (await engine.query<OutboxPlan>("SELECT * FROM floor_outbox WHERE batch = $1 ORDER BY seq", [b])).rows
-    const heads = new Map<string, { objectType: string; objectId: string; latest: Instant }>()
-    for (const e of events) heads.set(`${e.object_type}\u0000${e.object_id}`, { objectType: e.object_type, objectId: e.object_id, latest: e.registreringstid as Instant })
-    const start = performance.now()
-    await floor.query("BEGIN")
-    await lockHistory(floor as pg.PoolClient)
-    mark = performance.now()
-    await closeRows(floor as pg.PoolClient, closes.map((c) => ({ id: Number(c.id), at: c.registrering_til as Instant })), now)
-    lap("closes")
-    await insertRows(
-      floor as pg.PoolClient,
-      rows.map((r): RowInsert => ({
-        id: Number(r.id), objectType: r.object_type, objectId: r.object_id, registreringFra: r.registrering_fra as Instant,
-        registreringTil: (r.closed_in !== null && Number(r.closed_in) === b ? r.registrering_til : null) as RowInsert["registreringTil"],
-        virkningFra: r.virkning_fra as RowInsert["virkningFra"], virkningTil: r.virkning_til as RowInsert["virkningTil"], data: r.data, eventId: r.event_id
-      })),
-      now,
-      false
-    )
-    lap("rows")
-    await insertOutbox(
-      floor as pg.PoolClient,
-      outbox.map((o): OutboxInsert => ({
-        seq: Number(o.seq), id: o.id, type: o.type, objectType: o.object_type, objectId: o.object_id, registreringstid: o.registreringstid as Instant,
-        virkningFra: o.virkning_fra as OutboxInsert["virkningFra"], virkningTil: o.virkning_til as OutboxInsert["virkningTil"], eventId: o.event_id,
-        rowId: null, at: null, late: null
-      })),
-      now
-    )
-    lap("outbox")
-    await advanceHeads(floor as pg.PoolClient, [...heads.values()])
-    lap("heads")
-    await bulkInsert(floor, "events", EVENT_INSERT_COLUMNS, events.map((e) => [Number(e.seq), e.event_id, e.object_type, e.object_id, e.registreringstid, e.operation, e.outcome, e.source, now]))
-    lap("events")
-    await floor.query("COMMIT")
-    lap("commit")
-    seconds += (performance.now() - start) / 1000
-    operations += events.length
+    for (let f = 0; f < floors.length; f++) await writeBatch(floors[f]!, { b, events, rows, closes, outbox }, now, results[f]!)
   }
   await engine.query("DROP TABLE floor_events, floor_rows, floor_closes, floor_outbox")
-  return { seconds, parts, operations }
+  return results
 }
