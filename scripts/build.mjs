@@ -5,7 +5,7 @@
 // 3, which bin/skygge.js runs for them: a `skygge get` reads, deserialises and evaluates what it uses and little
 // else (bench/README.md (s)). Two whole bundles, each on its own, rather than one split into shared pieces: a
 // process loads one of them, so nothing (effect's runtime, a tag, an error class) exists twice in it.
-// Native and optional modules stay outside (loaded from node_modules). Type checking is
+// Native addons and optional modules stay outside (loaded from node_modules). Type checking is
 // `tsc --noEmit`'s job; this only strips types. Runs on `npm ci` (prepare) and before the tests.
 //
 // A CommonJS-shaped script, not an ES module, because Node 20 keeps no compiled code for an ES module:
@@ -99,6 +99,15 @@ const unbarrel = (text, file) =>
 // (counted in instructions). Nothing is optimised at that point, so the answer is yes (as it was here): given.
 const EFFECT_UTILS = /effect[\\/]dist[\\/]esm[\\/]Utils\.js$/
 const STACK_PROBE = `/*#__PURE__*/standard.effect_internal_function(() => new Error().stack)?.includes("effect_internal_function") === true`
+const BETTER_SQLITE3_DATABASE = /better-sqlite3[\\/]lib[\\/]database\.js$/
+const BINDINGS_CALL = `require('bindings')('better_sqlite3.node')`
+const BETTER_SQLITE3_ADDON = `(() => {
+  try {
+    return require("better-sqlite3/build/Release/better_sqlite3.node")
+  } catch {
+    return require("bindings")({ bindings: "better_sqlite3.node", module_root: path.dirname(require.resolve("better-sqlite3/package.json")) })
+  }
+})()`
 const result = await build({
   entryPoints: { skygge: join(root, "src", "cli", "main.ts"), "skygge-query": join(root, "src", "cli", "queryMain.ts") },
   outdir: join(root, "dist"),
@@ -108,8 +117,10 @@ const result = await build({
   format: "cjs",
   platform: "node",
   target: "node20",
-  // better-sqlite3 loads its compiled addon from its own folder; pg-native is pg's optional native driver.
-  external: ["better-sqlite3", "pg-native"],
+  // pg-native is pg's optional native driver; bindings, what better-sqlite3 finds its addon with when it is not
+  // where the build puts it (below). better-sqlite3's own code is bundled, so it is in the code cache: loaded from
+  // node_modules, its 12 files were compiled at every start (a tenth of `skygge get`'s instructions over `node -e 0`).
+  external: ["pg-native", "bindings", "better-sqlite3/build/Release/better_sqlite3.node", "better-sqlite3/package.json"],
   // The sources' import.meta.url, which bin/skygge.js passes in (the bundle's own URL).
   define: { "import.meta.url": "__skyggeModuleUrl" },
   // The build id is read by bin/skygge.js (a comment, so "use strict" stays the body's directive); the wrapper
@@ -127,6 +138,19 @@ const result = await build({
       name: "unbarrel",
       setup: (b) => {
         b.onLoad({ filter: /[\\/]src[\\/].*\.ts$/ }, (args) => ({ contents: unbarrel(readFileSync(args.path, "utf8"), args.path), loader: "ts" }))
+      }
+    },
+    {
+      // better-sqlite3 asks `bindings` for its addon, which finds the package's folder from the stack of its caller:
+      // in the bundle, that would be dist/. The addon is asked for where better-sqlite3's build puts it instead, and,
+      // should it not be there, of `bindings` (from node_modules) told the package's folder.
+      name: "better-sqlite3-addon",
+      setup: (b) => {
+        b.onLoad({ filter: BETTER_SQLITE3_DATABASE }, (args) => {
+          const text = readFileSync(args.path, "utf8")
+          if (!text.includes(BINDINGS_CALL)) throw new Error(`${args.path}: how better-sqlite3 loads its addon has changed; look again`)
+          return { contents: text.replace(BINDINGS_CALL, BETTER_SQLITE3_ADDON), loader: "js" }
+        })
       }
     },
     {
