@@ -61,13 +61,24 @@ const runtimeKey = () => {
 }
 
 /**
- * The bundle (dist/skygge.cjs, a CommonJS module's function) run through vm.Script with V8's code cache: Node 20
- * keeps none for ES modules, and compiling the 7 MB was most of a start. The cache is named by the build id
- * in the bundle's first line, so it can only be used with the bundle it was made from; when there is none
- * (or V8 refuses it), this start compiles as usual and leaves one behind at exit.
+ * The commands of the query bundle, dist/skygge-query.cjs (src/cli/queryMain.ts, whose list this must equal: a test
+ * checks): 1.3 of the full bundle's 3 MB, which such a start then neither reads nor deserialises nor evaluates (a
+ * sixth of `skygge get`'s wall time here: bench/README.md (s)). Every other command line, help and errors for one
+ * that names none of them included, goes to the full bundle, dist/skygge.cjs (src/cli/main.ts).
  */
-const loadBundle = () => {
-  const file = join(__dirname, "..", "dist", "skygge.cjs")
+const QUERY_COMMANDS = ["get", "history", "snapshot", "changes"]
+/** Is this command line the query bundle's? Not when it asks for the whole command line's completions or wizard. */
+const isQuery = (argv) =>
+  QUERY_COMMANDS.includes(argv[2]) && !argv.some((a) => a === "--completions" || a.startsWith("--completions=") || a === "--wizard")
+
+/**
+ * A bundle (dist/skygge.cjs or dist/skygge-query.cjs, a CommonJS module's function) run through vm.Script with
+ * V8's code cache: Node 20 keeps none for ES modules, and compiling the 7 MB was most of a start. The cache is
+ * named by the build id in the bundle's first line, so it can only be used with the bundle it was made from; when
+ * there is none (or V8 refuses it), this start compiles as usual and leaves one behind at exit.
+ */
+const loadBundle = (name) => {
+  const file = join(__dirname, "..", "dist", name)
   // One buffer for the bundle and then its cache: the cache is read into memory the bundle's text has already
   // been read into (each page a start touches for the first time costs it a fault).
   let buffer = Buffer.alloc(0)
@@ -112,7 +123,7 @@ const loadBundle = () => {
 }
 
 if (compiledIsCurrent()) {
-  loadBundle().runCli()
+  loadBundle(isQuery(process.argv) ? "skygge-query.cjs" : "skygge.cjs").runCli()
 } else {
   import("tsx/esm/api")
     .then(({ register }) => (register(), import("../src/cli/main.ts")))

@@ -1,7 +1,11 @@
 // Bundle the command (src/cli/main.ts and everything it imports, dependencies included) into one
 // JavaScript file, dist/skygge.cjs, so `skygge` starts without compiling TypeScript or resolving
 // thousands of module files: measured here, `skygge --version` in 0.8 s instead of 3.0 s through tsx.
-// Native and optional modules stay outside (loaded from node_modules). Type checking is
+// The query commands alone (src/cli/queryMain.ts) are bundled again into dist/skygge-query.cjs, 1.3 MB against
+// 3, which bin/skygge.js runs for them: a `skygge get` reads, deserialises and evaluates what it uses and little
+// else (bench/README.md (s)). Two whole bundles, each on its own, rather than one split into shared pieces: a
+// process loads one of them, so nothing (effect's runtime, a tag, an error class) exists twice in it.
+// Native addons and optional modules stay outside (loaded from node_modules). Type checking is
 // `tsc --noEmit`'s job; this only strips types. Runs on `npm ci` (prepare) and before the tests.
 //
 // A CommonJS-shaped script, not an ES module, because Node 20 keeps no compiled code for an ES module:
@@ -95,16 +99,28 @@ const unbarrel = (text, file) =>
 // (counted in instructions). Nothing is optimised at that point, so the answer is yes (as it was here): given.
 const EFFECT_UTILS = /effect[\\/]dist[\\/]esm[\\/]Utils\.js$/
 const STACK_PROBE = `/*#__PURE__*/standard.effect_internal_function(() => new Error().stack)?.includes("effect_internal_function") === true`
+const BETTER_SQLITE3_DATABASE = /better-sqlite3[\\/]lib[\\/]database\.js$/
+const BINDINGS_CALL = `require('bindings')('better_sqlite3.node')`
+const BETTER_SQLITE3_ADDON = `(() => {
+  try {
+    return require("better-sqlite3/build/Release/better_sqlite3.node")
+  } catch {
+    return require("bindings")({ bindings: "better_sqlite3.node", module_root: path.dirname(require.resolve("better-sqlite3/package.json")) })
+  }
+})()`
 const result = await build({
-  entryPoints: [join(root, "src", "cli", "main.ts")],
-  outfile: join(root, "dist", "skygge.cjs"),
+  entryPoints: { skygge: join(root, "src", "cli", "main.ts"), "skygge-query": join(root, "src", "cli", "queryMain.ts") },
+  outdir: join(root, "dist"),
+  outExtension: { ".js": ".cjs" },
   write: false,
   bundle: true,
   format: "cjs",
   platform: "node",
   target: "node20",
-  // better-sqlite3 loads its compiled addon from its own folder; pg-native is pg's optional native driver.
-  external: ["better-sqlite3", "pg-native"],
+  // pg-native is pg's optional native driver; bindings, what better-sqlite3 finds its addon with when it is not
+  // where the build puts it (below). better-sqlite3's own code is bundled, so it is in the code cache: loaded from
+  // node_modules, its 12 files were compiled at every start (a tenth of `skygge get`'s instructions over `node -e 0`).
+  external: ["pg-native", "bindings", "better-sqlite3/build/Release/better_sqlite3.node", "better-sqlite3/package.json"],
   // The sources' import.meta.url, which bin/skygge.js passes in (the bundle's own URL).
   define: { "import.meta.url": "__skyggeModuleUrl" },
   // The build id is read by bin/skygge.js (a comment, so "use strict" stays the body's directive); the wrapper
@@ -122,6 +138,19 @@ const result = await build({
       name: "unbarrel",
       setup: (b) => {
         b.onLoad({ filter: /[\\/]src[\\/].*\.ts$/ }, (args) => ({ contents: unbarrel(readFileSync(args.path, "utf8"), args.path), loader: "ts" }))
+      }
+    },
+    {
+      // better-sqlite3 asks `bindings` for its addon, which finds the package's folder from the stack of its caller:
+      // in the bundle, that would be dist/. The addon is asked for where better-sqlite3's build puts it instead, and,
+      // should it not be there, of `bindings` (from node_modules) told the package's folder.
+      name: "better-sqlite3-addon",
+      setup: (b) => {
+        b.onLoad({ filter: BETTER_SQLITE3_DATABASE }, (args) => {
+          const text = readFileSync(args.path, "utf8")
+          if (!text.includes(BINDINGS_CALL)) throw new Error(`${args.path}: how better-sqlite3 loads its addon has changed; look again`)
+          return { contents: text.replace(BINDINGS_CALL, BETTER_SQLITE3_ADDON), loader: "js" }
+        })
       }
     },
     {
@@ -198,7 +227,7 @@ const page = await build({
 mkdirSync(join(root, "dist", "ui"), { recursive: true })
 // The previous bundle's code caches, and the ES module bundle this one replaces.
 for (const file of readdirSync(join(root, "dist"))) {
-  if (/^skygge\.cjs\..+\.cache/.test(file) || /^skygge\.mjs(\.map)?$/.test(file)) rmSync(join(root, "dist", file), { force: true })
+  if (/^skygge(-query)?\.cjs\..+\.cache/.test(file) || /^skygge\.mjs(\.map)?$/.test(file)) rmSync(join(root, "dist", file), { force: true })
 }
 // The bundle as pure ASCII, which bin/skygge.js reads as latin1 into a one-byte string: no UTF-8 decoding of
 // 7 MB, and V8 scans a one-byte source faster. esbuild already escapes code (charset ascii); what is left
@@ -212,18 +241,23 @@ for (const file of [...result.outputFiles, ...page.outputFiles, swaggerJson]) {
 }
 // The stamp bin/skygge.js compares with the sources: a source newer than it means the bundle is stale.
 writeFileSync(join(root, "dist", "BUILT"), `${new Date().toISOString()} from ${modules} modules\n`)
-// One start makes the code cache (bin/skygge.js writes it when it finds none, with all that start compiled); a start
-// that cannot is only slower. That start is a question to a SQLite store, as most starts are, so that the code of
-// opening one and asking it is in the cache too (a tenth fewer instructions for `skygge get` than a cache that
-// `skygge --version` made); the store is made for it by `migrate`, whose cache is dropped.
+// One start makes a bundle's code cache (bin/skygge.js writes it when it finds none, with all that start compiled); a
+// start that cannot is only slower. Those starts are questions to a SQLite store, as most starts are, so that the
+// code of opening one and asking it is in the caches too (a tenth fewer instructions for `skygge get` than a cache
+// that `skygge --version` made): a `get` of a row for the query bundle's, `refused` for the full one's. The store is
+// made for them by `migrate` and an `import` of that row, whose cache is dropped.
 const scratch = mkdtempSync(join(tmpdir(), "skygge-build-"))
 try {
   const env = { ...process.env, npm_command: undefined, SKYGGE_STORE_URL: `sqlite:${join(scratch, "skygge.db")}`, SKYGGE_LOG_LEVEL: "Error" }
   const skygge = (...args) => spawnSync(process.execPath, [join(root, "bin", "skygge.js"), ...args], { stdio: "ignore", env })
+  const row = join(scratch, "row.ndjson")
+  writeFileSync(row, `${JSON.stringify({ op: "assert", objectType: "cache", objectId: "warm-up", registreringstid: "2020-01-01", virkningFra: "2020-01-01", virkningTil: null, data: { warm: true }, eventId: "warm-up" })}\n`)
   skygge("migrate")
+  skygge("import", row)
   for (const file of readdirSync(join(root, "dist"))) if (file.startsWith(`skygge.cjs.${buildId}.`)) rmSync(join(root, "dist", file), { force: true })
   skygge("get", "cache", "warm-up")
+  skygge("refused")
 } finally {
   rmSync(scratch, { recursive: true, force: true })
 }
-console.error(`skygge: bundled ${modules} modules into dist/skygge.cjs and the time-travel page into dist/ui`)
+console.error(`skygge: bundled ${modules} modules into dist/skygge.cjs (the query commands alone into dist/skygge-query.cjs) and the time-travel page into dist/ui`)
