@@ -8,8 +8,8 @@
  *            (as MAT's and EBR's do), decoded as it streams and mirrored;
  *   GraphQL  N row events in pages of 10,000 (`<REG>_Events`), folded per
  *            object, each object's rows fetched once by a GraphQL query by $ids
- *            (a hundred objects a request),
- *            mirrored, the eventid cursor committed with each page.
+ *            (a hundred objects a request), mirrored a thousand objects a
+ *            transaction, the eventid cursor committed last.
  *
  * Each engine's cursor is set just before the events. Events/s until every row
  * is in the store, counted from when the API answers (start-up, i.e. loading

@@ -23,12 +23,14 @@
  * or, when the load read a file download (generated before the start), after
  * the last event before the download's newest row, less an overlap.
  */
-import { Clock, Duration, Effect, Option } from "effect"
+import { Clock, Duration, Effect, Fiber, Option } from "effect"
 import { backoff } from "../../schedule/Backoff.js"
 import { decodeGraphqlEventsPage, type RowEvent } from "../../domain/datafordeler/DatafordelerEvents.js"
 import { toEpochMillis, type Instant } from "../../domain/core/Instant.js"
 import { cursorAfterPage, foldRowEvents, type ObjectEvents, showsEvents } from "../../domain/datafordeler/RowEvents.js"
 import { MirrorStore } from "../../store/Mirror.js"
+import type { StaleWrite } from "../../store/StaleWrite.js"
+import type { StoreError } from "../../store/StoreError.js"
 import { SourceCursors } from "../../store/SourceCursors.js"
 import { Store } from "../../store/Store.js"
 import type { GraphqlSettings } from "./DafConfig.js"
@@ -38,8 +40,11 @@ import { lastCompleteEvent } from "./ImportStatus.js"
 import { printableUrl } from "../../ingest/Download.js"
 import { DecodeError } from "../FetchError.js"
 import { type Pools, postGraphql, withRetry } from "./ObjectFetch.js"
-import { recordBadRows, syncObjects, wholeHistory } from "./ObjectSync.js"
+import { type ObjectWork, recordBadRows, type Synced, syncObjects, wholeHistory } from "./ObjectSync.js"
 import { graphqlCursorName, graphqlStartAfterDownload } from "./StartingPoint.js"
+
+/** Objects fetched and committed together within a round (one mirror transaction each). */
+const MIRROR_CHUNK_OBJECTS = 1000
 
 const EVENT_FIELDS = "eventid entityname eventaction fromfailedimport object_id object_datafordelerRowId datafordelerOpdateringstid"
 
@@ -143,25 +148,34 @@ export const runGraphqlSource = (runtime: DafRuntime, gql: GraphqlSettings, pool
       const folded = foldRowEvents(page.events, (name) => source.entities[name] !== undefined, cursor)
       const refusals = [...page.refused.map((r) => `event${r.id === null ? "" : ` ${r.id}`}: ${r.reason}`), ...folded.refused.map((r) => r.reason)]
       if (refusals.length > 0) yield* store.ingest(`datafordeler:${source.name}`, refusals.map((reason) => ({ input: { reason: `GraphQL ${reason}` } })))
-      const synced = yield* syncObjects(
-        source,
-        data,
-        [...folded.objects.values()].map((o) => ({ entity: o.entity, objectId: o.objectId, shows: (f) => showsEvents(o, { rowIds: f.rowIds, rows: f.rows.length, newestUpdate: f.newestUpdate }), tag: o })),
-      )
-      const ready = synced.flatMap((s) => (s._tag === "Ready" ? [s] : []))
-      const parkedSyncs = synced.flatMap((s) => (s._tag === "Parked" ? [s] : []))
+      const works: Array<ObjectWork<ObjectEvents>> = [...folded.objects.values()].map((o) => ({
+        entity: o.entity,
+        objectId: o.objectId,
+        shows: (f) => showsEvents(o, { rowIds: f.rowIds, rows: f.rows.length, newestUpdate: f.newestUpdate }),
+        tag: o
+      }))
+      // Objects are fetched and committed MIRROR_CHUNK_OBJECTS at a time, each chunk's transaction running while
+      // the next chunk's requests are answered, without the cursor, which moves last (a round read again mirrors
+      // its objects to the same rows). Stamped with the round's end: where the cursor goes when nothing is parked.
+      const eventId = `graphql:${source.name}:${cursorAfterPage(cursor, folded, [])}`
+      const parkedSyncs: Array<Extract<Synced<ObjectEvents>, { _tag: "Parked" }>> = []
+      let committing: Fiber.Fiber<unknown, StoreError | StaleWrite> | undefined
+      for (let i = 0; i < works.length; i += MIRROR_CHUNK_OBJECTS) {
+        const synced = yield* syncObjects(source, data, works.slice(i, i + MIRROR_CHUNK_OBJECTS))
+        const ready = synced.flatMap((s) => (s._tag === "Ready" ? [s] : []))
+        for (const s of synced) if (s._tag === "Parked") parkedSyncs.push(s)
+        yield* recordBadRows(source, ready.flatMap((s) => s.fetched.bad.map((b) => `${s.work.entity} ${s.work.objectId}: ${b}`)))
+        if (committing !== undefined) yield* Fiber.join(committing)
+        const items = ready.map((s) => wholeHistory(source, s.work.entity, s.work.objectId, s.fetched, s.held))
+        committing = yield* Effect.fork(mirror.mirror(`datafordeler:${source.name}`, eventId, items))
+      }
+      if (committing !== undefined) yield* Fiber.join(committing)
       const parked: Array<ObjectEvents> = parkedSyncs.map((s) => s.work.tag)
-      yield* recordBadRows(source, ready.flatMap((s) => s.fetched.bad.map((b) => `${s.work.entity} ${s.work.objectId}: ${b}`)))
       const next = cursorAfterPage(cursor, folded, parked)
       // A cursor held back by a parked object is not confirmed again: its age shows the path is stuck.
-      yield* mirror.mirror(
-        `datafordeler:${source.name}`,
-        `graphql:${source.name}:${next}`,
-        ready.map((s) => wholeHistory(source, s.work.entity, s.work.objectId, s.fetched, s.held)),
-        next !== cursor || parked.length === 0 ? { source: cursorName, cursor: String(next), expected: held } : undefined
-      )
+      if (next !== cursor || parked.length === 0) yield* mirror.mirror(`datafordeler:${source.name}`, eventId, [], { source: cursorName, cursor: String(next), expected: held })
       if (next !== cursor || parked.length === 0) held = String(next)
-      yield* Effect.logDebug("GraphQL events round committed").pipe(log, Effect.annotateLogs({ after: cursor, cursor: next, events: page.events.length, objects: ready.length, parked: parked.length }))
+      yield* Effect.logDebug("GraphQL events round committed").pipe(log, Effect.annotateLogs({ after: cursor, cursor: next, events: page.events.length, objects: works.length - parked.length, parked: parked.length }))
       cursor = next
       if (parked.length > 0) {
         yield* Effect.logWarning("objects whose rows do not yet show their events; they are read again from their first event").pipe(log, Effect.annotateLogs({ parked: parked.length, cursor, reason: parkedSyncs[0]!.reason }))

@@ -24,7 +24,11 @@ export interface Wanted {
   readonly entity: string
   readonly objectId: string
   newest: Instant | null
-  /** Every registration the events announced; null once one announced none (then the object is fetched). */
+  /**
+   * Every registration the events announced, kept only for an object to be fetched (to skip the fetch when
+   * the rows we hold show them all); null once one announced none, and for an object whose rows came inline
+   * (a later event without them makes it fetched unconditionally: the earlier registrations were not kept).
+   */
   registrations: Set<Instant> | null
   /**
    * Rows carried inline (Beskeddata[].Objektdata) by identity, a later event's version winning; null once an
@@ -74,16 +78,23 @@ export const eventFold = (source: DafSource) => {
       const entity = source.entities[r.objekttype]
       if (entity === undefined) continue
       const k = `${r.objekttype}\u0000${r.objektID}`
-      const w = wanted.get(k) ?? { entity: r.objekttype, objectId: r.objektID, newest: r.registreringstid, registrations: new Set<Instant>(), inline: new Map<string, string>() }
+      const held = wanted.get(k)
+      const w = held ?? { entity: r.objekttype, objectId: r.objektID, newest: r.registreringstid, registrations: null, inline: new Map<string, string>() }
       if (r.registreringstid !== null && (w.newest === null || r.registreringstid > w.newest)) w.newest = r.registreringstid
-      if (r.registreringstid === null) w.registrations = null
-      else w.registrations?.add(r.registreringstid)
       // Inline rows are used only when every event of the object carries them, all readable.
       const rows = e.objektdata.map((d) => decodeMirrorRow(d, shapes.get(r.objekttype)!, source.timeZone))
       if (w.inline !== null && rows.length > 0 && rows.every((x) => !("reason" in x) && x.objectId === r.objektID)) {
         for (const row of rows as Array<MirrorRow>) w.inline.set(row.key, packRow(row))
-      } else w.inline = null
-      wanted.set(k, w)
+      } else if (w.inline !== null) {
+        w.inline = null
+        // Fetched from now on: registrations are kept from its first event on, or not at all.
+        if (held === undefined) w.registrations = new Set<Instant>()
+      }
+      if (w.inline === null && w.registrations !== null) {
+        if (r.registreringstid === null) w.registrations = null
+        else w.registrations.add(r.registreringstid)
+      }
+      if (held === undefined) wanted.set(k, w)
     }
   }
   return { take, wanted, events: () => events }
@@ -95,7 +106,9 @@ const MIRROR_CHUNK_ROWS = 20_000
 /**
  * Objects whose events carried their rows, mirrored as they are (no fetch, and not their whole history),
  * in transactions of about MIRROR_CHUNK_ROWS rows, without a cursor: what was committed is applied
- * again, idempotently, if the window is read again. Returns how many objects.
+ * again, idempotently, if the window is read again. Each object's packed rows are let go once they
+ * are unpacked (`inline` left empty, not null: it stays an object whose rows came inline), so the
+ * page's rows shrink while the store's page cache grows. Returns how many objects.
  */
 export const mirrorInline = (source: DafSource, wanted: ReadonlyArray<Wanted>, eventId: string) =>
   Effect.gen(function* () {
@@ -115,6 +128,7 @@ export const mirrorInline = (source: DafSource, wanted: ReadonlyArray<Wanted>, e
         checkOverlaps: false,
         normalise: rowShape(entity).normalise
       }
+      w.inline.clear()
       chunk.push(item)
       rows += item.rows.length
       objects++
@@ -179,12 +193,13 @@ export const applyWanted = (source: DafSource, data: DataService, wanted: Iterab
       if (shown) known++
       else all.push(w)
     }
+    const fetched = all.filter((w) => w.inline === null)
     // Objects whose events carried their rows need no fetch: committed first, in chunks (the cursor moves last).
     const inline = yield* mirrorInline(source, all, eventId)
     const synced = yield* syncObjects(
       source,
       data,
-      all.filter((w) => w.inline === null).map((w) => ({ entity: w.entity, objectId: w.objectId, shows: showsRegistration(w.newest), tag: w }))
+      fetched.map((w) => ({ entity: w.entity, objectId: w.objectId, shows: showsRegistration(w.newest), tag: w }))
     )
     const ready = synced.flatMap((s) => (s._tag === "Ready" ? [s] : []))
     yield* recordBadRows(source, ready.flatMap((s) => s.fetched.bad.map((b) => `${s.work.entity} ${s.work.objectId}: ${b}`)))
