@@ -9,6 +9,7 @@
  */
 import { Effect, Fiber, Logger, LogLevel, Option, Schema } from "effect"
 import { type ChildProcess, execFileSync } from "node:child_process"
+import { randomUUID } from "node:crypto"
 import { once } from "node:events"
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { createServer } from "node:http"
@@ -174,6 +175,20 @@ describe("Datafordeler sources against the register simulator", () => {
     const deadline = Date.now() + 20_000
     while ((await cursor()) < sim.rowEvents() && Date.now() < deadline) await sleep(200)
     expect(await cursor()).toBe(sim.rowEvents())
+  }, 60_000)
+
+  it("GraphQL events: a round of more objects than one mirror transaction takes (1,000) is mirrored in several, the cursor moved after the last", async () => {
+    const { sim, engine, run } = await setUp({ seed: 23 })
+    const logs: Array<string> = []
+    await run({ graphql: graphqlSettings(sim, { pageSize: 10_000 }), entities: graphqlEntity({}, BY_IDS) }, logs)
+    sim.change(Array.from({ length: 2_500 }, () => randomUUID()))
+    expect(await converge(engine, sim, 45_000)).toEqual([])
+    // One round held them all: its objects went through several mirror transactions.
+    const rounds = logs.filter((l) => l.includes("GraphQL events round committed")).map((l) => Number(/ objects=(\d+)/.exec(l)?.[1] ?? 0))
+    expect(Math.max(...rounds)).toBeGreaterThan(1_000)
+    expect(Effect.runSync(engine.mirror.anomalyCount)).toBe(0)
+    expect(asOfDisagreements(engine, sim)).toEqual([])
+    expect(Number((await graphqlCursorOf(engine)).cursor)).toBe(sim.rowEvents())
   }, 60_000)
 
   it("GraphQL events: the import-status gate is what keeps a re-import in progress from looking like deleted rows", async () => {
