@@ -10,6 +10,13 @@ import type { StoreServices } from "./store/StoreServices.js"
 import type { StoreOpenError } from "./store/StoreOpenError.js"
 import { MigratedSqliteStoreLive, migrateSqliteStore, SqliteStoreLive } from "./store/sqlite/SqliteStoreLive.js"
 
+/**
+ * WAL pages between a bulk import's checkpoints on SQLite (64 MiB rather than SQLite's 4): fewer syncs, and pages
+ * written again between two checkpoints copied once (measured on an import of 200,000 re-registrations: its commits'
+ * time 4.8–5.1 → 3.6–3.7 s, the whole import 4–14 % faster). The WAL is folded in and removed when the command closes the store.
+ */
+const BULK_WAL_CHECKPOINT_PAGES = 16_384
+
 /** The store `store.*` names: SQLite's options, or PostgreSQL's (SQLite's own keys are ignored there, as `poolSize`, `password` and `sslCa` are on SQLite). */
 export const storeOptionsFromConfig = Effect.gen(function* () {
   const cfg = yield* StoreConfig
@@ -26,10 +33,13 @@ const loadPgOpen = Effect.promise(() => import("./store/pg/PgOpen.js"))
 const loadPgStore = Effect.promise(() => import("./store/pg/PgStoreLive.js"))
 
 /** The store named by `store.url`, all its services; migrated first for what writes, read-only (never migrated) for what only reads. */
-const storeFromConfig = (readOnly: boolean): Layer.Layer<StoreServices, ConfigError.ConfigError | ConfigFileError | StoreOpenError> =>
+const storeFromConfig = (readOnly: boolean, bulk = false): Layer.Layer<StoreServices, ConfigError.ConfigError | ConfigFileError | StoreOpenError> =>
   Layer.unwrapEffect(
     Effect.flatMap(storeOptionsFromConfig, (store): Effect.Effect<Layer.Layer<StoreServices, StoreOpenError>> => {
-      if (store.dialect === "sqlite") return Effect.succeed(readOnly ? SqliteStoreLive({ ...store.options, readOnly }) : MigratedSqliteStoreLive(store.options))
+      if (store.dialect === "sqlite") {
+        if (readOnly) return Effect.succeed(SqliteStoreLive({ ...store.options, readOnly }))
+        return Effect.succeed(MigratedSqliteStoreLive(bulk ? { ...store.options, walCheckpointPages: BULK_WAL_CHECKPOINT_PAGES } : store.options))
+      }
       return Effect.map(Effect.zip(loadPgOpen, loadPgStore), ([{ pgConnectionUrl, pgPoolWatcher }, { MigratedPgStoreLive, PgStoreLive }]) => {
         // The password and the CA folded into the URL, which is all the migration step takes; the pool's
         // counts for /metrics (StorePool, read optionally by the API) beside the store.
@@ -47,6 +57,9 @@ export const migrateStoreFromConfig = Effect.flatMap(storeOptionsFromConfig, (st
 
 /** The store opened for writing: created if need be, after the migration step (which logs what it applied). */
 export const StoreFromConfig = storeFromConfig(false)
+
+/** The store opened for writing in bulk (`skygge import`): as StoreFromConfig, with SQLite's WAL checkpointed less often. */
+export const BulkStoreFromConfig = storeFromConfig(false, true)
 
 /** The store opened for reading only: it must exist; nothing is migrated or written, so a read-only copy will do. */
 export const ReadStoreFromConfig = storeFromConfig(true)

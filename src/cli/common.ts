@@ -4,7 +4,7 @@ import { Clock, Data, Effect, Option } from "effect"
 import { ApiConfig, type ConfigSources } from "../config/Config.js"
 import { pageLimitProblem } from "../domain/core/PageLimit.js"
 import { fromEpochMillis, parseInstant } from "../domain/core/Instant.js"
-import { ReadStoreFromConfig, StoreFromConfig, withConfig } from "../StoreFromConfig.js"
+import { BulkStoreFromConfig, ReadStoreFromConfig, StoreFromConfig, withConfig } from "../StoreFromConfig.js"
 import type { StoreServices } from "../store/StoreServices.js"
 
 export const VERSION = "0.1.0"
@@ -48,6 +48,10 @@ export const ofType = (objectType: Option.Option<string>) => Option.match(object
 /** Run a command body that writes with its configuration and the store (created and migrated if need be). */
 export const withStore = <A, E>(config: Option.Option<string>, body: Effect.Effect<A, E, StoreServices | ConfigSources>) =>
   withConfig(Option.getOrUndefined(config), Effect.provide(body, StoreFromConfig))
+
+/** Run a command body that writes in bulk (an import) with its configuration and the store opened for it. */
+export const withBulkStore = <A, E>(config: Option.Option<string>, body: Effect.Effect<A, E, StoreServices | ConfigSources>) =>
+  withConfig(Option.getOrUndefined(config), Effect.provide(body, BulkStoreFromConfig))
 
 /** Run a command body that only reads with its configuration and the store opened read-only (a read-only copy will do). */
 export const withReadStore = <A, E>(config: Option.Option<string>, body: Effect.Effect<A, E, StoreServices | ConfigSources>) =>

@@ -14,7 +14,7 @@ import { type RowShape, withFields } from "../../domain/core/Mirror.js"
 import type { ExtractSummary } from "../../ingest/Extract.js"
 import type { IngestSummary } from "../../ingest/Ingest.js"
 import { describeError } from "../../StoreFromConfig.js"
-import { CliError, configOption, instantOption, instantOr, jsonOption, println, withStore } from "../common.js"
+import { CliError, configOption, instantOption, instantOr, jsonOption, println, withBulkStore } from "../common.js"
 import { formatCount } from "../format.js"
 import { progressBar } from "../progress.js"
 
@@ -58,7 +58,7 @@ export const importCommand = Command.make(
     file: Args.text({ name: "FILE" }).pipe(Args.withDescription("NDJSON file of assert/retract operations, or - for stdin"))
   },
   ({ config, file, json }) =>
-    withStore(
+    withBulkStore(
       config,
       Effect.gen(function* () {
         const ingest = yield* IngestConfig
@@ -178,7 +178,7 @@ export const importExtract = Command.make(
     drop: Options.text("drop").pipe(Options.withDescription("store each record without this dotted path (repeatable); default: the type's configured fields"), Options.repeated)
   },
   (given) =>
-    withStore(
+    withBulkStore(
       given.config,
       Effect.scoped(
         Effect.gen(function* () {
