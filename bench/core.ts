@@ -24,6 +24,7 @@ import { performance } from "node:perf_hooks"
 import { once } from "node:events"
 import { fromEpochMillis } from "../src/domain/core/Instant.js"
 import { Store } from "../src/store/Store.js"
+import { BULK_WAL_CHECKPOINT_PAGES } from "../src/StoreFromConfig.js"
 import { openSqlite } from "../src/store/sqlite/SqliteOpen.js"
 import { MigratedSqliteStoreLive } from "../src/store/sqlite/SqliteStoreLive.js"
 import { fmt, httpPointQueries, PEAK_RSS_HOOK, peakRssMiB, percentile, verdict } from "./support.js"
@@ -102,7 +103,7 @@ const main = async () => {
   // (b) The engine's import path, in-process (what `skygge import` runs).
   const dbFile = join(dir, "skygge.db")
   const scope = Effect.runSync(Scope.make())
-  const services = Effect.runSync(Layer.buildWithScope(MigratedSqliteStoreLive({ filename: dbFile, synchronous: "NORMAL" }).pipe(Layer.provide(Logger.minimumLogLevel(LogLevel.Warning))), scope))
+  const services = Effect.runSync(Layer.buildWithScope(MigratedSqliteStoreLive({ filename: dbFile, synchronous: "NORMAL", walCheckpointPages: BULK_WAL_CHECKPOINT_PAGES }).pipe(Layer.provide(Logger.minimumLogLevel(LogLevel.Warning))), scope))
   const store = Context.get(services, Store)
   const importSeconds = await engineImport(store, file, N)
   const importRate = N / importSeconds

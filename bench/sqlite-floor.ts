@@ -1,7 +1,7 @@
 /**
  * Line (a′) of `npm run bench:core`: the engine's write set alone, on SQLite. What the import (b)
  * wrote is read back from its file and written again into a fresh migrated store file (the store's
- * own tuning: WAL, `synchronous = NORMAL`, its page cache, secure_delete), in (b)'s batches and order,
+ * own tuning as `skygge import` opens it: WAL, `synchronous = NORMAL`, its page cache, secure_delete), in (b)'s batches and order,
  * one transaction each: closes, rows, outbox, heads, events — each kind one set-based
  * `INSERT … SELECT` (or UPDATE) from the plan, no reading of history, planning, decoding, or crossing
  * from JavaScript per record. No import that writes these records can be faster, so its ratio to (a)
@@ -10,6 +10,7 @@
 import type Database from "better-sqlite3"
 import type { Instant } from "../src/domain/core/Instant.js"
 import { migrateSqliteFile, openSqlite } from "../src/store/sqlite/SqliteOpen.js"
+import { BULK_WAL_CHECKPOINT_PAGES } from "../src/StoreFromConfig.js"
 
 const PARTS = ["closes", "rows", "outbox", "heads", "events", "commit"] as const
 export type FloorPart = (typeof PARTS)[number]
@@ -37,7 +38,7 @@ const makePlan = (db: Database.Database, batchSize: number) =>
  */
 export const sqliteWriteSetFloor = (engineFile: string, floorFile: string, planFile: string, batchSize: number, now: Instant) => {
   migrateSqliteFile({ filename: floorFile })
-  const db = openSqlite({ filename: floorFile, synchronous: "NORMAL" })
+  const db = openSqlite({ filename: floorFile, synchronous: "NORMAL", walCheckpointPages: BULK_WAL_CHECKPOINT_PAGES })
   try {
     db.prepare("ATTACH DATABASE ? AS src").run(engineFile)
     db.prepare("ATTACH DATABASE ? AS plan").run(planFile)

@@ -15,7 +15,7 @@ import { MigratedSqliteStoreLive, migrateSqliteStore, SqliteStoreLive } from "./
  * written again between two checkpoints copied once (measured on an import of 200,000 re-registrations: its commits'
  * time 4.8–5.1 → 3.6–3.7 s, the whole import 4–14 % faster). The WAL is folded in and removed when the command closes the store.
  */
-const BULK_WAL_CHECKPOINT_PAGES = 16_384
+export const BULK_WAL_CHECKPOINT_PAGES = 16_384
 
 /** The store `store.*` names: SQLite's options, or PostgreSQL's (SQLite's own keys are ignored there, as `poolSize`, `password` and `sslCa` are on SQLite). */
 export const storeOptionsFromConfig = Effect.gen(function* () {
