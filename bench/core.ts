@@ -29,6 +29,7 @@ import { openSqlite } from "../src/store/sqlite/SqliteOpen.js"
 import { MigratedSqliteStoreLive } from "../src/store/sqlite/SqliteStoreLive.js"
 import { fmt, httpPointQueries, PEAK_RSS_HOOK, peakRssMiB, percentile, verdict } from "./support.js"
 import { BASE, engineImport, objectId, reregistrations, workload } from "./workload.js"
+import { floorSeconds } from "./floor.js"
 import { sqliteWriteSetFloor } from "./sqlite-floor.js"
 
 const N = Number(process.env.SKYGGE_BENCH_N ?? 800_000)
@@ -121,7 +122,7 @@ const main = async () => {
   report(
     `(a′) the engine's write set alone (what (b) wrote, in its batches: set-based statements, no reads or planning) ${fmt(floorRate).padStart(10)} ops/s   ` +
       `ratio to (a) ${fmt(floorRate / rawRate, 2)} (the most (b) can reach with this write set); (b) is ${fmt(importRate / floorRate, 2)} of it\n` +
-      `     its seconds: ${Object.entries(floor.parts).map(([part, s]) => `${part} ${fmt(s, 1)}`).join(", ")} (of ${fmt(floor.seconds, 1)})`
+      `     its seconds: ${floorSeconds(floor)}`
   )
   for (const f of ["floor.db", "floor.db-wal", "floor.db-shm", "floor-plan.db"]) rmSync(join(dir, f), { force: true })
 

@@ -12,6 +12,7 @@ import { bulkInsert } from "../src/store/pg/PgCopy.js"
 import { advanceHeads, closeRows, insertOutbox, insertRows, lockHistory, type OutboxInsert, type RowInsert } from "../src/store/pg/PgHistory.js"
 import { EVENT_INSERT_COLUMNS } from "../src/store/pg/PgStore.js"
 import type { OutboxType } from "../src/store/Outbox.js"
+import { batchStopwatch, emptyFloorResult, type FloorResult } from "./floor.js"
 
 /** The plan tables, in the engine's database: each record of the import with the batch that wrote it. */
 const PLAN = `
@@ -27,16 +28,6 @@ interface EventPlan { seq: string; event_id: string; object_type: string; object
 interface RowPlan { id: string; object_type: string; object_id: string; registrering_fra: string; virkning_fra: string | null; virkning_til: string | null; data: string; event_id: string; closed_in: string | null; registrering_til: string | null }
 interface OutboxPlan { seq: string; id: string; type: OutboxType; object_type: string; object_id: string; registreringstid: string; virkning_fra: string | null; virkning_til: string | null; event_id: string }
 
-const PARTS = ["closes", "rows", "outbox", "heads", "events", "commit"] as const
-export type FloorPart = (typeof PARTS)[number]
-export interface FloorResult {
-  /** The seconds the write transactions took (the reads of the plan between them not counted). */
-  seconds: number
-  /** Each kind of statement's share of them. */
-  parts: Record<FloorPart, number>
-  operations: number
-}
-
 interface BatchPlan {
   readonly b: number
   readonly events: ReadonlyArray<EventPlan>
@@ -49,17 +40,11 @@ interface BatchPlan {
 const writeBatch = async (floor: pg.Client, { b, events, rows, closes, outbox }: BatchPlan, now: Instant, result: FloorResult) => {
   const heads = new Map<string, { objectType: string; objectId: string; latest: Instant }>()
   for (const e of events) heads.set(`${e.object_type}\u0000${e.object_id}`, { objectType: e.object_type, objectId: e.object_id, latest: e.registreringstid as Instant })
-  const start = performance.now()
-  let mark = start
-  const lap = (part: FloorPart) => {
-    const t = performance.now()
-    result.parts[part] += (t - mark) / 1000
-    mark = t
-  }
+  const { restart, lap, done } = batchStopwatch(result)
   const client = floor as pg.PoolClient
   await floor.query("BEGIN")
   await lockHistory(client)
-  mark = performance.now()
+  restart()
   await closeRows(client, closes.map((c) => ({ id: Number(c.id), at: c.registrering_til as Instant })), now)
   lap("closes")
   await insertRows(
@@ -89,15 +74,14 @@ const writeBatch = async (floor: pg.Client, { b, events, rows, closes, outbox }:
   lap("events")
   await floor.query("COMMIT")
   lap("commit")
-  result.seconds += (performance.now() - start) / 1000
-  result.operations += events.length
+  done(events.length)
 }
 
 /** Write what the import wrote into each of `floors` (fresh migrated databases, perhaps altered), batch by batch: a result for each. */
 export const writeSetFloor = async (engine: pg.Client, floors: ReadonlyArray<pg.Client>, batchSize: number, now: Instant): Promise<Array<FloorResult>> => {
   await engine.query(PLAN.replace("$1", String(batchSize)))
   const batches = Number((await engine.query<{ n: string }>("SELECT coalesce(max(batch) + 1, 0) AS n FROM floor_events")).rows[0]!.n)
-  const results = floors.map((): FloorResult => ({ seconds: 0, parts: Object.fromEntries(PARTS.map((p) => [p, 0])) as Record<FloorPart, number>, operations: 0 }))
+  const results = floors.map(emptyFloorResult)
   for (let b = 0; b < batches; b++) {
     const events = (await engine.query<EventPlan>("SELECT * FROM floor_events WHERE batch = $1 ORDER BY seq", [b])).rows
     // A row closed in a later batch is inserted current, as the engine inserted it.

@@ -36,7 +36,8 @@ import type { StoreServices } from "../src/store/StoreServices.js"
 import type { StoreOpenError } from "../src/store/StoreOpenError.js"
 import { fmt, httpPointQueries, percentile, verdict } from "./support.js"
 import { BASE, DAY, engineImport, objectId, workload } from "./workload.js"
-import { type FloorResult, writeSetFloor } from "./pg-floor.js"
+import { floorSeconds } from "./floor.js"
+import { writeSetFloor } from "./pg-floor.js"
 
 const N = Number(process.env.SKYGGE_BENCH_N ?? 800_000)
 const BATCH = 2000
@@ -222,12 +223,11 @@ const main = async () => {
     withClient(floorUrl, (target) => withClient(bareUrl, (unconstrained) => writeSetFloor(engine, [target, unconstrained], BATCH, fromEpochMillis(Date.now())))))
   for (const f of [floor!, bare!]) if (f.operations !== N) throw new Error(`the write set held ${f.operations} operations, not ${N}`)
   const floorRate = N / floor!.seconds, bareRate = N / bare!.seconds
-  const seconds = (f: FloorResult) => `${Object.entries(f.parts).map(([part, s]) => `${part} ${fmt(s, 1)}`).join(", ")} (of ${fmt(f.seconds, 1)})`
   console.log(
     `(a′) the engine's write set alone (what (b) wrote: its statements, batches and lock, no reads or planning) ${fmt(floorRate).padStart(10)} ops/s   ` +
       `ratio to COPY ${fmt(floorRate / copyRate, 2)} (the most (b) can reach with this write set); (b) is ${fmt(importRate / floorRate, 2)} of it\n` +
-      `     its seconds: ${seconds(floor!)}\n` +
-      `     the same without the exclusion constraint ${fmt(bareRate).padStart(10)} ops/s   ratio to COPY ${fmt(bareRate / copyRate, 2)}; its seconds: ${seconds(bare!)}`
+      `     its seconds: ${floorSeconds(floor!)}\n` +
+      `     the same without the exclusion constraint ${fmt(bareRate).padStart(10)} ops/s   ratio to COPY ${fmt(bareRate / copyRate, 2)}; its seconds: ${floorSeconds(bare!)}`
   )
   console.log(
     `(b) engine import of N asserts (PostgreSQL)       ${fmt(importRate).padStart(10)} ops/s   ratio to COPY ${fmt(ratio, 2)}, to unnest ${fmt(importRate / unnestRate, 2)}   ` +

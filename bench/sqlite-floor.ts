@@ -11,9 +11,7 @@ import type Database from "better-sqlite3"
 import type { Instant } from "../src/domain/core/Instant.js"
 import { migrateSqliteFile, openSqlite } from "../src/store/sqlite/SqliteOpen.js"
 import { BULK_WAL_CHECKPOINT_PAGES } from "../src/StoreFromConfig.js"
-
-const PARTS = ["closes", "rows", "outbox", "heads", "events", "commit"] as const
-export type FloorPart = (typeof PARTS)[number]
+import { batchStopwatch, emptyFloorResult } from "./floor.js"
 
 /** The plan, in a file of its own (`plan`): each record the import wrote, with the batch that wrote it. */
 const makePlan = (db: Database.Database, batchSize: number) =>
@@ -61,16 +59,9 @@ export const sqliteWriteSetFloor = (engineFile: string, floorFile: string, planF
       events: db.prepare(`INSERT INTO main.events (seq, event_id, object_type, object_id, registreringstid, operation, outcome, source, received_at)
         SELECT seq, event_id, object_type, object_id, registreringstid, operation, outcome, source, @now FROM plan.fe WHERE batch = @b ORDER BY seq`)
     }
-    const parts = Object.fromEntries(PARTS.map((p) => [p, 0])) as Record<FloorPart, number>
-    let seconds = 0
+    const result = emptyFloorResult()
     for (let b = 0; b < batches; b++) {
-      const start = performance.now()
-      let mark = start
-      const lap = (part: FloorPart) => {
-        const t = performance.now()
-        parts[part] += (t - mark) / 1000
-        mark = t
-      }
+      const { lap, done } = batchStopwatch(result)
       db.exec("BEGIN IMMEDIATE")
       for (const part of ["closes", "rows", "outbox", "heads", "events"] as const) {
         step[part].run({ b, now })
@@ -78,10 +69,10 @@ export const sqliteWriteSetFloor = (engineFile: string, floorFile: string, planF
       }
       db.exec("COMMIT")
       lap("commit")
-      seconds += (performance.now() - start) / 1000
+      done(0)
     }
-    const operations = (db.prepare("SELECT count(*) AS n FROM main.events").get() as { n: number }).n
-    return { seconds, parts, operations }
+    result.operations = (db.prepare("SELECT count(*) AS n FROM main.events").get() as { n: number }).n
+    return result
   } finally {
     db.close()
   }
