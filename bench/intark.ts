@@ -145,13 +145,13 @@ const engineLoop = async (): Promise<number> => {
       Logger.withMinimumLogLevel(LogLevel.Error)
     )
   )
-  // Wait for the consumer's queue before publishing.
+  // Wait for the consumer, not only its queue: a notification published before the queue is bound is lost.
   const probe = await connect()
   for (let i = 0; ; i++) {
     const ch = await probe.createChannel()
     ch.on("error", () => undefined)
-    if (await ch.checkQueue(queue).then(() => true, () => false)) break
-    if (i > 100) throw new Error("the engine did not declare its queue")
+    if ((await ch.checkQueue(queue).then((ok) => ok.consumerCount, () => 0)) > 0) break
+    if (i > 100) throw new Error("the engine did not consume its queue")
     await new Promise((r) => setTimeout(r, 100))
   }
   const start = performance.now()

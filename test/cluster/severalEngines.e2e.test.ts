@@ -21,7 +21,7 @@ import { type DafSimulator, startDafSimulator } from "../../src/sources/dataford
 import type { OpenStore } from "../support/engine.js"
 import { type ClusterView, type Engines, startEngines } from "../support/engines.js"
 import { skygge } from "../cli/skygge.js"
-import { brokerNames, declareDeadLetter, deleteBrokerObjects, fsSourceConfig, waitConverged, waitForQueue } from "../support/intark.js"
+import { brokerNames, declareDeadLetter, deleteBrokerObjects, fsSourceConfig, waitConverged, waitForConsumer } from "../support/intark.js"
 import { freePort } from "../support/net.js"
 import { RABBIT_URL } from "../support/rabbit.js"
 import { testStores } from "../support/testStores.js"
@@ -80,7 +80,7 @@ describe("several engines on one PostgreSQL", () => {
       await deleteBrokerObjects(names)
     })
     const { engines, engine } = await cluster((store) => ({ store, sources: [fsSourceConfig(names, sim, RABBIT_URL)] }))
-    await waitForQueue(names.queue)
+    await waitForConsumer(names.queue)
     const driving = driveRandomChanges(sim, { seed: 31, changes: 400, persons: 120, roles: 60, pauseEvery: 4, pauseMs: 120 })
     let kills = 0, holderKills = 0
     // While no member stalls, no object is fetched by two at once; a stalled one's claims are taken over

@@ -17,7 +17,7 @@ import { type Instant, parseInstant } from "../../src/domain/core/Instant.js"
 import { fsPerson, startFsSimulator } from "../../src/sources/intark/simulator/FsSimulator.js"
 import { startDafSimulator } from "../../src/sources/datafordeler/simulator/DafSimulator.js"
 import { CLI_BUDGET_MS, skygge } from "../cli/skygge.js"
-import { brokerNames, declareDeadLetter, fsSourceConfig, stopSkyggeRun, waitForQueue } from "../support/intark.js"
+import { brokerNames, declareDeadLetter, fsSourceConfig, stopSkyggeRun, waitForConsumer } from "../support/intark.js"
 import { freePort } from "../support/net.js"
 import { killIfRunning, startSkygge } from "../support/process.js"
 import { connectRabbit, RABBIT_URL } from "../support/rabbit.js"
@@ -60,7 +60,7 @@ describe("minimisation and retention through the real doors", () => {
     let child: ChildProcess | undefined
     cleanups.push(stopSkyggeRun(() => child, sim, names, dir))
     child = startSkygge(configFile)
-    await waitForQueue(names.queue)
+    await waitForConsumer(names.queue)
     const origin = new URL(sim.baseUrl).origin
     const ids = Array.from({ length: 12 }, (_, i) => String(900 + i))
     const persons = new Map(ids.map((id) => [id, fsPerson(origin, id, 1)]))

@@ -25,7 +25,7 @@ import {
   runSource,
   shadowDiff,
   waitConverged,
-  waitForQueue
+  waitForConsumer
 } from "../support/intark.js"
 import { resyncSource, runResyncSchedule } from "../../src/sources/intark/Resync.js"
 import type { ResyncReport } from "../../src/store/ResyncReports.js"
@@ -94,7 +94,7 @@ describe("IntArk source on the real broker, against the FS simulator", () => {
     const stop = runSource(engine, source)
     cleanups.push(stop)
     // The consumer declares and binds its queue; wait for it before publishing.
-    await waitForQueue(names.queue)
+    await waitForConsumer(names.queue)
     const connection = await connectRabbit()
     cleanups.push(() => connection.close().catch(() => undefined))
     return { names, sim, engine, source, proxy, connection }
@@ -369,7 +369,7 @@ describe("IntArk source on the real broker, against the FS simulator", () => {
     })
     const start = () => startSkygge(configFile)
     child = start()
-    await waitForQueue(names.queue)
+    await waitForConsumer(names.queue)
     const first = driveRandomChanges(sim, { seed: 13, changes: 400, persons: 100, roles: 60, pauseEvery: 10, pauseMs: 15 })
     // Kill it once it is busy: registrations committed, more in flight.
     const events = async () => (await Effect.runPromise(engine.store.stats)).events

@@ -18,7 +18,7 @@ import { fsPerson, type FsSimulator, startFsSimulator } from "../../src/sources/
 import type { Received, WorkItem } from "../../src/store/WorkQueue.js"
 import { useCleanups } from "../support/cleanups.js"
 import { type OpenStore, openPgStore } from "../support/engine.js"
-import { brokerNames, declareDeadLetter, deleteBrokerObjects, fsSourceConfig, waitConverged, waitForQueue } from "../support/intark.js"
+import { brokerNames, declareDeadLetter, deleteBrokerObjects, fsSourceConfig, waitConverged, waitForConsumer } from "../support/intark.js"
 import { freePort } from "../support/net.js"
 import { pgTestDatabases } from "../support/pg.js"
 import { killIfRunning, startSkygge } from "../support/process.js"
@@ -106,7 +106,7 @@ describe("two skygge run on one PostgreSQL, one IntArk queue", () => {
     expect(await claimedBy(memberA)).toEqual(heldByA)
     expect(sim.overlapping()).toEqual([])
     // Notifications now reach both (competing consumers): new persons, and new versions of some a holds.
-    await waitForQueue(names.queue)
+    await waitForConsumer(names.queue)
     for (let i = 0; i < 10; i++) await change(String(700 + PERSONS + i), 1)
     for (let i = 0; i < 5; i++) await change(String(700 + i), 2)
     await sim.flush()

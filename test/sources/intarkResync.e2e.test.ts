@@ -14,7 +14,7 @@ import { join } from "node:path"
 import { afterEach, beforeAll, describe, expect, it } from "vitest"
 import { fsPerson, fsPersonrolle, startFsSimulator } from "../../src/sources/intark/simulator/FsSimulator.js"
 import type { ResyncReport } from "../../src/store/ResyncReports.js"
-import { brokerNames, declareDeadLetter, fsSourceConfig, stopSkyggeRun, waitForQueue } from "../support/intark.js"
+import { brokerNames, declareDeadLetter, fsSourceConfig, stopSkyggeRun, waitForConsumer } from "../support/intark.js"
 import { freePort } from "../support/net.js"
 import { startSkygge } from "../support/process.js"
 import { connectRabbit, RABBIT_URL } from "../support/rabbit.js"
@@ -56,7 +56,7 @@ describe("IntArk resync with one resource's listing failing", () => {
     }
 
     child = startSkygge(configFile)
-    await waitForQueue(names.queue)
+    await waitForConsumer(names.queue)
     const origin = new URL(sim.baseUrl).origin
     await sim.upsert("personer", "101", fsPerson(origin, "101", 1))
     await sim.upsert("personer", "102", fsPerson(origin, "102", 1))

@@ -179,18 +179,23 @@ export const registrationsNeverBackwards = async (engine: OpenStore) => {
   expect(backwards).toEqual([])
 }
 
-/** Wait until the engine has declared its queue (up to 30 s): what is published before reaches nobody. */
-export const waitForQueue = async (queue: string) => {
+/**
+ * Wait until an engine consumes its queue (up to 30 s). Not merely until the queue exists: the consumer
+ * declares the queue, then binds it, then consumes — a notification published between the declaration
+ * and the binding is routed nowhere and lost (a CI run lost an object's only notification that way).
+ */
+export const waitForConsumer = async (queue: string) => {
   const connection = await connectRabbit()
   try {
     for (let i = 0; i < 300; i++) {
       const ch = await connection.createChannel()
       ch.on("error", () => undefined)
-      const ok = await ch.checkQueue(queue).then(() => true, () => false)
-      if (ok) return await ch.close()
+      const consumers = await ch.checkQueue(queue).then((ok) => ok.consumerCount, () => 0)
+      if (consumers > 0) return await ch.close()
+      await ch.close().catch(() => undefined)
       await new Promise((r) => setTimeout(r, 100))
     }
-    throw new Error(`queue ${queue} was never declared`)
+    throw new Error(`queue ${queue} was never consumed (declared, bound and listened to) within 30 s`)
   } finally {
     await connection.close().catch(() => undefined)
   }
