@@ -32,6 +32,7 @@ import type { ResyncReport } from "../../src/store/ResyncReports.js"
 import { connectRabbit, RABBIT_URL, startTcpProxy } from "../support/rabbit.js"
 import { freePort } from "../support/net.js"
 import { killIfRunning, startSkygge } from "../support/process.js"
+import { sleep, waitFor, waitForReady } from "../support/wait.js"
 import { TEST_BACKENDS, testStores } from "../support/testStores.js"
 import { skygge } from "../cli/skygge.js"
 
@@ -338,6 +339,51 @@ describe("IntArk source on the real broker, against the FS simulator", () => {
     expect(unknown.code).toBe(1)
     expect(unknown.stderr).toContain("no source named 'nope'")
   }, 90_000)
+
+  it("lists the provider for its first full load only once its queue is bound: a change after the listing is notified, not lost", async () => {
+    dir = mkdtempSync(join(tmpdir(), "skygge-intark-bound-"))
+    const names = brokerNames()
+    await declareDeadLetter(names)
+    const sim = await startFsSimulator({ amqpUrl: RABBIT_URL, exchange: names.exchange, seed: 43, faults: { apiLagMs: 50 } })
+    // The broker is not reachable when skygge starts: its queue cannot be declared, nor bound.
+    const target = new URL(RABBIT_URL)
+    const proxy = await startTcpProxy(Number(target.port || 5672), target.hostname)
+    proxy.down()
+    const existing = await driveRandomChanges(sim, { seed: 43, changes: 60, persons: 30, roles: 20, deleteRate: 0 })
+    const dbFile = join(dir, "skygge.db")
+    const configFile = join(dir, "skygge.json")
+    const apiPort = await freePort()
+    const proxied = `amqp://${target.username}:${target.password}@127.0.0.1:${proxy.port}`
+    writeFileSync(configFile, JSON.stringify({
+      store: { url: `sqlite:${dbFile}` },
+      api: { host: "127.0.0.1", port: apiPort },
+      log: { level: "Error" },
+      sources: [fsSourceConfig(names, sim, proxied, { resources: {
+        personer: { objectType: "fs.person", list: "/personer" },
+        personroller: { objectType: "fs.personrolle", validFrom: "periode.fraDato", validTo: "periode.tilDato", list: "/personroller" }
+      } })]
+    }))
+    let child: ChildProcess | undefined
+    cleanups.push(async () => {
+      await killIfRunning(child)
+      await proxy.close()
+      await sim.close()
+      await deleteBrokerObjects(names)
+      rmSync(dir, { recursive: true, force: true })
+    })
+    child = startSkygge(configFile)
+    await waitForReady(apiPort)
+    await sleep(1500)
+    // A listing now could miss a change made after it, whose notification would reach no queue.
+    expect(sim.stats().requests).toBe(0)
+    proxy.up()
+    await waitForConsumer(names.queue)
+    await waitFor("the full load to list the provider", () => sim.stats().requests > 0)
+    for (const key of await driveRandomChanges(sim, { seed: 44, changes: 30, persons: 30, roles: 20 })) existing.add(key)
+    const engine = openStore(dbFile)
+    cleanups.push(() => engine.close())
+    await waitConverged(engine, sim, names.source, existing)
+  }, 60_000)
 
   it.each(TEST_BACKENDS)("loses nothing when the engine process is killed hard (SIGKILL) mid-stream and started again (store: %s)", async (backend) => {
     dir = mkdtempSync(join(tmpdir(), "skygge-intark-kill-"))

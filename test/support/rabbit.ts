@@ -20,13 +20,18 @@ export interface TcpProxy {
   readonly port: number
   /** Destroy every open connection through the proxy (the client sees a dropped TCP connection). */
   readonly cut: () => number
+  /** While down, every new connection is closed at once (a broker not reachable yet); `up` ends it. */
+  readonly down: () => void
+  readonly up: () => void
   readonly close: () => Promise<void>
 }
 
 export const startTcpProxy = (targetPort: number, targetHost = "127.0.0.1"): Promise<TcpProxy> =>
   new Promise((resolve) => {
     const sockets = new Set<Socket>()
+    let refusing = false
     const server: Server = createServer((client) => {
+      if (refusing) return void client.destroy()
       const upstream = tcpConnect(targetPort, targetHost)
       sockets.add(client)
       sockets.add(upstream)
@@ -52,6 +57,8 @@ export const startTcpProxy = (targetPort: number, targetHost = "127.0.0.1"): Pro
           sockets.clear()
           return n
         },
+        down: () => void (refusing = true),
+        up: () => void (refusing = false),
         close: () =>
           new Promise<void>((done) => {
             for (const s of sockets) s.destroy()

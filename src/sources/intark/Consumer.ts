@@ -21,6 +21,8 @@ export interface ConsumerOptions {
   readonly passphrase?: Redacted.Redacted
   /** Largest batch recorded in one transaction. */
   readonly batchSize?: number
+  /** Completed once the queue is declared and bound (or, not declared by us, found): from then on every change is notified. */
+  readonly bound?: Deferred.Deferred<void>
 }
 
 const socketOptions = (options: ConsumerOptions, reveal: (r: Redacted.Redacted) => string) => {
@@ -65,6 +67,7 @@ const session = (options: ConsumerOptions, amqpConnection: AmqpConnectionShape) 
       const { channel, closed } = yield* amqpConnection.channel(connected)
       const cancelled = yield* Deferred.make<never, AmqpError>()
       yield* amqpTry(url, () => topology(channel, source))
+      if (options.bound !== undefined) yield* Deferred.succeed(options.bound, undefined)
       yield* amqpTry(url, () => channel.prefetch(source.amqp.prefetch))
       const inbox = yield* Queue.unbounded<ConsumeMessage>()
       yield* amqpTry(url, () =>

@@ -4,9 +4,11 @@
  * every object on the provider's list endpoint is queued as work (as if a
  * notification had named it) and fetched through the one fetch path. Without
  * a list endpoint the engine says, loudly, that the shadow will only hold
- * what changes from now on.
+ * what changes from now on. The listing waits until the source's queue is
+ * bound: a change made after a listing taken before the binding would be in
+ * neither the listing nor the queue.
  */
-import { Duration, Effect, Redacted } from "effect"
+import { Deferred, Duration, Effect, Redacted } from "effect"
 import { backoff } from "../../schedule/Backoff.js"
 import { request } from "undici"
 import type { ChangeHint } from "../../domain/intark/ChangeHint.js"
@@ -79,8 +81,11 @@ export const listedHint = (source: IntarkSource, resource: string, id: string, l
   } satisfies ChangeHint
 })
 
-/** Queue every listed object of each resource the shadow holds none of; returns how many were queued. */
-export const fullLoadIfEmpty = (source: IntarkSource, authHeaders: Readonly<Record<string, Redacted.Redacted>>) =>
+/**
+ * Queue every listed object of each resource the shadow holds none of, once `bound` has completed (the
+ * source's queue is bound, so every change after the listing is notified); returns how many were queued.
+ */
+export const fullLoadIfEmpty = (source: IntarkSource, authHeaders: Readonly<Record<string, Redacted.Redacted>>, bound: Deferred.Deferred<void>) =>
   Effect.gen(function* () {
     const store = yield* Store
     const workQueue = yield* WorkQueue
@@ -95,6 +100,10 @@ export const fullLoadIfEmpty = (source: IntarkSource, authHeaders: Readonly<Reco
           "the shadow holds nothing of this resource and no list endpoint is configured: it will only hold objects that change from now on (set resources.<resource>.list for a full load)"
         ).pipe(log)
         continue
+      }
+      if (!(yield* Deferred.isDone(bound))) {
+        yield* Effect.logInfo("full load: waiting for the source's queue to be bound before listing (a change after the listing must be notified)").pipe(log)
+        yield* Deferred.await(bound)
       }
       let queued = 0
       const { pages, unrecognised } = yield* forEachListPage(source, settings.list, settings.listIdField, headers, (page) => {

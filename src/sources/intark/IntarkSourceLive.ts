@@ -1,9 +1,9 @@
 /**
  * Every configured IntArk source as part of the engine: a consumer and a fetcher each (in every process:
- * competing consumers on one queue), stopped with the layer; the first-start full load and the resync
- * schedule are singletons of the cluster (`intark:<source>:full-load`, `intark:<source>:resync`).
+ * competing consumers on one queue), stopped with the layer; the first-start full load (which lists the
+ * provider only once the queue is bound) and the resync schedule are singletons of the cluster (`intark:<source>:full-load`, `intark:<source>:resync`).
  */
-import { Effect, Layer, Redacted } from "effect"
+import { Deferred, Effect, Layer, Redacted } from "effect"
 import { Leadership } from "../../cluster/Leadership.js"
 import { ConfigSources } from "../../config/Config.js"
 import { runConsumer } from "./Consumer.js"
@@ -38,8 +38,10 @@ export const startIntarkSource = (source: IntarkSource) =>
     const password = source.amqp.password === undefined ? undefined : yield* resolveSecret(source.amqp.password, `${what}.password`)
     const passphrase = source.amqp.passphrase === undefined ? undefined : yield* resolveSecret(source.amqp.passphrase, `${what}.passphrase`)
     const headers = yield* authHeaders(source)
+    // The first full load lists the provider only once this process's consumer has bound the queue.
+    const bound = yield* Deferred.make<void>()
     yield* Effect.forkScoped(
-      runConsumer({ source, ...(password ? { password } : {}), ...(passphrase ? { passphrase } : {}) }, Redacted.value).pipe(
+      runConsumer({ source, bound, ...(password ? { password } : {}), ...(passphrase ? { passphrase } : {}) }, Redacted.value).pipe(
         Effect.tapErrorCause((cause) => Effect.logError(`intark consumer ${source.name} stopped`, cause))
       )
     )
@@ -48,7 +50,7 @@ export const startIntarkSource = (source: IntarkSource) =>
     )
     const leadership = yield* Leadership
     yield* Effect.forkScoped(
-      leadership.lead(`intark:${source.name}:full-load`, fullLoadIfEmpty(source, headers)).pipe(
+      leadership.lead(`intark:${source.name}:full-load`, fullLoadIfEmpty(source, headers, bound)).pipe(
         Effect.catchAll((error) => Effect.logError("full load failed; it is tried again at the next start while the shadow is still empty").pipe(Effect.annotateLogs({ source: source.name, error: error.message })))
       )
     )
