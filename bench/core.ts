@@ -190,13 +190,17 @@ const main = async () => {
   )
   if (found === 0) throw new Error("no query found a row: the workload and the queries disagree")
 
-  // (d) Peak RSS of the import command for a small and a large file.
+  // (d) Peak RSS of the import command for a small and a large file, beside its floor: an import of one line.
+  const one = join(dir, "one.ndjson")
+  await writeFile(one, 1)
+  const rssFloor = (await importChild(one, join(dir, "rss-one.db"), 1)).rss
   const small = join(dir, "small.ndjson")
   await writeFile(small, Math.ceil(N / 10))
   const rssSmall = (await importChild(small, join(dir, "rss-small.db"), Math.ceil(N / 10))).rss
   const rssLarge = (await importChild(file, join(dir, "rss-large.db"), N)).rss
   report(
-    `(d) peak RSS of skygge import, N/10 lines        ${fmt(rssSmall).padStart(6)} MiB\n` +
+    `(d) peak RSS of skygge import, 1 line (the floor: runtime, bundle, store) ${fmt(rssFloor).padStart(6)} MiB\n` +
+      `    peak RSS of skygge import, N/10 lines        ${fmt(rssSmall).padStart(6)} MiB\n` +
       `    peak RSS of skygge import, N lines           ${fmt(rssLarge).padStart(6)} MiB   ratio ${fmt(rssLarge / rssSmall, 2)}   target flat (≤ 1.5) and ≤ 256 MiB: ${verdict(rssLarge / rssSmall <= 1.5 && rssLarge <= 256)}`
   )
   rmSync(dir, { recursive: true, force: true })

@@ -27,7 +27,7 @@ import { type DafSimulator, startDafSimulator } from "../src/sources/datafordele
 import { makeSqliteSourceCursors } from "../src/store/sqlite/SqliteSourceCursors.js"
 import { makeSqliteStore, openSqlite } from "../src/store/sqlite/SqliteStore.js"
 import { migrateSqliteFile } from "../src/store/sqlite/SqliteOpen.js"
-import { fmt, freePort, PEAK_RSS_HOOK, peakRssMiB, verdict } from "./support.js"
+import { fmt, freePort, idleRunPeakRssMiB, PEAK_RSS_HOOK, peakRssMiB, verdict } from "./support.js"
 
 const N = Number(process.env.SKYGGE_BENCH_DAF_N ?? 100_000)
 const GRAPHQL_PAGE = 10_000
@@ -82,6 +82,8 @@ const runEngine = async (name: string, source: Record<string, unknown>, cursor: 
 
 /** Targets (issue 17): events/s as a share of parsing the same events whole, and the child's peak RSS. */
 const RSS_TARGET_MIB = 256
+/** The idle `skygge run`'s peak RSS, measured first: the part of each path's peak that is not the path's. */
+let floorMiB: number | undefined
 
 const report = (label: string, events: number, rows: number, bareRate: number, ratioTarget: number, run: Awaited<ReturnType<typeof runEngine>>) => {
   const rate = events / run.afterReady
@@ -89,7 +91,8 @@ const report = (label: string, events: number, rows: number, bareRate: number, r
   console.log(
     `${label} ${fmt(rate).padStart(9)} events/s   (${fmt(run.afterReady, 2)} s after start-up; ${fmt(events / run.seconds)} events/s over ${fmt(run.seconds, 2)} s with it; ${fmt(rows)} rows)\n` +
       `    ratio to parse-only ${fmt(ratio, 2)} (target ≥ ${fmt(ratioTarget, 2)}: ${verdict(ratio >= ratioTarget)})   ` +
-      `peak RSS ${run.rss === undefined ? "?" : fmt(run.rss)} MiB (target ≤ ${RSS_TARGET_MIB}: ${verdict(run.rss !== undefined && run.rss <= RSS_TARGET_MIB)})`
+      `peak RSS ${run.rss === undefined ? "?" : fmt(run.rss)} MiB (target ≤ ${RSS_TARGET_MIB}: ${verdict(run.rss !== undefined && run.rss <= RSS_TARGET_MIB)})` +
+      (run.rss !== undefined && floorMiB !== undefined ? `, ${fmt(run.rss - floorMiB)} MiB above the idle floor` : "")
   )
 }
 
@@ -165,6 +168,8 @@ const main = async () => {
   console.log(`skygge Datafordeler benchmark — N = ${fmt(N)} events per path, node ${process.version}, ${new Date().toISOString()}`)
   // SKYGGE_BENCH_DAF_PATHS=pull or =graphql runs one path only.
   const paths = (process.env.SKYGGE_BENCH_DAF_PATHS ?? "pull,graphql").split(",")
+  floorMiB = await idleRunPeakRssMiB(`sqlite:${join(dir, "idle.db")}`)
+  console.log(`memory floor: an idle skygge run (no sources, empty store), peak RSS ${fmt(floorMiB)} MiB`)
   if (paths.includes("pull")) await pull()
   if (paths.includes("graphql")) await graphql()
   rmSync(dir, { recursive: true, force: true })

@@ -86,3 +86,30 @@ export const httpPointQueries = async (
     }
   }
 }
+
+/**
+ * The memory floor of a `skygge run`: the peak RSS of one with no sources, from start until it has answered
+ * /health and idled `idleMs` (the runtime, the bundle, the store and the API; what every path's peak includes).
+ */
+export const idleRunPeakRssMiB = async (storeUrl: string, idleMs = 2000): Promise<number> => {
+  const port = await freePort()
+  const bin = fileURLToPath(new URL("../bin/skygge.js", import.meta.url))
+  const child = spawn(process.execPath, ["--import", PEAK_RSS_HOOK, bin, "run"], {
+    env: { ...process.env, SKYGGE_STORE_URL: storeUrl, SKYGGE_API_PORT: String(port), SKYGGE_API_HOST: "127.0.0.1", SKYGGE_LOG_LEVEL: "Warn" },
+    stdio: ["ignore", "ignore", "pipe"]
+  })
+  let stderr = ""
+  child.stderr.on("data", (d) => (stderr += String(d)))
+  for (let attempt = 0; ; attempt++) {
+    const up = await fetch(`http://127.0.0.1:${port}/health`).then((r) => r.ok, () => false)
+    if (up) break
+    if (child.exitCode !== null || attempt > 300) throw new Error(`skygge run did not answer: ${stderr.slice(-2000)}`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  await new Promise((r) => setTimeout(r, idleMs))
+  child.kill("SIGTERM")
+  await once(child, "exit")
+  const rss = peakRssMiB(stderr)
+  if (rss === undefined) throw new Error(`skygge run printed no peak RSS: ${stderr.slice(-2000)}`)
+  return rss
+}
