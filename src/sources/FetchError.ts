@@ -36,10 +36,13 @@ export type UpstreamError = FetchError | DecodeError
 export const honouringRetryAfter = <Out>(schedule: Schedule.Schedule<Out>, cap: Duration.DurationInput) =>
   Schedule.intersect(
     schedule,
-    Schedule.identity<UpstreamError>().pipe(
-      Schedule.addDelay((e) => (e._tag === "FetchError" && e.retryAfter !== undefined ? Duration.min(e.retryAfter, Duration.decode(cap)) : Duration.zero))
+    Schedule.identity<unknown>().pipe(
+      Schedule.addDelay((e) => (e instanceof FetchError && e.retryAfter !== undefined ? Duration.min(e.retryAfter, Duration.decode(cap)) : Duration.zero))
     )
   )
+
+/** Whether a failure is an upstream one that trying again can help (anything else — a store's — is not). */
+export const isTransient = (e: unknown): boolean => (e instanceof FetchError || e instanceof DecodeError) && e.transient
 
 /** Statuses that pass: timeouts, rate limits and the server's own trouble. */
 export const isTransientStatus = (status: number): boolean => status === 408 || status === 429 || status >= 500

@@ -26,6 +26,8 @@ export interface MirrorItem {
   readonly closedBefore?: Instant | undefined
   /** The rows held when the whole history was read and checked against them (heldRows): it testifies only about those. */
   readonly checkedAgainst?: ReadonlyMap<string, string | null> | undefined
+  /** The instant the rows are true as of (inline rows: their events' newest registreringstid): a row closed after it is not shown reopened. */
+  readonly asOf?: Instant | undefined
 }
 
 export interface SourceCursorMove {

@@ -38,8 +38,8 @@ const copy = (shape: Pick<RowShape, "normalise"> = DATAFORDELER_SHAPE) => {
   let next = 1
   return {
     rows,
-    mirror: (upstream: ReadonlyArray<MirrorRow>, complete = true, checkedAgainst?: ReadonlyMap<string, Instant | null>) => {
-      const plan = planMirror(rows, upstream, { complete, checkOverlaps: true, normalise: shape.normalise, checkedAgainst })
+    mirror: (upstream: ReadonlyArray<MirrorRow>, complete = true, checkedAgainst?: ReadonlyMap<string, Instant | null>, asOf?: Instant) => {
+      const plan = planMirror(rows, upstream, { complete, checkOverlaps: true, normalise: shape.normalise, checkedAgainst, asOf })
       for (const c of plan.close) {
         const i = rows.findIndex((r) => r.id === c.id)
         rows[i] = { ...rows[i]!, registreringTil: c.at }
@@ -166,6 +166,37 @@ describe("mirror anomalies: recorded, never obeyed", () => {
     // A row that was held when the answer was checked and that the answer lacks is missing upstream, as without a check.
     const held = new Map([[d(first).key, instant("2021-01-01T00:00:00Z")], [d(later).key, null]])
     expect(m.mirror([d(later)], true, held).anomalies.map((a) => a.kind)).toEqual(["missing-upstream"])
+  })
+
+  it("rows true as of an instant (events' inline rows) cannot show a row reopened that was closed after it", () => {
+    // Object X: event A (registered 2020) carries r1 open; event B (2021) closes r1 and registers r2. A window's
+    // events are mirrored in chunks, so reading the window again mirrors A's chunk after B's rows are held.
+    const at = (s: string) => instant(`${s}-01-01T00:00:00Z`)
+    const r1 = d(row())
+    const r1closed = d(row({ registreringTil: "2021-01-01T00:00:00Z" }))
+    const r2 = d(row({ registreringFra: "2021-01-01T00:00:00Z", virkningFra: "2021-01-01T00:00:00Z", navn: "B" }))
+    const m = copy()
+    expect(m.mirror([r1], false, undefined, at("2020")).insert).toHaveLength(1) // read 1, A
+    expect(m.mirror([r1closed, r2], false, undefined, at("2021"))).toMatchObject({ close: [{ id: 1, at: at("2021") }], anomalies: [] }) // read 1, B
+    // Read again: A's rows are as of 2020, before r1's close: stale for r1, unchanged, nothing written, no anomaly.
+    expect(m.mirror([r1], false, undefined, at("2020"))).toMatchObject({ insert: [], close: [], unchanged: 1, anomalies: [] })
+    expect(m.mirror([r1closed, r2], false, undefined, at("2021"))).toMatchObject({ insert: [], close: [], unchanged: 2, anomalies: [] })
+    // The same when PUSH applied B before PULL mirrors A (the two paths side by side): A is older than what is held.
+    const sideBySide = copy()
+    sideBySide.mirror([r1closed, r2], false, undefined, at("2021"))
+    expect(sideBySide.mirror([r1], false, undefined, at("2020"))).toMatchObject({ insert: [], close: [], unchanged: 1, anomalies: [] })
+    // Rows as of the close's own instant, or later, that show the row open: a genuine reopen, as without an instant.
+    expect(m.mirror([r1], false, undefined, at("2021")).anomalies.map((a) => a.kind)).toEqual(["reopen"])
+    expect(m.mirror([r1], false, undefined, at("2022")).anomalies.map((a) => a.kind)).toEqual(["reopen"])
+    // Without an instant (an event without registreringstid): today's rule, a reopen.
+    expect(m.mirror([r1], false).anomalies.map((a) => a.kind)).toEqual(["reopen"])
+    expect(m.rows.map((r) => r.registreringTil)).toEqual([at("2021"), null])
+    // Being stale for a row's close changes nothing else: the item's new rows are inserted, its closes applied,
+    // a content change is still a rewrite, and a row held open is closed.
+    const r3 = d(row({ registreringFra: "2019-01-01T00:00:00Z", registreringTil: "2020-01-01T00:00:00Z", virkningFra: "2019-01-01T00:00:00Z", navn: "C" }))
+    expect(m.mirror([r1, r3], false, undefined, at("2020"))).toMatchObject({ insert: [r3], close: [], unchanged: 1, anomalies: [] })
+    expect(m.mirror([d(row({ navn: "Aabakke" }))], false, undefined, at("2020")).anomalies.map((a) => a.kind)).toEqual(["rewrite"])
+    expect(m.mirror([d(row({ registreringFra: "2021-01-01T00:00:00Z", virkningFra: "2021-01-01T00:00:00Z", navn: "B", registreringTil: "2022-01-01T00:00:00Z" }))], false, undefined, at("2020")).close).toEqual([{ id: 2, at: at("2022") }])
   })
 
   it("the same row read through GraphQL (ASCII field names) is the same row: its close applies, no rewrite", () => {

@@ -10,6 +10,11 @@
  *   anything else (content or a closed         → an anomaly (a history rewrite): recorded,
  *     registreringTil changed, a reopen)          ours kept — never silently obeyed
  *
+ * An answer testifies only about what it could have seen: a whole history
+ * older than what we hold (isStaleSnapshot), one checked against rows held in
+ * another state than now (`checkedAgainst`), rows true as of an instant before
+ * a held row was closed (`asOf`) — none of these shows a reopen or an absence.
+ *
  * A register's shape says which fields are its platform's bookkeeping (row
  * ids, update stamps, import numbers: a re-import writes the same rows again
  * with new ones) — never compared as content — and how two spellings of the
@@ -182,10 +187,17 @@ export interface MirrorPlanOptions {
    * neither its absence nor its being open is an anomaly.
    */
   readonly checkedAgainst?: ReadonlyMap<string, string | null> | undefined
+  /**
+   * The instant the rows are true as of (rows carried inline: the newest registreringstid of the events
+   * that carried them). A held row the register closed after it was still open then: the rows showing it
+   * open are stale for it, not a reopen (a window's events read again in chunks, an event read by PULL after
+   * PUSH applied a later one). A row closed at or before it that they show open is reopened.
+   */
+  readonly asOf?: Instant | undefined
 }
 
 export const planMirror = (stored: ReadonlyArray<StoredMirrorRow>, upstream: ReadonlyArray<MirrorRow>, options: MirrorPlanOptions): MirrorPlan => {
-  const { checkOverlaps, normalise, closedBefore, checkedAgainst } = options
+  const { checkOverlaps, normalise, closedBefore, checkedAgainst, asOf } = options
   const stale = options.complete && isStaleSnapshot(stored, upstream)
   const complete = options.complete && !stale
   const testifiesAbout = (s: StoredMirrorRow) => checkedAgainst === undefined || (checkedAgainst.has(s.key) && checkedAgainst.get(s.key) === s.registreringTil)
@@ -219,7 +231,7 @@ export const planMirror = (stored: ReadonlyArray<StoredMirrorRow>, upstream: Rea
       if (u.registreringTil! < s.registreringFra) anomalies.push({ kind: "invalid-close", detail: `${describe(u)}: closed at ${u.registreringTil}, before it began` })
       else close.push({ id: s.id, at: u.registreringTil! })
     } else if (u.registreringTil === null) {
-      if (stale || !testifiesAbout(s)) {
+      if (stale || !testifiesAbout(s) || (asOf !== undefined && s.registreringTil > asOf)) {
         unchanged++
         continue
       }

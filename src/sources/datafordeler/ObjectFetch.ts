@@ -12,7 +12,7 @@ import { Pool } from "undici"
 import { decodeMirrorRow, type MirrorRow } from "../../domain/core/Mirror.js"
 import { printableUrl } from "../../ingest/Download.js"
 import { backoff } from "../../schedule/Backoff.js"
-import { DecodeError, FetchError, honouringRetryAfter, parseJson, requestError, retryAfterOf, statusError, type UpstreamError } from "../FetchError.js"
+import { DecodeError, FetchError, honouringRetryAfter, isTransient, parseJson, requestError, retryAfterOf, statusError, type UpstreamError } from "../FetchError.js"
 import { getPath } from "../../domain/core/Json.js"
 import { type Instant, parseInstant } from "../../domain/core/Instant.js"
 import { type DafEntity, type FetchPolicy, rowShape } from "./DafConfig.js"
@@ -41,12 +41,13 @@ export const request = <A>(url: string, attempt: (signal: AbortSignal) => Promis
 /**
  * A request tried up to `maxAttempts` times while its failure is transient, with jittered exponential
  * backoff capped at `maxBackoffSeconds` — or longer when the service asked for it (Retry-After, up to the cap).
+ * Other failures (a store's, of work done while a body streams) are not retried.
  */
-export const withRetry = <A, R>(policy: FetchPolicy, effect: Effect.Effect<A, UpstreamError, R>) => {
+export const withRetry = <A, E, R>(policy: FetchPolicy, effect: Effect.Effect<A, E, R>) => {
   const cap = Duration.seconds(policy.maxBackoffSeconds)
   return effect.pipe(
     Effect.retry({
-      while: (e) => e.transient,
+      while: isTransient,
       times: Math.max(0, policy.maxAttempts - 1),
       schedule: honouringRetryAfter(backoff({ base: Duration.millis(200), max: cap }), cap)
     })

@@ -36,6 +36,11 @@ export interface Wanted {
    * 100,000 events holds a row in a third of the memory a MirrorRow takes.
    */
   inline: Map<string, string> | null
+  /**
+   * The instant the inline rows not yet mirrored are true as of: the newest registreringstid of the events
+   * that carried them (null when one had none). Set anew by the first event whose rows go into an empty map.
+   */
+  inlineAsOf: Instant | null
 }
 
 /** A row's instants and content in one flat string (tabs apart: JSON escapes them in content). */
@@ -68,6 +73,9 @@ export const eventFold = (source: DafSource) => {
   const seenIds = new Set<string>()
   const seenBeskeds = new Set<string>()
   let events = 0
+  // Objects holding inline rows not yet mirrored, and how many rows (mirrored while a page streams: drainInline).
+  let pending: Array<Wanted> = []
+  let pendingRows = 0
   const take = (e: PullEvent) => {
     // The same message may come again under another envelope (overlapping windows, PUSH after PULL): its beskedID says so.
     if (seenIds.has(e.id) || (e.beskedID !== null && seenBeskeds.has(e.beskedID))) return
@@ -79,13 +87,23 @@ export const eventFold = (source: DafSource) => {
       if (entity === undefined) continue
       const k = `${r.objekttype}\u0000${r.objektID}`
       const held = wanted.get(k)
-      const w = held ?? { entity: r.objekttype, objectId: r.objektID, newest: r.registreringstid, registrations: null, inline: new Map<string, string>() }
+      const w: Wanted = held ?? { entity: r.objekttype, objectId: r.objektID, newest: r.registreringstid, registrations: null, inline: new Map<string, string>(), inlineAsOf: null }
       if (r.registreringstid !== null && (w.newest === null || r.registreringstid > w.newest)) w.newest = r.registreringstid
       // Inline rows are used only when every event of the object carries them, all readable.
       const rows = e.objektdata.map((d) => decodeMirrorRow(d, shapes.get(r.objekttype)!, source.timeZone))
       if (w.inline !== null && rows.length > 0 && rows.every((x) => !("reason" in x) && x.objectId === r.objektID)) {
+        const before = w.inline.size
+        if (before === 0) {
+          pending.push(w)
+          w.inlineAsOf = r.registreringstid
+        } else if (w.inlineAsOf !== null) {
+          // An event without an instant leaves the rows as of no known instant (null stays).
+          w.inlineAsOf = r.registreringstid === null ? null : r.registreringstid > w.inlineAsOf ? r.registreringstid : w.inlineAsOf
+        }
         for (const row of rows as Array<MirrorRow>) w.inline.set(row.key, packRow(row))
+        pendingRows += w.inline.size - before
       } else if (w.inline !== null) {
+        pendingRows -= w.inline.size
         w.inline = null
         // Fetched from now on: registrations are kept from its first event on, or not at all.
         if (held === undefined) w.registrations = new Set<Instant>()
@@ -97,27 +115,42 @@ export const eventFold = (source: DafSource) => {
       if (held === undefined) wanted.set(k, w)
     }
   }
-  return { take, wanted, events: () => events }
+  return {
+    take,
+    wanted,
+    events: () => events,
+    /** Rows carried inline and not yet mirrored. */
+    inlineRows: () => pendingRows,
+    /** The objects holding those rows, handed to mirrorInline (which lets their rows go); they stay inline objects. */
+    drainInline: (): ReadonlyArray<Wanted> => {
+      const out = pending
+      pending = []
+      pendingRows = 0
+      return out
+    }
+  }
 }
 
 /** Rows per transaction when objects are mirrored in several (each chunk's rows unpacked only then). */
-const MIRROR_CHUNK_ROWS = 20_000
+export const MIRROR_CHUNK_ROWS = 20_000
 
 /**
- * Objects whose events carried their rows, mirrored as they are (no fetch, and not their whole history),
- * in transactions of about MIRROR_CHUNK_ROWS rows, without a cursor: what was committed is applied
- * again, idempotently, if the window is read again. Each object's packed rows are let go once they
- * are unpacked (`inline` left empty, not null: it stays an object whose rows came inline), so the
- * page's rows shrink while the store's page cache grows. Returns how many objects.
+ * Objects' rows carried inline and not yet mirrored, mirrored as they are (no fetch, and not their whole
+ * history), in transactions of about `chunkRows` rows, without a cursor: what was committed is applied
+ * again, idempotently, if the window is read again — each item true as of its events' newest
+ * registreringstid (`asOf`), so an early chunk read again does not show a row reopened that a later
+ * event closed. Each object's packed rows are let go once they are unpacked (`inline` left empty, not
+ * null: it stays an object whose rows came inline; a later event may add rows), so the page's rows
+ * shrink while the store's page cache grows. Returns how many items.
  */
-export const mirrorInline = (source: DafSource, wanted: ReadonlyArray<Wanted>, eventId: string) =>
+export const mirrorInline = (source: DafSource, wanted: Iterable<Wanted>, eventId: string, chunkRows = MIRROR_CHUNK_ROWS) =>
   Effect.gen(function* () {
     const mirror = yield* MirrorStore
     let chunk: Array<MirrorItem> = []
     let rows = 0
-    let objects = 0
+    let items = 0
     for (const w of wanted) {
-      if (w.inline === null) continue
+      if (w.inline === null || w.inline.size === 0) continue
       const entity = source.entities[w.entity]!
       const item: MirrorItem = {
         objectType: entity.objectType,
@@ -126,20 +159,21 @@ export const mirrorInline = (source: DafSource, wanted: ReadonlyArray<Wanted>, e
         complete: false,
         identity: entity.identity,
         checkOverlaps: false,
-        normalise: rowShape(entity).normalise
+        normalise: rowShape(entity).normalise,
+        asOf: w.inlineAsOf ?? undefined
       }
       w.inline.clear()
       chunk.push(item)
       rows += item.rows.length
-      objects++
-      if (rows >= MIRROR_CHUNK_ROWS) {
+      items++
+      if (rows >= chunkRows) {
         yield* mirror.mirror(`datafordeler:${source.name}`, eventId, chunk)
         chunk = []
         rows = 0
       }
     }
     if (chunk.length > 0) yield* mirror.mirror(`datafordeler:${source.name}`, eventId, chunk)
-    return objects
+    return items
   })
 
 /** Whether an object's rows show the newest registration its events announced. */
@@ -178,7 +212,9 @@ export const heldRowsShow = (held: ReadonlyArray<HeldRow>, registrations: Readon
  * rows), the others fetched (checked against their newest registration) and
  * mirrored with their whole history in one last transaction (with `cursor`
  * when given and nothing is parked: a window that stops half-way is read
- * again whole, and its objects, folded the same, mirror to the same rows). Undecodable rows are
+ * again whole, and its objects mirror to the same rows — inline rows mirrored
+ * in an earlier chunk are stale for what later events closed, not reopened:
+ * `asOf`). Undecodable rows are
  * recorded as refusals. Objects whose held rows already show their events
  * are left alone. Returns how many objects were mirrored, known and parked.
  */
@@ -194,8 +230,9 @@ export const applyWanted = (source: DafSource, data: DataService, wanted: Iterab
       else all.push(w)
     }
     const fetched = all.filter((w) => w.inline === null)
-    // Objects whose events carried their rows need no fetch: committed first, in chunks (the cursor moves last).
-    const inline = yield* mirrorInline(source, all, eventId)
+    // Objects whose events carried their rows need no fetch: what is left of their rows committed first, in chunks (the cursor moves last).
+    yield* mirrorInline(source, all, eventId)
+    const inline = all.length - fetched.length
     const synced = yield* syncObjects(
       source,
       data,

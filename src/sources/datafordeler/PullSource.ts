@@ -15,6 +15,7 @@
  * `fullLoad.downloadOverlapMinutes` before its newest row.
  */
 import { Clock, Duration, Effect, Option } from "effect"
+import type { Dispatcher } from "undici"
 import { decodePullEnvelope, decodePullXmlPage } from "../../domain/datafordeler/DatafordelerEvents.js"
 import { jsonElements } from "../../ingest/JsonElements.js"
 import { fromEpochMillis, type Instant, toEpochMillis } from "../../domain/core/Instant.js"
@@ -25,21 +26,37 @@ import { printableUrl } from "../../ingest/Download.js"
 import type { DafSource, PullSettings } from "./DafConfig.js"
 import { type DafRuntime, dataServiceOf } from "./DafRuntime.js"
 import type { FullLoadOnce } from "./FullLoad.js"
-import { DecodeError, retryAfterOf, statusError } from "../FetchError.js"
+import { DecodeError, FetchError, retryAfterOf, statusError } from "../FetchError.js"
 import { type Pools, request, type Service, withRetry } from "./ObjectFetch.js"
-import { applyWanted, eventFold } from "./PointerEvents.js"
+import { applyWanted, eventFold, MIRROR_CHUNK_ROWS, mirrorInline } from "./PointerEvents.js"
 import { pullCursorName, pullStartAt } from "./StartingPoint.js"
 
 const PULL_PATH = "/system/EventMessages/1.0.0/custom"
 
 /**
- * Every event of a window, page after page, each page streamed element by element (memory stays
- * bounded by the number of objects, not the page size), folded into per-object work.
+ * Inline rows mirrored per transaction while a page streams. SKYGGE_TEST_INLINE_CHUNK_ROWS makes it
+ * small for tests (honoured only under vitest: not a setting).
  */
-const pullWindow = (service: Service, source: DafSource, pull: PullSettings, window: PullWindow) =>
+const inlineChunkRows = (): number => {
+  const n = process.env.VITEST === undefined ? NaN : Number(process.env.SKYGGE_TEST_INLINE_CHUNK_ROWS)
+  return Number.isInteger(n) && n > 0 ? n : MIRROR_CHUNK_ROWS
+}
+
+/**
+ * Every event of a window, page after page, each page streamed element by element, folded into
+ * per-object work. Rows carried inline are mirrored while the page streams, every `inlineChunkRows`
+ * of them (memory stays bounded by the objects, not the page's rows); an object whose events fall in
+ * two chunks is mirrored twice, each time as of its events so far. A page that fails is read again
+ * from its start (events are deduplicated by Id; what was mirrored stays, and is stale, not reopened,
+ * for what later events closed).
+ */
+const pullWindow = (service: Service, source: DafSource, pull: PullSettings, window: PullWindow, eventId: string) =>
   Effect.gen(function* () {
     const fold = eventFold(source)
+    const chunkRows = inlineChunkRows()
     const refused: Array<{ id: string | null; reason: string }> = []
+    // A chunk of inline rows, once the fold holds one, mirrored.
+    const mirrorFullChunk = Effect.suspend(() => (fold.inlineRows() >= chunkRows ? Effect.asVoid(mirrorInline(source, fold.drainInline(), eventId, chunkRows)) : Effect.void))
     for (let page = 1; ; page++) {
       const url = new URL(pull.url)
       url.pathname = url.pathname.replace(/\/+$/, "") + PULL_PATH
@@ -48,7 +65,7 @@ const pullWindow = (service: Service, source: DafSource, pull: PullSettings, win
       url.searchParams.set("page", String(page))
       url.searchParams.set("pagesize", String(pull.pageSize))
       url.searchParams.set("format", pull.format)
-      const length = yield* withRetry(pull, request(url.href, async (signal) => {
+      const open = request(url.href, async (signal) => {
         const headers: Record<string, string> = { accept: pull.format === "xml" ? "application/xml" : "application/json" }
         await service.credentials.apply(url, headers, signal)
         const res = await service.pools(url.origin).request({
@@ -63,26 +80,46 @@ const pullWindow = (service: Service, source: DafSource, pull: PullSettings, win
           await res.body.dump()
           throw statusError(url.href, res.statusCode, { retryAfter: retryAfterOf(res.headers["retry-after"], Date.now()) })
         }
-        if (pull.format === "xml") {
-          const xml = decodePullXmlPage(await res.body.text(), source.timeZone)
+        return res.body
+      })
+      const xmlPage = (body: Dispatcher.ResponseData["body"]) =>
+        request(url.href, async () => {
+          const xml = decodePullXmlPage(await body.text(), source.timeZone)
           if (xml._tag === "Failed") throw new DecodeError({ url: printableUrl(url.href), message: `page ${page}: ${xml.reason}` })
           for (const r of xml.refused) refused.push({ id: r.id, reason: r.reason })
           for (const e of xml.events) fold.take(e)
           return xml.events.length + xml.refused.length
-        }
-        // A page is decoded as it arrives; a retried page starts over (events are deduplicated by Id).
-        let n = 0
-        for await (const element of jsonElements(res.body, { maxElementBytes: 16 * 1024 * 1024 })) {
-          n++
-          if (element._tag === "Bad") refused.push({ id: null, reason: `page ${page} element ${element.index + 1}: ${element.reason}` })
-          else {
-            const e = decodePullEnvelope(element.value, source.timeZone)
-            if ("reason" in e) refused.push({ id: null, reason: e.reason })
-            else fold.take(e)
+        })
+      // Decoded as it arrives, in runs that end when the fold holds a chunk of inline rows: mirrored then, between elements.
+      const jsonPage = (body: Dispatcher.ResponseData["body"]) =>
+        Effect.gen(function* () {
+          const elements = jsonElements(body, { maxElementBytes: 16 * 1024 * 1024 })[Symbol.asyncIterator]()
+          let n = 0
+          for (;;) {
+            const ended = yield* request(url.href, async () => {
+              while (fold.inlineRows() < chunkRows) {
+                const next = await elements.next()
+                if (next.done === true) return true
+                const element = next.value
+                n++
+                if (element._tag === "Bad") refused.push({ id: null, reason: `page ${page} element ${element.index + 1}: ${element.reason}` })
+                else {
+                  const e = decodePullEnvelope(element.value, source.timeZone)
+                  if ("reason" in e) refused.push({ id: null, reason: e.reason })
+                  else fold.take(e)
+                }
+              }
+              return false
+            })
+            yield* mirrorFullChunk
+            if (ended) return n
           }
-        }
-        return n
-      }))
+        })
+      // A page that fails is read again from its start. Its body is let go however the read ends (interrupted,
+      // failed): destroyed, with a listener for the abort error that is then ours to ignore.
+      const letGo = (body: Dispatcher.ResponseData["body"]) => Effect.sync(() => void (body.destroyed ? undefined : body.on("error", () => undefined).destroy()))
+      const length = yield* withRetry(pull, Effect.acquireUseRelease(open, (body) => (pull.format === "xml" ? xmlPage(body) : jsonPage(body)), letGo))
+      yield* mirrorFullChunk
       if (!morePages(length, pull.pageSize)) break
     }
     return { wanted: fold.wanted, refused, events: fold.events() }
@@ -137,8 +174,11 @@ export const runPullSource = (runtime: DafRuntime, pull: PullSettings, pools: Po
         yield* Effect.sleep(Duration.millis(Math.max(1, dueInMs(at, now, settings))))
         continue
       }
-      const pulled = yield* Effect.either(pullWindow(service, source, pull, window))
+      const eventId = `pull:${source.name}:${window.to}`
+      const pulled = yield* Effect.either(pullWindow(service, source, pull, window, eventId))
       if (pulled._tag === "Left") {
+        // A chunk mirrored while a page streamed failed in the store: not the service's failure, it ends the source as before.
+        if (!(pulled.left instanceof FetchError || pulled.left instanceof DecodeError)) return yield* Effect.fail(pulled.left)
         yield* Effect.logWarning("PULL failed; trying the window again later").pipe(log, Effect.annotateLogs({ error: pulled.left.message }))
         yield* Effect.sleep(Duration.seconds(pull.pollSeconds))
         continue
@@ -148,7 +188,7 @@ export const runPullSource = (runtime: DafRuntime, pull: PullSettings, pools: Po
         const submissions: Array<Submission> = refused.map((r) => ({ input: { reason: `PULL envelope${r.id === null ? "" : ` ${r.id}`}: ${r.reason}` } }))
         yield* store.ingest(`datafordeler:${source.name}`, submissions)
       }
-      const applied = yield* applyWanted(source, data, wanted.values(), `pull:${source.name}:${window.to}`, { source: cursorName, cursor: window.to, expected: at })
+      const applied = yield* applyWanted(source, data, wanted.values(), eventId, { source: cursorName, cursor: window.to, expected: at })
       if (applied.parked > 0) {
         // The window is seen again next round: objects are mirrored idempotently, so only the lagging ones change.
         yield* Effect.logWarning("objects whose rows do not yet show their events; the window will be read again").pipe(log, Effect.annotateLogs({ parked: applied.parked, window: window.to }))

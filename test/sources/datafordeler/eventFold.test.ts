@@ -45,6 +45,33 @@ describe("folding events per object", () => {
     expect(fold.wanted.get("Adresse\u0000a")!.inline).toBeNull()
   })
 
+  it("hands over inline rows not yet mirrored with the instant they are true as of; an object drained stays inline and gathers again", () => {
+    const row = (registreringFra: string, over: Record<string, unknown> = {}) => ({ id_lokalId: "a", registreringFra, virkningFra: "2026-01-01T00:00:00Z", navn: "Å", ...over })
+    const fold = eventFold(source)
+    fold.take(envelope(1, "b-1", "a", "2026-01-01T10:00:00Z", "Adresse", [row("2026-01-01T10:00:00Z")]))
+    fold.take(envelope(2, "b-2", "a", "2026-01-02T10:00:00Z", "Adresse", [row("2026-01-01T10:00:00Z", { registreringTil: "2026-01-02T10:00:00Z" }), row("2026-01-02T10:00:00Z")]))
+    expect(fold.inlineRows()).toBe(2)
+    const drained = fold.drainInline()
+    expect(drained.map((w) => [w.objectId, w.inline!.size, w.inlineAsOf])).toEqual([["a", 2, instant("2026-01-02T10:00:00Z")]])
+    expect([fold.inlineRows(), fold.drainInline()]).toEqual([0, []])
+    drained[0]!.inline!.clear() // as mirrorInline lets them go
+    // A later event's rows: the object is handed over again, as of that event alone.
+    fold.take(envelope(3, "b-3", "a", "2026-01-03T10:00:00Z", "Adresse", [row("2026-01-03T10:00:00Z")]))
+    const again = fold.drainInline()
+    expect(again.map((w) => [w.inline!.size, w.inlineAsOf])).toEqual([[1, instant("2026-01-03T10:00:00Z")]])
+    again[0]!.inline!.clear()
+    // An event without a registreringstid leaves the rows as of no known instant (the mirror's rule without asOf).
+    fold.take(envelope(6, "b-6", "b", undefined as unknown as string, "Adresse", [row("2026-01-01T10:00:00Z", { id_lokalId: "b" })]))
+    fold.take(envelope(7, "b-7", "b", "2026-01-02T10:00:00Z", "Adresse", [row("2026-01-02T10:00:00Z", { id_lokalId: "b" })]))
+    expect(fold.wanted.get("Adresse\u0000b")!.inlineAsOf).toBeNull()
+    for (const w of fold.drainInline()) w.inline?.clear()
+    // An object that turns fetched (an event without rows) takes its rows with it.
+    fold.take(envelope(4, "b-4", "a", "2026-01-04T10:00:00Z", "Adresse", [row("2026-01-04T10:00:00Z")]))
+    fold.take(envelope(5, "b-5", "a", "2026-01-05T10:00:00Z"))
+    expect(fold.inlineRows()).toBe(0)
+    expect(fold.wanted.get("Adresse\u0000a")!.inline).toBeNull()
+  })
+
   it("leaves an object alone only when the rows held show exactly every registration announced, and no close is missing", () => {
     const t = (s: string) => instant(`2026-01-0${s}T10:00:00Z`)
     // Registered at 1, changed at 2 (row a closed, b and c registered).

@@ -24,8 +24,8 @@ interface Running {
 }
 
 /** `skygge run --config FILE`, its stderr kept. */
-const runSkygge = (configFile: string): Running => {
-  const child = spawn(process.execPath, [bin, "run", "--config", configFile], { stdio: ["ignore", "ignore", "pipe"] })
+const runSkygge = (configFile: string, env: Record<string, string>): Running => {
+  const child = spawn(process.execPath, [bin, "run", "--config", configFile], { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, ...env } })
   let err = ""
   child.stderr!.on("data", (d) => (err += String(d)))
   return { child, stderr: () => err }
@@ -45,9 +45,9 @@ describe("Datafordeler PULL through skygge run", () => {
   })
 
   /** A simulator, a config file with one source (`paths` gives its pull / graphql settings) and a way to start `skygge run` on it. */
-  const setUp = async (paths: (sim: DafSimulator) => Record<string, unknown>) => {
+  const setUp = async (paths: (sim: DafSimulator) => Record<string, unknown>, options: { readonly inlineRows?: boolean; readonly env?: Record<string, string> } = {}) => {
     const dir = mkdtempSync(join(tmpdir(), "skygge-daf-pull-"))
-    const sim = await startDafSimulator({ seed: 61 })
+    const sim = await startDafSimulator({ seed: 61, inlineRows: options.inlineRows ?? false })
     const port = await freePort()
     const configFile = join(dir, "skygge.json")
     const write = (p: Record<string, unknown>) =>
@@ -68,7 +68,7 @@ describe("Datafordeler PULL through skygge run", () => {
       rmSync(dir, { recursive: true, force: true })
     })
     const start = () => {
-      const r = runSkygge(configFile)
+      const r = runSkygge(configFile, options.env ?? {})
       running.push(r)
       return r
     }
@@ -111,6 +111,41 @@ describe("Datafordeler PULL through skygge run", () => {
     }
     return { sim, start, cursor, waitFor, converge, write, api }
   }
+
+  it("mirrors the rows events carry while a page still streams, and ends equal to the register, its window read again without anomalies", async () => {
+    const startAt = new Date(Date.now() - 10 * 60_000).toISOString()
+    // Inline rows mirrored 5 at a time (a test-only setting); each window read again whole (its overlap).
+    const { sim, start, cursor, waitFor, converge, api } = await setUp(
+      (sim) => ({ pull: { url: sim.baseUrl, startAt, pageSize: 1000, lagSeconds: 0.2, overlapSeconds: 600, pollSeconds: 0.5, timeoutSeconds: 60 } }),
+      { inlineRows: true, env: { SKYGGE_TEST_INLINE_CHUNK_ROWS: "5" } }
+    )
+    sim.randomChanges(20)
+    const firstPart = sim.events()
+    const early = [...sim.ids()]
+    // Every object changed again, later in the page: its rows carried by the first part are closed by the second.
+    sim.change(early)
+    const hold = sim.holdPull(firstPart)
+    const running = start()
+    const history = async (id: string) => {
+      const res = await fetch(`${api}/v1/objects/dar.adresse/${id}/history`).catch(() => undefined)
+      return res?.status === 200 ? ((await res.json()) as { rows: Array<unknown> }).rows : []
+    }
+    // While the page's second part is held, objects of its first part are in the shadow, the cursor where it began.
+    expect(await waitFor(async () => ((await history(early[0]!)).length > 0 ? true : undefined), 30_000), running.stderr()).toBe(true)
+    expect(hold.held()).toBe(1)
+    const atStart = await cursor()
+    expect(atStart, running.stderr()).toBe(startAt.replace(/\.(\d{3})Z$/, ".$1000Z"))
+    hold.release()
+    expect(await converge(20_000), running.stderr()).toEqual([])
+    // The window read again (its overlap) mirrors the first part's rows after the second part's closes: no reopen.
+    const pulls = sim.requests().pull
+    expect(await waitFor(async () => (sim.requests().pull >= pulls + 2 && (await cursor()) !== atStart ? true : undefined), 30_000), running.stderr()).toBe(true)
+    expect(await converge(1000), running.stderr()).toEqual([])
+    const anomalies = (await (await fetch(`${api}/v1/anomalies`)).json()) as { anomalies: Array<{ kind: string; detail: string }> }
+    expect(anomalies.anomalies).toEqual([])
+    expect(sim.requests().rest).toBe(0)
+    expect(running.stderr()).not.toMatch(/level=ERROR/)
+  }, 90_000)
 
   it("costs the register one PULL request per poll round and at most one REST request per event, re-reading its overlap and restarting without fetching again", async () => {
     const pollSeconds = 1

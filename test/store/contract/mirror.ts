@@ -80,6 +80,19 @@ export const mirrorContract = (backend: StoreBackend) =>
       expect(listed.at(-1)).toMatchObject({ kind: "rewrite", objectId: "v1", source: "test" })
     })
 
+    it("rows true as of an instant before a held row's close (an event's inline rows read again) show no reopen; at or after it they do", async () => {
+      const first = { id_lokalId: "v2", registreringFra: "2020-01-01T00:00:00Z", virkningFra: "2020-01-01T00:00:00Z", navn: "A" }
+      const open = decode(first, DATAFORDELER_SHAPE)
+      const asOf = (rows: ReadonlyArray<MirrorRow>, at: string): MirrorItem => ({ ...item("dar.vej", "v2", rows, false), checkOverlaps: false, asOf: instant(at) })
+      await mirror([asOf([open], "2020-01-01T00:00:00Z")])
+      await mirror([asOf([decode({ ...first, registreringTil: "2021-01-01T00:00:00Z" }, DATAFORDELER_SHAPE), decode({ ...first, registreringFra: "2021-01-01T00:00:00Z", navn: "B" }, DATAFORDELER_SHAPE)], "2021-01-01T00:00:00Z")])
+      const before = await anomalyCount()
+      expect((await mirror([asOf([open], "2020-01-01T00:00:00Z")]))[0]).toMatchObject({ inserted: 0, closed: 0, unchanged: 1, anomalies: 0 })
+      expect(await anomalyCount()).toBe(before)
+      expect((await mirror([asOf([open], "2021-01-01T00:00:00Z")]))[0]).toMatchObject({ anomalies: 1 })
+      expect((await history("dar.vej", "v2")).map((r) => r.registreringTil)).toEqual([instant("2021-01-01T00:00:00Z"), null])
+    })
+
     it("holds activations for a mirrored current row's future validity, none for closed history", async () => {
       const future = fromEpochMillis(Date.now() + 86_400_000 * 30)
       const rows = [

@@ -116,6 +116,11 @@ export interface DafSimulator {
   /** Drop the GraphQL events up to this eventid, as the service drops events older than it keeps. */
   readonly forgetRowEvents: (upTo: number) => void
   readonly setFaults: (faults: Partial<DafFaults>) => void
+  /**
+   * From now on a JSON PULL page of more than `afterEvents` events sends its first `afterEvents` and holds
+   * the rest until `release` (which ends the hold for later pages too). `held`: pages waiting now.
+   */
+  readonly holdPull: (afterEvents: number) => { readonly held: () => number; readonly release: () => void }
   /** PUSH every envelope, once visible, to an OData receiver's base URL (one per request, or `batch` per request). */
   readonly pushTo: (baseUrl: string, options?: { readonly batch?: number; readonly duplicateRate?: number }) => void
   readonly pushed: () => number
@@ -304,6 +309,28 @@ export const startDafSimulator = async (options: {
   const visibleRows = (id: string, now: number) => (objects.get(id) ?? []).filter((r) => r.visibleAt <= now).map((r) => restRow(r, now))
 
   /** Send a body, unless a fault cuts it off half-way. */
+  let pullHold: { readonly after: number; held: number; readonly released: Promise<void>; readonly release: () => void } | undefined
+  const holdPull = (after: number) => {
+    let release = () => {}
+    const released = new Promise<void>((r) => (release = r))
+    const hold = { after, held: 0, released, release: () => {
+      if (pullHold === hold) pullHold = undefined
+      release()
+    } }
+    pullHold = hold
+    return { held: () => hold.held, release: hold.release }
+  }
+  /** A page's first events now, the rest once the hold is released. */
+  const writeHeld = (res: ServerResponse, hold: NonNullable<typeof pullHold>, slice: ReadonlyArray<{ json: string }>) => {
+    res.writeHead(200, { "content-type": "application/json; charset=utf-8" })
+    res.write(`[${slice.slice(0, hold.after).map((e) => e.json).join(",")},`)
+    hold.held++
+    void hold.released.then(() => {
+      hold.held--
+      res.end(`${slice.slice(hold.after).map((e) => e.json).join(",")}]`)
+    })
+  }
+
   const write = (res: ServerResponse, status: number, contentType: string, body: string) => {
     res.writeHead(status, { "content-type": contentType })
     if (status === 200 && random() < faults.truncateRate) {
@@ -468,6 +495,7 @@ export const startDafSimulator = async (options: {
       if (url.searchParams.get("format") === "xml") {
         return write(res, 200, "application/xml; charset=utf-8", `<?xml version="1.0" encoding="utf-8"?><ArrayOfEnvelope xmlns:i="http://www.w3.org/2001/XMLSchema-instance">${slice.map(xmlEnvelope).join("")}</ArrayOfEnvelope>`)
       }
+      if (pullHold !== undefined && slice.length > pullHold.after) return writeHeld(res, pullHold, slice)
       return write(res, 200, "application/json; charset=utf-8", `[${slice.map((e) => e.json).join(",")}]`)
     }
     if (url.pathname === `/rest/${entity.toLowerCase()}`) return send(res, 200, visibleRows(url.searchParams.get("id") ?? "", now))
@@ -566,6 +594,7 @@ export const startDafSimulator = async (options: {
     setFaults: (next) => {
       faults = { ...faults, ...next }
     },
+    holdPull,
     pushTo,
     pushed: () => pushedCount,
     listRequests: () => listRequests,
