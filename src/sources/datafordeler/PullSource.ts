@@ -70,9 +70,10 @@ const pullWindow = (service: Service, source: DafSource, pull: PullSettings, win
           for (const e of xml.events) fold.take(e)
           return xml.events.length + xml.refused.length
         }
-        // A page is decoded as it arrives; a retried page starts over (events are deduplicated by Id).
+        // A page is decoded as it arrives; a retried page starts over (events are deduplicated by Id). Only a whole
+        // array is a page: one cut off (or none) would end the window early and move the cursor past what it lacked.
         let n = 0
-        for await (const element of jsonElements(res.body, { maxElementBytes: 16 * 1024 * 1024 })) {
+        for await (const element of jsonElements(res.body, { maxElementBytes: 16 * 1024 * 1024, wholeArray: true })) {
           n++
           if (element._tag === "Bad") refused.push({ id: null, reason: `page ${page} element ${element.index + 1}: ${element.reason}` })
           else {
