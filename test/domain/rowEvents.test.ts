@@ -70,6 +70,16 @@ describe("folding row events per object", () => {
     expect(showsEvents(o, { rowIds: new Set(["r0"]), rows: 1, newestUpdate: instant("2026-11-27T09:59:59Z") })).toBe(false) // older: lagging
   })
 
+  it("an updated row shows its update only closed or written no earlier than the event (its presence shows nothing)", () => {
+    const at = instant("2026-11-27T10:00:00Z")
+    const o = foldRowEvents([ev(1, "u", "r1", { updatedAt: at })], () => true, 0).objects.get("Adresse\u0000a1")!
+    const answer = (closed: boolean, updatedAt: string | null) => ({ rowIds: new Set(["r1"]), rowStates: new Map([["r1", { closed, updatedAt: updatedAt === null ? null : instant(updatedAt) }]]), rows: 1, newestUpdate: null })
+    expect(showsEvents(o, answer(false, "2026-11-26T10:00:00Z"))).toBe(false) // the data service has not shown the close yet
+    expect(showsEvents(o, answer(true, "2026-11-26T10:00:00Z"))).toBe(true)
+    expect(showsEvents(o, answer(false, "2026-11-27T10:00:00Z"))).toBe(true)
+    expect(showsEvents(o, answer(false, null))).toBe(true) // no stamp: presence only, as before
+  })
+
   it("the cursor: the page's last event, or just before the earliest parked object's first event, never backwards", () => {
     const page = foldRowEvents([ev(11, "i", "r", { objectId: "a" }), ev(12, "i", "r", { objectId: "b" }), ev(13, "u", "r", { objectId: "a" })], () => true, 10)
     const [a, b] = [page.objects.get("Adresse\u0000a")!, page.objects.get("Adresse\u0000b")!]

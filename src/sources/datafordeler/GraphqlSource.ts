@@ -163,7 +163,7 @@ export const runGraphqlSource = (runtime: DafRuntime, gql: GraphqlSettings, pool
       const works: Array<ObjectWork<ObjectEvents>> = [...folded.objects.values()].map((o) => ({
         entity: o.entity,
         objectId: o.objectId,
-        shows: (f) => showsEvents(o, { rowIds: f.rowIds, rows: f.rows.length, newestUpdate: f.newestUpdate }),
+        shows: (f) => showsEvents(o, { rowIds: f.rowIds, rowStates: f.rowStates, rows: f.rows.length, newestUpdate: f.newestUpdate }),
         tag: o
       }))
       // Objects are fetched and committed MIRROR_CHUNK_OBJECTS at a time, each chunk's transaction running while

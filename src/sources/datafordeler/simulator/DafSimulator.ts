@@ -101,6 +101,8 @@ export interface DafSimulator {
   readonly randomChanges: (n: number) => void
   /** Change each of these objects once (a random change of its data or validity). */
   readonly change: (objectIds: ReadonlyArray<string>) => void
+  /** Invalidate each of these objects over all of its validity: its current rows closed, none inserted (row events `u` only). */
+  readonly invalidate: (objectIds: ReadonlyArray<string>) => void
   /** Delete and insert again every row of `n` random objects (new row ids, same content). */
   readonly reimports: (n: number) => void
   /** Re-import these objects (taking `importMs`, as any import). */
@@ -542,6 +544,8 @@ export const startDafSimulator = async (options: {
       for (let i = 0; i < n; i++) randomChange()
     },
     change: (objectIds) => objectIds.forEach((id) => randomChange(id)),
+    invalidate: (objectIds) =>
+      objectIds.forEach((id) => apply(id, { op: "retract", objectType: entity, objectId: id, registreringstid: registrationNow(), virkningFra: null, virkningTil: null, eventId: "" })),
     reimport: (objectIds) => objectIds.forEach(reimport),
     failedImport: (objectIds) => {
       const now = Date.now()
