@@ -167,9 +167,15 @@ export const forEachGraphqlPage = <E, R>(
         return yield* new DecodeError({ url: printableUrl(endpoint), message: `the GraphQL answer has no ${root}.nodes` })
       }
       yield* onPage(field.nodes)
+      if (!paged) return
+      // A paged query whose answer does not say whether there is more would end after one page, as if complete.
+      const more = field.pageInfo?.hasNextPage
       const next = field.pageInfo?.endCursor
-      if (!paged || field.pageInfo?.hasNextPage !== true || typeof next !== "string") return
-      after = next
+      if (typeof more !== "boolean" || (more && typeof next !== "string")) {
+        return yield* new DecodeError({ url: printableUrl(endpoint), message: `the GraphQL answer pages ${root} (the query declares $after) but has no pageInfo { hasNextPage endCursor }` })
+      }
+      if (!more) return
+      after = next as string
     }
   })
 

@@ -399,7 +399,9 @@ export const startDafSimulator = async (options: {
     }
     if (new RegExp(`\\b${register}_${entity}\\b`).test(req.query)) {
       counts.graphqlRows++
-      data[`${register}_${entity}`] = entityRows(vars, now)
+      const rows = entityRows(vars, now)
+      // Only what the query selects is answered: a query without pageInfo gets no paging.
+      data[`${register}_${entity}`] = /\bpageInfo\b/.test(req.query) ? rows : { nodes: rows.nodes }
     }
     if (Object.keys(data).length === 0) return send(res, 200, { errors: [{ message: `The field is not known here: the simulator serves DAF_RegisterImportStatus, ${register}_Events and ${register}_${entity}` }] })
     send(res, 200, { data })
