@@ -12,19 +12,12 @@
  * An envelope that cannot be read is refused — once: windows overlap (and a
  * parked one is read again), and each used to record it again.
  */
-import { type ChildProcess, spawn } from "node:child_process"
-import { once } from "node:events"
 import { createServer, type Server } from "node:http"
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
-import { fileURLToPath } from "node:url"
-import { afterEach, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { type DafSimulator, startDafSimulator } from "../../../src/sources/datafordeler/simulator/DafSimulator.js"
-import { freePort } from "../../support/net.js"
-
-const bin = fileURLToPath(new URL("../../../bin/skygge.js", import.meta.url))
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+import { useCleanups } from "../../support/cleanups.js"
+import { waitFor } from "../../support/wait.js"
+import { runSkygge } from "./skyggeRun.js"
 
 /** A proxy to the simulator whose PULL answers are `spoil(body, n)` instead (n: answers before it), sent whole with `200`. */
 const spoilingProxy = async (target: string, spoil: (body: string, n: number) => string): Promise<{ url: string; answers: () => number; server: Server }> => {
@@ -44,68 +37,35 @@ const spoilingProxy = async (target: string, spoil: (body: string, n: number) =>
 }
 
 describe("Datafordeler PULL answers through skygge run", () => {
-  const cleanups: Array<() => Promise<void> | void> = []
-  afterEach(async () => {
-    for (const c of cleanups.reverse()) await c()
-    cleanups.length = 0
-  })
+  const cleanups = useCleanups()
 
   /** The first PULL answer spoiled by `spoil` (the others too, with `every`). */
   const run = async (spoil: (body: string) => string, format: "json" | "xml" = "json", options: { readonly every?: boolean; readonly overlapSeconds?: number } = {}) => {
-    const dir = mkdtempSync(join(tmpdir(), "skygge-daf-cut-"))
     const sim: DafSimulator = await startDafSimulator({ seed: 73 })
     const proxy = await spoilingProxy(sim.baseUrl, (body, n) => (n === 0 || options.every === true ? spoil(body) : body))
-    const port = await freePort()
-    const configFile = join(dir, "skygge.json")
-    const startAt = new Date(Date.now() - 10 * 60_000).toISOString()
-    writeFileSync(
-      configFile,
-      JSON.stringify({
-        store: { url: `sqlite:${join(dir, "skygge.db")}`, synchronous: "NORMAL" },
-        api: { host: "127.0.0.1", port },
-        log: { level: "Warn" },
-        sources: [{
-          kind: "datafordeler",
-          name: "dar",
-          pull: { url: proxy.url, format, startAt, lagSeconds: 0.2, overlapSeconds: options.overlapSeconds ?? 1, pollSeconds: 0.5, maxAttempts: 3, maxBackoffSeconds: 0.2 },
-          entities: { Adresse: { objectType: "dar.adresse", rest: `${sim.baseUrl}/rest/adresse?id={id}` } }
-        }]
-      })
-    )
-    // The subscription's events, all before the first start: the first window holds them in one page.
-    sim.randomChanges(40)
-    const after = Date.now() + 1
-    const child: ChildProcess = spawn(process.execPath, [bin, "run", "--config", configFile], { stdio: ["ignore", "ignore", "pipe"] })
-    let stderr = ""
-    child.stderr!.on("data", (d) => (stderr += String(d)))
     cleanups.push(async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill("SIGTERM")
-        await once(child, "exit")
-      }
       await new Promise((r) => proxy.server.close(r))
       await sim.close()
-      rmSync(dir, { recursive: true, force: true })
     })
-    const api = `http://127.0.0.1:${port}`
+    // The subscription's events, all before the first start: the first window holds them in one page.
+    const startAt = new Date(Date.now() - 10 * 60_000).toISOString()
+    sim.randomChanges(40)
+    const after = Date.now() + 1
+    const running = await runSkygge({
+      pull: { url: proxy.url, format, startAt, lagSeconds: 0.2, overlapSeconds: options.overlapSeconds ?? 1, pollSeconds: 0.5, maxAttempts: 3, maxBackoffSeconds: 0.2 },
+      entities: { Adresse: { objectType: "dar.adresse", rest: `${sim.baseUrl}/rest/adresse?id={id}` } }
+    })
+    cleanups.push(running.close)
     // The cursor moves in the transaction of the window's last rows: once past every change, all must be there.
-    const deadline = Date.now() + 30_000
-    for (;;) {
-      const res = await fetch(`${api}/v1/sources`).catch(() => undefined)
-      const body = res?.status === 200 ? ((await res.json()) as { cursors: Array<{ source: string; cursor: string }> }) : undefined
-      const cursor = body?.cursors.find((c) => c.source === "dar")?.cursor
-      if (cursor !== undefined && Date.parse(cursor) > after) break
-      if (Date.now() > deadline) throw new Error(`the PULL cursor never passed the changes\n${stderr}`)
-      await sleep(100)
-    }
+    await waitFor("the PULL cursor to pass the changes", async () => Date.parse((await running.cursor("dar")) ?? "") > after, 30_000)
     expect(proxy.answers()).toBeGreaterThan(0)
     const missing: Array<string> = []
     for (const id of sim.ids()) {
-      const res = await fetch(`${api}/v1/objects/dar.adresse/${id}/history`)
+      const res = await fetch(`${running.api}/v1/objects/dar.adresse/${id}/history`)
       const rows = res.status === 200 ? ((await res.json()) as { rows: Array<unknown> }).rows : []
       if (rows.length !== sim.rows(id).length) missing.push(`${id}: register ${sim.rows(id).length} rows, shadow ${rows.length}`)
     }
-    return { missing, stderr: () => stderr, api, pulls: proxy.answers }
+    return { missing, stderr: running.stderr, api: running.api, pulls: proxy.answers }
   }
 
   it("a page cut off half-way (the HTTP answer itself complete) is asked again, not taken as the window's last", async () => {
@@ -144,9 +104,7 @@ describe("Datafordeler PULL answers through skygge run", () => {
     const { stderr, api, pulls } = await run(spoil, "json", { every: true, overlapSeconds: 3600 })
     // Five windows more (counted, not timed).
     const seen = pulls()
-    const deadline = Date.now() + 30_000
-    while (pulls() < seen + 5 && Date.now() < deadline) await sleep(50)
-    expect(pulls(), stderr()).toBeGreaterThanOrEqual(seen + 5)
+    await waitFor("five more PULL answers", () => pulls() >= seen + 5, 30_000)
     const body = (await (await fetch(`${api}/v1/refused?limit=1000`)).json()) as { refused: Array<{ reason: string }> }
     expect(body.refused.map((r) => r.reason).filter((r) => /no Filtreringsdata\.beskedtype/.test(r))).toHaveLength(1)
   }, 60_000)
