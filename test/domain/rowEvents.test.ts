@@ -59,7 +59,10 @@ describe("folding row events per object", () => {
     expect(showsEvents(o, answer(["old"]))).toBe(false) // not yet re-imported
     expect(showsEvents(o, answer(["old", "new"]))).toBe(false) // half-way
     expect(showsEvents(o, answer([], 0))).toBe(false) // lagging: nothing yet
-    expect(showsEvents(o, answer([], 3))).toBe(true) // rows without ids: presence only
+    expect(showsEvents(o, answer([], 3))).toBe(true) // rows without ids or stamps: presence only
+    const stamped = foldRowEvents([ev(1, "i", "new", { updatedAt: instant("2026-11-27T10:00:00Z") })], () => true, 0).objects.get("Adresse\u0000a1")!
+    expect(showsEvents(stamped, { rowIds: new Set(), rows: 3, newestUpdate: instant("2026-11-26T10:00:00Z") })).toBe(false) // without ids, written before the event: lagging
+    expect(showsEvents(stamped, { rowIds: new Set(), rows: 3, newestUpdate: instant("2026-11-27T10:00:00Z") })).toBe(true)
   })
 
   it("data ahead of the page (a later re-import renamed the rows) shows the events when written no earlier than them", () => {

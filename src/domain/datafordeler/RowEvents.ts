@@ -104,20 +104,25 @@ const showsUpdate = (row: RowState | undefined, at: Instant | null): boolean =>
  * no row that must be gone is there, and either every row that must be there
  * is — an updated one showing its update (`showsUpdate`) — or the rows were
  * written no earlier than the newest event (`datafordelerOpdateringstid`).
- * Without row ids in the answer only presence can be told: rows that must be
- * there mean some rows.
+ * Without row ids in the answer, rows that must be there mean some rows, none
+ * of them written before the events when both are stamped (else only presence
+ * can be told).
  */
 export const showsEvents = (
   o: ObjectEvents,
   fetched: { readonly rowIds: ReadonlySet<string>; readonly rows: number; readonly newestUpdate: Instant | null; readonly rowStates?: ReadonlyMap<string, RowState> }
 ): boolean => {
-  if (fetched.rowIds.size === 0) return o.mustShow.size === 0 || fetched.rows > 0
+  // Without row ids, rows that must be there mean some rows — written no earlier than the events, when both are stamped.
+  if (fetched.rowIds.size === 0) return o.mustShow.size === 0 || (fetched.rows > 0 && !olderThan(fetched.newestUpdate, o.newestUpdate))
   for (const id of o.mustNotShow) if (fetched.rowIds.has(id)) return false
   let all = true
   for (const id of o.mustShow) if (!fetched.rowIds.has(id)) all = false
   for (const [id, at] of o.mustShowUpdate) if (!showsUpdate(fetched.rowStates?.get(id), at)) all = false
   return all || (o.newestUpdate !== null && fetched.newestUpdate !== null && fetched.newestUpdate >= o.newestUpdate)
 }
+
+/** Whether rows last written at `written` are positively older than events stamped `events` (unknown: no). */
+const olderThan = (written: Instant | null, events: Instant | null): boolean => written !== null && events !== null && written < events
 
 /**
  * Where the cursor may move after a page: to its last event, or — when

@@ -41,4 +41,28 @@ describe("Datafordeler GraphQL: a row's update", () => {
     expect(held.filter((r) => r.registreringTil === null), running.stderr()).toEqual([])
     expect(held.length).toBe(sim.rows(id).length)
   }, 60_000)
+
+  it("rows without row ids show a change only once written no earlier than its events (datafordelerOpdateringstid), not by being there", async () => {
+    const sim = await startDafSimulator({ seed: 53 })
+    cleanups.push(() => sim.close())
+    sim.randomChanges(10)
+    // The answers carry no row id the events could be checked against.
+    const running = await runSkygge({
+      graphql: { url: sim.graphqlUrl, register: "DAR", startAfterEventId: 0, pollSeconds: 0.1, maxAttempts: 3, maxBackoffSeconds: 0.2 },
+      entities: { Adresse: { objectType: "dar.adresse", rest: `${sim.baseUrl}/rest/adresse?id={id}`, rowIdField: "noSuchField" } }
+    }, "Error")
+    cleanups.push(running.close)
+    const cursorReaches = (eventid: number) =>
+      waitFor(`the GraphQL cursor to reach ${eventid}`, async () => Number((await running.cursor("dar:graphql")) ?? -1) >= eventid, 30_000)
+    await cursorReaches(sim.rowEvents())
+    sim.setFaults({ restLagMs: 3000 })
+    const ids = sim.ids().slice(0, 3)
+    sim.change(ids)
+    await cursorReaches(sim.rowEvents())
+    for (const id of ids) {
+      const res = await fetch(`${running.api}/v1/objects/dar.adresse/${id}/history`)
+      const held = ((await res.json()) as { rows: Array<unknown> }).rows
+      expect(held.length, `${id}\n${running.stderr()}`).toBe(sim.rows(id).length)
+    }
+  }, 60_000)
 })
