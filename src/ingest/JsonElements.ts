@@ -7,14 +7,22 @@
  * `maxElementBytes` is reported, not kept. A document that is not an array or
  * an object (a zip, an HTML page) or has a malformed key is reported `fatal`
  * and read no further: nothing after it can be trusted.
+ *
+ * `wholeArray` is for a service's answer, which is used whole or not at all:
+ * anything but one complete top-level array (another root, a body cut off
+ * before its end — even one whose HTTP answer was complete —, an empty body)
+ * throws NotWholeArray instead of being reported, so that a reader never takes
+ * part of an answer, or none, for all of it.
  */
+export class NotWholeArray extends Error {}
+
 export type JsonElement =
   | { readonly _tag: "Element"; readonly list: string | null; readonly index: number; readonly value: unknown }
   | { readonly _tag: "Bad"; readonly list: string | null; readonly index: number; readonly reason: string; readonly fatal?: true }
 
 export async function* jsonElements(
   chunks: AsyncIterable<Uint8Array>,
-  options: { readonly maxElementBytes: number; readonly progress?: { bytes: number } }
+  options: { readonly maxElementBytes: number; readonly progress?: { bytes: number }; readonly wholeArray?: boolean }
 ): AsyncGenerator<JsonElement> {
   const decoder = new TextDecoder("utf-8")
   // Where we are: depth 0 outside everything; the document's own container is depth 1.
@@ -29,6 +37,7 @@ export async function* jsonElements(
   let index = 0
   let stopped = false
   const fatal = (reason: string): JsonElement => {
+    if (options.wholeArray === true) throw new NotWholeArray(`the answer is not a whole JSON array: ${reason}`)
     stopped = true
     return { _tag: "Bad", list, index: index++, reason, fatal: true }
   }
@@ -122,7 +131,10 @@ export async function* jsonElements(
         continue
       }
       if (c === "{" || c === "[") {
-        if (depth === 0) rootIsArray = c === "["
+        if (depth === 0) {
+          rootIsArray = c === "["
+          if (!rootIsArray && options.wholeArray === true) throw new NotWholeArray("the answer is not a whole JSON array: it is an object")
+        }
         depth++
         // An array directly under the root (or the root array itself) holds the elements.
         if (c === "[" && list === null && listDepth < 0 && ((depth === 1 && rootIsArray) || (depth === 2 && rootIsArray === false))) {
@@ -170,5 +182,8 @@ export async function* jsonElements(
   }
   yield* consume(decoder.decode())
   if (stopped) return
+  if (options.wholeArray === true && (depth !== 0 || inString || rootIsArray !== true)) {
+    throw new NotWholeArray(`the answer is not a whole JSON array: ${rootIsArray === undefined ? "it is empty" : "it ends before it is complete"}`)
+  }
   if (depth !== 0 || inString) yield { _tag: "Bad", list, index, reason: "the document ends before it is complete" }
 }

@@ -59,7 +59,10 @@ describe("folding row events per object", () => {
     expect(showsEvents(o, answer(["old"]))).toBe(false) // not yet re-imported
     expect(showsEvents(o, answer(["old", "new"]))).toBe(false) // half-way
     expect(showsEvents(o, answer([], 0))).toBe(false) // lagging: nothing yet
-    expect(showsEvents(o, answer([], 3))).toBe(true) // rows without ids: presence only
+    expect(showsEvents(o, answer([], 3))).toBe(true) // rows without ids or stamps: presence only
+    const stamped = foldRowEvents([ev(1, "i", "new", { updatedAt: instant("2026-11-27T10:00:00Z") })], () => true, 0).objects.get("Adresse\u0000a1")!
+    expect(showsEvents(stamped, { rowIds: new Set(), rows: 3, newestUpdate: instant("2026-11-26T10:00:00Z") })).toBe(false) // without ids, written before the event: lagging
+    expect(showsEvents(stamped, { rowIds: new Set(), rows: 3, newestUpdate: instant("2026-11-27T10:00:00Z") })).toBe(true)
   })
 
   it("data ahead of the page (a later re-import renamed the rows) shows the events when written no earlier than them", () => {
@@ -68,6 +71,16 @@ describe("folding row events per object", () => {
     expect(o.newestUpdate).toBe(at)
     expect(showsEvents(o, { rowIds: new Set(["r1-reimported"]), rows: 1, newestUpdate: instant("2026-11-27T10:00:05Z") })).toBe(true)
     expect(showsEvents(o, { rowIds: new Set(["r0"]), rows: 1, newestUpdate: instant("2026-11-27T09:59:59Z") })).toBe(false) // older: lagging
+  })
+
+  it("an updated row shows its update only closed or written no earlier than the event (its presence shows nothing)", () => {
+    const at = instant("2026-11-27T10:00:00Z")
+    const o = foldRowEvents([ev(1, "u", "r1", { updatedAt: at })], () => true, 0).objects.get("Adresse\u0000a1")!
+    const answer = (closed: boolean, updatedAt: string | null) => ({ rowIds: new Set(["r1"]), rowStates: new Map([["r1", { closed, updatedAt: updatedAt === null ? null : instant(updatedAt) }]]), rows: 1, newestUpdate: null })
+    expect(showsEvents(o, answer(false, "2026-11-26T10:00:00Z"))).toBe(false) // the data service has not shown the close yet
+    expect(showsEvents(o, answer(true, "2026-11-26T10:00:00Z"))).toBe(true)
+    expect(showsEvents(o, answer(false, "2026-11-27T10:00:00Z"))).toBe(true)
+    expect(showsEvents(o, answer(false, null))).toBe(true) // no stamp: presence only, as before
   })
 
   it("the cursor: the page's last event, or just before the earliest parked object's first event, never backwards", () => {

@@ -23,6 +23,11 @@ export interface ObjectEvents {
   readonly firstEventId: number
   lastEventId: number
   readonly mustShow: Set<string>
+  /**
+   * Rows updated (`u`: in a bitemporal register, closed) with their newest update's
+   * `datafordelerOpdateringstid`: such a row was there before, so its presence shows nothing.
+   */
+  readonly mustShowUpdate: Map<string, Instant | null>
   readonly mustNotShow: Set<string>
   /** The newest `datafordelerOpdateringstid` of its events. */
   newestUpdate: Instant | null
@@ -59,7 +64,7 @@ export const foldRowEvents = (events: ReadonlyArray<RowEvent>, configured: (enti
     const key = `${e.entityname}\u0000${e.objectId}`
     let o = objects.get(key)
     if (o === undefined) {
-      o = { entity: e.entityname, objectId: e.objectId, firstEventId: e.eventid, lastEventId: e.eventid, mustShow: new Set(), mustNotShow: new Set(), newestUpdate: null, events: 0 }
+      o = { entity: e.entityname, objectId: e.objectId, firstEventId: e.eventid, lastEventId: e.eventid, mustShow: new Set(), mustShowUpdate: new Map(), mustNotShow: new Set(), newestUpdate: null, events: 0 }
       objects.set(key, o)
     }
     o.lastEventId = e.eventid
@@ -68,30 +73,56 @@ export const foldRowEvents = (events: ReadonlyArray<RowEvent>, configured: (enti
     if (e.updatedAt !== null && (o.newestUpdate === null || e.updatedAt > o.newestUpdate)) o.newestUpdate = e.updatedAt
     if (e.action === "d") {
       o.mustShow.delete(e.rowId)
+      o.mustShowUpdate.delete(e.rowId)
       o.mustNotShow.add(e.rowId)
     } else {
       o.mustNotShow.delete(e.rowId)
       o.mustShow.add(e.rowId)
+      if (e.action === "u") o.mustShowUpdate.set(e.rowId, e.updatedAt)
     }
   }
   return { objects, skipped, refused, lastEventId }
 }
 
+/** What an answer shows of one row: whether it is closed, and when it was last written. */
+export interface RowState {
+  readonly closed: boolean
+  readonly updatedAt: Instant | null
+}
+
+/**
+ * Whether a row shows an update event: closed, or written no earlier than the
+ * event. Only a row positively older than the event (both stamps known) and
+ * still open does not (the data service has not shown the close yet).
+ */
+const showsUpdate = (row: RowState | undefined, at: Instant | null): boolean =>
+  row === undefined || row.closed || at === null || row.updatedAt === null || row.updatedAt >= at
+
 /**
  * Whether fetched rows show an object's events. The data may also be ahead of
  * the page (later events, e.g. a re-import that gave every row a new id), so:
  * no row that must be gone is there, and either every row that must be there
- * is, or the rows were written no earlier than the newest event
- * (`datafordelerOpdateringstid`). Without row ids in the answer only
- * presence can be told: rows that must be there mean some rows.
+ * is — an updated one showing its update (`showsUpdate`) — or the rows were
+ * written no earlier than the newest event (`datafordelerOpdateringstid`).
+ * Without row ids in the answer, rows that must be there mean some rows, none
+ * of them written before the events when both are stamped (else only presence
+ * can be told).
  */
-export const showsEvents = (o: ObjectEvents, fetched: { readonly rowIds: ReadonlySet<string>; readonly rows: number; readonly newestUpdate: Instant | null }): boolean => {
-  if (fetched.rowIds.size === 0) return o.mustShow.size === 0 || fetched.rows > 0
+export const showsEvents = (
+  o: ObjectEvents,
+  fetched: { readonly rowIds: ReadonlySet<string>; readonly rows: number; readonly newestUpdate: Instant | null; readonly rowStates?: ReadonlyMap<string, RowState> }
+): boolean => {
+  // Without row ids, rows that must be there mean some rows — written no earlier than the events, when both are stamped.
+  if (fetched.rowIds.size === 0) return o.mustShow.size === 0 || (fetched.rows > 0 && !olderThan(fetched.newestUpdate, o.newestUpdate))
   for (const id of o.mustNotShow) if (fetched.rowIds.has(id)) return false
   let all = true
   for (const id of o.mustShow) if (!fetched.rowIds.has(id)) all = false
+  for (const [id, at] of o.mustShowUpdate) if (!showsUpdate(fetched.rowStates?.get(id), at)) all = false
   return all || (o.newestUpdate !== null && fetched.newestUpdate !== null && fetched.newestUpdate >= o.newestUpdate)
 }
+
+/** Whether rows last written at `written` are positively older than events stamped `events` (unknown: no). */
+const olderThan = (written: Instant | null, events: Instant | null): boolean => written !== null && events !== null && written < events
 
 /**
  * Where the cursor may move after a page: to its last event, or — when

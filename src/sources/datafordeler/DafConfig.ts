@@ -119,6 +119,9 @@ export const GraphqlQuery = Schema.Struct({
   root: Schema.optional(Schema.String)
 })
 
+/** Whether a `list` query pages by `$first`/`$after` and tells when there is more. */
+const listPages = (query: string): boolean => /\$first\b/.test(query) && /\$after\b/.test(query) && /\bhasNextPage\b/.test(query) && /\bendCursor\b/.test(query)
+
 export const EntitySettings = Schema.Struct({
   objectType: Schema.String,
   /** URL of an object's full history, with `{id}`. */
@@ -176,6 +179,10 @@ export const DafSourceSchema = Schema.Struct({
     for (const [name, e] of Object.entries(s.entities)) {
       if (e.rest === undefined && e.graphql === undefined) return `entities.${name}: give rest (a URL with {id}) or graphql (a query by $id)`
       if ((e.graphql !== undefined || e.list !== undefined) && s.graphql === undefined) return `entities.${name}: a graphql query needs the source's graphql settings (url, register)`
+      // Unpaged, a list reads only the service's first page, and the full load would call itself done without the rest.
+      if (e.list !== undefined && !listPages(e.list.query)) {
+        return `entities.${name}.list: the query must page — declare $first and $after, and select pageInfo { hasNextPage endCursor } — or the full load reads only the first page`
+      }
     }
     return undefined
   })

@@ -84,8 +84,10 @@ export const runGraphqlSource = (runtime: DafRuntime, gql: GraphqlSettings, pool
           if (page._tag === "Failed") return yield* new DecodeError({ url: printableUrl(gql.url), message: page.reason })
           for (const e of page.events) events.push(e)
           for (const r of page.refused) refused.push(r)
-          const last = page.events.reduce((m, e) => Math.max(m, e.eventid), gt)
-          if (!page.hasNextPage || last === gt || events.length >= gql.eventsPerRound) return { events, refused, hasNextPage: page.hasNextPage }
+          // A refused event with an eventid is read too: the next page, and the cursor, go past it (a page of only
+          // refused events would otherwise end every round where it began, and each would be recorded again).
+          const last = page.refused.reduce((m, r) => (r.id === null ? m : Math.max(m, Number(r.id))), page.events.reduce((m, e) => Math.max(m, e.eventid), gt))
+          if (!page.hasNextPage || last === gt || events.length + refused.length >= gql.eventsPerRound) return { events, refused, lastRead: last, hasNextPage: page.hasNextPage }
           gt = last
         }
       })
@@ -120,6 +122,8 @@ export const runGraphqlSource = (runtime: DafRuntime, gql: GraphqlSettings, pool
       yield* setCursor(cursor)
     } else cursor = Number(stored.value.cursor)
 
+    // The highest eventid whose refusals this path has recorded.
+    let refusedUpTo = cursor
     for (;;) {
       let upTo: number | undefined
       if (gql.importStatusGate) {
@@ -145,13 +149,21 @@ export const runGraphqlSource = (runtime: DafRuntime, gql: GraphqlSettings, pool
         continue
       }
       const page = round.right
-      const folded = foldRowEvents(page.events, (name) => source.entities[name] !== undefined, cursor)
-      const refusals = [...page.refused.map((r) => `event${r.id === null ? "" : ` ${r.id}`}: ${r.reason}`), ...folded.refused.map((r) => r.reason)]
+      const rowFold = foldRowEvents(page.events, (name) => source.entities[name] !== undefined, cursor)
+      // Refused events (recorded below) are passed like the others: the cursor may go past the last one read.
+      const folded = page.lastRead > (rowFold.lastEventId ?? cursor) ? { ...rowFold, lastEventId: page.lastRead } : rowFold
+      // A round read again (a parked object holds the cursor back) does not record its refusals again.
+      const fresh = (eventid: number | null) => eventid === null || eventid > refusedUpTo
+      const refusals = [
+        ...page.refused.filter((r) => fresh(r.id === null ? null : Number(r.id))).map((r) => `event${r.id === null ? "" : ` ${r.id}`}: ${r.reason}`),
+        ...folded.refused.filter((r) => fresh(r.eventid)).map((r) => r.reason)
+      ]
+      refusedUpTo = Math.max(refusedUpTo, page.lastRead)
       if (refusals.length > 0) yield* store.ingest(`datafordeler:${source.name}`, refusals.map((reason) => ({ input: { reason: `GraphQL ${reason}` } })))
       const works: Array<ObjectWork<ObjectEvents>> = [...folded.objects.values()].map((o) => ({
         entity: o.entity,
         objectId: o.objectId,
-        shows: (f) => showsEvents(o, { rowIds: f.rowIds, rows: f.rows.length, newestUpdate: f.newestUpdate }),
+        shows: (f) => showsEvents(o, { rowIds: f.rowIds, rowStates: f.rowStates, rows: f.rows.length, newestUpdate: f.newestUpdate }),
         tag: o
       }))
       // Objects are fetched and committed MIRROR_CHUNK_OBJECTS at a time, each chunk's transaction running while

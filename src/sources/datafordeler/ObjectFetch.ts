@@ -16,6 +16,7 @@ import { DecodeError, FetchError, honouringRetryAfter, isTransient, parseJson, r
 import { getPath } from "../../domain/core/Json.js"
 import { type Instant, parseInstant } from "../../domain/core/Instant.js"
 import { type DafEntity, type FetchPolicy, rowShape } from "./DafConfig.js"
+import type { RowState } from "../../domain/datafordeler/RowEvents.js"
 
 export type Pools = (origin: string) => Pool
 
@@ -167,9 +168,15 @@ export const forEachGraphqlPage = <E, R>(
         return yield* new DecodeError({ url: printableUrl(endpoint), message: `the GraphQL answer has no ${root}.nodes` })
       }
       yield* onPage(field.nodes)
+      if (!paged) return
+      // A paged query whose answer does not say whether there is more would end after one page, as if complete.
+      const more = field.pageInfo?.hasNextPage
       const next = field.pageInfo?.endCursor
-      if (!paged || field.pageInfo?.hasNextPage !== true || typeof next !== "string") return
-      after = next
+      if (typeof more !== "boolean" || (more && typeof next !== "string")) {
+        return yield* new DecodeError({ url: printableUrl(endpoint), message: `the GraphQL answer pages ${root} (the query declares $after) but has no pageInfo { hasNextPage endCursor }` })
+      }
+      if (!more) return
+      after = next as string
     }
   })
 
@@ -185,6 +192,8 @@ export interface FetchedObject {
   readonly rows: ReadonlyArray<MirrorRow>
   /** Row ids the answer carried (`rowIdField`), to tell whether it shows the events that named the object. */
   readonly rowIds: ReadonlySet<string>
+  /** By row id: whether the row is closed and when it was written (whether it shows an update event). */
+  readonly rowStates: ReadonlyMap<string, RowState>
   /** The newest `datafordelerOpdateringstid` of the rows: how recent the answer is. */
   readonly newestUpdate: Instant | null
   readonly bad: ReadonlyArray<string>
@@ -195,6 +204,7 @@ export const decodeObjectRows = (raw: ReadonlyArray<unknown>, entity: DafEntity,
   const shape = rowShape(entity)
   const rows: Array<MirrorRow> = []
   const rowIds = new Set<string>()
+  const rowStates = new Map<string, RowState>()
   const bad: Array<string> = []
   let newestUpdate: Instant | null = null
   for (const r of raw) {
@@ -203,13 +213,16 @@ export const decodeObjectRows = (raw: ReadonlyArray<unknown>, entity: DafEntity,
     else if (row.objectId === objectId) {
       rows.push(row)
       const rowId = getPath(r, entity.rowIdField)
-      if (typeof rowId === "string" || typeof rowId === "number") rowIds.add(String(rowId))
       const updated = getPath(r, "datafordelerOpdateringstid")
       const at = typeof updated === "string" ? parseInstant(updated, timeZone) : undefined
       if (typeof at === "string" && (newestUpdate === null || at > newestUpdate)) newestUpdate = at
+      if (typeof rowId === "string" || typeof rowId === "number") {
+        rowIds.add(String(rowId))
+        rowStates.set(String(rowId), { closed: row.registreringTil !== null, updatedAt: typeof at === "string" ? at : null })
+      }
     }
   }
-  return { rows, rowIds, newestUpdate, bad }
+  return { rows, rowIds, rowStates, newestUpdate, bad }
 }
 
 /** Whether an entity's GraphQL query fetches many objects at once (declares `$ids`). */

@@ -91,9 +91,10 @@ const pullWindow = (service: Service, source: DafSource, pull: PullSettings, win
           return xml.events.length + xml.refused.length
         })
       // Decoded as it arrives, in runs that end when the fold holds a chunk of inline rows: mirrored then, between elements.
+      // Only a whole array is a page: one cut off (or none) would end the window early and move the cursor past what it lacked.
       const jsonPage = (body: Dispatcher.ResponseData["body"]) =>
         Effect.gen(function* () {
-          const elements = jsonElements(body, { maxElementBytes: 16 * 1024 * 1024 })[Symbol.asyncIterator]()
+          const elements = jsonElements(body, { maxElementBytes: 16 * 1024 * 1024, wholeArray: true })[Symbol.asyncIterator]()
           let n = 0
           for (;;) {
             const ended = yield* request(url.href, async () => {
@@ -166,6 +167,8 @@ export const runPullSource = (runtime: DafRuntime, pull: PullSettings, pools: Po
       }
       yield* cursors.set(cursorName, at, Option.getOrNull(stored))
     }
+    // Refusals recorded (an envelope's reason names its Id), with the end of the window that read them.
+    const refusedIn = new Map<string, Instant>()
     for (;;) {
       const now = yield* Clock.currentTimeMillis
       const window = nextWindow(at, now, settings)
@@ -184,9 +187,13 @@ export const runPullSource = (runtime: DafRuntime, pull: PullSettings, pools: Po
         continue
       }
       const { wanted, refused, events } = pulled.right
-      if (refused.length > 0) {
-        const submissions: Array<Submission> = refused.map((r) => ({ input: { reason: `PULL envelope${r.id === null ? "" : ` ${r.id}`}: ${r.reason}` } }))
+      // Windows overlap, and a parked one is read again: an envelope already refused is not recorded again.
+      for (const [reason, to] of refusedIn) if (to < window.from) refusedIn.delete(reason)
+      const fresh = [...new Set(refused.map((r) => `PULL envelope${r.id === null ? "" : ` ${r.id}`}: ${r.reason}`))].filter((reason) => !refusedIn.has(reason))
+      if (fresh.length > 0) {
+        const submissions: Array<Submission> = fresh.map((reason) => ({ input: { reason } }))
         yield* store.ingest(`datafordeler:${source.name}`, submissions)
+        for (const reason of fresh) refusedIn.set(reason, window.to)
       }
       const applied = yield* applyWanted(source, data, wanted.values(), eventId, { source: cursorName, cursor: window.to, expected: at })
       if (applied.parked > 0) {

@@ -101,6 +101,8 @@ export interface DafSimulator {
   readonly randomChanges: (n: number) => void
   /** Change each of these objects once (a random change of its data or validity). */
   readonly change: (objectIds: ReadonlyArray<string>) => void
+  /** Invalidate each of these objects over all of its validity: its current rows closed, none inserted (row events `u` only). */
+  readonly invalidate: (objectIds: ReadonlyArray<string>) => void
   /** Delete and insert again every row of `n` random objects (new row ids, same content). */
   readonly reimports: (n: number) => void
   /** Re-import these objects (taking `importMs`, as any import). */
@@ -424,7 +426,9 @@ export const startDafSimulator = async (options: {
     }
     if (new RegExp(`\\b${register}_${entity}\\b`).test(req.query)) {
       counts.graphqlRows++
-      data[`${register}_${entity}`] = entityRows(vars, now)
+      const rows = entityRows(vars, now)
+      // Only what the query selects is answered: a query without pageInfo gets no paging.
+      data[`${register}_${entity}`] = /\bpageInfo\b/.test(req.query) ? rows : { nodes: rows.nodes }
     }
     if (Object.keys(data).length === 0) return send(res, 200, { errors: [{ message: `The field is not known here: the simulator serves DAF_RegisterImportStatus, ${register}_Events and ${register}_${entity}` }] })
     send(res, 200, { data })
@@ -570,6 +574,8 @@ export const startDafSimulator = async (options: {
       for (let i = 0; i < n; i++) randomChange()
     },
     change: (objectIds) => objectIds.forEach((id) => randomChange(id)),
+    invalidate: (objectIds) =>
+      objectIds.forEach((id) => apply(id, { op: "retract", objectType: entity, objectId: id, registreringstid: registrationNow(), virkningFra: null, virkningTil: null, eventId: "" })),
     reimport: (objectIds) => objectIds.forEach(reimport),
     failedImport: (objectIds) => {
       const now = Date.now()
