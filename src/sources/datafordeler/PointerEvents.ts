@@ -65,6 +65,9 @@ const unpackRow = (objectId: string, key: string, packed: string): MirrorRow => 
   }
 }
 
+/** Does a packed row (`packRow`) hold a registreringTil? */
+const isClosedPacked = (packed: string | undefined): boolean => packed !== undefined && packed[packed.indexOf("\t") + 1] !== "\t"
+
 /** Events folded per object of a configured entity, deduplicated by envelope Id and by beskedID. */
 export const eventFold = (source: DafSource) => {
   const wanted = new Map<string, Wanted>()
@@ -100,7 +103,11 @@ export const eventFold = (source: DafSource) => {
           // An event without an instant leaves the rows as of no known instant (null stays).
           w.inlineAsOf = r.registreringstid === null ? null : r.registreringstid > w.inlineAsOf ? r.registreringstid : w.inlineAsOf
         }
-        for (const row of rows as Array<MirrorRow>) w.inline.set(row.key, packRow(row))
+        for (const row of rows as Array<MirrorRow>) {
+          // A row only ever goes from open to closed: an open copy never replaces a closed one (events come out of order).
+          if (row.registreringTil === null && isClosedPacked(w.inline.get(row.key))) continue
+          w.inline.set(row.key, packRow(row))
+        }
         pendingRows += w.inline.size - before
       } else if (w.inline !== null) {
         pendingRows -= w.inline.size

@@ -90,4 +90,18 @@ describe("folding events per object", () => {
     const closeMissing = [{ ...held[0]!, registreringTil: null }, held[1]!, held[2]!]
     expect(heldRowsShow(closeMissing, new Set([t("2")]))).toBe(false)
   })
+  it("keeps a row's close whatever order its events came in (a row only ever goes from open to closed)", () => {
+    const r1 = { id_lokalId: "a", registreringFra: "2026-01-01T10:00:00Z", virkningFra: "2026-01-01T00:00:00Z", navn: "Aabakke" }
+    const r2 = { id_lokalId: "a", registreringFra: "2026-01-02T10:00:00Z", virkningFra: "2026-01-01T00:00:00Z", navn: "Åbakke" }
+    const closed = { ...r1, registreringTil: "2026-01-02T10:00:00Z" }
+    for (const order of [[closed, r1], [r1, closed]]) {
+      const fold = eventFold(source)
+      // The change (close r1, insert r2) and the creation (r1 open), in either order.
+      const events = order.map((r, i) => (r === closed ? envelope(10 + i, `c-${i}`, "a", "2026-01-02T10:00:00Z", "Adresse", [closed, r2]) : envelope(10 + i, `c-${i}`, "a", "2026-01-01T10:00:00Z", "Adresse", [r1])))
+      for (const e of events) fold.take(e)
+      // Packed rows: registreringFra, then registreringTil (empty when open).
+      const open = [...fold.wanted.get("Adresse\u0000a")!.inline!.values()].map((packed) => packed.split("\t")).filter((f) => f[1] === "")
+      expect(open.map((f) => f[0])).toEqual(["2026-01-02T10:00:00.000000Z"])
+    }
+  })
 })
