@@ -41,8 +41,11 @@ export const honouringRetryAfter = <Out>(schedule: Schedule.Schedule<Out>, cap: 
     )
   )
 
-/** Whether a failure is an upstream one that trying again can help (anything else — a store's — is not). */
-export const isTransient = (e: unknown): boolean => (e instanceof FetchError || e instanceof DecodeError) && e.transient
+/** Whether a failure is an upstream one (the service's answer, or none), not the engine's own (a store's). */
+export const isUpstreamError = (e: unknown): e is UpstreamError => e instanceof FetchError || e instanceof DecodeError
+
+/** Whether a failure is an upstream one that trying again can help. */
+export const isTransient = (e: unknown): boolean => isUpstreamError(e) && e.transient
 
 /** Statuses that pass: timeouts, rate limits and the server's own trouble. */
 export const isTransientStatus = (status: number): boolean => status === 408 || status === 429 || status >= 500

@@ -26,7 +26,7 @@ import { printableUrl } from "../../ingest/Download.js"
 import type { DafSource, PullSettings } from "./DafConfig.js"
 import { type DafRuntime, dataServiceOf } from "./DafRuntime.js"
 import type { FullLoadOnce } from "./FullLoad.js"
-import { DecodeError, FetchError, retryAfterOf, statusError } from "../FetchError.js"
+import { DecodeError, isUpstreamError, retryAfterOf, statusError } from "../FetchError.js"
 import { type Pools, request, type Service, withRetry } from "./ObjectFetch.js"
 import { applyWanted, eventFold, MIRROR_CHUNK_ROWS, mirrorInline } from "./PointerEvents.js"
 import { pullCursorName, pullStartAt } from "./StartingPoint.js"
@@ -181,7 +181,7 @@ export const runPullSource = (runtime: DafRuntime, pull: PullSettings, pools: Po
       const pulled = yield* Effect.either(pullWindow(service, source, pull, window, eventId))
       if (pulled._tag === "Left") {
         // A chunk mirrored while a page streamed failed in the store: not the service's failure, it ends the source as before.
-        if (!(pulled.left instanceof FetchError || pulled.left instanceof DecodeError)) return yield* Effect.fail(pulled.left)
+        if (!isUpstreamError(pulled.left)) return yield* Effect.fail(pulled.left)
         yield* Effect.logWarning("PULL failed; trying the window again later").pipe(log, Effect.annotateLogs({ error: pulled.left.message }))
         yield* Effect.sleep(Duration.seconds(pull.pollSeconds))
         continue
