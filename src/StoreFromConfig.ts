@@ -22,7 +22,7 @@ export const storeOptionsFromConfig = Effect.gen(function* () {
   const cfg = yield* StoreConfig
   const url = yield* parseStoreUrl(cfg.url)
   return url.dialect === "sqlite"
-    ? { dialect: url.dialect, options: { filename: url.filename, synchronous: cfg.synchronous, cacheMiB: cfg.cacheMiB, mmapMiB: cfg.mmapMiB } }
+    ? { dialect: url.dialect, options: { filename: url.filename, synchronous: cfg.synchronous, cacheMiB: cfg.cacheMiB, mmapMiB: cfg.mmapMiB, busyTimeoutSeconds: cfg.busyTimeoutSeconds } }
     : {
       dialect: url.dialect,
       options: { url: url.url, poolSize: cfg.poolSize, password: Option.getOrUndefined(cfg.password), sslCa: Option.getOrUndefined(cfg.sslCa) }

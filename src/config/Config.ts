@@ -13,7 +13,7 @@ export const defaultConfigFile = inProject("config", "default.json")
 
 /** Every key the engine reads, by section: a key in a file that is not here is a mistake worth stopping for. */
 export const KNOWN_KEYS: Readonly<Record<string, ReadonlyArray<string>>> = {
-  store: ["url", "synchronous", "cacheMiB", "mmapMiB", "poolSize", "password", "sslCa"],
+  store: ["url", "synchronous", "cacheMiB", "mmapMiB", "busyTimeoutSeconds", "poolSize", "password", "sslCa"],
   api: ["host", "port", "readTokens", "writeTokens", "eraseTokens", "maxBodyBytes", "maxLineBytes", "maxPageSize", "maxDepth"],
   ingest: ["batchSize", "timeZone"],
   log: ["level", "format"],
@@ -141,6 +141,8 @@ export const StoreConfig = Config.all({
   synchronous: Config.literal("FULL", "NORMAL", "OFF")("synchronous").pipe(Config.withDefault("FULL" as const)),
   cacheMiB: Config.integer("cacheMiB").pipe(Config.withDefault(64), Config.validate({ message: "must be between 1 and 65536", validation: (n) => n >= 1 && n <= 65_536 })),
   mmapMiB: Config.integer("mmapMiB").pipe(Config.withDefault(0), Config.validate({ message: "must be between 0 and 1048576", validation: (n) => n >= 0 && n <= 1_048_576 })),
+  /** SQLite: how long a statement waits for another process's write lock before it fails (SQLite waits in the engine's one thread). */
+  busyTimeoutSeconds: Config.integer("busyTimeoutSeconds").pipe(Config.withDefault(10), Config.validate({ message: "must be between 0 and 600", validation: (n) => n >= 0 && n <= 600 })),
   /** PostgreSQL: connections in the pool. */
   poolSize: Config.integer("poolSize").pipe(Config.withDefault(10), Config.validate({ message: "must be between 1 and 1000", validation: (n) => n >= 1 && n <= 1000 })),
   /** PostgreSQL: the password when the URL has none (best from SKYGGE_STORE_PASSWORD); an empty one is none. */

@@ -3,7 +3,8 @@
  * registration it cannot commit with 503 naming the store operation (never the data), applies none of it,
  * and takes the same request once the store can write again — nothing half-applied, nothing lost that the
  * client was not told about. The store is made busy for real: another process's connection holds its
- * write lock longer than the engine waits for it (busy_timeout, 10 s).
+ * write lock longer than the engine waits for it (`store.busyTimeoutSeconds`, set to 1 s here: SQLite waits in the
+ * engine's one thread, so every write the engine tries meanwhile waits that long).
  */
 import Database from "better-sqlite3"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
@@ -21,7 +22,7 @@ it("answers a write its store cannot commit with 503 naming the operation, appli
   const dir = mkdtempSync(join(tmpdir(), "skygge-busy-"))
   const dbFile = join(dir, "skygge.db"), configFile = join(dir, "skygge.json")
   const port = await freePort()
-  writeFileSync(configFile, JSON.stringify({ store: { url: `sqlite:${dbFile}` }, api: { host: "127.0.0.1", port }, log: { level: "Error" } }))
+  writeFileSync(configFile, JSON.stringify({ store: { url: `sqlite:${dbFile}`, busyTimeoutSeconds: 1 }, api: { host: "127.0.0.1", port }, log: { level: "Error" } }))
   const stderr: Array<string> = []
   const child = startSkygge(configFile, { stderr })
   cleanups.push(async () => {
@@ -43,8 +44,13 @@ it("answers a write its store cannot commit with 503 naming the operation, appli
     if (!released) other.exec("ROLLBACK")
     other.close()
   })
+  const asked = performance.now()
   const refused = await post()
   expect(refused.status).toBe(503)
+  // It waited for the lock as long as configured (1 s), not the default 10 s.
+  const waited = (performance.now() - asked) / 1000
+  expect(waited).toBeGreaterThanOrEqual(0.9)
+  expect(waited).toBeLessThan(9)
   const error = (await refused.json()) as { _tag: string; operation: string; message: string }
   expect(error).toMatchObject({ _tag: "StoreUnavailable", operation: "Store.ingest" })
   expect(error.message).toMatch(/store operation Store\.ingest failed: database is locked/)

@@ -53,7 +53,7 @@ describe("configuration", () => {
     expect(Object.keys(SECTIONS).sort()).toEqual(Object.keys(KNOWN_KEYS).sort())
     // Values unlike the defaults, so that a key read as absent cannot pass.
     const file = writeTemp({
-      store: { url: "sqlite:/tmp/audit.db", synchronous: "NORMAL", cacheMiB: 7, mmapMiB: 3, poolSize: 22, password: "pw", sslCa: "/tmp/ca.pem" },
+      store: { url: "sqlite:/tmp/audit.db", synchronous: "NORMAL", cacheMiB: 7, mmapMiB: 3, busyTimeoutSeconds: 4, poolSize: 22, password: "pw", sslCa: "/tmp/ca.pem" },
       api: { host: "0.0.0.0", port: 9191, readTokens: ["r1", "r2"], writeTokens: ["w1"], eraseTokens: ["x1"], maxBodyBytes: 11, maxLineBytes: 12, maxPageSize: 13, maxDepth: 21 },
       ingest: { batchSize: 14, timeZone: "Europe/Copenhagen" },
       log: { level: "DEBUG", format: "json" },

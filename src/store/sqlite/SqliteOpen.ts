@@ -31,6 +31,11 @@ export interface SqliteOptions {
   readonly cacheMiB?: number
   /** Memory-mapped reads (default 0, off). Mapped pages count as resident memory of the process. */
   readonly mmapMiB?: number
+  /**
+   * How long a statement waits for another connection's write lock before it fails with "database is locked"
+   * (default 10 s). better-sqlite3 waits synchronously: the whole process waits with it.
+   */
+  readonly busyTimeoutSeconds?: number
   /** Open an existing store for reading only: nothing written (a read-only copy can be queried). */
   readonly readOnly?: boolean
   /**
@@ -83,6 +88,8 @@ const opening = <A>(options: Pick<SqliteOptions, "filename" | "readOnly">, open:
   }
 }
 
+const busyTimeoutMs = (options: SqliteOptions) => (options.busyTimeoutSeconds ?? 10) * 1000
+
 const tune = (db: Database.Database, options: SqliteOptions) => {
   db.pragma(`cache_size = -${(options.cacheMiB ?? 64) * 1024}`)
   db.pragma(`mmap_size = ${(options.mmapMiB ?? 0) * 1024 * 1024}`)
@@ -95,7 +102,7 @@ const openReadWrite = (options: SqliteOptions, prepare: (db: Database.Database) 
   try {
     db.pragma("journal_mode = WAL")
     db.pragma(`synchronous = ${options.synchronous ?? "FULL"}`)
-    db.pragma("busy_timeout = 10000")
+    db.pragma(`busy_timeout = ${busyTimeoutMs(options)}`)
     db.pragma("temp_store = MEMORY")
     // Deleted and overwritten content is zeroed, not left in free space (an erasure must reach the bytes: issue 18).
     db.pragma("secure_delete = ON")
@@ -118,7 +125,7 @@ const openReadOnly = (options: SqliteOptions) => {
   if (!existsSync(file)) throw new StoreOpenError({ message: `no store at ${file}: check store.url, or create it with skygge run or skygge import` })
   let db = new Database(file, { readonly: true, fileMustExist: true })
   try {
-    db.pragma("busy_timeout = 10000")
+    db.pragma(`busy_timeout = ${busyTimeoutMs(options)}`)
     checkSchema(db, file, true)
     return tune(db, options)
   } catch (e) {
