@@ -213,9 +213,9 @@ describe("skygge copy-store", () => {
   }, CLI_BUDGET_MS)
 
   it("a copy killed half-way resumes where it stopped: it completes, verifies ok and holds each row once", async () => {
-    const file = await importStore("large", 30_000) // ≈ 44k events: nine batches of 5,000 to be killed among
+    const file = await importStore("large", 3_000) // ≈ 4.4k events: nine batches of 500 to be killed among
     const url = await databases.create()
-    const args = [bin, "copy-store", "--from", `sqlite:${file}`, "--to", url]
+    const args = [bin, "copy-store", "--from", `sqlite:${file}`, "--to", url, "--batch-size", "500"]
     const killed = await new Promise<{ stderr: string; signal: NodeJS.Signals | null }>((resolve, reject) => {
       const child = spawn(process.execPath, args)
       let stderr = ""
@@ -229,7 +229,7 @@ describe("skygge copy-store", () => {
     })
     expect(killed.signal, killed.stderr).toBe("SIGKILL")
     const partial = await query<{ n: number }>(url, "SELECT count(*)::int AS n FROM events")
-    const r = await skygge(["copy-store", "--from", `sqlite:${file}`, "--to", url])
+    const r = await skygge(["copy-store", "--from", `sqlite:${file}`, "--to", url, "--batch-size", "500"])
     expect(r.code, r.stderr).toBe(0)
     expect(r.stderr).toMatch(new RegExp(`^events: resuming after ${partial[0]!.n.toLocaleString("en-US")} of`, "m"))
     for (const [name, c] of table(r.stdout)) expect(c.ok, name).toBe("ok")
