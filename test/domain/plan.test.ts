@@ -1,8 +1,10 @@
 /** Pure FOR PORTION OF planning: the DESIGN.md tables as plans, and the edge cases. */
+import fc from "fast-check"
 import { describe, expect, it } from "vitest"
+import { operationChangeKind, overlapChangeKind } from "../../src/domain/core/Change.js"
 import { type Bound, instant } from "../../src/domain/core/Instant.js"
 import { type AssertOperation, canonicalJson, type RetractOperation } from "../../src/domain/core/Operation.js"
-import { type CurrentRow, planOperation, staleReason } from "../../src/domain/core/Plan.js"
+import { type CurrentRow, overlaps, planOperation, staleReason } from "../../src/domain/core/Plan.js"
 
 const t = (date: string | null): Bound => (date === null ? null : instant(date))
 const data = (navn: string) => canonicalJson({ navn })
@@ -70,6 +72,44 @@ describe("planOperation", () => {
     })
     expect(planOperation([row(1, "2017-01-01", "2017-06-01", "A")], retract("2018-01-01", "2017-06-01", null))).toEqual({ _tag: "Unchanged" })
     expect(planOperation([], retract("2018-01-01", null, null))).toEqual({ _tag: "Unchanged" })
+  })
+})
+
+describe("planning from the overlapping rows alone (what the SQLite store reads)", () => {
+  const day = (d: number | null): Bound => (d === null ? null : instant(`2017-01-${String(d).padStart(2, "0")}`))
+  /** Disjoint current rows: cut points on days 1–28 (either end may be open), some gaps, data A/B. */
+  const currentRows = fc
+    .tuple(fc.uniqueArray(fc.integer({ min: 1, max: 28 }), { maxLength: 8 }), fc.boolean(), fc.boolean(), fc.array(fc.constantFrom("A", "B", "gap"), { minLength: 9, maxLength: 9 }))
+    .map(([cuts, openStart, openEnd, kinds]) => {
+      const points: Array<number | null> = [...(openStart ? [null] : []), ...cuts.sort((a, b) => a - b), ...(openEnd ? [null] : [])]
+      const rows: Array<CurrentRow> = []
+      for (let i = 0; i + 1 < points.length; i++) {
+        if (kinds[i] !== "gap") rows.push({ id: i + 1, virkningFra: day(points[i]!), virkningTil: day(points[i + 1]!), data: data(kinds[i]!) })
+      }
+      return rows
+    })
+  const portion = fc.tuple(fc.option(fc.integer({ min: 1, max: 28 }), { nil: null }), fc.option(fc.integer({ min: 1, max: 28 }), { nil: null }))
+    .filter(([f, t]) => f === null || t === null || f < t)
+  const operation = fc.tuple(fc.boolean(), portion, fc.constantFrom("A", "B")).map(([isAssert, [f, t], navn]) =>
+    isAssert ? { ...assert("2018-01-01", null, null, navn), virkningFra: day(f), virkningTil: day(t) } : { ...retract("2018-01-01", null, null), virkningFra: day(f), virkningTil: day(t) }
+  )
+
+  it("gives the same plan and the same change kind as planning from every current row (property)", () => {
+    fc.assert(
+      fc.property(currentRows, operation, (all, op) => {
+        const hits = all.filter((r) => overlaps(r.virkningFra, r.virkningTil, op.virkningFra, op.virkningTil))
+        const plan = planOperation(all, op)
+        expect(planOperation(hits, op)).toEqual(plan)
+        if (plan._tag === "Change") {
+          let asked = 0
+          const kind = overlapChangeKind(plan, () => (asked++, all.length))
+          expect(kind).toBe(operationChangeKind(all.length, plan))
+          // The count is asked only when the kind depends on it.
+          expect(asked).toBe(plan.close.length > 0 && plan.insert.length > 0 ? 0 : 1)
+        }
+      }),
+      { numRuns: 2000 }
+    )
   })
 })
 

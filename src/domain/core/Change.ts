@@ -18,6 +18,17 @@ export const operationChangeKind = (
   plan: { readonly close: ReadonlyArray<unknown>; readonly insert: ReadonlyArray<unknown> }
 ): ChangeKind => changeKind(currentBefore, currentBefore - plan.close.length + plan.insert.length)
 
+/**
+ * The same, for a plan made from only the current rows overlapping the operation's portion (which
+ * it closes, if it changes anything). A change that closes a row and inserts one is an update
+ * whatever else is current; otherwise the kind depends on how many rows are current in all, which
+ * `countCurrent` is asked for only then.
+ */
+export const overlapChangeKind = (
+  plan: { readonly close: ReadonlyArray<unknown>; readonly insert: ReadonlyArray<unknown> },
+  countCurrent: () => number
+): ChangeKind => (plan.close.length > 0 && plan.insert.length > 0 ? "updated" : operationChangeKind(countCurrent(), plan))
+
 /** What a mirror plan that writes something announces, and where the object's head moves. */
 export interface MirroredChange {
   readonly kind: ChangeKind

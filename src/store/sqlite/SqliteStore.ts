@@ -5,7 +5,7 @@
  */
 import type Database from "better-sqlite3"
 import { Clock, Effect, Option } from "effect"
-import { operationChangeKind } from "../../domain/core/Change.js"
+import { overlapChangeKind } from "../../domain/core/Change.js"
 import { type Bound, fromEpochMillis, type Instant } from "../../domain/core/Instant.js"
 import { repeatedEventId } from "../../domain/core/IngestBatch.js"
 import { encodeOperation, isRefusal, type Operation, type Refusal } from "../../domain/core/Operation.js"
@@ -56,10 +56,17 @@ export const makeSqliteStore = (db: Database.Database, signal?: CommitSignalShap
     claimHeld: () => db.prepare<[string, string, string, string], { one: number }>(
       "SELECT 1 AS one FROM work_items WHERE source = ? AND resource = ? AND object_id = ? AND state = 'in_flight' AND claimed_by = ?"
     ),
-    current: () => db.prepare<[string, string], StoredCurrentRow>(
+    // Only the current rows an operation's portion [fra, til) overlaps: they are all its plan needs, and
+    // an object's other current rows (its validity history, often most of them) cost no JavaScript object.
+    overlapping: () => db.prepare<[string, string, Bound, Bound, Bound, Bound], StoredCurrentRow>(
       `SELECT id, virkning_fra AS virkningFra, virkning_til AS virkningTil, data, stored_at AS storedAt FROM rows
-       WHERE object_type = ? AND object_id = ? AND registrering_til IS NULL`
+       WHERE object_type = ? AND object_id = ? AND registrering_til IS NULL
+         AND (? IS NULL OR virkning_fra IS NULL OR virkning_fra < ?) AND (? IS NULL OR virkning_til IS NULL OR virkning_til > ?)`
     ),
+    // From the index alone.
+    currentCount: () => db.prepare<[string, string], number>(
+      "SELECT count(*) FROM rows WHERE object_type = ? AND object_id = ? AND registrering_til IS NULL"
+    ).pluck(),
     close: () => db.prepare<[string, string, number]>("UPDATE rows SET registrering_til = ?, closed_at = ? WHERE id = ?"),
     insertRow: () => db.prepare(
       `INSERT INTO rows (object_type, object_id, registrering_fra, virkning_fra, virkning_til, data, event_id, stored_at)
@@ -144,13 +151,16 @@ export const makeSqliteStore = (db: Database.Database, signal?: CommitSignalShap
     const stale = staleReason(latest, op)
     if (stale !== undefined) return duplicateOrConflict(op, encoded) ?? stale
     // An object without a head has never had a row: no need to look for current ones.
-    const current = latest === undefined ? NO_ROWS : q.current.all(op.objectType, op.objectId)
+    const { virkningFra: fra, virkningTil: til } = op
+    const current = latest === undefined ? NO_ROWS : q.overlapping.all(op.objectType, op.objectId, til, til, fra, fra)
     const plan = planOperation(current, op)
     const outcome = plan._tag === "Change" ? "applied" : "unchanged"
     if (q.insertEvent.run(op.eventId, op.objectType, op.objectId, op.registreringstid, encoded, outcome, source, now).changes === 0) {
       return duplicateOrConflict(op, encoded)!
     }
     if (plan._tag === "Change") {
+      // Counted before this operation's writes.
+      const kind = overlapChangeKind(plan, () => (latest === undefined ? 0 : q.currentCount.get(op.objectType, op.objectId)!))
       for (const id of plan.close) {
         q.close.run(op.registreringstid, now, id)
         downstream.rowClosed(current.find((row) => row.id === id)!, now)
@@ -159,7 +169,7 @@ export const makeSqliteStore = (db: Database.Database, signal?: CommitSignalShap
         const rowId = q.insertRow.run(op.objectType, op.objectId, op.registreringstid, row.virkningFra, row.virkningTil, row.data, op.eventId, now).lastInsertRowid
         downstream.rowInserted(rowId, op.objectType, op.objectId, row.virkningFra, row.virkningTil, now)
       }
-      downstream.changeRecorded(operationChangeKind(current.length, plan), op, now)
+      downstream.changeRecorded(kind, op, now)
       changed = true
     }
     q.upsertHead.run(op.objectType, op.objectId, op.registreringstid)
