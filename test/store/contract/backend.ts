@@ -24,8 +24,16 @@ export interface StoreBackend {
 /** How many runs a property with `runs` on SQLite gets on this backend (`SKYGGE_PROPERTY_RUNS` overrides the model's). */
 export const propertyRuns = (backend: StoreBackend, runs: number): number => Math.max(5, Math.round(runs * backend.propertyShare))
 
-/** Run an effect to its value; a failure or defect is thrown as itself (an assertion keeps its diff). */
+/**
+ * Run an effect to its value; a failure or defect is thrown as itself (an assertion keeps its diff).
+ *
+ * It first lets the event loop turn. On SQLite a store's work is synchronous, so an effect settles in
+ * microtasks alone, and a property's hundreds of runs (each awaited by the next) would otherwise never
+ * give the loop a turn: vitest's worker then cannot read the runner's answers to its calls, and a call
+ * unanswered for 60 s fails the whole run ("Timeout calling onTaskUpdate") though every test passed.
+ */
 export const runTest = async <A, E>(effect: Effect.Effect<A, E>): Promise<A> => {
+  await new Promise<void>((resolve) => setImmediate(resolve))
   const exit = await Effect.runPromiseExit(effect)
   if (Exit.isSuccess(exit)) return exit.value
   throw Cause.squash(exit.cause)
