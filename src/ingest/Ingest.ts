@@ -75,6 +75,17 @@ export const addResults = (summary: IngestSummary, results: ReadonlyArray<Submis
 }
 
 /**
+ * A turn of the event loop. A store's batch is synchronous work (on SQLite the commit too), and a body
+ * already read, a JSON array above all, would otherwise be applied batch after batch in microtasks with
+ * no other request, timer or socket served until its end: a load balancer's /health waited the whole
+ * body out (seconds for tens of MiB), a kept-alive connection timed out under it, heartbeats stalled.
+ */
+const eventLoopTurn: Effect.Effect<void> = Effect.async<void>((resume) => {
+  const turn = setImmediate(() => resume(Effect.void))
+  return Effect.sync(() => clearImmediate(turn))
+})
+
+/**
  * Hands batches to the store, recording refusals one by one only up to
  * MAX_RECORDED_REFUSALS; the rest are counted and summed up in one record by `finish`.
  */
@@ -108,6 +119,7 @@ const refusalBudget = (store: StoreShape, source: string, summary: IngestSummary
         for (let i = 0; i < batch.length; i++) results.push(dropped.get(i) ?? stored[k++]!)
         addResults(summary, results, maxListed)
         if (dropped.size > 0) summary.notRecorded = (summary.notRecorded ?? 0) + dropped.size
+        yield* eventLoopTurn
       }),
     finish: Effect.suspend(() => {
       const n = summary.notRecorded ?? 0
