@@ -225,6 +225,41 @@ describe("mirror anomalies: recorded, never obeyed", () => {
     expect(decodeMirrorRow(row({ registreringTil: "2019-01-01T00:00:00Z" }), DATAFORDELER_SHAPE, "UTC")).toMatchObject({ field: "registreringTil" })
   })
 
+  it("overlap anomalies: each pair of rows after the plan, one of them new or newly closed, both visible, overlapping in both times — in order", () => {
+    const at = fc.integer({ min: 0, max: 5 }).map((n) => `202${n}-01-01T00:00:00.000000Z` as Instant)
+    const open = fc.option(at, { nil: null })
+    // Rows with a few instants, so that overlaps, rows closed at their start and identities held already come up often.
+    const rowOf = fc.tuple(at, open, open, open).map(([rf, rt, vf, vt]): MirrorRow => ({
+      objectId: "a",
+      registreringFra: rf,
+      registreringTil: rt !== null && rt < rf ? rf : rt,
+      virkningFra: vf,
+      virkningTil: vt !== null && vf !== null && vt < vf ? vf : vt,
+      data: "{}",
+      key: JSON.stringify([rf, vf])
+    }))
+    const overlaps = (aF: string | null, aT: string | null, bF: string | null, bT: string | null) => (aF === null || bT === null || aF < bT) && (bF === null || aT === null || bF < aT)
+    fc.assert(
+      fc.property(fc.array(rowOf, { maxLength: 7 }), fc.array(rowOf, { maxLength: 7 }), (held, upstream) => {
+        const stored = [...new Map(held.map((r) => [r.key, r])).values()].map((r, i): StoredMirrorRow => ({ ...r, id: i + 1 }))
+        const plan = planMirror(stored, upstream, { complete: false, checkOverlaps: true })
+        const closedAt = new Map(plan.close.map((c) => [c.id, c.at]))
+        const after = [...stored.map((r) => ({ ...r, registreringTil: closedAt.get(r.id) ?? r.registreringTil, fresh: closedAt.has(r.id) })), ...plan.insert.map((r) => ({ ...r, fresh: true }))]
+        const expected: Array<string> = []
+        after.forEach((a, i) =>
+          after.slice(i + 1).forEach((b) => {
+            const visible = a.registreringTil !== a.registreringFra && b.registreringTil !== b.registreringFra
+            if ((a.fresh || b.fresh) && visible && overlaps(a.registreringFra, a.registreringTil, b.registreringFra, b.registreringTil) && overlaps(a.virkningFra, a.virkningTil, b.virkningFra, b.virkningTil)) {
+              expected.push(`row registreringFra ${a.registreringFra}, virkningFra ${a.virkningFra ?? "open"} and row registreringFra ${b.registreringFra}, virkningFra ${b.virkningFra ?? "open"} hold the same instants`)
+            }
+          })
+        )
+        expect(plan.anomalies.filter((a) => a.kind === "overlap").map((a) => a.detail)).toEqual(expected)
+      }),
+      { numRuns: 3000 }
+    )
+  })
+
   it("decodes REST rows exactly: omitted ends are open, local offsets, 7 digits truncated, placeholder dates", () => {
     const rest = JSON.parse(readFileSync(new URL("../fixtures/datafordeler/postnummer.json", import.meta.url), "utf8")) as Array<unknown>
     const r = d(rest[0] as Record<string, unknown>)

@@ -269,12 +269,18 @@ export const planMirror = (stored: ReadonlyArray<StoredMirrorRow>, upstream: Rea
     ...stored.map((s) => ({ ...s, registreringTil: closedAt.get(s.id) ?? s.registreringTil, fresh: closedAt.has(s.id) })),
     ...insert.map((r) => ({ ...r, fresh: true }))
   ]
+  // Each pair once, in order: a fresh row with every later row, a row held as it was only with the later fresh ones.
+  const fresh = after.flatMap((r, i) => (r.fresh ? [i] : []))
+  let laterFresh = 0
   for (let i = 0; i < after.length; i++) {
-    for (let j = i + 1; j < after.length; j++) {
-      const a = after[i]!, b = after[j]!
-      if (!a.fresh && !b.fresh) continue
-      // A row closed at its own start is visible to no query.
-      if (a.registreringTil === a.registreringFra || b.registreringTil === b.registreringFra) continue
+    while (laterFresh < fresh.length && fresh[laterFresh]! <= i) laterFresh++
+    const a = after[i]!
+    // A row closed at its own start is visible to no query.
+    if (a.registreringTil === a.registreringFra) continue
+    const partners = a.fresh ? after.length - i - 1 : fresh.length - laterFresh
+    for (let k = 0; k < partners; k++) {
+      const b = after[a.fresh ? i + 1 + k : fresh[laterFresh + k]!]!
+      if (b.registreringTil === b.registreringFra) continue
       if (overlaps(a.registreringFra, a.registreringTil, b.registreringFra, b.registreringTil) && overlaps(a.virkningFra, a.virkningTil, b.virkningFra, b.virkningTil)) {
         anomalies.push({ kind: "overlap", detail: `${describe(a)} and ${describe(b)} hold the same instants` })
       }

@@ -51,6 +51,7 @@ export interface DataService {
  * and the mirror records what it lacks as anomalies instead of obeying.
  */
 const coversHeld = (held: ReadonlyMap<string, string | null>, fetched: FetchedObject): boolean => {
+  if (held.size === 0) return true // a new object: nothing to lack
   const upstream = new Map(fetched.rows.map((r) => [r.key, r.registreringTil] as const))
   for (const [key, til] of held) {
     if (!upstream.has(key)) return false
