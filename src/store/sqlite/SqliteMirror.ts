@@ -98,8 +98,10 @@ export const makeSqliteMirror = (db: Database.Database, signal?: CommitSignalSha
           return changed && signal !== undefined ? Effect.as(signal.notify, results) : Effect.succeed(results)
         })
       ),
-    heldRows: (objectType, objectId, identity) =>
-      attempt("MirrorStore.heldRows", () => new Map(q.rows.all(objectType, objectId).map((r) => [storedKey(r, identity), r.registreringTil] as const))),
+    heldRows: (objectType, objectIds, identity) =>
+      attempt("MirrorStore.heldRows", () =>
+        new Map(objectIds.map((id) => [id, new Map(q.rows.all(objectType, id).map((r) => [storedKey(r, identity), r.registreringTil] as const))] as const))
+      ),
     anomalies: ({ after, limit, objectType }) =>
       attempt("MirrorStore.anomalies", () => q.anomalies.all({ after, type: objectType ?? null, limit })),
     anomalyCount: attempt("MirrorStore.anomalyCount", () => q.count.get()!.n)
