@@ -18,7 +18,7 @@
 import { type ChildProcess, spawn } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import { once } from "node:events"
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { mkdirSync, rmSync, writeFileSync } from "node:fs"
 import { join, resolve } from "node:path"
 import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
@@ -26,7 +26,7 @@ import { performance } from "node:perf_hooks"
 import pg from "pg"
 import { fromEpochMillis } from "../src/domain/core/Instant.js"
 import { startDafSimulator } from "../src/sources/datafordeler/simulator/DafSimulator.js"
-import { fmt, freePort, percentile } from "./support.js"
+import { childCpuSeconds, fmt, freePort, percentile } from "./support.js"
 
 const M = Number(process.env.SKYGGE_BENCH_M ?? 10_000)
 const AMQP_URL = process.env.SKYGGE_BENCH_AMQP_URL ?? "amqp://guest:guest@127.0.0.1:5672"
@@ -74,12 +74,6 @@ const provider = async (exchange: string) => {
   }
 }
 
-/** CPU seconds (user + system) a process has used so far, from /proc. */
-const cpuSeconds = (pid: number): number => {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")
-  return (Number(fields[11]) + Number(fields[12])) / 100
-}
-
 const startEngine = (configFile: string, port: number, name: string): ChildProcess =>
   spawn(process.execPath, [bin, "run", "--config", configFile], {
     env: { ...process.env, SKYGGE_API_PORT: String(port), SKYGGE_CLUSTER_MEMBER_NAME: name, SKYGGE_LOG_LEVEL: "Error" },
@@ -123,7 +117,7 @@ const intarkRun = async (n: number) => {
   try {
     for (const p of ports) await untilAnswers(`http://127.0.0.1:${p}/ready`)
     await sleep(500) // every consumer attached
-    const cpuBefore = engines.map((e) => cpuSeconds(e.pid!))
+    const cpuBefore = engines.map((e) => childCpuSeconds(e.pid!))
     const start = performance.now()
     sim.go()
     for (;;) {
@@ -132,7 +126,7 @@ const intarkRun = async (n: number) => {
       await sleep(50)
     }
     const seconds = (performance.now() - start) / 1000
-    return { rate: M / seconds, cpu: engines.map((e, i) => cpuSeconds(e.pid!) - cpuBefore[i]!), seconds }
+    return { rate: M / seconds, cpu: engines.map((e, i) => childCpuSeconds(e.pid!) - cpuBefore[i]!), seconds }
   } finally {
     for (const e of engines) {
       e.kill("SIGKILL")
@@ -173,7 +167,7 @@ const datafordelerRun = async (n: number) => {
       await sleep(100)
     }
     const seconds = (performance.now() - start) / 1000
-    return { rate: sim.rowEvents() / seconds, cpu: engines.map((e) => cpuSeconds(e.pid!)), seconds }
+    return { rate: sim.rowEvents() / seconds, cpu: engines.map((e) => childCpuSeconds(e.pid!)), seconds }
   } finally {
     for (const e of engines) {
       e.kill("SIGKILL")

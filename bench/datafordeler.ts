@@ -27,17 +27,25 @@ import { type DafSimulator, startDafSimulator } from "../src/sources/datafordele
 import { makeSqliteSourceCursors } from "../src/store/sqlite/SqliteSourceCursors.js"
 import { makeSqliteStore, openSqlite } from "../src/store/sqlite/SqliteStore.js"
 import { migrateSqliteFile } from "../src/store/sqlite/SqliteOpen.js"
-import { fmt, freePort, idleRunPeakRssMiB, PEAK_RSS_HOOK, peakRssMiB, verdict } from "./support.js"
+import { childCpuSeconds, fmt, freePort, idleRunPeakRssMiB, PEAK_RSS_HOOK, peakRssMiB, verdict } from "./support.js"
 
 const N = Number(process.env.SKYGGE_BENCH_DAF_N ?? 100_000)
 const GRAPHQL_PAGE = 10_000
 const dir = resolve(".bench", `daf-${process.pid}`)
 const root = resolve(import.meta.dirname, "..")
+/**
+ * The builds to run, each against the same simulator and reference: SKYGGE_BENCH_BIN=a/bin/skygge.js,b/bin/skygge.js
+ * compares two builds (say a base and a change) under the same load; this checkout's by default.
+ */
+const bins = (process.env.SKYGGE_BENCH_BIN ?? join(root, "bin/skygge.js")).split(",").map((b) => resolve(b))
 
 const rowsOf = (sim: DafSimulator) => sim.ids().reduce((n, id) => n + sim.rows(id).length, 0)
 
-/** `skygge run` with one source until the store holds `rows` rows: seconds after start-up, in all, and peak RSS. */
-const runEngine = async (name: string, source: Record<string, unknown>, cursor: { name: string; value: string }, rows: number) => {
+/**
+ * `skygge run` (the build `bin`) with one source until the store holds `rows` rows: seconds after start-up and
+ * in all, the child's CPU seconds after start-up and in all, and its peak RSS.
+ */
+const runEngine = async (bin: string, name: string, source: Record<string, unknown>, cursor: { name: string; value: string }, rows: number) => {
   const dbFile = join(dir, `${name}.db`)
   migrateSqliteFile({ filename: dbFile })
   const db = openSqlite({ filename: dbFile, synchronous: "NORMAL" })
@@ -58,15 +66,19 @@ const runEngine = async (name: string, source: Record<string, unknown>, cursor: 
   const start = performance.now()
   // SKYGGE_BENCH_CPU_PROF=DIR writes the child's CPU profile there (chrome://inspect or any .cpuprofile viewer).
   const profile = process.env.SKYGGE_BENCH_CPU_PROF === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${resolve(process.env.SKYGGE_BENCH_CPU_PROF)}`]
-  const child = spawn(process.execPath, [...profile, "--import", PEAK_RSS_HOOK, join(root, "bin/skygge.js"), "run", "--config", configFile], { stdio: ["ignore", "ignore", "pipe"] })
+  const child = spawn(process.execPath, [...profile, "--import", PEAK_RSS_HOOK, bin, "run", "--config", configFile], { stdio: ["ignore", "ignore", "pipe"] })
   let stderr = ""
   child.stderr.on("data", (d) => (stderr += String(d)))
   // When the API answers, start-up (loading and compiling the TypeScript sources) is over.
   let ready: number | undefined
+  let readyCpu = 0
   for (;;) {
     if (ready === undefined) {
       const up = await fetch(`http://127.0.0.1:${port}/health`).then((r) => r.ok, () => false)
-      if (up) ready = performance.now()
+      if (up) {
+        ready = performance.now()
+        readyCpu = childCpuSeconds(child.pid!)
+      }
     }
     if (Effect.runSync(store.stats).rows >= rows) break
     if (child.exitCode !== null) throw new Error(`skygge run exited ${child.exitCode}: ${stderr.slice(-2000)}`)
@@ -74,10 +86,11 @@ const runEngine = async (name: string, source: Record<string, unknown>, cursor: 
     await new Promise((r) => setTimeout(r, 50))
   }
   const seconds = (performance.now() - start) / 1000
+  const cpu = childCpuSeconds(child.pid!)
   child.kill("SIGTERM")
   await once(child, "exit")
   db.close()
-  return { afterReady: ready === undefined ? seconds : seconds - (ready - start) / 1000, seconds, rss: peakRssMiB(stderr) }
+  return { afterReady: ready === undefined ? seconds : seconds - (ready - start) / 1000, seconds, cpu, cpuAfterReady: cpu - readyCpu, rss: peakRssMiB(stderr) }
 }
 
 /** Targets (issue 17): events/s as a share of parsing the same events whole, and the child's peak RSS. */
@@ -85,11 +98,15 @@ const RSS_TARGET_MIB = 256
 /** The idle `skygge run`'s peak RSS, measured first: the part of each path's peak that is not the path's. */
 let floorMiB: number | undefined
 
+/** Which build a line is of, when more than one runs. */
+const binLabel = (bin: string) => (bins.length > 1 ? `\n    [${bin}]` : "")
+
 const report = (label: string, events: number, rows: number, bareRate: number, ratioTarget: number, run: Awaited<ReturnType<typeof runEngine>>) => {
   const rate = events / run.afterReady
   const ratio = rate / bareRate
   console.log(
     `${label} ${fmt(rate).padStart(9)} events/s   (${fmt(run.afterReady, 2)} s after start-up; ${fmt(events / run.seconds)} events/s over ${fmt(run.seconds, 2)} s with it; ${fmt(rows)} rows)\n` +
+      `    child CPU ${fmt(run.cpuAfterReady, 2)} s after start-up (${fmt(run.cpu, 2)} s with it) for ${fmt(run.afterReady, 2)} s of wall time\n` +
       `    ratio to parse-only ${fmt(ratio, 2)} (target ≥ ${fmt(ratioTarget, 2)}: ${verdict(ratio >= ratioTarget)})   ` +
       `peak RSS ${run.rss === undefined ? "?" : fmt(run.rss)} MiB (target ≤ ${RSS_TARGET_MIB}: ${verdict(run.rss !== undefined && run.rss <= RSS_TARGET_MIB)})` +
       (run.rss !== undefined && floorMiB !== undefined ? `, ${fmt(run.rss - floorMiB)} MiB above the idle floor` : "")
@@ -112,17 +129,20 @@ const pull = async () => {
   if (page.length !== events) throw new Error(`the page holds ${page.length} of ${events} events`)
   const bareRate = events / bareSeconds
   console.log(`PULL bare: fetch the page, JSON.parse it whole                 ${fmt(bareRate).padStart(9)} events/s   (${fmt(bareSeconds, 2)} s)`)
-  const run = await runEngine(
-    "pull",
-    {
-      pull: { url: sim.baseUrl, pageSize: 100_000, lagSeconds: 0, overlapSeconds: 0, pollSeconds: 0.5 },
-      entities: { Adresse: { objectType: "dar.adresse", rest: `${sim.baseUrl}/rest/adresse?id={id}` } }
-    },
-    { name: "dar", value: before },
-    rows
-  )
+  for (const [i, bin] of bins.entries()) {
+    const run = await runEngine(
+      bin,
+      `pull-${i}`,
+      {
+        pull: { url: sim.baseUrl, pageSize: 100_000, lagSeconds: 0, overlapSeconds: 0, pollSeconds: 0.5 },
+        entities: { Adresse: { objectType: "dar.adresse", rest: `${sim.baseUrl}/rest/adresse?id={id}` } }
+      },
+      { name: "dar", value: before },
+      rows
+    )
+    report(`PULL engine: skygge run, PULL → decode → mirror → commit  ${binLabel(bin)}`, events, rows, bareRate, 0.7, run)
+  }
   await sim.close()
-  report("PULL engine: skygge run, PULL → decode → mirror → commit  ", events, rows, bareRate, 0.7, run)
 }
 
 const graphql = async () => {
@@ -149,17 +169,20 @@ const graphql = async () => {
   const bareRate = events / bareSeconds
   console.log(`GraphQL bare: fetch the event pages, JSON.parse them whole     ${fmt(bareRate).padStart(9)} events/s   (${fmt(bareSeconds, 2)} s, pages of ${fmt(GRAPHQL_PAGE)})`)
   const byIds = "query ($ids: [String!]!) { DAR_Adresse(where: { id_lokalId: { in: $ids } }) { nodes { id_lokalId status adressebetegnelse registreringFra registreringTil virkningFra virkningTil datafordelerRowId datafordelerOpdateringstid } } }"
-  const run = await runEngine(
-    "graphql",
-    {
-      graphql: { url: sim.graphqlUrl, register: "DAR", pageSize: GRAPHQL_PAGE, pollSeconds: 0.5, concurrency: 16 },
-      entities: { Adresse: { objectType: "dar.adresse", graphql: { query: byIds } } }
-    },
-    { name: "dar:graphql", value: "0" },
-    rows
-  )
+  for (const [i, bin] of bins.entries()) {
+    const run = await runEngine(
+      bin,
+      `graphql-${i}`,
+      {
+        graphql: { url: sim.graphqlUrl, register: "DAR", pageSize: GRAPHQL_PAGE, pollSeconds: 0.5, concurrency: 16 },
+        entities: { Adresse: { objectType: "dar.adresse", graphql: { query: byIds } } }
+      },
+      { name: "dar:graphql", value: "0" },
+      rows
+    )
+    report(`GraphQL engine: events → fold → fetch ${fmt(sim.ids().length)} objects → mirror${binLabel(bin)}`, events, rows, bareRate, 0.3, run)
+  }
   await sim.close()
-  report(`GraphQL engine: events → fold → fetch ${fmt(sim.ids().length)} objects → mirror`, events, rows, bareRate, 0.3, run)
 }
 
 const main = async () => {

@@ -1,6 +1,7 @@
 /** What every benchmark prints and measures with. */
 import { spawn } from "node:child_process"
 import { once } from "node:events"
+import { readFileSync } from "node:fs"
 import { createServer } from "node:net"
 import { fileURLToPath } from "node:url"
 import { performance } from "node:perf_hooks"
@@ -23,6 +24,15 @@ export const PEAK_RSS_HOOK =
 export const peakRssMiB = (stderr: string): number | undefined => {
   const match = /peak-rss-kib=(\d+)/.exec(stderr)
   return match === null ? undefined : Number(match[1]) / 1024
+}
+
+/**
+ * CPU seconds (user + system) a running child has used so far, from /proc/<pid>/stat (Linux; clock ticks of
+ * 1/100 s). Steadier than wall time on a shared machine: it moves little with the load.
+ */
+export const childCpuSeconds = (pid: number): number => {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")
+  return (Number(fields[11]) + Number(fields[12])) / 100
 }
 
 export const freePort = async (): Promise<number> => {

@@ -63,8 +63,11 @@ export interface MirrorStoreShape {
    * position are committed together — or, when the cursor is no longer `expected`, neither (StaleWrite).
    */
   readonly mirror: (source: string, eventId: string, items: ReadonlyArray<MirrorItem>, cursor?: SourceCursorMove) => Effect.Effect<ReadonlyArray<MirrorResult>, StoreError | StaleWrite>
-  /** The identities of the rows held for an object, each with its registreringTil (to tell a fetched history that lacks some). */
-  readonly heldRows: (objectType: string, objectId: string, identity: ReadonlyArray<string>) => Effect.Effect<ReadonlyMap<string, string | null>, StoreError>
+  /**
+   * The identities of the rows held for each of some objects of one type, each with its registreringTil (to tell
+   * a fetched history that lacks some), by object id: every id given has a map, empty when nothing is held.
+   */
+  readonly heldRows: (objectType: string, objectIds: ReadonlyArray<string>, identity: ReadonlyArray<string>) => Effect.Effect<ReadonlyMap<string, ReadonlyMap<string, string | null>>, StoreError>
   readonly anomalies: (query: { readonly after: number; readonly limit: number; readonly objectType?: string }) => Effect.Effect<ReadonlyArray<AnomalyRecord>, StoreError>
   readonly anomalyCount: Effect.Effect<number, StoreError>
 }

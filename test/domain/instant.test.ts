@@ -1,7 +1,7 @@
 /** Instants: exact parsing (never through JS Date), truncation, zones, order by text. */
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { fromEpochMillis, instant, parseInstant, toEpochMillis, within } from "../../src/domain/core/Instant.js"
+import { fromEpochMillis, instant, parseGeneralInstant, parseInstant, toEpochMillis, within } from "../../src/domain/core/Instant.js"
 
 const ok = (input: string, zone?: string) => {
   const parsed = parseInstant(input, zone)
@@ -61,6 +61,38 @@ describe("parseInstant", () => {
       }),
       { numRuns: 2000 }
     )
+  })
+
+  it("reads Datafordeler's form on its fast path exactly as the general reading does", () => {
+    const digits = (n: number, max = 9) => fc.array(fc.integer({ min: 0, max }), { minLength: n, maxLength: n }).map((d) => d.join(""))
+    // Near-valid parts: out-of-range months, days, hours, offsets and year 0000 come up often.
+    const two = (max: number) => fc.oneof(fc.integer({ min: 0, max }).map((n) => String(n).padStart(2, "0")), digits(2))
+    const fraction = fc.oneof(fc.constant(""), fc.constant("."), fc.integer({ min: 1, max: 9 }).chain((n) => digits(n)).map((d) => `.${d}`), digits(3).map((d) => `,${d}`))
+    const zone = fc.oneof(fc.constantFrom("Z", "z", "", " Z", "+01", "+0100", "-0130"), fc.tuple(fc.constantFrom("+", "-"), two(24), two(60)).map(([sign, h, m]) => `${sign}${h}:${m}`))
+    const year = fc.oneof(fc.constantFrom("0000", "0001", "9999", "2020", "2024", "1900"), digits(4))
+    const made = fc
+      .tuple(year, two(13), two(32), fc.constantFrom("T", " ", "t"), two(24), two(60), two(60), fraction, zone)
+      .map(([y, mo, d, t, h, mi, sec, f, z]) => `${y}-${mo}-${d}${t}${h}:${mi}:${sec}${f}${z}`)
+    // Valid instants written as Datafordeler writes them: local time, seven digits, the offset.
+    const offsetMinutes = fc.integer({ min: -(23 * 60 + 59), max: 23 * 60 + 59 })
+    const written = fc.tuple(fc.integer({ min: -62_135_596_800_000 + 86_400_000, max: 253_402_300_799_999 - 86_400_000 }), offsetMinutes, digits(7), fc.integer({ min: 0, max: 9 })).map(([ms, off, frac, keep]) => {
+      const local = fromEpochMillis(ms + off * 60_000)
+      const sign = off < 0 ? "-" : "+", abs = Math.abs(off)
+      return `${local.slice(0, 19)}${keep === 0 ? "" : `.${frac.slice(0, keep)}`}${sign}${String(Math.floor(abs / 60)).padStart(2, "0")}:${String(abs % 60).padStart(2, "0")}`
+    })
+    const canonical = fc.integer({ min: -62_135_596_800_000, max: 253_402_300_799_999 }).map(fromEpochMillis)
+    fc.assert(
+      fc.property(fc.oneof(made, written, canonical), fc.constantFrom("UTC", "Europe/Copenhagen"), (input, zone) => {
+        expect(parseInstant(input, zone)).toEqual(parseGeneralInstant(input, zone))
+      }),
+      { numRuns: 20_000 }
+    )
+    // At the edges of the range and across a day, a month and a year.
+    for (const input of ["0001-01-01T00:30:00.0000000+01:00", "0001-01-01T01:00:00.0000000+01:00", "9999-12-31T23:30:00.1-01:00", "2020-12-31T23:59:59.9999999-00:01", "2020-03-01T00:00:00+00:01", "2024-02-29T23:00:00.5-01:00"]) {
+      expect(parseInstant(input)).toEqual(parseGeneralInstant(input))
+    }
+    expect(ok("2020-01-01T12:00:00.123456+01:00")).toBe("2020-01-01T11:00:00.123456Z")
+    expect(ok("2021-01-01T00:30:00.1234567+01:00")).toBe("2020-12-31T23:30:00.123456Z")
   })
 
   it("treats intervals as half-open with open ends", () => {

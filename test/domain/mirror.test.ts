@@ -4,10 +4,12 @@
  * instant T the upstream shows the rows it knew at T (a row closed later is
  * still open then), and each view is mirrored in turn into an in-memory copy.
  */
+import fc from "fast-check"
 import { readFileSync } from "node:fs"
 import { describe, expect, it } from "vitest"
 import { type Instant, instant } from "../../src/domain/core/Instant.js"
-import { decodeMirrorRow, type MirrorRow, planMirror, type RowShape, type StoredMirrorRow } from "../../src/domain/core/Mirror.js"
+import { canonicalJson } from "../../src/domain/core/Operation.js"
+import { decodeMirrorRow, type MirrorRow, planMirror, type RowShape, type StoredMirrorRow, withFields } from "../../src/domain/core/Mirror.js"
 import { DATAFORDELER_SHAPE } from "../../src/domain/datafordeler/DatafordelerRows.js"
 
 const DAWA_SHAPE: RowShape = {
@@ -223,6 +225,41 @@ describe("mirror anomalies: recorded, never obeyed", () => {
     expect(decodeMirrorRow(row({ registreringTil: "2019-01-01T00:00:00Z" }), DATAFORDELER_SHAPE, "UTC")).toMatchObject({ field: "registreringTil" })
   })
 
+  it("overlap anomalies: each pair of rows after the plan, one of them new or newly closed, both visible, overlapping in both times — in order", () => {
+    const at = fc.integer({ min: 0, max: 5 }).map((n) => `202${n}-01-01T00:00:00.000000Z` as Instant)
+    const open = fc.option(at, { nil: null })
+    // Rows with a few instants, so that overlaps, rows closed at their start and identities held already come up often.
+    const rowOf = fc.tuple(at, open, open, open).map(([rf, rt, vf, vt]): MirrorRow => ({
+      objectId: "a",
+      registreringFra: rf,
+      registreringTil: rt !== null && rt < rf ? rf : rt,
+      virkningFra: vf,
+      virkningTil: vt !== null && vf !== null && vt < vf ? vf : vt,
+      data: "{}",
+      key: JSON.stringify([rf, vf])
+    }))
+    const overlaps = (aF: string | null, aT: string | null, bF: string | null, bT: string | null) => (aF === null || bT === null || aF < bT) && (bF === null || aT === null || bF < aT)
+    fc.assert(
+      fc.property(fc.array(rowOf, { maxLength: 7 }), fc.array(rowOf, { maxLength: 7 }), (held, upstream) => {
+        const stored = [...new Map(held.map((r) => [r.key, r])).values()].map((r, i): StoredMirrorRow => ({ ...r, id: i + 1 }))
+        const plan = planMirror(stored, upstream, { complete: false, checkOverlaps: true })
+        const closedAt = new Map(plan.close.map((c) => [c.id, c.at]))
+        const after = [...stored.map((r) => ({ ...r, registreringTil: closedAt.get(r.id) ?? r.registreringTil, fresh: closedAt.has(r.id) })), ...plan.insert.map((r) => ({ ...r, fresh: true }))]
+        const expected: Array<string> = []
+        after.forEach((a, i) =>
+          after.slice(i + 1).forEach((b) => {
+            const visible = a.registreringTil !== a.registreringFra && b.registreringTil !== b.registreringFra
+            if ((a.fresh || b.fresh) && visible && overlaps(a.registreringFra, a.registreringTil, b.registreringFra, b.registreringTil) && overlaps(a.virkningFra, a.virkningTil, b.virkningFra, b.virkningTil)) {
+              expected.push(`row registreringFra ${a.registreringFra}, virkningFra ${a.virkningFra ?? "open"} and row registreringFra ${b.registreringFra}, virkningFra ${b.virkningFra ?? "open"} hold the same instants`)
+            }
+          })
+        )
+        expect(plan.anomalies.filter((a) => a.kind === "overlap").map((a) => a.detail)).toEqual(expected)
+      }),
+      { numRuns: 3000 }
+    )
+  })
+
   it("decodes REST rows exactly: omitted ends are open, local offsets, 7 digits truncated, placeholder dates", () => {
     const rest = JSON.parse(readFileSync(new URL("../fixtures/datafordeler/postnummer.json", import.meta.url), "utf8")) as Array<unknown>
     const r = d(rest[0] as Record<string, unknown>)
@@ -230,6 +267,31 @@ describe("mirror anomalies: recorded, never obeyed", () => {
     expect(JSON.parse(r.data)).not.toHaveProperty("datafordelerOpdateringstid")
     expect(d(row({ registreringFra: "2020-01-01T00:00:00.1234567+02:00" })).registreringFra).toBe("2019-12-31T22:00:00.123456Z" as Instant)
     expect(d(row({ virkningFra: "1753-01-01T00:00:00Z" })).virkningFra).toBe("1753-01-01T00:00:00.000000Z")
+  })
+
+  it("a row's data is the canonical JSON of its content, however its keys come and whatever rows of the shape came before", () => {
+    // The content as it has always been taken: every field but the instants, volatile and bookkeeping ones, canonical JSON.
+    const contentOf = (raw: Record<string, unknown>, shape: RowShape) =>
+      canonicalJson(Object.fromEntries(Object.entries(raw).filter(([k]) => ![shape.registreringFra, shape.registreringTil, shape.virkningFra, shape.virkningTil, ...shape.volatile].includes(k) && shape.bookkeeping?.(k) !== true)))
+    const key = fc.constantFrom("status", "adressebetegnelse", "b", "a", "10", "2", "æble", "datafordelerRowId", "datafordelerOpdateringstid", "datafordelerFoo", "z", "__proto__")
+    const value = fc.oneof(fc.string(), fc.integer(), fc.constant(null), fc.boolean(), fc.dictionary(fc.constantFrom("y", "x", "1"), fc.integer()), fc.array(fc.integer(), { maxLength: 2 }))
+    const raw = fc.tuple(fc.array(fc.tuple(key, value), { maxLength: 8 }), fc.boolean()).map(([fields, reversed]) => {
+      const r: Record<string, unknown> = {}
+      const all: Array<[string, unknown]> = [["id_lokalId", "a"], ["registreringFra", "2020-01-01T00:00:00Z"], ...fields]
+      for (const [k, v] of reversed ? all.reverse() : all) Object.defineProperty(r, k, { value: v, enumerable: true, writable: true, configurable: true })
+      return r
+    })
+    const shapes = [DATAFORDELER_SHAPE, withFields(DATAFORDELER_SHAPE, { drop: ["b"] })]
+    fc.assert(
+      fc.property(fc.array(fc.tuple(raw, fc.integer({ min: 0, max: 1 })), { minLength: 1, maxLength: 6 }), (rows) => {
+        for (const [r, i] of rows) {
+          const shape = shapes[i]!
+          const expected = i === 0 ? contentOf(r, shape) : canonicalJson(JSON.parse(contentOf(Object.fromEntries(Object.entries(r).filter(([k]) => k !== "b")), shape)))
+          expect(decode(r, shape).data).toBe(expected)
+        }
+      }),
+      { numRuns: 3000 }
+    )
   })
 
   it("decodes a live DAR adresse answer: Danish keys kept, nested objects part of the content, their own times not the row's", () => {

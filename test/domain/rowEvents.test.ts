@@ -1,9 +1,17 @@
 /** Folding GraphQL row events per object: worked examples on the real CVR_Events page and the edges. */
+import fc from "fast-check"
 import { readFileSync } from "node:fs"
 import { describe, expect, it } from "vitest"
 import { decodeGraphqlEventsPage, type RowEvent } from "../../src/domain/datafordeler/DatafordelerEvents.js"
 import { instant } from "../../src/domain/core/Instant.js"
-import { cursorAfterPage, foldRowEvents, showsEvents } from "../../src/domain/datafordeler/RowEvents.js"
+import { cursorAfterPage, rowEventFold, showsEvents } from "../../src/domain/datafordeler/RowEvents.js"
+
+/** A round of one page. */
+const foldRowEvents = (events: ReadonlyArray<RowEvent>, configured: (entity: string) => boolean, after: number) => {
+  const fold = rowEventFold(configured, after)
+  fold.add(events)
+  return fold.result()
+}
 
 const realPage = () => {
   const page = decodeGraphqlEventsPage(JSON.parse(readFileSync(new URL("../fixtures/datafordeler/cvr_events_page_first50.json", import.meta.url), "utf8")), "CVR")
@@ -50,6 +58,33 @@ describe("folding row events per object", () => {
     expect(folded.objects.size).toBe(0)
     expect(folded.refused).toEqual([{ eventid: 9, reason: "event 9 (Adresse) names no object_id" }])
     expect(folded.lastEventId).toBe(9)
+  })
+
+  it("pages folded as they are read (each after the last, as the query asks) fold as one page of the whole round does", () => {
+    const event = fc.record({
+      action: fc.constantFrom<RowEvent["action"]>("i", "u", "d"),
+      objectId: fc.constantFrom("a1", "a2", null),
+      entityname: fc.constantFrom("Adresse", "Husnummer", "Other"),
+      rowId: fc.constantFrom("r1", "r2", "r3", null),
+      fromFailedImport: fc.boolean(),
+      updatedAt: fc.option(fc.integer({ min: 1, max: 9 }).map((d) => instant(`2020-01-0${d}`)), { nil: null })
+    })
+    const round = fc.tuple(fc.array(fc.tuple(fc.integer({ min: 1, max: 3 }), event), { maxLength: 40 }), fc.array(fc.integer({ min: 1, max: 40 }), { maxLength: 4 }), fc.integer({ min: 0, max: 10 }), fc.boolean())
+    fc.assert(
+      fc.property(round, ([steps, cuts, after, shuffled]) => {
+        // Rising eventids (steps of 1–3), cut into pages, each page's events in any order within it.
+        let id = 0
+        const events = steps.map(([step, e]): RowEvent => ({ ...e, eventid: (id += step) }))
+        const bounds = [...new Set([0, ...cuts.filter((c) => c < events.length), events.length])].sort((a, b) => a - b)
+        const fold = rowEventFold((e) => e !== "Other", after)
+        for (let i = 0; i + 1 < bounds.length; i++) {
+          const page = events.slice(bounds[i], bounds[i + 1])
+          fold.add(shuffled ? page.reverse() : page)
+        }
+        expect(fold.result()).toEqual(foldRowEvents(events, (e) => e !== "Other", after))
+      }),
+      { numRuns: 2000 }
+    )
   })
 
   it("fetched rows show the events only with every demanded row and none of the deleted ones", () => {

@@ -128,6 +128,7 @@ export const isJsonObject = (v: unknown): v is Record<string, unknown> => v !== 
 
 /** The value at a dotted path (`a.b.c`) through nested objects; undefined where the path leads nowhere. */
 export const getPath = (value: unknown, path: string): unknown => {
+  if (!path.includes(".")) return isJsonObject(value) ? value[path] : undefined
   let cur = value
   for (const part of path.split(".")) {
     if (!isJsonObject(cur)) return undefined

@@ -105,6 +105,20 @@ export const storedKey = (row: { registreringFra: Instant; virkningFra: Bound; d
   return rowKey(row.registreringFra, row.virkningFra, identity.map((f) => getPath(data, f) ?? null))
 }
 
+/** A shape's last-seen key set and the content keys among it, sorted (rows of one type share one key set). */
+const contentKeysByShape = new WeakMap<RowShape, { readonly keys: ReadonlyArray<string>; readonly content: ReadonlyArray<string> }>()
+
+/** A row's content keys (not its instants, volatile or bookkeeping fields), sorted as canonical JSON writes them. */
+const contentKeys = (shape: RowShape, record: Record<string, unknown>): ReadonlyArray<string> => {
+  const keys = Object.keys(record)
+  const memo = contentKeysByShape.get(shape)
+  if (memo !== undefined && memo.keys.length === keys.length && memo.keys.every((k, i) => k === keys[i])) return memo.content
+  const skip = new Set([shape.registreringFra, shape.registreringTil, shape.virkningFra, shape.virkningTil, ...shape.volatile])
+  const content = keys.filter((k) => !skip.has(k) && shape.bookkeeping?.(k) !== true).sort()
+  contentKeysByShape.set(shape, { keys, content })
+  return content
+}
+
 /**
  * One upstream row, decoded. Absent or null end instants are open (REST omits them on current rows).
  * Instants are parsed exactly, in `timeZone` when they carry no offset.
@@ -127,16 +141,21 @@ export const decodeMirrorRow = (raw: unknown, shape: RowShape, timeZone: string)
   const registreringFra = rf as Instant, registreringTil = rt as Bound, virkningFra = vf as Bound, virkningTil = vt as Bound
   if (registreringTil !== null && registreringTil < registreringFra) return { reason: `registreringTil ${registreringTil} is before registreringFra ${registreringFra}`, field: shape.registreringTil }
   if (virkningFra !== null && virkningTil !== null && virkningTil < virkningFra) return { reason: `virkningTil ${virkningTil} is before virkningFra ${virkningFra}`, field: shape.virkningTil }
+  // Built in canonical key order, so a row of scalars (most are) is canonical JSON as it stands.
   const content: Record<string, unknown> = {}
-  const skip = new Set([shape.registreringFra, shape.registreringTil, shape.virkningFra, shape.virkningTil, ...shape.volatile])
-  for (const [k, v] of Object.entries(record)) if (!skip.has(k) && shape.bookkeeping?.(k) !== true) setOwn(content, k, v)
+  let flat = shape.fields === undefined
+  for (const k of contentKeys(shape, record)) {
+    const v = record[k]
+    if (v !== null && typeof v === "object") flat = false
+    setOwn(content, k, v)
+  }
   return {
     objectId: String(id),
     registreringFra,
     registreringTil,
     virkningFra,
     virkningTil,
-    data: canonicalJson(minimise(content, shape.fields, [shape.id, ...shape.identity])),
+    data: flat ? JSON.stringify(content) : canonicalJson(minimise(content, shape.fields, [shape.id, ...shape.identity])),
     key: rowKey(registreringFra, virkningFra, shape.identity.map((f) => getPath(record, f) ?? null))
   }
 }
@@ -250,12 +269,18 @@ export const planMirror = (stored: ReadonlyArray<StoredMirrorRow>, upstream: Rea
     ...stored.map((s) => ({ ...s, registreringTil: closedAt.get(s.id) ?? s.registreringTil, fresh: closedAt.has(s.id) })),
     ...insert.map((r) => ({ ...r, fresh: true }))
   ]
+  // Each pair once, in order: a fresh row with every later row, a row held as it was only with the later fresh ones.
+  const fresh = after.flatMap((r, i) => (r.fresh ? [i] : []))
+  let laterFresh = 0
   for (let i = 0; i < after.length; i++) {
-    for (let j = i + 1; j < after.length; j++) {
-      const a = after[i]!, b = after[j]!
-      if (!a.fresh && !b.fresh) continue
-      // A row closed at its own start is visible to no query.
-      if (a.registreringTil === a.registreringFra || b.registreringTil === b.registreringFra) continue
+    while (laterFresh < fresh.length && fresh[laterFresh]! <= i) laterFresh++
+    const a = after[i]!
+    // A row closed at its own start is visible to no query.
+    if (a.registreringTil === a.registreringFra) continue
+    const partners = a.fresh ? after.length - i - 1 : fresh.length - laterFresh
+    for (let k = 0; k < partners; k++) {
+      const b = after[a.fresh ? i + 1 + k : fresh[laterFresh + k]!]!
+      if (b.registreringTil === b.registreringFra) continue
       if (overlaps(a.registreringFra, a.registreringTil, b.registreringFra, b.registreringTil) && overlaps(a.virkningFra, a.virkningTil, b.virkningFra, b.virkningTil)) {
         anomalies.push({ kind: "overlap", detail: `${describe(a)} and ${describe(b)} hold the same instants` })
       }

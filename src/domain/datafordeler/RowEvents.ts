@@ -43,45 +43,51 @@ export interface FoldedPage {
   readonly lastEventId: number | null
 }
 
-/** Events in eventid order (the service's), those of unconfigured entities skipped. */
-export const foldRowEvents = (events: ReadonlyArray<RowEvent>, configured: (entity: string) => boolean, after: number): FoldedPage => {
+/**
+ * A round's events folded page by page as the pages are read (a page's events are garbage once folded,
+ * not held for the whole round), in eventid order: each page's come after the last page's (the query
+ * asks for eventids above it), and within a page they are sorted. Events of unconfigured entities are skipped.
+ */
+export const rowEventFold = (configured: (entity: string) => boolean, after: number) => {
   const objects = new Map<string, ObjectEvents>()
   const refused: Array<{ eventid: number; reason: string }> = []
   let skipped = 0
   let lastEventId: number | null = null
-  const sorted = [...events].sort((a, b) => a.eventid - b.eventid)
-  for (const e of sorted) {
-    if (e.eventid <= after) continue // seen before (the query asks for eventid > cursor; a repeated page changes nothing)
-    lastEventId = e.eventid
-    if (!configured(e.entityname)) {
-      skipped++
-      continue
-    }
-    if (e.objectId === null) {
-      refused.push({ eventid: e.eventid, reason: `event ${e.eventid} (${e.entityname}) names no object_id` })
-      continue
-    }
-    const key = `${e.entityname}\u0000${e.objectId}`
-    let o = objects.get(key)
-    if (o === undefined) {
-      o = { entity: e.entityname, objectId: e.objectId, firstEventId: e.eventid, lastEventId: e.eventid, mustShow: new Set(), mustShowUpdate: new Map(), mustNotShow: new Set(), newestUpdate: null, events: 0 }
-      objects.set(key, o)
-    }
-    o.lastEventId = e.eventid
-    o.events++
-    if (e.fromFailedImport || e.rowId === null) continue
-    if (e.updatedAt !== null && (o.newestUpdate === null || e.updatedAt > o.newestUpdate)) o.newestUpdate = e.updatedAt
-    if (e.action === "d") {
-      o.mustShow.delete(e.rowId)
-      o.mustShowUpdate.delete(e.rowId)
-      o.mustNotShow.add(e.rowId)
-    } else {
-      o.mustNotShow.delete(e.rowId)
-      o.mustShow.add(e.rowId)
-      if (e.action === "u") o.mustShowUpdate.set(e.rowId, e.updatedAt)
+  const add = (events: ReadonlyArray<RowEvent>): void => {
+    const sorted = [...events].sort((a, b) => a.eventid - b.eventid)
+    for (const e of sorted) {
+      if (e.eventid <= after) continue // seen before (the query asks for eventid > cursor; a repeated page changes nothing)
+      lastEventId = e.eventid
+      if (!configured(e.entityname)) {
+        skipped++
+        continue
+      }
+      if (e.objectId === null) {
+        refused.push({ eventid: e.eventid, reason: `event ${e.eventid} (${e.entityname}) names no object_id` })
+        continue
+      }
+      const key = `${e.entityname}\u0000${e.objectId}`
+      let o = objects.get(key)
+      if (o === undefined) {
+        o = { entity: e.entityname, objectId: e.objectId, firstEventId: e.eventid, lastEventId: e.eventid, mustShow: new Set(), mustShowUpdate: new Map(), mustNotShow: new Set(), newestUpdate: null, events: 0 }
+        objects.set(key, o)
+      }
+      o.lastEventId = e.eventid
+      o.events++
+      if (e.fromFailedImport || e.rowId === null) continue
+      if (e.updatedAt !== null && (o.newestUpdate === null || e.updatedAt > o.newestUpdate)) o.newestUpdate = e.updatedAt
+      if (e.action === "d") {
+        o.mustShow.delete(e.rowId)
+        o.mustShowUpdate.delete(e.rowId)
+        o.mustNotShow.add(e.rowId)
+      } else {
+        o.mustNotShow.delete(e.rowId)
+        o.mustShow.add(e.rowId)
+        if (e.action === "u") o.mustShowUpdate.set(e.rowId, e.updatedAt)
+      }
     }
   }
-  return { objects, skipped, refused, lastEventId }
+  return { add, result: (): FoldedPage => ({ objects, skipped, refused, lastEventId }) }
 }
 
 /** What an answer shows of one row: whether it is closed, and when it was last written. */

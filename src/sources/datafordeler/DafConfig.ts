@@ -193,8 +193,16 @@ export type GraphqlSettings = typeof GraphqlSettings.Type
 export type PushSettings = typeof PushSettings.Type
 export type DafEntity = DafSource["entities"][string]
 
-export const rowShape = (entity: DafEntity): RowShape =>
-  withFields({ ...DATAFORDELER_SHAPE, id: entity.idField ?? DATAFORDELER_SHAPE.id, identity: entity.identity }, entity.fields)
+/** An entity's row shape, built once per entity (decoding remembers what it learned of a shape's rows). */
+export const rowShape = (entity: DafEntity): RowShape => {
+  let shape = shapes.get(entity)
+  if (shape === undefined) {
+    shape = withFields({ ...DATAFORDELER_SHAPE, id: entity.idField ?? DATAFORDELER_SHAPE.id, identity: entity.identity }, entity.fields)
+    shapes.set(entity, shape)
+  }
+  return shape
+}
+const shapes = new WeakMap<DafEntity, RowShape>()
 
 /** The Datafordeler entries of the `sources` list, decoded. */
 export const decodeDafSources = decodeSourcesOfKind("datafordeler", DafSourceSchema)

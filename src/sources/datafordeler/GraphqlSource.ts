@@ -25,9 +25,9 @@
  */
 import { Clock, Duration, Effect, Fiber, Option } from "effect"
 import { backoff } from "../../schedule/Backoff.js"
-import { decodeGraphqlEventsPage, type RowEvent } from "../../domain/datafordeler/DatafordelerEvents.js"
+import { decodeGraphqlEventsPage } from "../../domain/datafordeler/DatafordelerEvents.js"
 import { toEpochMillis, type Instant } from "../../domain/core/Instant.js"
-import { cursorAfterPage, foldRowEvents, type ObjectEvents, showsEvents } from "../../domain/datafordeler/RowEvents.js"
+import { cursorAfterPage, type ObjectEvents, rowEventFold, showsEvents } from "../../domain/datafordeler/RowEvents.js"
 import { MirrorStore } from "../../store/Mirror.js"
 import type { StaleWrite } from "../../store/StaleWrite.js"
 import type { StoreError } from "../../store/StoreError.js"
@@ -72,22 +72,24 @@ export const runGraphqlSource = (runtime: DafRuntime, gql: GraphqlSettings, pool
 
     const lastComplete = lastCompleteEvent(gql, data.service)
 
-    /** Pages after `after` (up to `upTo`) until none is left or `eventsPerRound` are read. */
+    /** Pages after `after` (up to `upTo`) until none is left or `eventsPerRound` are read, folded per object as they come. */
     const readRound = (after: number, upTo: number | undefined) =>
       Effect.gen(function* () {
-        const events: Array<RowEvent> = []
+        const fold = rowEventFold((name) => source.entities[name] !== undefined, after)
+        let events = 0
         const refused: Array<{ id: string | null; reason: string }> = []
         let gt = after
         for (;;) {
           const answer = yield* ask(query, { first: gql.pageSize, gt, ...(upTo !== undefined ? { lte: upTo } : {}) })
           const page = decodeGraphqlEventsPage({ data: answer }, gql.register)
           if (page._tag === "Failed") return yield* new DecodeError({ url: printableUrl(gql.url), message: page.reason })
-          for (const e of page.events) events.push(e)
+          fold.add(page.events)
+          events += page.events.length
           for (const r of page.refused) refused.push(r)
           // A refused event with an eventid is read too: the next page, and the cursor, go past it (a page of only
           // refused events would otherwise end every round where it began, and each would be recorded again).
           const last = page.refused.reduce((m, r) => (r.id === null ? m : Math.max(m, Number(r.id))), page.events.reduce((m, e) => Math.max(m, e.eventid), gt))
-          if (!page.hasNextPage || last === gt || events.length + refused.length >= gql.eventsPerRound) return { events, refused, lastRead: last, hasNextPage: page.hasNextPage }
+          if (!page.hasNextPage || last === gt || events + refused.length >= gql.eventsPerRound) return { rowFold: fold.result(), events, refused, lastRead: last, hasNextPage: page.hasNextPage }
           gt = last
         }
       })
@@ -149,9 +151,8 @@ export const runGraphqlSource = (runtime: DafRuntime, gql: GraphqlSettings, pool
         continue
       }
       const page = round.right
-      const rowFold = foldRowEvents(page.events, (name) => source.entities[name] !== undefined, cursor)
       // Refused events (recorded below) are passed like the others: the cursor may go past the last one read.
-      const folded = page.lastRead > (rowFold.lastEventId ?? cursor) ? { ...rowFold, lastEventId: page.lastRead } : rowFold
+      const folded = page.lastRead > (page.rowFold.lastEventId ?? cursor) ? { ...page.rowFold, lastEventId: page.lastRead } : page.rowFold
       // A round read again (a parked object holds the cursor back) does not record its refusals again.
       const fresh = (eventid: number | null) => eventid === null || eventid > refusedUpTo
       const refusals = [
@@ -187,7 +188,7 @@ export const runGraphqlSource = (runtime: DafRuntime, gql: GraphqlSettings, pool
       // A cursor held back by a parked object is not confirmed again: its age shows the path is stuck.
       if (next !== cursor || parked.length === 0) yield* mirror.mirror(`datafordeler:${source.name}`, eventId, [], { source: cursorName, cursor: String(next), expected: held })
       if (next !== cursor || parked.length === 0) held = String(next)
-      yield* Effect.logDebug("GraphQL events round committed").pipe(log, Effect.annotateLogs({ after: cursor, cursor: next, events: page.events.length, objects: works.length - parked.length, parked: parked.length }))
+      yield* Effect.logDebug("GraphQL events round committed").pipe(log, Effect.annotateLogs({ after: cursor, cursor: next, events: page.events, objects: works.length - parked.length, parked: parked.length }))
       cursor = next
       if (parked.length > 0) {
         yield* Effect.logWarning("objects whose rows do not yet show their events; they are read again from their first event").pipe(log, Effect.annotateLogs({ parked: parked.length, cursor, reason: parkedSyncs[0]!.reason }))

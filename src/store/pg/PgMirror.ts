@@ -149,10 +149,10 @@ export const makePgMirror = (pool: pg.Pool, signal?: CommitSignalShape): MirrorS
         return changed && signal !== undefined ? Effect.as(signal.notify, results) : Effect.succeed(results)
       })
     ),
-  heldRows: (objectType, objectId, identity) =>
+  heldRows: (objectType, objectIds, identity) =>
     attemptPromise("MirrorStore.heldRows", async () => {
-      const held = (await readStored(pool, [{ objectType, objectId }])).get(objectKey(objectType, objectId))!
-      return new Map(held.map((r) => [storedKey(r, identity), r.registreringTil] as const))
+      const stored = await readStored(pool, objectIds.map((objectId) => ({ objectType, objectId })))
+      return new Map(objectIds.map((id) => [id, new Map(stored.get(objectKey(objectType, id))!.map((r) => [storedKey(r, identity), r.registreringTil] as const))] as const))
     }),
   anomalies: ({ after, limit, objectType }) =>
     attemptPromise("MirrorStore.anomalies", async () =>

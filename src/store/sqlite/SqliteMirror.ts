@@ -46,10 +46,11 @@ export const makeSqliteMirror = (db: Database.Database, signal?: CommitSignalSha
   })
   const erasureOf = makeSqliteErasureCheck(db)
 
-  const applyItem = (source: string, eventId: string, item: MirrorItem, now: Instant): MirrorResult => {
+  /** `erasing`: whether anything was ever erased here, asked once per transaction (see makeSqliteErasureCheck). */
+  const applyItem = (source: string, eventId: string, item: MirrorItem, now: Instant, erasing: boolean): MirrorResult => {
     const stored = q.rows.all(item.objectType, item.objectId).map((r) => ({ ...r, objectId: item.objectId, key: storedKey(r, item.identity) }))
     // An erased object (its rows now tombstones under a pseudonym: none held under its id) is not mirrored back.
-    const erasure = stored.length === 0 ? erasureOf.latest(item.objectType, item.objectId) : undefined
+    const erasure = stored.length === 0 && erasing ? erasureOf.latest(item.objectType, item.objectId) : undefined
     if (blocks(erasure)) {
       const r = erasedRefusal({ eventId, objectType: item.objectType, objectId: item.objectId }, erasure)
       q.refuse.run(now, source, r.eventId ?? null, r.objectType ?? null, r.objectId ?? null, r.reason)
@@ -82,7 +83,8 @@ export const makeSqliteMirror = (db: Database.Database, signal?: CommitSignalSha
   }
 
   const mirrorTx = db.transaction((source: string, eventId: string, items: ReadonlyArray<MirrorItem>, now: Instant, cursor: SourceCursorMove | undefined) => {
-    const results = items.map((item) => applyItem(source, eventId, item, now))
+    const erasing = items.length > 0 && erasureOf.any()
+    const results = items.map((item) => applyItem(source, eventId, item, now, erasing))
     if (cursor !== undefined) q.cursor(cursor, now)
     return results
   })
@@ -96,8 +98,10 @@ export const makeSqliteMirror = (db: Database.Database, signal?: CommitSignalSha
           return changed && signal !== undefined ? Effect.as(signal.notify, results) : Effect.succeed(results)
         })
       ),
-    heldRows: (objectType, objectId, identity) =>
-      attempt("MirrorStore.heldRows", () => new Map(q.rows.all(objectType, objectId).map((r) => [storedKey(r, identity), r.registreringTil] as const))),
+    heldRows: (objectType, objectIds, identity) =>
+      attempt("MirrorStore.heldRows", () =>
+        new Map(objectIds.map((id) => [id, new Map(q.rows.all(objectType, id).map((r) => [storedKey(r, identity), r.registreringTil] as const))] as const))
+      ),
     anomalies: ({ after, limit, objectType }) =>
       attempt("MirrorStore.anomalies", () => q.anomalies.all({ after, type: objectType ?? null, limit })),
     anomalyCount: attempt("MirrorStore.anomalyCount", () => q.count.get()!.n)

@@ -93,6 +93,20 @@ export const mirrorContract = (backend: StoreBackend) =>
       expect((await history("dar.vej", "v2")).map((r) => r.registreringTil)).toEqual([instant("2021-01-01T00:00:00Z"), null])
     })
 
+    it("tells the rows held for several objects at once, each by its identity with its registreringTil; none for an object not held", async () => {
+      const first = { id_lokalId: "h1", registreringFra: "2020-01-01T00:00:00Z", virkningFra: "2020-01-01T00:00:00Z", navn: "A", status: "3" }
+      const closed = decode({ ...first, registreringTil: "2021-01-01T00:00:00Z" }, DATAFORDELER_SHAPE)
+      const next = decode({ ...first, registreringFra: "2021-01-01T00:00:00Z", navn: "B" }, DATAFORDELER_SHAPE)
+      const other = decode({ ...first, id_lokalId: "h2" }, DATAFORDELER_SHAPE)
+      await mirror([item("dar.held", "h1", [closed, next]), item("dar.held", "h2", [other])])
+      const held = await run(Effect.flatMap(MirrorStore, (m) => m.heldRows("dar.held", ["h2", "h1", "h3"], ["status"])))
+      const keyOf = (r: MirrorRow) => JSON.stringify([r.registreringFra, r.virkningFra, "3"])
+      expect([...held.keys()].sort()).toEqual(["h1", "h2", "h3"])
+      expect(held.get("h1")).toEqual(new Map([[keyOf(closed), instant("2021-01-01T00:00:00Z")], [keyOf(next), null]]))
+      expect(held.get("h2")).toEqual(new Map([[keyOf(other), null]]))
+      expect(held.get("h3")!.size).toBe(0)
+    })
+
     it("holds activations for a mirrored current row's future validity, none for closed history", async () => {
       const future = fromEpochMillis(Date.now() + 86_400_000 * 30)
       const rows = [
