@@ -27,7 +27,7 @@ import { type DafSimulator, startDafSimulator } from "../src/sources/datafordele
 import { makeSqliteSourceCursors } from "../src/store/sqlite/SqliteSourceCursors.js"
 import { makeSqliteStore, openSqlite } from "../src/store/sqlite/SqliteStore.js"
 import { migrateSqliteFile } from "../src/store/sqlite/SqliteOpen.js"
-import { fmt, freePort, idleRunPeakRssMiB, PEAK_RSS_HOOK, peakRssMiB, verdict } from "./support.js"
+import { childCpuSeconds, fmt, freePort, idleRunPeakRssMiB, PEAK_RSS_HOOK, peakRssMiB, verdict } from "./support.js"
 
 const N = Number(process.env.SKYGGE_BENCH_DAF_N ?? 100_000)
 const GRAPHQL_PAGE = 10_000
@@ -36,7 +36,7 @@ const root = resolve(import.meta.dirname, "..")
 
 const rowsOf = (sim: DafSimulator) => sim.ids().reduce((n, id) => n + sim.rows(id).length, 0)
 
-/** `skygge run` with one source until the store holds `rows` rows: seconds after start-up, in all, and peak RSS. */
+/** `skygge run` with one source until the store holds `rows` rows: seconds after start-up, in all, its CPU time, and peak RSS. */
 const runEngine = async (name: string, source: Record<string, unknown>, cursor: { name: string; value: string }, rows: number) => {
   const dbFile = join(dir, `${name}.db`)
   migrateSqliteFile({ filename: dbFile })
@@ -74,10 +74,11 @@ const runEngine = async (name: string, source: Record<string, unknown>, cursor: 
     await new Promise((r) => setTimeout(r, 50))
   }
   const seconds = (performance.now() - start) / 1000
+  const cpu = childCpuSeconds(child.pid!)
   child.kill("SIGTERM")
   await once(child, "exit")
   db.close()
-  return { afterReady: ready === undefined ? seconds : seconds - (ready - start) / 1000, seconds, rss: peakRssMiB(stderr) }
+  return { afterReady: ready === undefined ? seconds : seconds - (ready - start) / 1000, seconds, cpu, rss: peakRssMiB(stderr) }
 }
 
 /** Targets (issue 17): events/s as a share of parsing the same events whole, and the child's peak RSS. */
@@ -90,6 +91,7 @@ const report = (label: string, events: number, rows: number, bareRate: number, r
   const ratio = rate / bareRate
   console.log(
     `${label} ${fmt(rate).padStart(9)} events/s   (${fmt(run.afterReady, 2)} s after start-up; ${fmt(events / run.seconds)} events/s over ${fmt(run.seconds, 2)} s with it; ${fmt(rows)} rows)\n` +
+      `    child CPU ${run.cpu === undefined ? "?" : fmt(run.cpu, 1)} s (user + system, start-up included) in ${fmt(run.seconds, 1)} s wall\n` +
       `    ratio to parse-only ${fmt(ratio, 2)} (target ≥ ${fmt(ratioTarget, 2)}: ${verdict(ratio >= ratioTarget)})   ` +
       `peak RSS ${run.rss === undefined ? "?" : fmt(run.rss)} MiB (target ≤ ${RSS_TARGET_MIB}: ${verdict(run.rss !== undefined && run.rss <= RSS_TARGET_MIB)})` +
       (run.rss !== undefined && floorMiB !== undefined ? `, ${fmt(run.rss - floorMiB)} MiB above the idle floor` : "")

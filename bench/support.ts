@@ -1,6 +1,7 @@
 /** What every benchmark prints and measures with. */
 import { spawn } from "node:child_process"
 import { once } from "node:events"
+import { readFileSync } from "node:fs"
 import { createServer } from "node:net"
 import { fileURLToPath } from "node:url"
 import { performance } from "node:perf_hooks"
@@ -23,6 +24,21 @@ export const PEAK_RSS_HOOK =
 export const peakRssMiB = (stderr: string): number | undefined => {
   const match = /peak-rss-kib=(\d+)/.exec(stderr)
   return match === null ? undefined : Number(match[1]) / 1024
+}
+
+/**
+ * A running child's CPU time so far, user + system, in seconds (from /proc/<pid>/stat; undefined where there is
+ * none): steadier than its wall time on a machine shared with other work. Read before the child is stopped.
+ */
+export const childCpuSeconds = (pid: number): number | undefined => {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
+    // After the command's name (in parentheses, may hold spaces): fields 3 on; utime and stime are 14 and 15, in clock ticks (USER_HZ, 100).
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+    return (Number(fields[11]) + Number(fields[12])) / 100
+  } catch {
+    return undefined
+  }
 }
 
 export const freePort = async (): Promise<number> => {
