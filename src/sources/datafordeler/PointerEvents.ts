@@ -16,6 +16,7 @@ import { decodeMirrorRow, type MirrorRow } from "../../domain/core/Mirror.js"
 import { type MirrorItem, MirrorStore, type SourceCursorMove } from "../../store/Mirror.js"
 import { Store } from "../../store/Store.js"
 import { type DafSource, rowShape } from "./DafConfig.js"
+import { idSet } from "./IdSet.js"
 import type { FetchedObject } from "./ObjectFetch.js"
 import { type DataService, recordBadRows, syncObjects, wholeHistory } from "./ObjectSync.js"
 
@@ -72,9 +73,9 @@ const isClosedPacked = (packed: string | undefined): boolean => packed !== undef
 export const eventFold = (source: DafSource) => {
   const wanted = new Map<string, Wanted>()
   const shapes = new Map(Object.entries(source.entities).map(([name, entity]) => [name, rowShape(entity)]))
-  // Two sets of the strings as they came (a prefixed key would be a new string per event: twice the memory on a large page).
-  const seenIds = new Set<string>()
-  const seenBeskeds = new Set<string>()
+  // Every Id and beskedID of the window, exactly, mostly without a string each (IdSet).
+  const seenIds = idSet()
+  const seenBeskeds = idSet()
   let events = 0
   // Objects holding inline rows not yet mirrored, and how many rows (mirrored while a page streams: drainInline).
   let pending: Array<Wanted> = []
