@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest"
 import { decodePullEnvelope, type PullEvent } from "../../../src/domain/datafordeler/DatafordelerEvents.js"
 import { instant } from "../../../src/domain/core/Instant.js"
 import { DafSourceSchema } from "../../../src/sources/datafordeler/DafConfig.js"
-import { eventFold, heldRowsShow } from "../../../src/sources/datafordeler/PointerEvents.js"
+import { eventFold, heldRowsShow, letGoInline } from "../../../src/sources/datafordeler/PointerEvents.js"
 
 const source = Schema.decodeUnknownSync(DafSourceSchema)({ kind: "datafordeler", name: "dar", push: { port: 1 }, entities: { Adresse: { objectType: "dar.adresse", rest: "http://x/{id}" } } })
 
@@ -54,17 +54,17 @@ describe("folding events per object", () => {
     const drained = fold.drainInline()
     expect(drained.map((w) => [w.objectId, w.inline!.size, w.inlineAsOf])).toEqual([["a", 2, instant("2026-01-02T10:00:00Z")]])
     expect([fold.inlineRows(), fold.drainInline()]).toEqual([0, []])
-    drained[0]!.inline!.clear() // as mirrorInline lets them go
+    letGoInline(drained[0]!) // as mirrorInline does
     // A later event's rows: the object is handed over again, as of that event alone.
     fold.take(envelope(3, "b-3", "a", "2026-01-03T10:00:00Z", "Adresse", [row("2026-01-03T10:00:00Z")]))
     const again = fold.drainInline()
     expect(again.map((w) => [w.inline!.size, w.inlineAsOf])).toEqual([[1, instant("2026-01-03T10:00:00Z")]])
-    again[0]!.inline!.clear()
+    letGoInline(again[0]!)
     // An event without a registreringstid leaves the rows as of no known instant (the mirror's rule without asOf).
     fold.take(envelope(6, "b-6", "b", undefined as unknown as string, "Adresse", [row("2026-01-01T10:00:00Z", { id_lokalId: "b" })]))
     fold.take(envelope(7, "b-7", "b", "2026-01-02T10:00:00Z", "Adresse", [row("2026-01-02T10:00:00Z", { id_lokalId: "b" })]))
     expect(fold.wanted.get("Adresse\u0000b")!.inlineAsOf).toBeNull()
-    for (const w of fold.drainInline()) w.inline?.clear()
+    for (const w of fold.drainInline()) letGoInline(w)
     // An object that turns fetched (an event without rows) takes its rows with it.
     fold.take(envelope(4, "b-4", "a", "2026-01-04T10:00:00Z", "Adresse", [row("2026-01-04T10:00:00Z")]))
     fold.take(envelope(5, "b-5", "a", "2026-01-05T10:00:00Z"))
