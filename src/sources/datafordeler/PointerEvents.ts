@@ -53,6 +53,13 @@ export const letGoInline = (w: Wanted): void => {
   if (w.inline !== null) w.inline = NO_ROWS
 }
 
+/** The objects events asked for, by entity and objektID, each entity's in the order first named. */
+export interface WantedObjects {
+  get(entity: string, objectId: string): Wanted | undefined
+  values(): Iterable<Wanted>
+  readonly size: number
+}
+
 /** A row's instants and content in one flat string (tabs apart: JSON escapes them in content). */
 const packRow = (row: MirrorRow): string => {
   const packed = `${row.registreringFra}\t${row.registreringTil ?? ""}\t${row.virkningFra ?? ""}\t${row.virkningTil ?? ""}\t${row.data}`
@@ -80,7 +87,8 @@ const isClosedPacked = (packed: string | undefined): boolean => packed !== undef
 
 /** Events folded per object of a configured entity, deduplicated by envelope Id and by beskedID. */
 export const eventFold = (source: DafSource) => {
-  const wanted = new Map<string, Wanted>()
+  // By entity, then objektID: no key string made per event (nor held per object).
+  const byEntity = new Map(Object.keys(source.entities).map((name) => [name, new Map<string, Wanted>()]))
   const shapes = new Map(Object.entries(source.entities).map(([name, entity]) => [name, rowShape(entity)]))
   // Every Id and beskedID of the window, exactly, mostly without a string each (IdSet).
   const seenIds = idSet()
@@ -96,10 +104,9 @@ export const eventFold = (source: DafSource) => {
     if (e.beskedID !== null) seenBeskeds.add(e.beskedID)
     events++
     for (const r of e.registrations) {
-      const entity = source.entities[r.objekttype]
-      if (entity === undefined) continue
-      const k = `${r.objekttype}\u0000${r.objektID}`
-      const held = wanted.get(k)
+      const objects = byEntity.get(r.objekttype)
+      if (objects === undefined) continue
+      const held = objects.get(r.objektID)
       const w: Wanted = held ?? { entity: r.objekttype, objectId: r.objektID, newest: r.registreringstid, registrations: null, inline: NO_ROWS, inlineAsOf: null }
       if (r.registreringstid !== null && (w.newest === null || r.registreringstid > w.newest)) w.newest = r.registreringstid
       // Inline rows are used only when every event of the object carries them, all readable (an object already fetched decodes none).
@@ -132,7 +139,18 @@ export const eventFold = (source: DafSource) => {
         if (r.registreringstid === null) w.registrations = null
         else w.registrations.add(r.registreringstid)
       }
-      if (held === undefined) wanted.set(k, w)
+      if (held === undefined) objects.set(r.objektID, w)
+    }
+  }
+  const wanted: WantedObjects = {
+    get: (entity, objectId) => byEntity.get(entity)?.get(objectId),
+    values: function* () {
+      for (const objects of byEntity.values()) yield* objects.values()
+    },
+    get size() {
+      let n = 0
+      for (const objects of byEntity.values()) n += objects.size
+      return n
     }
   }
   return {
