@@ -16,6 +16,7 @@ import { decodeMirrorRow, type MirrorRow } from "../../domain/core/Mirror.js"
 import { type MirrorItem, MirrorStore, type SourceCursorMove } from "../../store/Mirror.js"
 import { Store } from "../../store/Store.js"
 import { type DafSource, rowShape } from "./DafConfig.js"
+import { idSet } from "./IdSet.js"
 import type { FetchedObject } from "./ObjectFetch.js"
 import { type DataService, recordBadRows, syncObjects, wholeHistory } from "./ObjectSync.js"
 
@@ -33,14 +34,30 @@ export interface Wanted {
   /**
    * Rows carried inline (Beskeddata[].Objektdata) by identity, a later event's version winning; null once an
    * event carried none (then it is fetched). Each row is held packed in one string (`packRow`): a page of
-   * 100,000 events holds a row in a third of the memory a MirrorRow takes.
+   * 100,000 events holds a row in a third of the memory a MirrorRow takes. None yet, or none since they
+   * were mirrored: NO_ROWS.
    */
-  inline: Map<string, string> | null
+  inline: ReadonlyMap<string, string> | null
   /**
    * The instant the inline rows not yet mirrored are true as of: the newest registreringstid of the events
    * that carried them (null when one had none). Set anew by the first event whose rows go into an empty map.
    */
   inlineAsOf: Instant | null
+}
+
+/** An inline object's rows when it holds none: one shared empty map, not one per object of a page. */
+const NO_ROWS: ReadonlyMap<string, string> = new Map()
+
+/** An inline object's rows let go (once they are unpacked to be mirrored): it stays an inline object, and a later event may add rows. */
+export const letGoInline = (w: Wanted): void => {
+  if (w.inline !== null) w.inline = NO_ROWS
+}
+
+/** The objects events asked for, by entity and objektID, each entity's in the order first named. */
+export interface WantedObjects {
+  get(entity: string, objectId: string): Wanted | undefined
+  values(): Iterable<Wanted>
+  readonly size: number
 }
 
 /** A row's instants and content in one flat string (tabs apart: JSON escapes them in content). */
@@ -70,11 +87,12 @@ const isClosedPacked = (packed: string | undefined): boolean => packed !== undef
 
 /** Events folded per object of a configured entity, deduplicated by envelope Id and by beskedID. */
 export const eventFold = (source: DafSource) => {
-  const wanted = new Map<string, Wanted>()
+  // By entity, then objektID: no key string made per event (nor held per object).
+  const byEntity = new Map(Object.keys(source.entities).map((name) => [name, new Map<string, Wanted>()]))
   const shapes = new Map(Object.entries(source.entities).map(([name, entity]) => [name, rowShape(entity)]))
-  // Two sets of the strings as they came (a prefixed key would be a new string per event: twice the memory on a large page).
-  const seenIds = new Set<string>()
-  const seenBeskeds = new Set<string>()
+  // Every Id and beskedID of the window, exactly, mostly without a string each (IdSet).
+  const seenIds = idSet()
+  const seenBeskeds = idSet()
   let events = 0
   // Objects holding inline rows not yet mirrored, and how many rows (mirrored while a page streams: drainInline).
   let pending: Array<Wanted> = []
@@ -86,16 +104,17 @@ export const eventFold = (source: DafSource) => {
     if (e.beskedID !== null) seenBeskeds.add(e.beskedID)
     events++
     for (const r of e.registrations) {
-      const entity = source.entities[r.objekttype]
-      if (entity === undefined) continue
-      const k = `${r.objekttype}\u0000${r.objektID}`
-      const held = wanted.get(k)
-      const w: Wanted = held ?? { entity: r.objekttype, objectId: r.objektID, newest: r.registreringstid, registrations: null, inline: new Map<string, string>(), inlineAsOf: null }
+      const objects = byEntity.get(r.objekttype)
+      if (objects === undefined) continue
+      const held = objects.get(r.objektID)
+      const w: Wanted = held ?? { entity: r.objekttype, objectId: r.objektID, newest: r.registreringstid, registrations: null, inline: NO_ROWS, inlineAsOf: null }
       if (r.registreringstid !== null && (w.newest === null || r.registreringstid > w.newest)) w.newest = r.registreringstid
-      // Inline rows are used only when every event of the object carries them, all readable.
-      const rows = e.objektdata.map((d) => decodeMirrorRow(d, shapes.get(r.objekttype)!, source.timeZone))
+      // Inline rows are used only when every event of the object carries them, all readable (an object already fetched decodes none).
+      const rows = w.inline === null ? [] : e.objektdata.map((d) => decodeMirrorRow(d, shapes.get(r.objekttype)!, source.timeZone))
       if (w.inline !== null && rows.length > 0 && rows.every((x) => !("reason" in x) && x.objectId === r.objektID)) {
         const before = w.inline.size
+        // NO_ROWS is shared: the first rows get a map of their own.
+        const inline = w.inline === NO_ROWS ? new Map<string, string>() : (w.inline as Map<string, string>)
         if (before === 0) {
           pending.push(w)
           w.inlineAsOf = r.registreringstid
@@ -105,10 +124,11 @@ export const eventFold = (source: DafSource) => {
         }
         for (const row of rows as Array<MirrorRow>) {
           // A row only ever goes from open to closed: an open copy never replaces a closed one (events come out of order).
-          if (row.registreringTil === null && isClosedPacked(w.inline.get(row.key))) continue
-          w.inline.set(row.key, packRow(row))
+          if (row.registreringTil === null && isClosedPacked(inline.get(row.key))) continue
+          inline.set(row.key, packRow(row))
         }
-        pendingRows += w.inline.size - before
+        w.inline = inline
+        pendingRows += inline.size - before
       } else if (w.inline !== null) {
         pendingRows -= w.inline.size
         w.inline = null
@@ -119,7 +139,18 @@ export const eventFold = (source: DafSource) => {
         if (r.registreringstid === null) w.registrations = null
         else w.registrations.add(r.registreringstid)
       }
-      if (held === undefined) wanted.set(k, w)
+      if (held === undefined) objects.set(r.objektID, w)
+    }
+  }
+  const wanted: WantedObjects = {
+    get: (entity, objectId) => byEntity.get(entity)?.get(objectId),
+    values: function* () {
+      for (const objects of byEntity.values()) yield* objects.values()
+    },
+    get size() {
+      let n = 0
+      for (const objects of byEntity.values()) n += objects.size
+      return n
     }
   }
   return {
@@ -128,7 +159,7 @@ export const eventFold = (source: DafSource) => {
     events: () => events,
     /** Rows carried inline and not yet mirrored. */
     inlineRows: () => pendingRows,
-    /** The objects holding those rows, handed to mirrorInline (which lets their rows go); they stay inline objects. */
+    /** The objects holding those rows, handed to mirrorInline (which lets their rows go: letGoInline); they stay inline objects. */
     drainInline: (): ReadonlyArray<Wanted> => {
       const out = pending
       pending = []
@@ -146,7 +177,7 @@ export const MIRROR_CHUNK_ROWS = 20_000
  * history), in transactions of about `chunkRows` rows, without a cursor: what was committed is applied
  * again, idempotently, if the window is read again — each item true as of its events' newest
  * registreringstid (`asOf`), so an early chunk read again does not show a row reopened that a later
- * event closed. Each object's packed rows are let go once they are unpacked (`inline` left empty, not
+ * event closed. Each object's packed rows are let go once they are unpacked (`letGoInline`: NO_ROWS, not
  * null: it stays an object whose rows came inline; a later event may add rows), so the page's rows
  * shrink while the store's page cache grows. Returns how many items.
  */
@@ -169,7 +200,7 @@ export const mirrorInline = (source: DafSource, wanted: Iterable<Wanted>, eventI
         normalise: rowShape(entity).normalise,
         asOf: w.inlineAsOf ?? undefined
       }
-      w.inline.clear()
+      letGoInline(w)
       chunk.push(item)
       rows += item.rows.length
       items++

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest"
 import { decodePullEnvelope, type PullEvent } from "../../../src/domain/datafordeler/DatafordelerEvents.js"
 import { instant } from "../../../src/domain/core/Instant.js"
 import { DafSourceSchema } from "../../../src/sources/datafordeler/DafConfig.js"
-import { eventFold, heldRowsShow } from "../../../src/sources/datafordeler/PointerEvents.js"
+import { eventFold, heldRowsShow, letGoInline } from "../../../src/sources/datafordeler/PointerEvents.js"
 
 const source = Schema.decodeUnknownSync(DafSourceSchema)({ kind: "datafordeler", name: "dar", push: { port: 1 }, entities: { Adresse: { objectType: "dar.adresse", rest: "http://x/{id}" } } })
 
@@ -32,17 +32,18 @@ describe("folding events per object", () => {
     fold.take(envelope(3, "b-3", "x", "2026-01-02T10:00:00Z", "Husnummer")) // not configured
     expect(fold.events()).toBe(3)
     expect([...fold.wanted.values()].map((w) => [w.entity, w.objectId, w.newest])).toEqual([["Adresse", "a", instant("2026-01-02T10:00:00Z")]])
+    expect([fold.wanted.size, fold.wanted.get("Husnummer", "x")]).toEqual([1, undefined])
     // A pointer event: the object is fetched (no inline rows).
-    expect(fold.wanted.get("Adresse\u0000a")!.inline).toBeNull()
+    expect(fold.wanted.get("Adresse", "a")!.inline).toBeNull()
   })
 
   it("uses inline rows only when every event of the object carries readable ones", () => {
     const row = { id_lokalId: "a", registreringFra: "2026-01-01T10:00:00Z", virkningFra: "2026-01-01T00:00:00Z", navn: "Åbakke" }
     const fold = eventFold(source)
     fold.take(envelope(1, "b-1", "a", "2026-01-01T10:00:00Z", "Adresse", [row]))
-    expect(fold.wanted.get("Adresse\u0000a")!.inline!.size).toBe(1)
+    expect(fold.wanted.get("Adresse", "a")!.inline!.size).toBe(1)
     fold.take(envelope(2, "b-2", "a", "2026-01-02T10:00:00Z", "Adresse", [{ ...row, registreringFra: "not a time" }]))
-    expect(fold.wanted.get("Adresse\u0000a")!.inline).toBeNull()
+    expect(fold.wanted.get("Adresse", "a")!.inline).toBeNull()
   })
 
   it("hands over inline rows not yet mirrored with the instant they are true as of; an object drained stays inline and gathers again", () => {
@@ -54,22 +55,22 @@ describe("folding events per object", () => {
     const drained = fold.drainInline()
     expect(drained.map((w) => [w.objectId, w.inline!.size, w.inlineAsOf])).toEqual([["a", 2, instant("2026-01-02T10:00:00Z")]])
     expect([fold.inlineRows(), fold.drainInline()]).toEqual([0, []])
-    drained[0]!.inline!.clear() // as mirrorInline lets them go
+    letGoInline(drained[0]!) // as mirrorInline does
     // A later event's rows: the object is handed over again, as of that event alone.
     fold.take(envelope(3, "b-3", "a", "2026-01-03T10:00:00Z", "Adresse", [row("2026-01-03T10:00:00Z")]))
     const again = fold.drainInline()
     expect(again.map((w) => [w.inline!.size, w.inlineAsOf])).toEqual([[1, instant("2026-01-03T10:00:00Z")]])
-    again[0]!.inline!.clear()
+    letGoInline(again[0]!)
     // An event without a registreringstid leaves the rows as of no known instant (the mirror's rule without asOf).
     fold.take(envelope(6, "b-6", "b", undefined as unknown as string, "Adresse", [row("2026-01-01T10:00:00Z", { id_lokalId: "b" })]))
     fold.take(envelope(7, "b-7", "b", "2026-01-02T10:00:00Z", "Adresse", [row("2026-01-02T10:00:00Z", { id_lokalId: "b" })]))
-    expect(fold.wanted.get("Adresse\u0000b")!.inlineAsOf).toBeNull()
-    for (const w of fold.drainInline()) w.inline?.clear()
+    expect(fold.wanted.get("Adresse", "b")!.inlineAsOf).toBeNull()
+    for (const w of fold.drainInline()) letGoInline(w)
     // An object that turns fetched (an event without rows) takes its rows with it.
     fold.take(envelope(4, "b-4", "a", "2026-01-04T10:00:00Z", "Adresse", [row("2026-01-04T10:00:00Z")]))
     fold.take(envelope(5, "b-5", "a", "2026-01-05T10:00:00Z"))
     expect(fold.inlineRows()).toBe(0)
-    expect(fold.wanted.get("Adresse\u0000a")!.inline).toBeNull()
+    expect(fold.wanted.get("Adresse", "a")!.inline).toBeNull()
   })
 
   it("leaves an object alone only when the rows held show exactly every registration announced, and no close is missing", () => {
@@ -100,7 +101,7 @@ describe("folding events per object", () => {
       const events = order.map((r, i) => (r === closed ? envelope(10 + i, `c-${i}`, "a", "2026-01-02T10:00:00Z", "Adresse", [closed, r2]) : envelope(10 + i, `c-${i}`, "a", "2026-01-01T10:00:00Z", "Adresse", [r1])))
       for (const e of events) fold.take(e)
       // Packed rows: registreringFra, then registreringTil (empty when open).
-      const open = [...fold.wanted.get("Adresse\u0000a")!.inline!.values()].map((packed) => packed.split("\t")).filter((f) => f[1] === "")
+      const open = [...fold.wanted.get("Adresse", "a")!.inline!.values()].map((packed) => packed.split("\t")).filter((f) => f[1] === "")
       expect(open.map((f) => f[0])).toEqual(["2026-01-02T10:00:00.000000Z"])
     }
   })
