@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest"
 import { instant } from "../../src/domain/core/Instant.js"
-import { type Settlement, settlementStep } from "../../src/domain/intark/WorkSettlement.js"
+import { type Settlement, settlementStep, worthConfirming } from "../../src/domain/intark/WorkSettlement.js"
 
 const now = instant("2026-12-01T12:00:00Z")
 const later = instant("2026-12-01T12:05:00Z")
@@ -33,5 +33,30 @@ describe("what becomes of a work item when its fetch ends", () => {
   it("keeps an operator's error short", () => {
     const step = settlementStep({ _tag: "Abandon", error: "x".repeat(5000) }, { dirty: false, confirming: false }, now)
     expect(step._tag === "Abandon" && step.error.length).toBe(2000)
+  })
+})
+
+describe("whether a fetch that ended is looked at once more later (the API may lag its notifications)", () => {
+  const fetch = { changed: true, hints: 1, operation: "update" as const, found: true }
+
+  it("a change as announced is done; no change, or a burst of hints (an intermediate state may have been seen), is confirmed", () => {
+    expect(worthConfirming(fetch)).toBe(false)
+    expect(worthConfirming({ ...fetch, changed: false })).toBe(true)
+    expect(worthConfirming({ ...fetch, hints: 2 })).toBe(true)
+  })
+
+  it("a change that is not the one announced is confirmed: a delete answered by the object, a create or update by none", () => {
+    // CI of 42c65ef: a create seen as 404 (not visible yet), then the delete's fetch found the created version —
+    // a change to the shadow, but the delete not yet visible; without a second look it was lost.
+    expect(worthConfirming({ ...fetch, operation: "delete", found: true })).toBe(true)
+    expect(worthConfirming({ ...fetch, operation: "delete", found: false })).toBe(false)
+    expect(worthConfirming({ ...fetch, operation: "create", found: false })).toBe(true)
+    expect(worthConfirming({ ...fetch, operation: "update", found: false })).toBe(true)
+    expect(worthConfirming({ ...fetch, operation: "create", found: true })).toBe(false)
+  })
+
+  it("a hint without a known operation says nothing to confirm against", () => {
+    expect(worthConfirming({ ...fetch, operation: "unknown", changed: false })).toBe(false)
+    expect(worthConfirming({ ...fetch, operation: "unknown", hints: 3 })).toBe(false)
   })
 })

@@ -9,6 +9,7 @@
  * that cannot → abandoned (a resync or an operator revives it).
  */
 import type { Instant } from "../core/Instant.js"
+import type { HintOperation } from "./ChangeHint.js"
 
 /** How a fetch ended. */
 export type Settlement =
@@ -42,3 +43,13 @@ export const settlementStep = (settlement: Settlement, item: { readonly dirty: b
       return item.dirty ? { _tag: "FetchAgainNow" } : { _tag: "Abandon", error: settlement.error.slice(0, MAX_ERROR) }
   }
 }
+
+/**
+ * Whether a fetch that ended (not refused) gets one more look after `confirmAfterSeconds`: the API may
+ * lag its notifications. So when the fetch found no change although the hint announced one; when it
+ * answered a burst of hints (it may have seen an intermediate state); and when what it found is not
+ * the change announced — a delete answered by the object, a create or an update by none: the shadow
+ * may have moved (to the state before the announced change), but the announced change is not visible yet.
+ */
+export const worthConfirming = (fetch: { readonly changed: boolean; readonly hints: number; readonly operation: HintOperation; readonly found: boolean }): boolean =>
+  fetch.operation !== "unknown" && (!fetch.changed || fetch.hints > 1 || (fetch.operation === "delete") === fetch.found)

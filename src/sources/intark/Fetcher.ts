@@ -25,6 +25,7 @@ import { Pool } from "undici"
 import { fromEpochMillis, type Instant, toEpochMillis } from "../../domain/core/Instant.js"
 import { type Operation, type Refusal } from "../../domain/core/Operation.js"
 import { deletionOperations, type ResourceRule, stateOperations } from "../../domain/intark/ProviderState.js"
+import { worthConfirming } from "../../domain/intark/WorkSettlement.js"
 import { Store, type Submission } from "../../store/Store.js"
 import { type Settlement, type WorkItem, WorkQueue } from "../../store/WorkQueue.js"
 import { printableUrl } from "../../ingest/Download.js"
@@ -238,10 +239,9 @@ const drain = (options: FetcherOptions) =>
           const [from, to] = ranges[i]!
           const own = outcomes.slice(from, to)
           const changed = own.some((o) => o?.outcome === "applied")
-          // The API can lag its notifications: a hint of change that found none, or a burst of hints
-          // (whose fetch may have seen an intermediate state), gets one more look later.
-          const burst = item.hints > 1
-          const confirm = (!changed || burst) && refusedAt[i] === undefined && item.operation !== "unknown" && p.confirmAfterSeconds > 0
+          // The API can lag its notifications: one more look later when the fetch may not show the change announced.
+          const confirm = refusedAt[i] === undefined && p.confirmAfterSeconds > 0 &&
+            worthConfirming({ changed, hints: item.hints, operation: item.operation, found: result._tag === "State" })
           settlements.push([item, confirm ? { _tag: "Confirm", at: fromEpochMillis(nowMs + p.confirmAfterSeconds * 1000) } : { _tag: "Done" }])
         }
         const dropped = yield* workQueue.settle(settlements)
