@@ -11,7 +11,7 @@
 import { Effect, Option, Stream } from "effect"
 import { readFile } from "node:fs/promises"
 import { idOf } from "../domain/intark/ChangeHint.js"
-import { getPath } from "../domain/core/Json.js"
+import { getPath, parseJson } from "../domain/core/Json.js"
 import type { Instant } from "../domain/core/Instant.js"
 import type { Refusal } from "../domain/core/Operation.js"
 import type { FieldFilter } from "../domain/core/Fields.js"
@@ -72,11 +72,8 @@ const records = (chunks: AsyncIterable<Uint8Array>, file: string | undefined, op
               yield { line: line.line, bad: `line is ${line.bytes} bytes, over the limit` }
               continue
             }
-            try {
-              yield { line: line.line, record: JSON.parse(line.text) as unknown }
-            } catch (e) {
-              yield { line: line.line, bad: `malformed JSON: ${(e as Error).message}` }
-            }
+            const json = parseJson(line.text)
+            yield json.malformed === undefined ? { line: line.line, record: json.value } : { line: line.line, bad: json.malformed }
           }
         }
       })()

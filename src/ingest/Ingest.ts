@@ -9,7 +9,7 @@
  */
 import { type ConfigError, Effect, Stream } from "effect"
 import { ApiConfig } from "../config/Config.js"
-import { stringifyJson } from "../domain/core/Json.js"
+import { parseJson, stringifyJson } from "../domain/core/Json.js"
 import { decodeOperation, isRefusal } from "../domain/core/Operation.js"
 import { Store, type StoreShape, type Submission, type SubmissionResult } from "../store/Store.js"
 import { type Line, type LineProgress, splitLines } from "./Lines.js"
@@ -51,13 +51,9 @@ export const decodeLine = (line: Line, timeZone: string, maxDepth?: number): Sub
   if (line._tag === "TooLong") {
     return { line: line.line, raw: line.head, input: { reason: `line ${line.line} is ${line.bytes} bytes, over the limit (api.maxLineBytes)` } }
   }
-  let json: unknown
-  try {
-    json = JSON.parse(line.text)
-  } catch (e) {
-    return { line: line.line, raw: line.text, input: { reason: `malformed JSON: ${(e as Error).message}` } }
-  }
-  return { line: line.line, raw: line.text, input: decodeOperation(json, timeZone, maxDepth) }
+  const json = parseJson(line.text)
+  if (json.malformed !== undefined) return { line: line.line, raw: line.text, input: { reason: json.malformed } }
+  return { line: line.line, raw: line.text, input: decodeOperation(json.value, timeZone, maxDepth) }
 }
 
 export const addResults = (summary: IngestSummary, results: ReadonlyArray<SubmissionResult>, maxListed: number): void => {

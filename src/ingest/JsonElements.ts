@@ -14,6 +14,8 @@
  * throws NotWholeArray instead of being reported, so that a reader never takes
  * part of an answer, or none, for all of it.
  */
+import { parseJson } from "../domain/core/Json.js"
+
 export class NotWholeArray extends Error {}
 
 export type JsonElement =
@@ -52,11 +54,8 @@ export async function* jsonElements(
       yield { _tag: "Bad", list, index: i, reason: `element is over ${options.maxElementBytes} bytes` }
       return
     }
-    try {
-      yield { _tag: "Element", list, index: i, value: JSON.parse(text) as unknown }
-    } catch (e) {
-      yield { _tag: "Bad", list, index: i, reason: `malformed JSON: ${(e as Error).message}` }
-    }
+    const json = parseJson(text)
+    yield json.malformed === undefined ? { _tag: "Element", list, index: i, value: json.value } : { _tag: "Bad", list, index: i, reason: json.malformed }
   }
 
   const consume = function* (text: string): Generator<JsonElement> {

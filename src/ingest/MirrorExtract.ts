@@ -13,6 +13,7 @@ import { createReadStream, statSync } from "node:fs"
 import { basename } from "node:path"
 import { decodeMirrorRow, type MirrorRow, type RowShape, rowWrittenAt } from "../domain/core/Mirror.js"
 import { minimise } from "../domain/core/Fields.js"
+import { parseJson } from "../domain/core/Json.js"
 import type { Instant } from "../domain/core/Instant.js"
 import { MirrorStore, type MirrorItem } from "../store/Mirror.js"
 import { Store, type Submission } from "../store/Store.js"
@@ -71,11 +72,8 @@ const fromNdjson = (chunks: AsyncIterable<Uint8Array>, options: MirrorExtractOpt
       for (const line of group) {
         if (line._tag === "TooLong") yield { list: null, line: line.line, bad: `line is ${line.bytes} bytes, over the limit` }
         else {
-          try {
-            yield { list: null, line: line.line, value: JSON.parse(line.text) as unknown }
-          } catch (e) {
-            yield { list: null, line: line.line, bad: `malformed JSON: ${(e as Error).message}` }
-          }
+          const json = parseJson(line.text)
+          yield json.malformed === undefined ? { list: null, line: line.line, value: json.value } : { list: null, line: line.line, bad: json.malformed }
         }
       }
     }

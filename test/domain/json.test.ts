@@ -1,6 +1,6 @@
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { jsonDepth, stringifyJson } from "../../src/domain/core/Json.js"
+import { jsonDepth, parseJson, stringifyJson } from "../../src/domain/core/Json.js"
 import { canonicalJson } from "../../src/domain/core/Operation.js"
 
 const sortKeys = (value: unknown): unknown =>
@@ -47,5 +47,37 @@ describe("JSON walked without recursion", () => {
     const cyclic: Record<string, unknown> = {}
     cyclic.self = [cyclic]
     expect(() => stringifyJson(cyclic)).toThrow(TypeError)
+  })
+})
+
+describe("parseJson: untrusted text", () => {
+  const parserSays = (text: string): string => {
+    try {
+      JSON.parse(text)
+    } catch (e) {
+      return (e as Error).message
+    }
+    throw new Error(`${text} parsed`)
+  }
+
+  it("gives JSON.parse's value, or its own words for why the text is not JSON, and leaves stack traces as they were", () => {
+    const before = Error.stackTraceLimit
+    fc.assert(
+      fc.property(fc.oneof(fc.json(), fc.string()), (text) => {
+        const parsed = parseJson(text)
+        let expected: { value: unknown } | { malformed: string }
+        try {
+          expected = { value: JSON.parse(text) as unknown }
+        } catch {
+          expected = { malformed: `malformed JSON: ${parserSays(text)}` }
+        }
+        expect(parsed).toEqual(expected)
+        expect(Error.stackTraceLimit).toBe(before)
+      }),
+      { numRuns: 2000 }
+    )
+    expect(parseJson("x")).toEqual({ malformed: `malformed JSON: Unexpected token 'x', "x" is not valid JSON` })
+    expect(parseJson("null")).toEqual({ value: null })
+    expect(new Error("after").stack).toContain("json.test.ts")
   })
 })
