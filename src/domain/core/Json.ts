@@ -151,18 +151,22 @@ export const setOwn = (target: Record<string, unknown>, key: string, value: unkn
 /** `JSON.parse` of untrusted text: its value, or why it is not JSON ("malformed JSON: …", the parser's own words). */
 export type ParsedJson = { readonly value: unknown; readonly malformed?: undefined } | { readonly malformed: string }
 
+
+/** `Error` with V8's `stackTraceLimit` (typed by @types/node, which the page's own type check does not load). */
+const V8Error = Error as ErrorConstructor & { stackTraceLimit: number }
+
 /**
  * Its exception is made without a stack trace: capturing one was most of refusing a junk line
  * (4.1 → 1.4 µs a line), and a request or an import may hold millions of them.
  */
 export const parseJson = (text: string): ParsedJson => {
-  const limit = Error.stackTraceLimit
-  Error.stackTraceLimit = 0
+  const limit = V8Error.stackTraceLimit
+  V8Error.stackTraceLimit = 0
   try {
     return { value: JSON.parse(text) as unknown }
   } catch (e) {
     return { malformed: `malformed JSON: ${(e as Error).message}` }
   } finally {
-    Error.stackTraceLimit = limit
+    V8Error.stackTraceLimit = limit
   }
 }
