@@ -151,7 +151,6 @@ export const setOwn = (target: Record<string, unknown>, key: string, value: unkn
 /** `JSON.parse` of untrusted text: its value, or why it is not JSON ("malformed JSON: …", the parser's own words). */
 export type ParsedJson = { readonly value: unknown; readonly malformed?: undefined } | { readonly malformed: string }
 
-
 /** `Error` with V8's `stackTraceLimit` (typed by @types/node, which the page's own type check does not load). */
 const V8Error = Error as ErrorConstructor & { stackTraceLimit: number }
 
