@@ -12,19 +12,20 @@ describe("what becomes of a work item when its fetch ends", () => {
     expect(all.map((s) => settlementStep(s, clean, now))).toEqual([
       { _tag: "Remove" },
       { _tag: "ConfirmAt", at: later },
-      { _tag: "RetryAt", at: later, error: "HTTP 503" },
+      { _tag: "RetryAt", at: later, error: "HTTP 503", confirming: false },
       { _tag: "Abandon", error: "HTTP 401" }
     ])
-    // A confirmation is never confirmed again.
+    // A confirmation is never confirmed again; a failed one is retried as a confirmation.
     expect(settlementStep({ _tag: "Confirm", at: later }, { dirty: false, confirming: true }, now)).toEqual({ _tag: "Remove" })
+    expect(settlementStep({ _tag: "Retry", at: later, error: "HTTP 503" }, { dirty: false, confirming: true }, now)).toEqual({ _tag: "RetryAt", at: later, error: "HTTP 503", confirming: true })
   })
 
-  it("a hint that came during the fetch wins: fetched again now (a retry keeps its count, brought forward)", () => {
+  it("a hint that came during the fetch wins: fetched again now (a retry keeps its count, brought forward, and is no confirmation any more)", () => {
     for (const confirming of [false, true]) {
       expect(all.map((s) => settlementStep(s, { dirty: true, confirming }, now))).toEqual([
         { _tag: "FetchAgainNow" },
         { _tag: "FetchAgainNow" },
-        { _tag: "RetryAt", at: now, error: "HTTP 503" },
+        { _tag: "RetryAt", at: now, error: "HTTP 503", confirming: false },
         { _tag: "FetchAgainNow" }
       ])
     }

@@ -24,7 +24,12 @@ export type SettlementStep =
   | { readonly _tag: "FetchAgainNow" }
   | { readonly _tag: "Remove" }
   | { readonly _tag: "ConfirmAt"; readonly at: Instant }
-  | { readonly _tag: "RetryAt"; readonly at: Instant; readonly error: string }
+  /**
+   * `confirming`: whether the next fetch is still the confirming look. Not when a hint came during this one:
+   * the next fetch answers that hint too, and may itself need a confirming look (else a change the API did
+   * not show yet, announced while a confirmation failed, was settled for good: a lost update in CI).
+   */
+  | { readonly _tag: "RetryAt"; readonly at: Instant; readonly error: string; readonly confirming: boolean }
   | { readonly _tag: "Abandon"; readonly error: string }
 
 /** Errors are kept short in the queue (they are for operators, and may be long upstream bodies). */
@@ -38,7 +43,7 @@ export const settlementStep = (settlement: Settlement, item: { readonly dirty: b
       return item.dirty ? { _tag: "FetchAgainNow" } : item.confirming ? { _tag: "Remove" } : { _tag: "ConfirmAt", at: settlement.at }
     case "Retry":
       // A retry keeps counting attempts; a newer hint only brings it forward.
-      return { _tag: "RetryAt", at: item.dirty ? now : settlement.at, error: settlement.error.slice(0, MAX_ERROR) }
+      return { _tag: "RetryAt", at: item.dirty ? now : settlement.at, error: settlement.error.slice(0, MAX_ERROR), confirming: item.confirming && !item.dirty }
     case "Abandon":
       return item.dirty ? { _tag: "FetchAgainNow" } : { _tag: "Abandon", error: settlement.error.slice(0, MAX_ERROR) }
   }

@@ -95,7 +95,7 @@ const settle = async (client: pg.PoolClient, settlements: Parameters<WorkQueueSh
         await client.query(`UPDATE work_items SET state = 'pending', claimed_by = NULL, dirty = false, confirming = true, attempts = 0, last_error = NULL, next_attempt_at = $4 WHERE ${byKey}`, [...key, step.at])
         break
       case "RetryAt":
-        await client.query(`UPDATE work_items SET state = 'pending', claimed_by = NULL, dirty = false, attempts = attempts + 1, last_error = $4, next_attempt_at = $5 WHERE ${byKey}`, [...key, step.error, step.at])
+        await client.query(`UPDATE work_items SET state = 'pending', claimed_by = NULL, dirty = false, confirming = $6, attempts = attempts + 1, last_error = $4, next_attempt_at = $5 WHERE ${byKey}`, [...key, step.error, step.at, step.confirming])
         break
       case "Abandon":
         await client.query(`UPDATE work_items SET state = 'abandoned', claimed_by = NULL, dirty = false, attempts = attempts + 1, last_error = $4 WHERE ${byKey}`, [...key, step.error])
@@ -122,7 +122,9 @@ export const makePgWorkQueue = (pool: pg.Pool): WorkQueueShape => {
     recover: (source, liveSince, restarting) =>
       attemptPromise("WorkQueue.recover", async () =>
         (await query(
-          `UPDATE work_items SET state = 'pending', claimed_by = NULL WHERE source = $1 AND state = 'in_flight'
+          // A hint that came during the lost fetch makes the next one its answer, not a confirmation (WorkSettlement's RetryAt).
+          `UPDATE work_items SET state = 'pending', claimed_by = NULL, confirming = confirming AND NOT dirty, dirty = false
+           WHERE source = $1 AND state = 'in_flight'
            AND (claimed_by IS NULL OR claimed_by = $3 OR claimed_by NOT IN (SELECT id FROM cluster_members WHERE heartbeat_at >= $2))`,
           [source, liveSince, restarting ?? null]
         )).rowCount ?? 0),

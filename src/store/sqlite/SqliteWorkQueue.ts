@@ -82,13 +82,15 @@ export const makeSqliteWorkQueue = (db: Database.Database): WorkQueueShape => {
       "UPDATE work_items SET state = 'pending', claimed_by = NULL, dirty = 0, confirming = 1, attempts = 0, last_error = NULL, next_attempt_at = ? WHERE source = ? AND resource = ? AND object_id = ?"
     ),
     retry: () => db.prepare(
-      "UPDATE work_items SET state = 'pending', claimed_by = NULL, dirty = 0, attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE source = ? AND resource = ? AND object_id = ?"
+      "UPDATE work_items SET state = 'pending', claimed_by = NULL, dirty = 0, confirming = ?, attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE source = ? AND resource = ? AND object_id = ?"
     ),
     abandon: () => db.prepare(
       "UPDATE work_items SET state = 'abandoned', claimed_by = NULL, dirty = 0, attempts = attempts + 1, last_error = ? WHERE source = ? AND resource = ? AND object_id = ?"
     ),
+    // A hint that came during the lost fetch makes the next one its answer, not a confirmation (WorkSettlement's RetryAt).
     recover: () => db.prepare(
-      `UPDATE work_items SET state = 'pending', claimed_by = NULL WHERE source = ? AND state = 'in_flight'
+      `UPDATE work_items SET state = 'pending', claimed_by = NULL, confirming = CASE WHEN dirty = 1 THEN 0 ELSE confirming END, dirty = 0
+       WHERE source = ? AND state = 'in_flight'
        AND (claimed_by IS NULL OR claimed_by = ? OR claimed_by NOT IN (SELECT id FROM cluster_members WHERE heartbeat_at >= ?))`
     ),
     revive: () => db.prepare("UPDATE work_items SET state = 'pending', attempts = 0, next_attempt_at = ? WHERE source = ? AND state = 'abandoned'"),
@@ -141,7 +143,7 @@ export const makeSqliteWorkQueue = (db: Database.Database): WorkQueueShape => {
           q.confirm.run(step.at, ...key)
           break
         case "RetryAt":
-          q.retry.run(step.error, step.at, ...key)
+          q.retry.run(step.confirming ? 1 : 0, step.error, step.at, ...key)
           break
         case "Abandon":
           q.abandon.run(step.error, ...key)

@@ -71,6 +71,23 @@ export const workQueueContract = (backend: StoreBackend) =>
         expect((yield* wq.counts).find((c) => c.state === "in_flight")).toBeUndefined()
       })))
 
+    it("retries a failed or lost confirmation as a confirmation, but not once a hint came during it: the next fetch answers that hint", () =>
+      onFreshStore(backend, Effect.gen(function* () {
+        const wq = yield* WorkQueue
+        const now = instant("2000-01-01T00:00:00Z")
+        yield* wq.record("fs", [hint("1", "a"), hint("2", "b")])
+        yield* wq.settle((yield* wq.claim("fs", 10, "m1")).map((item) => [item, { _tag: "Confirm", at: now }] as const))
+        const confirmations = yield* wq.claim("fs", 10, "m1")
+        expect(confirmations.map((i) => [i.objectId, i.confirming])).toEqual([["1", true], ["2", true]])
+        yield* wq.record("fs", [hint("2", "b2")]) // an update announced while 2's confirmation is in flight
+        yield* wq.settle(confirmations.map((item) => [item, { _tag: "Retry", at: now, error: "HTTP 503" }] as const))
+        expect((yield* wq.claim("fs", 10, "m1")).map((i) => [i.objectId, i.confirming, i.attempts])).toEqual([["1", true, 1], ["2", false, 1]])
+        // The same when 1's confirming fetch is lost with its claimer (killed) after a hint came: recovered, it answers the hint.
+        yield* wq.record("fs", [hint("1", "a2")])
+        expect(yield* wq.recover("fs", instant("2000-01-01T00:00:00Z"))).toBe(2)
+        expect((yield* wq.claim("fs", 10, "m2")).map((i) => [i.objectId, i.confirming])).toEqual([["1", false], ["2", false]])
+      })))
+
     it("recovers only the claims of members that are gone: no row, a heartbeat before the line, or left", () =>
       onFreshStore(backend, Effect.gen(function* () {
         const wq = yield* WorkQueue
