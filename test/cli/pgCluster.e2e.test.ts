@@ -15,6 +15,7 @@ import { join } from "node:path"
 import pg from "pg"
 import { expect, it, onTestFailed } from "vitest"
 import { applicationName } from "../../src/cluster/Leadership.js"
+import { singletonLockOn } from "../../src/store/pg/AdvisoryLocks.js"
 import { useCleanups } from "../support/cleanups.js"
 import { freePort } from "../support/net.js"
 import { pgTestDatabases } from "../support/pg.js"
@@ -74,11 +75,14 @@ it("two engines on one database: activations fire once, before and after the sch
   const db = new pg.Client({ connectionString: url })
   await db.connect()
   cleanups.push(() => db.end())
-  /** The member name holding a singleton (from the lock connection's application_name), or null. */
+  /**
+   * The member name holding a singleton (from the lock connection's application_name), or null. In this
+   * test's database only: another test's engines hold locks of the same names in theirs (pg_locks lists
+   * every database's), and were read here as the holder (CI: "waiting for the survivor" timed out).
+   */
   const holderOf = async (singleton: string): Promise<string | null> => {
     const row = (await db.query<{ app: string }>(
-      `SELECT a.application_name AS app FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-       WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 1936423271::int4::oid AND l.objid = hashtext($1)::oid AND l.objsubid = 2`,
+      `SELECT a.application_name AS app FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE ${singletonLockOn("$1")}`,
       [singleton]
     )).rows[0]
     return row === undefined ? null : names.find((n) => row.app.startsWith(applicationName(`${n}/`))) ?? row.app
